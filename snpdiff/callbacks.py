@@ -1,0 +1,100 @@
+"""Callbacks the training installs from the ``callbacks`` config group, and metrics.json."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    LearningRateMonitor,
+    ModelCheckpoint,
+    RichProgressBar,
+    TQDMProgressBar,
+)
+
+METRICS_FILE = "metrics.json"
+
+
+def atomic_write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write JSON through a temporary file and a rename, so a kill never leaves a half-written file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=float))
+    os.replace(tmp, path)
+
+
+def _scalar(value: Any) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+class MetricsJson(Callback):
+    """Keeps ``<output_dir>/metrics.json`` current: the latest value of every logged scalar plus a per-epoch history.
+
+    Rewritten atomically after every validation epoch, so a killed job keeps what it had; a resumed run keeps the
+    history of the epochs before its checkpoint.
+    """
+
+    def __init__(self, output_dir: Path):
+        self.path = Path(output_dir) / METRICS_FILE
+        self.history: list[dict[str, Any]] = []
+        self.extra: dict[str, Any] = {}
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.path.is_file() and trainer.current_epoch > 0:  # resumed: keep the epochs the checkpoint covers
+            previous = json.loads(self.path.read_text()).get("history", [])
+            self.history = [row for row in previous if row["epoch"] < trainer.current_epoch]
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        row = {"epoch": trainer.current_epoch, "step": trainer.global_step}
+        row.update({k: v for k, v in ((k, _scalar(v)) for k, v in trainer.callback_metrics.items()) if v is not None})
+        self.history = [r for r in self.history if r["epoch"] != row["epoch"]] + [row]
+        self.write(trainer)
+
+    def summary(self, trainer: pl.Trainer) -> dict[str, Any]:
+        latest = {k: v for k, v in ((k, _scalar(v)) for k, v in trainer.callback_metrics.items()) if v is not None}
+        return {**latest, **self.extra, "epochs_completed": len(self.history), "history": self.history}
+
+    def write(self, trainer: pl.Trainer) -> dict[str, Any]:
+        payload = self.summary(trainer)
+        atomic_write_json(self.path, payload)
+        return payload
+
+
+def build_callbacks(cfg: dict[str, Any], output_dir: Path, monitor: str, mode: str) -> list[Callback]:
+    """Checkpointing (last and best on ``monitor``), LR monitor, optional early stopping, progress bar."""
+    checkpoint = cfg["model_checkpoint"]
+    callbacks: list[Callback] = [
+        ModelCheckpoint(
+            dirpath=str(Path(output_dir) / "checkpoints"),
+            filename="best",
+            monitor=monitor,
+            mode=mode,
+            save_last=checkpoint.get("save_last", True),
+            save_top_k=checkpoint.get("save_top_k", 1),
+            every_n_epochs=checkpoint.get("every_n_epochs", 1),
+            enable_version_counter=False,
+        ),
+        LearningRateMonitor(logging_interval=cfg["lr_monitor"].get("logging_interval", "step")),
+    ]
+    stopping = cfg.get("early_stopping") or {}
+    if stopping.get("enabled"):
+        callbacks.append(
+            EarlyStopping(monitor=monitor, mode=mode, patience=stopping["patience"], min_delta=stopping["min_delta"])
+        )
+    bar = cfg["progress_bar"]["kind"]
+    if bar == "rich":
+        callbacks.append(RichProgressBar())
+    elif bar == "tqdm":
+        callbacks.append(TQDMProgressBar())
+    return callbacks

@@ -1,0 +1,173 @@
+"""Reverse-process samplers with the diffusers seam: `set_timesteps(num_steps)`, then `step(model_output, t, sample)`
+once per entry of `.timesteps` (descending). Any sampler works with any model and any prediction type: the
+`GaussianDiffusion` turns the model output into (x0, eps) and the sampler only decides how to step.
+
+Timestep spacing is "trailing" (Lin et al. 2024, table 2): `num_steps` timesteps evenly spaced down from the noisiest
+one, `round(T - i * T / num_steps) - 1` for i = 0 .. num_steps - 1, so sampling always starts at t = T - 1, where
+x_T ~ N(0, I) holds; with num_steps == T they are T - 1 .. 0. Each step goes from t to the *previous strided*
+timestep, and after the last one to the clean data (alpha_cumprod = 1).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from numbers import Integral
+from typing import TYPE_CHECKING
+
+import torch
+
+from snpdiff.errors import ConfigError
+
+if TYPE_CHECKING:
+    from snpdiff.diffusion.process import GaussianDiffusion
+
+SAMPLER_NAMES: tuple[str, ...] = ("ddpm", "ddim")
+
+CLEAN_TIMESTEP = -1  # the "previous timestep" of the last step: the data itself, alpha_cumprod = 1
+
+
+def check_sampling_steps(sampling_steps: int, timesteps: int) -> list[str]:
+    """The problem with `sampling_steps` for a process of `timesteps` steps, if any (empty when fine)."""
+    is_integer = isinstance(sampling_steps, Integral) and not isinstance(sampling_steps, bool)
+    if is_integer and 1 <= sampling_steps <= timesteps:
+        return []
+    return [f"diffusion.sampling_steps={sampling_steps!r} must be an integer in [1, diffusion.timesteps={timesteps}]"]
+
+
+def trailing_timesteps(num_steps: int, timesteps: int) -> torch.Tensor:
+    """`num_steps` timesteps evenly spaced down from `timesteps - 1`: long `[num_steps]`, strictly descending."""
+    offsets = torch.arange(num_steps, dtype=torch.float64) * timesteps / num_steps
+    return torch.round(timesteps - offsets).long() - 1
+
+
+def standard_normal(
+    shape: Sequence[int], generator: torch.Generator | None, device: torch.device, dtype: torch.dtype
+) -> torch.Tensor:
+    """N(0, I) noise of `shape` on `device`. Drawn on the generator's own device, so a CPU generator with a given seed
+    gives the same numbers whichever device the sampling runs on."""
+    draw_device = generator.device if generator is not None else device
+    return torch.randn(tuple(shape), generator=generator, device=draw_device, dtype=dtype).to(device)
+
+
+class Sampler(ABC):
+    """What DDPM and DDIM share: the strided timesteps, the alpha_cumprod pair of each step, and adding noise.
+
+    `clip_denoised`: optional (low, high); the predicted x0 is clamped to it at every step (e.g. the genotype
+    encoding's smallest and largest value), and eps is re-derived from the clamped x0.
+    """
+
+    def __init__(self, diffusion: GaussianDiffusion, clip_denoised: tuple[float, float] | None = None) -> None:
+        if clip_denoised is not None and not (len(clip_denoised) == 2 and clip_denoised[0] < clip_denoised[1]):
+            raise ConfigError(f"clip_denoised={clip_denoised!r} must be a pair (low, high) with low < high, or None")
+        self.diffusion = diffusion
+        self.clip_denoised = None if clip_denoised is None else (float(clip_denoised[0]), float(clip_denoised[1]))
+        self.timesteps = torch.empty(0, dtype=torch.long)
+        self._alpha_cumprod_pairs: dict[int, tuple[float, float]] = {}
+
+    def set_timesteps(self, num_steps: int) -> None:
+        """Choose the `num_steps` timesteps to visit (sets `.timesteps`, descending). Raises ConfigError naming
+        `diffusion.sampling_steps` unless 1 <= num_steps <= diffusion.timesteps."""
+        problems = check_sampling_steps(num_steps, self.diffusion.timesteps)
+        if problems:
+            raise ConfigError(problems[0])
+        self.timesteps = trailing_timesteps(num_steps, self.diffusion.timesteps)
+        # float64 values: with strided steps 1 - a_t / a_prev is a small difference of numbers close to 1 at small t
+        alphas_cumprod = self.diffusion.alphas_cumprod_float64.tolist()
+        visited = self.timesteps.tolist()
+        self._alpha_cumprod_pairs = {
+            t: (alphas_cumprod[t], 1.0 if prev == CLEAN_TIMESTEP else alphas_cumprod[prev])
+            for t, prev in zip(visited, visited[1:] + [CLEAN_TIMESTEP])
+        }
+
+    def alpha_cumprod_pair(self, t: int | torch.Tensor) -> tuple[float, float]:
+        """(alpha_cumprod at t, alpha_cumprod at the previous strided timestep, 1.0 after the last step)."""
+        key = int(t)
+        if key not in self._alpha_cumprod_pairs:
+            raise ValueError(f"timestep {key} is not among this sampler's timesteps; call set_timesteps first")
+        return self._alpha_cumprod_pairs[key]
+
+    @abstractmethod
+    def step_mean_std(
+        self, model_output: torch.Tensor, t: int | torch.Tensor, sample: torch.Tensor
+    ) -> tuple[torch.Tensor, float]:
+        """Mean `[batch, ...]` and standard deviation of x_prev given x_t = `sample` and the model's output at t."""
+
+    def step(
+        self,
+        model_output: torch.Tensor,
+        t: int | torch.Tensor,
+        sample: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """One reverse step: x_t `[batch, ...]` -> x at the previous strided timestep (the clean x0 after the last)."""
+        mean, std = self.step_mean_std(model_output, t, sample)
+        if std == 0.0:
+            return mean
+        return mean + std * standard_normal(sample.shape, generator, sample.device, sample.dtype)
+
+    def _predict(self, model_output: torch.Tensor, t: int, sample: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.diffusion.predict_x0_and_eps(model_output, sample, t, clip_range=self.clip_denoised)
+
+
+class DDPMSampler(Sampler):
+    """Ancestral sampling (Ho et al. 2020) with the true posterior q(x_prev | x_t, x0) at the predicted x0.
+
+    With num_steps == timesteps this is the original chain (prev = t - 1). With fewer steps it is the respaced chain
+    of Nichol & Dhariwal (2021, sec. 4): alpha_step = a_t / a_prev, beta_step = 1 - alpha_step, and
+    mean = sqrt(a_prev) beta_step / (1 - a_t) x0 + sqrt(alpha_step) (1 - a_prev) / (1 - a_t) x_t,
+    variance = beta_step (1 - a_prev) / (1 - a_t), where a = alpha_cumprod.
+    """
+
+    def step_mean_std(
+        self, model_output: torch.Tensor, t: int | torch.Tensor, sample: torch.Tensor
+    ) -> tuple[torch.Tensor, float]:
+        alpha_cumprod, alpha_cumprod_prev = self.alpha_cumprod_pair(t)
+        pred_x0, _ = self._predict(model_output, int(t), sample)
+        alpha_step = alpha_cumprod / alpha_cumprod_prev
+        beta_step = 1.0 - alpha_step
+        x0_coef = math.sqrt(alpha_cumprod_prev) * beta_step / (1.0 - alpha_cumprod)
+        sample_coef = math.sqrt(alpha_step) * (1.0 - alpha_cumprod_prev) / (1.0 - alpha_cumprod)
+        variance = beta_step * (1.0 - alpha_cumprod_prev) / (1.0 - alpha_cumprod)
+        return x0_coef * pred_x0 + sample_coef * sample, math.sqrt(variance)
+
+
+class DDIMSampler(Sampler):
+    """DDIM (Song et al. 2021, eq. 12): x_prev = sqrt(a_prev) x0 + sqrt(1 - a_prev - sigma^2) eps + sigma z, with
+    sigma = eta sqrt((1 - a_prev) / (1 - a_t)) sqrt(1 - a_t / a_prev), a = alpha_cumprod at t and at the previous
+    strided timestep. eta = 0 is deterministic; eta = 1 has DDPM's posterior variance."""
+
+    def __init__(
+        self, diffusion: GaussianDiffusion, eta: float = 0.0, clip_denoised: tuple[float, float] | None = None
+    ) -> None:
+        if not 0.0 <= eta <= 1.0:
+            raise ConfigError(f"diffusion.ddim_eta={eta!r} must be in [0, 1]")
+        super().__init__(diffusion, clip_denoised)
+        self.eta = float(eta)
+
+    def step_mean_std(
+        self, model_output: torch.Tensor, t: int | torch.Tensor, sample: torch.Tensor
+    ) -> tuple[torch.Tensor, float]:
+        alpha_cumprod, alpha_cumprod_prev = self.alpha_cumprod_pair(t)
+        pred_x0, pred_eps = self._predict(model_output, int(t), sample)
+        std = self.eta * math.sqrt(
+            (1.0 - alpha_cumprod_prev) / (1.0 - alpha_cumprod) * (1.0 - alpha_cumprod / alpha_cumprod_prev)
+        )
+        # max(): rounding can push 1 - a_prev - sigma^2 a hair below 0 when eta = 1
+        eps_coef = math.sqrt(max(1.0 - alpha_cumprod_prev - std**2, 0.0))
+        return math.sqrt(alpha_cumprod_prev) * pred_x0 + eps_coef * pred_eps, std
+
+
+def build_sampler(
+    name: str,
+    diffusion: GaussianDiffusion,
+    ddim_eta: float = 0.0,
+    clip_denoised: tuple[float, float] | None = None,
+) -> Sampler:
+    """The sampler called `name` (one of SAMPLER_NAMES); ConfigError naming `diffusion.sampler` otherwise."""
+    if name == "ddpm":
+        return DDPMSampler(diffusion, clip_denoised=clip_denoised)
+    if name == "ddim":
+        return DDIMSampler(diffusion, eta=ddim_eta, clip_denoised=clip_denoised)
+    raise ConfigError(f"diffusion.sampler={name!r} is not one of {SAMPLER_NAMES}")

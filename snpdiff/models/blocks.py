@@ -1,0 +1,183 @@
+"""Building blocks of the denoisers: time embedding, residual conv block, attention, resampling.
+
+Feature maps are shaped [batch, channels, snps]; time embeddings [batch, time_dim]. Every block is a plain
+`torch.nn.Module` that knows nothing of training or configuration files.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SinusoidalTimeEmbedding(nn.Module):
+    """Fixed sin/cos features of the diffusion step (Vaswani et al. 2017, as in Ho et al. 2020).
+
+    Input: timesteps [batch] (integer steps). Output: [batch, dim]; the first dim/2 features are sines, the rest
+    cosines, at frequencies spaced geometrically from 1 down to 1/10000 per step. `dim` must be even.
+    """
+
+    def __init__(self, dim: int):
+        super().__init__()
+        half = dim // 2
+        frequencies = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
+        # Not persistent: derived from `dim`, so checkpoints need not carry it.
+        self.register_buffer("frequencies", frequencies, persistent=False)
+
+    def forward(self, timesteps: torch.Tensor) -> torch.Tensor:
+        angles = timesteps.float()[:, None] * self.frequencies[None, :]
+        return torch.cat((angles.sin(), angles.cos()), dim=-1)
+
+
+def time_mlp(embedding_dim: int, time_dim: int) -> nn.Sequential:
+    """Timesteps [batch] -> sinusoidal features [batch, embedding_dim] -> MLP -> [batch, time_dim]."""
+    return nn.Sequential(
+        SinusoidalTimeEmbedding(embedding_dim),
+        nn.Linear(embedding_dim, time_dim),
+        nn.GELU(),
+        nn.Linear(time_dim, time_dim),
+    )
+
+
+class ConvBlock(nn.Module):
+    """Dropout -> Conv1d ('same' padding) -> GroupNorm -> optional time scale/shift -> SiLU.
+
+    [batch, dim_in, snps] -> [batch, dim_out, snps]; the receptive field is dilation * (kernel_size - 1) + 1 SNPs.
+    """
+
+    def __init__(
+        self, dim_in: int, dim_out: int, *, kernel_size: int, dilation: int, norm_groups: int, dropout: float = 0.0
+    ):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.conv = nn.Conv1d(dim_in, dim_out, kernel_size, dilation=dilation, padding="same")
+        self.norm = nn.GroupNorm(norm_groups, dim_out)
+
+    def forward(
+        self, x: torch.Tensor, scale: torch.Tensor | None = None, shift: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """x [batch, dim_in, snps]; scale and shift [batch, dim_out, 1] or None."""
+        x = self.norm(self.conv(self.dropout(x)))
+        if scale is not None:
+            x = x * (1 + scale)
+        if shift is not None:
+            x = x + shift
+        return F.silu(x)
+
+
+class ResnetBlock1d(nn.Module):
+    """Two ConvBlocks with a residual connection, conditioned on the time embedding.
+
+    x [batch, dim_in, snps], time_emb [batch, time_dim] -> [batch, dim_out, snps]. The time embedding enters
+    after the first GroupNorm, as FiLM (x * (1 + scale) + shift) when `use_scale_shift_norm`, else as an
+    additive shift. With `time_dim=None` the block has no time input. Dropout acts before the second conv.
+    """
+
+    def __init__(
+        self,
+        dim_in: int,
+        dim_out: int,
+        *,
+        kernel_size: int,
+        dilation: int,
+        norm_groups: int,
+        time_dim: int | None,
+        use_scale_shift_norm: bool,
+        dropout: float,
+    ):
+        super().__init__()
+        self.use_scale_shift_norm = use_scale_shift_norm
+        conditioning_width = dim_out * (2 if use_scale_shift_norm else 1)
+        self.time_proj = None if time_dim is None else nn.Sequential(nn.SiLU(), nn.Linear(time_dim, conditioning_width))
+        conv = {"kernel_size": kernel_size, "dilation": dilation, "norm_groups": norm_groups}
+        self.block1 = ConvBlock(dim_in, dim_out, **conv)
+        self.block2 = ConvBlock(dim_out, dim_out, **conv, dropout=dropout)
+        self.skip = nn.Conv1d(dim_in, dim_out, 1) if dim_in != dim_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor, time_emb: torch.Tensor | None = None) -> torch.Tensor:
+        scale = shift = None
+        if self.time_proj is not None:
+            conditioning = self.time_proj(time_emb)[:, :, None]
+            if self.use_scale_shift_norm:
+                scale, shift = conditioning.chunk(2, dim=1)
+            else:
+                shift = conditioning
+        return self.block2(self.block1(x, scale, shift)) + self.skip(x)
+
+
+class ChannelRMSNorm(nn.Module):
+    """RMS normalisation over channels at every SNP, with a learned gain. [batch, dim, snps] -> same."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones(1, dim, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(x, dim=1) * self.gain * x.shape[1] ** 0.5
+
+
+class LinearAttention1d(nn.Module):
+    """Residual linear attention over SNPs (Shen et al. 2021): x + attention(norm(x)).
+
+    [batch, dim, snps] -> same. Cost grows linearly with snps, so it fits every level of the UNet. Queries are
+    softmaxed over features and keys over SNPs; `heads` x `dim_head` is the inner width.
+    """
+
+    def __init__(self, dim: int, heads: int, dim_head: int):
+        super().__init__()
+        self.heads = heads
+        self.scale = dim_head**-0.5
+        inner = heads * dim_head
+        self.norm = ChannelRMSNorm(dim)
+        self.to_qkv = nn.Conv1d(dim, 3 * inner, 1, bias=False)
+        self.to_out = nn.Sequential(nn.Conv1d(inner, dim, 1), ChannelRMSNorm(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, _, snps = x.shape
+        q, k, v = (part.reshape(batch, self.heads, -1, snps) for part in self.to_qkv(self.norm(x)).chunk(3, dim=1))
+        q = q.softmax(dim=-2) * self.scale
+        k = k.softmax(dim=-1)
+        context = torch.einsum("bhdn,bhen->bhde", k, v)  # [batch, heads, dim_head, dim_head]
+        out = torch.einsum("bhde,bhdn->bhen", context, q)
+        return x + self.to_out(out.reshape(batch, -1, snps))
+
+
+class Attention1d(nn.Module):
+    """Residual multi-head softmax attention over SNPs: x + attention(norm(x)).
+
+    [batch, dim, snps] -> same. Memory grows with snps**2, so the UNet uses it only in its middle block, at the
+    coarsest resolution. `heads` x `dim_head` is the inner width.
+    """
+
+    def __init__(self, dim: int, heads: int, dim_head: int):
+        super().__init__()
+        self.heads = heads
+        inner = heads * dim_head
+        self.norm = ChannelRMSNorm(dim)
+        self.to_qkv = nn.Conv1d(dim, 3 * inner, 1, bias=False)
+        self.to_out = nn.Conv1d(inner, dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, _, snps = x.shape
+        # [batch, heads, snps, dim_head] each, the layout scaled_dot_product_attention expects.
+        q, k, v = (
+            part.reshape(batch, self.heads, -1, snps).transpose(-1, -2)
+            for part in self.to_qkv(self.norm(x)).chunk(3, dim=1)
+        )
+        out = F.scaled_dot_product_attention(q, k, v)
+        return x + self.to_out(out.transpose(-1, -2).reshape(batch, -1, snps))
+
+
+class Downsample(nn.Conv1d):
+    """Strided conv that halves the SNP axis: [batch, dim_in, snps] -> [batch, dim_out, snps // 2] (snps even)."""
+
+    def __init__(self, dim_in: int, dim_out: int):
+        super().__init__(dim_in, dim_out, kernel_size=4, stride=2, padding=1)
+
+
+class Upsample(nn.Sequential):
+    """Nearest-neighbour doubling then a conv: [batch, dim_in, snps] -> [batch, dim_out, 2 * snps]."""
+
+    def __init__(self, dim_in: int, dim_out: int):
+        super().__init__(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv1d(dim_in, dim_out, 3, padding=1))

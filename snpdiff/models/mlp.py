@@ -1,0 +1,108 @@
+"""A fully connected denoiser over the flattened SNP window (a baseline for short windows; `model=mlp`)."""
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from snpdiff.errors import ConfigError
+from snpdiff.models.blocks import time_mlp
+from snpdiff.models.validation import (
+    dropout_problems,
+    embedding_dim_problems,
+    flag_problems,
+    positive_int_problems,
+    with_defaults,
+)
+
+
+class ResidualMLPBlock(nn.Module):
+    """h + Linear(Dropout(SiLU(LayerNorm(h) + time_emb))): [batch, hidden_dim] -> [batch, hidden_dim]."""
+
+    def __init__(self, hidden_dim: int, dropout: float):
+        super().__init__()
+        self.norm = nn.LayerNorm(hidden_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(hidden_dim, hidden_dim)
+
+    def forward(self, h: torch.Tensor, time_emb: torch.Tensor | None) -> torch.Tensor:
+        update = self.norm(h)
+        if time_emb is not None:
+            update = update + time_emb
+        return h + self.linear(self.dropout(nn.functional.silu(update)))
+
+
+class MLPDenoiser(nn.Module):
+    """Denoiser: x [batch, in_channels, seq_length] float, t [batch] long -> same shape as x.
+
+    The window is flattened to in_channels * seq_length features, projected to `hidden_dim`, passed through
+    `num_layers` residual blocks (each adds the time embedding after its LayerNorm) and projected back.
+    Parameters grow with seq_length * hidden_dim, so use it for short windows.
+
+    Keys (checked by `check_mlp_config`; a bad combination raises ConfigError listing every problem):
+        seq_length: SNPs per window. in_channels: features per SNP.
+        hidden_dim: width of the hidden layers. num_layers: number of residual hidden blocks (>= 1).
+        embedding_dim: width of the sinusoidal time embedding (even); its MLP outputs hidden_dim.
+        dropout: in [0, 1), inside every residual block.
+        use_time_emb: condition on t; when false t is ignored and there is no time MLP.
+    """
+
+    def __init__(
+        self,
+        seq_length: int,
+        in_channels: int = 1,
+        hidden_dim: int = 512,
+        num_layers: int = 3,
+        embedding_dim: int = 64,
+        dropout: float = 0.0,
+        use_time_emb: bool = True,
+    ):
+        super().__init__()
+        problems = check_mlp_config(
+            seq_length=seq_length,
+            in_channels=in_channels,
+            hidden_dim=hidden_dim,
+            num_layers=num_layers,
+            embedding_dim=embedding_dim,
+            dropout=dropout,
+            use_time_emb=use_time_emb,
+        )
+        if problems:
+            raise ConfigError("invalid MLPDenoiser configuration:\n  - " + "\n  - ".join(problems))
+        self.seq_length = seq_length
+        self.in_channels = in_channels
+        features = in_channels * seq_length
+        self.input_proj = nn.Linear(features, hidden_dim)
+        self.time_mlp = time_mlp(embedding_dim, hidden_dim) if use_time_emb else None
+        self.blocks = nn.ModuleList(ResidualMLPBlock(hidden_dim, dropout) for _ in range(num_layers))
+        self.output_proj = nn.Sequential(nn.LayerNorm(hidden_dim), nn.SiLU(), nn.Linear(hidden_dim, features))
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """x [batch, in_channels, seq_length] float, t [batch] long diffusion steps -> [batch, in_channels, seq_length]"""
+        if tuple(x.shape[1:]) != (self.in_channels, self.seq_length):
+            raise ValueError(
+                f"MLPDenoiser expects x of shape [batch, {self.in_channels}, {self.seq_length}], got {list(x.shape)}"
+            )
+        time_emb = self.time_mlp(t) if self.time_mlp is not None else None
+        h = self.input_proj(x.flatten(1))
+        for block in self.blocks:
+            h = block(h, time_emb)
+        return self.output_proj(h).reshape(x.shape)
+
+
+def check_mlp_config(**model_keys: Any) -> list[str]:
+    """Every problem with a set of MLPDenoiser keys, one message each naming the `model.` key and what is allowed.
+
+    Takes MLPDenoiser's keyword arguments (any subset; missing keys take its defaults, `seq_length` is checked only
+    when given); returns an empty list when the model can be built. Unknown keys are reported, so pass the model
+    config without Hydra's `_target_`.
+    """
+    values, problems = with_defaults(MLPDenoiser, model_keys)
+    if "seq_length" in values:
+        problems += positive_int_problems("seq_length", values["seq_length"])
+    for key in ("in_channels", "hidden_dim", "num_layers"):
+        problems += positive_int_problems(key, values[key])
+    problems += embedding_dim_problems(values["embedding_dim"])
+    problems += dropout_problems(values["dropout"])
+    problems += flag_problems("use_time_emb", values["use_time_emb"])
+    return problems

@@ -1,0 +1,248 @@
+"""A 1-D UNet denoiser over the SNP axis, configured by explicit keywords (the `model=unet` config keys)."""
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from snpdiff.errors import ConfigError
+from snpdiff.models.blocks import Attention1d, Downsample, LinearAttention1d, ResnetBlock1d, Upsample, time_mlp
+from snpdiff.models.validation import (
+    dropout_problems,
+    embedding_dim_problems,
+    flag_problems,
+    is_int,
+    is_int_list,
+    per_level_problems,
+    positive_int_problems,
+    with_defaults,
+)
+
+
+class UNet1D(nn.Module):
+    """Denoiser for genotype windows: x [batch, in_channels, seq_length] float, t [batch] long -> same shape as x.
+
+    Level i (one per entry of `dim_mults`) works at width `channels * dim_mults[i]` with two ResnetBlock1d (kernel
+    `kernel_sizes[i]`, dilation `dilations[i]`) and, when `use_attention`, linear attention; each level after the
+    first halves the SNP axis. The middle block (at the last level's width and resolution) holds two ResnetBlock1d
+    and, when `use_attention`, full multi-head attention. The up path mirrors the down path with skip connections.
+
+    Any `seq_length` works: after the first conv the SNP axis is padded on the right with zeros up to
+    `padded_length`, the next multiple of 2**(len(dim_mults) - 1), and the output is cropped back to `seq_length`
+    before the last residual block. Padded positions only act through conv borders, GroupNorm statistics and
+    attention; they never appear in the output.
+
+    Keys (all checked by `check_unet_config`; a bad combination raises ConfigError listing every problem):
+        seq_length: SNPs per window.
+        in_channels: features per SNP (1 for dosages).
+        embedding_dim: width of the sinusoidal time embedding; its MLP is 4 * embedding_dim wide. Even.
+        channels: base width; level i has channels * dim_mults[i] channels.
+        dim_mults: one width multiplier per level.
+        kernel_sizes, dilations: conv kernel (odd) and dilation per level, or one int for every level.
+        norm_groups: GroupNorm groups; must divide every level width.
+        dropout: dropout probability before the second conv of every residual block, in [0, 1).
+        use_time_emb: condition on t; when false t is ignored and there is no time MLP (embedding_dim and
+            use_scale_shift_norm then have no effect).
+        use_pos_emb: add a learned per-SNP embedding [channels * dim_mults[0], seq_length] after the first conv.
+        use_scale_shift_norm: time conditioning as FiLM (scale and shift) instead of an additive shift.
+        use_attention: linear attention at every level and full attention in the middle block.
+        attention_heads, attention_dim_head: heads and width per head of both attentions.
+    """
+
+    def __init__(
+        self,
+        seq_length: int,
+        in_channels: int = 1,
+        embedding_dim: int = 64,
+        channels: int = 32,
+        dim_mults: Sequence[int] = (1, 2, 4),
+        kernel_sizes: int | Sequence[int] = 3,
+        dilations: int | Sequence[int] = 1,
+        norm_groups: int = 8,
+        dropout: float = 0.0,
+        use_time_emb: bool = True,
+        use_pos_emb: bool = True,
+        use_scale_shift_norm: bool = True,
+        use_attention: bool = False,
+        attention_heads: int = 4,
+        attention_dim_head: int = 32,
+    ):
+        super().__init__()
+        problems = check_unet_config(
+            seq_length=seq_length,
+            in_channels=in_channels,
+            embedding_dim=embedding_dim,
+            channels=channels,
+            dim_mults=dim_mults,
+            kernel_sizes=kernel_sizes,
+            dilations=dilations,
+            norm_groups=norm_groups,
+            dropout=dropout,
+            use_time_emb=use_time_emb,
+            use_pos_emb=use_pos_emb,
+            use_scale_shift_norm=use_scale_shift_norm,
+            use_attention=use_attention,
+            attention_heads=attention_heads,
+            attention_dim_head=attention_dim_head,
+        )
+        if problems:
+            raise ConfigError("invalid UNet1D configuration:\n  - " + "\n  - ".join(problems))
+
+        levels = len(dim_mults)
+        widths = [channels * mult for mult in dim_mults]
+        kernel_sizes = _per_level(kernel_sizes, levels)
+        dilations = _per_level(dilations, levels)
+        self.seq_length = seq_length
+        self.in_channels = in_channels
+        downsample_factor = 2 ** (levels - 1)
+        self.padded_length = math.ceil(seq_length / downsample_factor) * downsample_factor
+
+        time_dim = 4 * embedding_dim if use_time_emb else None
+        self.time_mlp = time_mlp(embedding_dim, time_dim) if use_time_emb else None
+
+        def resnet(dim_in: int, dim_out: int, level: int) -> ResnetBlock1d:
+            return ResnetBlock1d(
+                dim_in,
+                dim_out,
+                kernel_size=kernel_sizes[level],
+                dilation=dilations[level],
+                norm_groups=norm_groups,
+                time_dim=time_dim,
+                use_scale_shift_norm=use_scale_shift_norm,
+                dropout=dropout,
+            )
+
+        def level_attention(level: int) -> nn.Module:
+            if not use_attention:
+                return nn.Identity()
+            return LinearAttention1d(widths[level], attention_heads, attention_dim_head)
+
+        self.init_conv = nn.Conv1d(in_channels, widths[0], 7, padding=3)
+        self.pos_emb = nn.Parameter(0.02 * torch.randn(1, widths[0], seq_length)) if use_pos_emb else None
+
+        self.downs = nn.ModuleList()
+        for level, width in enumerate(widths):
+            is_last = level == levels - 1
+            self.downs.append(
+                nn.ModuleList(
+                    [
+                        resnet(width, width, level),
+                        resnet(width, width, level),
+                        level_attention(level),
+                        nn.Identity() if is_last else Downsample(width, widths[level + 1]),
+                    ]
+                )
+            )
+
+        mid_width = widths[-1]
+        self.mid_block1 = resnet(mid_width, mid_width, levels - 1)
+        self.mid_attention = (
+            Attention1d(mid_width, attention_heads, attention_dim_head) if use_attention else nn.Identity()
+        )
+        self.mid_block2 = resnet(mid_width, mid_width, levels - 1)
+
+        self.ups = nn.ModuleList()
+        for level in reversed(range(levels)):
+            width = widths[level]
+            self.ups.append(
+                nn.ModuleList(
+                    [
+                        resnet(2 * width, width, level),
+                        resnet(2 * width, width, level),
+                        level_attention(level),
+                        Upsample(width, widths[level - 1]) if level > 0 else nn.Identity(),
+                    ]
+                )
+            )
+
+        self.final_block = resnet(2 * widths[0], widths[0], 0)
+        self.final_conv = nn.Conv1d(widths[0], in_channels, 1)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """x [batch, in_channels, seq_length] float, t [batch] long diffusion steps -> [batch, in_channels, seq_length]"""
+        if tuple(x.shape[1:]) != (self.in_channels, self.seq_length):
+            raise ValueError(
+                f"UNet1D expects x of shape [batch, {self.in_channels}, {self.seq_length}], got {list(x.shape)}"
+            )
+        time_emb = self.time_mlp(t) if self.time_mlp is not None else None
+
+        x = self.init_conv(x)
+        if self.pos_emb is not None:
+            x = x + self.pos_emb
+        first = x
+        x = F.pad(x, (0, self.padded_length - self.seq_length))
+
+        skips = []
+        for block1, block2, attention, downsample in self.downs:
+            x = block1(x, time_emb)
+            skips.append(x)
+            x = attention(block2(x, time_emb))
+            skips.append(x)
+            x = downsample(x)
+
+        x = self.mid_block1(x, time_emb)
+        x = self.mid_attention(x)
+        x = self.mid_block2(x, time_emb)
+
+        for block1, block2, attention, upsample in self.ups:
+            x = block1(torch.cat((x, skips.pop()), dim=1), time_emb)
+            x = attention(block2(torch.cat((x, skips.pop()), dim=1), time_emb))
+            x = upsample(x)
+
+        x = x[..., : self.seq_length]
+        x = self.final_block(torch.cat((x, first), dim=1), time_emb)
+        return self.final_conv(x)
+
+
+def _per_level(value: int | Sequence[int], levels: int) -> list[int]:
+    """One int for every level, or the per-level list as plain ints (it may arrive as an OmegaConf ListConfig)."""
+    return [value] * levels if is_int(value) else [int(item) for item in value]
+
+
+def check_unet_config(**model_keys: Any) -> list[str]:
+    """Every problem with a set of UNet1D keys, one message each naming the `model.` key and what is allowed.
+
+    Takes UNet1D's keyword arguments (any subset; missing keys take UNet1D's defaults, `seq_length` is checked
+    only when given) and returns an empty list when UNet1D can be built from them. Keys UNet1D does not take
+    are reported too, so pass the model config without Hydra's `_target_`. This is the only place these rules
+    live: UNet1D and the config validator both call it.
+    """
+    values, problems = with_defaults(UNet1D, model_keys)
+    if "seq_length" in values:
+        problems += positive_int_problems("seq_length", values["seq_length"])
+    for key in ("in_channels", "channels", "norm_groups", "attention_heads", "attention_dim_head"):
+        problems += positive_int_problems(key, values[key])
+    problems += embedding_dim_problems(values["embedding_dim"])
+    problems += dropout_problems(values["dropout"])
+    for key in ("use_time_emb", "use_pos_emb", "use_scale_shift_norm", "use_attention"):
+        problems += flag_problems(key, values[key])
+
+    dim_mults = values["dim_mults"]
+    dim_mults_ok = is_int_list(dim_mults) and len(dim_mults) > 0 and all(mult >= 1 for mult in dim_mults)
+    if not dim_mults_ok:
+        problems.append(
+            f"model.dim_mults must be a non-empty list of positive integers (one per level), got {dim_mults!r}"
+        )
+    levels = len(dim_mults) if dim_mults_ok else None
+    problems += per_level_problems(
+        "kernel_sizes", values["kernel_sizes"], levels, lambda size: size >= 1 and size % 2 == 1, "odd integers >= 1"
+    )
+    problems += per_level_problems(
+        "dilations", values["dilations"], levels, lambda dilation: dilation >= 1, "integers >= 1"
+    )
+
+    channels, norm_groups = values["channels"], values["norm_groups"]
+    sizes_ok = not positive_int_problems("channels", channels) and not positive_int_problems("norm_groups", norm_groups)
+    if dim_mults_ok and sizes_ok:
+        widths = [channels * mult for mult in dim_mults]
+        if any(width % norm_groups for width in widths):
+            common = math.gcd(*widths)
+            divisors = [d for d in range(1, common + 1) if common % d == 0]
+            problems.append(
+                f"model.norm_groups={norm_groups} must divide every level width model.channels * model.dim_mults "
+                f"= {widths}; allowed: one of {divisors}"
+            )
+    return problems

@@ -46,6 +46,8 @@ class SNPDiffusionModule(pl.LightningModule):
         self.monitor_mode = monitor_mode
         self.register_buffer("valid_values", valid_values.float(), persistent=False)
         self.best_val_loss = math.inf
+        # what generate.py needs to rebuild model, diffusion and encoding from the checkpoint alone (plain types)
+        self.run_info: dict[str, Any] = {}
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return self.model(x, t)
@@ -86,6 +88,7 @@ class SNPDiffusionModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["best_val_loss"] = self.best_val_loss
+        checkpoint["snpdiff"] = self.run_info
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.best_val_loss = float(checkpoint.get("best_val_loss", math.inf))

@@ -122,7 +122,7 @@ def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> d
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
         module = build_module(cfg, datamodule)
         callbacks = build_callbacks(OmegaConf.to_container(cfg.callbacks, resolve=True), output_dir, monitor, mode)
-        callbacks += [metrics_json, *extra_callbacks, *quality_callbacks(cfg, datamodule)]
+        callbacks += [*quality_callbacks(cfg), metrics_json, *extra_callbacks]  # quality first: metrics.json sees it
         trainer = _trainer(cfg, loggers, callbacks, accumulate)
         stats = parameter_stats(module.model)
         metrics_json.extra.update(stats, **{"oom/retries": retries, "oom/batch_size": datamodule.batch_size})
@@ -170,6 +170,7 @@ def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> d
                 "best": str(checkpoint_dir / "best.ckpt"),
             },
             "output_dir": str(output_dir),
+            "world_size": trainer.world_size,
         },
     )
     metrics = metrics_json.summary(trainer)
@@ -184,10 +185,10 @@ def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> d
     return metrics
 
 
-def quality_callbacks(cfg: DictConfig, datamodule: Any) -> list[Callback]:
+def quality_callbacks(cfg: DictConfig) -> list[Callback]:
     """The in-training sample-quality callback when ``quality.enabled``."""
     if not cfg.quality.get("enabled"):
         return []
     from snpdiff.quality import SampleQualityCallback
 
-    return [SampleQualityCallback(**OmegaConf.to_container(cfg.quality, resolve=True))]
+    return [SampleQualityCallback(**OmegaConf.to_container(cfg.quality, resolve=True), seed=cfg.seed)]

@@ -16,10 +16,24 @@ import numpy as np
 from snpdiff.data.encoding import MISSING_CODE
 
 SNP_FIELDS = ("chrom", "position", "snp_id", "ref", "alt")
+# row ids of the two haplotypes of an individual in haplotype mode
+HAPLOTYPE_SUFFIXES = ("_h1", "_h2")
 
 
 def _as_str_array(values: Sequence | np.ndarray) -> np.ndarray:
     return np.asarray([str(value) for value in values], dtype=np.str_) if len(values) else np.array([], dtype=np.str_)
+
+
+def haplotype_row_ids(individual_ids: Sequence[str] | np.ndarray) -> np.ndarray:
+    """Row ids ``[2 * individuals]`` for haplotype mode: ``<id>_h1, <id>_h2`` per individual."""
+    return _as_str_array([f"{sample}{suffix}" for sample in individual_ids for suffix in HAPLOTYPE_SUFFIXES])
+
+
+def individual_ids_of_rows(row_ids: Sequence[str] | np.ndarray) -> np.ndarray:
+    """Inverse of ``haplotype_row_ids``: one id per individual ``[rows / 2]``."""
+    first = np.asarray(row_ids)[0::2]
+    suffix = HAPLOTYPE_SUFFIXES[0]
+    return _as_str_array([row[: -len(suffix)] if row.endswith(suffix) else row for row in first])
 
 
 @dataclass(frozen=True, eq=False)

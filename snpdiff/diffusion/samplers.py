@@ -78,7 +78,7 @@ class Sampler(ABC):
         visited = self.timesteps.tolist()
         self._alpha_cumprod_pairs = {
             t: (alphas_cumprod[t], 1.0 if prev == CLEAN_TIMESTEP else alphas_cumprod[prev])
-            for t, prev in zip(visited, visited[1:] + [CLEAN_TIMESTEP])
+            for t, prev in zip(visited, visited[1:] + [CLEAN_TIMESTEP], strict=True)
         }
 
     def alpha_cumprod_pair(self, t: int | torch.Tensor) -> tuple[float, float]:

@@ -78,7 +78,7 @@ class MLPDenoiser(nn.Module):
         self.output_proj = nn.Sequential(nn.LayerNorm(hidden_dim), nn.SiLU(), nn.Linear(hidden_dim, features))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """x [batch, in_channels, seq_length] float, t [batch] long diffusion steps -> [batch, in_channels, seq_length]"""
+        """x [batch, in_channels, seq_length] float, t [batch] long steps -> [batch, in_channels, seq_length]."""
         if tuple(x.shape[1:]) != (self.in_channels, self.seq_length):
             raise ValueError(
                 f"MLPDenoiser expects x of shape [batch, {self.in_channels}, {self.seq_length}], got {list(x.shape)}"

@@ -162,7 +162,7 @@ class UNet1D(nn.Module):
         self.final_conv = nn.Conv1d(widths[0], in_channels, 1)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """x [batch, in_channels, seq_length] float, t [batch] long diffusion steps -> [batch, in_channels, seq_length]"""
+        """x [batch, in_channels, seq_length] float, t [batch] long steps -> [batch, in_channels, seq_length]."""
         if tuple(x.shape[1:]) != (self.in_channels, self.seq_length):
             raise ValueError(
                 f"UNet1D expects x of shape [batch, {self.in_channels}, {self.seq_length}], got {list(x.shape)}"

@@ -1,0 +1,344 @@
+"""Shared selection pipeline: samples -> populations -> region -> MAF / missingness filters -> window -> imputation.
+
+Every source goes through ``select_genotypes``, so ``data.region``, ``data.snp_offset`` + ``data.seq_length``,
+``data.min_maf``, ``data.max_missing``, ``data.samples``, ``data.population_file`` and ``data.impute`` mean the same
+for PLINK, VCF, Parquet, ``.npy`` and the simulation. The window counts SNPs that pass the filters: SNP ``snp_offset``
+of the filtered list is the window's first column. Decoding stops as soon as the window is full, so a 1,024-SNP window
+of a 160,000-SNP file reads a few thousand SNPs, not the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from snpdiff.data.cache import CacheResult, cached, file_identity
+from snpdiff.data.encoding import MISSING_CODE
+from snpdiff.data.sources.base import GenotypeSource, Region, require_file
+from snpdiff.data.types import GenotypeSet, SnpInfo, haplotype_row_ids
+from snpdiff.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+IMPUTE_MODES = ("mode", "mean", "none")
+# population_file value that takes labels from the PLINK .fam family column
+FAM_POPULATIONS = "fam"
+UNKNOWN_POPULATION = "unknown"
+_ID_HEADERS = {"id", "sample", "sample_id", "iid", "individual"}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The selection keys of ``conf/data/*.yaml`` (see the module docstring for their order).
+
+    ``samples``: a list of sample ids, or a path to a file with one id per line (PLINK ``--keep`` files with
+    ``FID IID`` columns work too: the second column is used). ``population_file``: a TSV of ``id<TAB>population``,
+    or ``"fam"`` for the PLINK family column. ``n_individuals``: keep only the first n selected individuals
+    (a quick slice; null keeps all). ``impute``: ``mode`` (most frequent code of the SNP), ``mean`` (rounded mean
+    code) or ``none`` (any missing call is an error).
+    """
+
+    region: str | None = None
+    snp_offset: int = 0
+    seq_length: int | None = None
+    min_maf: float = 0.0
+    max_missing: float | None = None
+    samples: tuple[str, ...] | str | None = None
+    population_file: str | None = None
+    n_individuals: int | None = None
+    impute: str = "mode"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.samples, Sequence) and not isinstance(self.samples, str):
+            object.__setattr__(self, "samples", tuple(str(sample) for sample in self.samples))
+        if self.impute not in IMPUTE_MODES:
+            raise ConfigError(f"data.impute={self.impute!r} is not allowed; allowed: {list(IMPUTE_MODES)}")
+        if self.region is not None:
+            Region.parse(self.region)
+
+    def side_files(self) -> list[Path]:
+        """Files besides the genotype source whose content shapes the result (samples and population files)."""
+        files = []
+        if isinstance(self.samples, str):
+            files.append(require_file(self.samples, "samples file (data.samples)"))
+        if self.population_file is not None and self.population_file != FAM_POPULATIONS:
+            files.append(require_file(self.population_file, "population file (data.population_file)"))
+        return files
+
+
+@dataclass
+class _Scan:
+    """Filtered SNP chunks collected while streaming a source."""
+
+    snps: list[SnpInfo]
+    codes: list[np.ndarray]
+    scanned: int = 0
+    passing: int = 0
+    complete: bool = True
+
+
+def maf_and_missing(codes: np.ndarray, haplotype: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Minor allele frequency and missing fraction per SNP of int8 codes ``[rows, snps]``.
+
+    MAF is NaN for a SNP with no called genotype.
+    """
+    called = np.count_nonzero(codes != MISSING_CODE, axis=0)
+    alt_copies = np.where(codes == MISSING_CODE, 0, codes).sum(axis=0, dtype=np.int64)
+    copies_per_call = 1 if haplotype else 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        alt_frequency = alt_copies / (copies_per_call * called)
+    maf = np.minimum(alt_frequency, 1 - alt_frequency)
+    missing = 1 - called / codes.shape[0] if codes.shape[0] else np.zeros(codes.shape[1])
+    return maf, missing
+
+
+def _read_id_file(path: Path) -> list[str]:
+    ids = []
+    for line in path.read_text().splitlines():
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        ids.append(fields[1] if len(fields) >= 2 else fields[0])
+    return ids
+
+
+def _select_individuals(source: GenotypeSource, selection: Selection) -> np.ndarray:
+    """Indices into ``source.sample_ids`` of the selected individuals, in file order."""
+    sample_ids = source.sample_ids
+    if selection.samples is None:
+        individuals = np.arange(len(sample_ids))
+    else:
+        if isinstance(selection.samples, str):
+            path = require_file(selection.samples, "samples file (data.samples)")
+            wanted, where = _read_id_file(path), f"samples file {path}"
+        else:
+            wanted, where = list(selection.samples), "data.samples"
+        known = set(sample_ids.tolist())
+        unknown = [sample for sample in wanted if sample not in known]
+        if unknown:
+            raise DataError(
+                f"{where}: {len(unknown)} of {len(wanted)} ids are not samples of {source.path} "
+                f"(e.g. {', '.join(unknown[:5])}; the source's ids look like {', '.join(sample_ids[:3])})"
+            )
+        if not wanted:
+            raise DataError(f"{where} selects no samples")
+        individuals = np.flatnonzero(np.isin(sample_ids, wanted))
+    if selection.n_individuals is not None:
+        if len(individuals) < selection.n_individuals:
+            log.info("data.n_individuals=%d: %s has %d, using all", selection.n_individuals, source.path, len(individuals))
+        individuals = individuals[: selection.n_individuals]
+    return individuals
+
+
+def _read_population_file(path: Path) -> dict[str, str]:
+    labels = {}
+    for number, line in enumerate(path.read_text().splitlines()):
+        fields = line.replace(",", "\t").split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        if len(fields) < 2:
+            raise DataError(f"population file {path} line {number + 1}: expected 'id<TAB>population', got {line!r}")
+        if number == 0 and fields[0].lower() in _ID_HEADERS:
+            continue
+        labels[fields[0]] = fields[1]
+    return labels
+
+
+def _population_labels(source: GenotypeSource, selection: Selection, individuals: np.ndarray) -> np.ndarray | None:
+    """One population label per selected individual, or None when there are no labels."""
+    sample_ids = source.sample_ids[individuals]
+    if selection.population_file is None:
+        labels = source.populations
+        return None if labels is None else labels[individuals]
+    if selection.population_file == FAM_POPULATIONS:
+        if source.family_ids is None:
+            raise ConfigError(f"data.population_file=fam needs a PLINK source; {source.path} is {source.format}")
+        return source.family_ids[individuals]
+    path = require_file(selection.population_file, "population file (data.population_file)")
+    by_id = _read_population_file(path)
+    matched = np.array([sample in by_id for sample in sample_ids])
+    if not matched.any():
+        raise DataError(
+            f"population file {path}: none of its {len(by_id)} ids match the {len(sample_ids)} selected samples of "
+            f"{source.path} (file ids look like {', '.join(list(by_id)[:3]) or 'nothing'}; "
+            f"sample ids look like {', '.join(sample_ids[:3])})"
+        )
+    if not matched.all():
+        log.warning(
+            "population file %s has no label for %d of %d samples; they are labelled %r",
+            path, (~matched).sum(), len(matched), UNKNOWN_POPULATION,
+        )
+    return np.array([by_id.get(sample, UNKNOWN_POPULATION) for sample in sample_ids])
+
+
+@contextmanager
+def _progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on an interactive terminal (stderr); silent otherwise. Yields ``advance(n_snps)``."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda n_snps: None
+        return
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda n_snps: progress.advance(task, n_snps)
+
+
+def _scan(source: GenotypeSource, individuals: np.ndarray, selection: Selection) -> _Scan:
+    """Stream SNP chunks through the filters until the window is full (or the source ends)."""
+    region = Region.parse(selection.region) if selection.region else None
+    needed = None if selection.seq_length is None else selection.snp_offset + selection.seq_length
+    scan = _Scan(snps=[], codes=[])
+    first_chunk = int(np.clip(needed or 4096, 256, 16384))
+    total = source.snp_count if region is None else None
+    with _progress(f"decoding {source.path}", total) as advance:
+        for snps, codes in source.iter_chunks(individuals, region, first_chunk):
+            maf, missing = maf_and_missing(codes, source.haplotype)
+            keep = np.ones(len(snps), dtype=bool)
+            if selection.min_maf > 0:
+                keep &= maf >= selection.min_maf  # NaN (no called genotype) fails
+            if selection.max_missing is not None:
+                keep &= missing <= selection.max_missing
+            scan.scanned += len(snps)
+            if keep.any():
+                scan.snps.append(snps.select(keep))
+                scan.codes.append(codes[:, keep])
+                scan.passing += int(keep.sum())
+            advance(len(snps))
+            if needed is not None and scan.passing >= needed:
+                scan.complete = False
+                break
+    return scan
+
+
+def _impute(codes: np.ndarray, snps: SnpInfo, mode: str, haplotype: bool, path: str) -> tuple[int, int]:
+    """Fill missing calls of ``codes`` in place; returns (imputed calls, SNPs with imputed calls)."""
+    missing = codes == MISSING_CODE
+    missing_per_snp = missing.sum(axis=0)
+    columns = np.flatnonzero(missing_per_snp)
+    if len(columns) == 0:
+        return 0, 0
+    all_missing = columns[missing_per_snp[columns] == codes.shape[0]]
+    if len(all_missing):
+        first = all_missing[0]
+        fix = "set data.min_maf > 0 or data.max_missing < 1 to drop it" if mode != "none" else ""
+        raise DataError(
+            f"{path}: SNP {snps.snp_id[first]} ({snps.chrom[first]}:{snps.position[first]}) has no called genotype "
+            f"in the {codes.shape[0]} selected rows ({len(all_missing)} such SNPs in the window)"
+            + (f"; nothing to impute from: {fix}" if fix else "; data.impute=none cannot train on it")
+        )
+    if mode == "none":
+        first = columns[0]
+        raise DataError(
+            f"{path}: {int(missing_per_snp.sum())} missing calls in {len(columns)} SNPs of the window (first: "
+            f"{snps.snp_id[first]}) and data.impute=none; set data.impute=mode or data.max_missing=0"
+        )
+    block = codes[:, columns]
+    max_code = 1 if haplotype else 2
+    if mode == "mode":
+        counts = np.stack([(block == code).sum(axis=0) for code in range(max_code + 1)])
+        fill = counts.argmax(axis=0).astype(np.int8)  # ties go to the lower code
+    else:
+        called = block != MISSING_CODE
+        mean = np.where(called, block, 0).sum(axis=0) / called.sum(axis=0)
+        fill = np.rint(mean).astype(np.int8)
+    codes[:, columns] = np.where(block == MISSING_CODE, fill[None, :], block)
+    return int(missing_per_snp.sum()), len(columns)
+
+
+def _describe_filters(selection: Selection) -> str:
+    parts = [f"min_maf={selection.min_maf}"]
+    if selection.region:
+        parts.insert(0, f"region={selection.region}")
+    if selection.max_missing is not None:
+        parts.append(f"max_missing={selection.max_missing}")
+    return ", ".join(parts)
+
+
+def select_genotypes(source: GenotypeSource, selection: Selection) -> tuple[GenotypeSet, dict]:
+    """Apply ``selection`` to ``source``: genotypes ``[rows, window snps]`` without missing calls (unless
+    ``impute=none`` and there are none) and an ``info`` dict (counts of imputed calls, scanned and skipped SNPs)."""
+    started = time.perf_counter()
+    individuals = _select_individuals(source, selection)
+    populations = _population_labels(source, selection, individuals)
+    scan = _scan(source, individuals, selection)
+    filters = _describe_filters(selection)
+    if scan.passing <= selection.snp_offset:
+        raise DataError(
+            f"{source.path}: {scan.passing} SNPs are left after filtering ({filters}, {scan.scanned} SNPs read), "
+            f"none from data.snp_offset={selection.snp_offset} on"
+        )
+    if selection.seq_length is not None and scan.passing < selection.snp_offset + selection.seq_length:
+        available = scan.passing - selection.snp_offset
+        raise DataError(
+            f"{source.path}: data.seq_length={selection.seq_length} is larger than the {available} SNPs left after "
+            f"filtering ({scan.passing} pass {filters}; data.snp_offset={selection.snp_offset}); "
+            f"set data.seq_length <= {available}"
+        )
+    end = None if selection.seq_length is None else selection.snp_offset + selection.seq_length
+    codes = np.concatenate(scan.codes, axis=1)[:, selection.snp_offset : end]
+    snps = SnpInfo.concat(scan.snps).select(slice(selection.snp_offset, end))
+    codes = np.ascontiguousarray(codes)
+    imputed_calls, imputed_snps = _impute(codes, snps, selection.impute, source.haplotype, source.path)
+    sample_ids = source.sample_ids[individuals]
+    if source.haplotype:
+        sample_ids = haplotype_row_ids(sample_ids)
+        populations = None if populations is None else np.repeat(populations, 2)
+    genotypes = GenotypeSet(codes, snps, sample_ids, populations, haplotype=source.haplotype, source=source.path)
+    info = {
+        "imputed_calls": imputed_calls,
+        "imputed_snps": imputed_snps,
+        "scanned_snps": scan.scanned,
+        "passing_snps": scan.passing,
+        "scan_complete": scan.complete,
+        "source_snps": source.snp_count,
+        "skipped": dict(source.skipped),
+        "decode_seconds": round(time.perf_counter() - started, 3),
+    }
+    return genotypes, info
+
+
+def load_genotypes(
+    source: GenotypeSource, selection: Selection, cache_dir: str | os.PathLike | None = None
+) -> CacheResult:
+    """``select_genotypes`` through the cache in ``cache_dir`` (None: no cache). Logs what was selected."""
+    side_files = selection.side_files()
+    params = {
+        "source": {"format": source.format, "files": [str(path.resolve()) for path in source.files()], **source.options()},
+        "haplotype": source.haplotype,
+        "selection": asdict(selection),
+        "side_files": [str(path.resolve()) for path in side_files],
+    }
+    identity = {"source": source.identity(), "side_files": [file_identity(path) for path in side_files]}
+
+    def build() -> tuple[GenotypeSet, dict]:
+        return select_genotypes(source, selection)
+
+    if cache_dir is None:
+        result = CacheResult(*build(), built=True)
+    else:
+        result = cached(cache_dir, source.format, params, identity, build)
+    info = result.info
+    log.info(
+        "data: %s (%s): %d rows x %d SNPs; %d SNPs read, %d passed the filters; imputed %d missing calls in %d SNPs%s%s",
+        source.path,
+        "decoded" if result.built else f"cache {result.path}",
+        result.genotypes.n_rows,
+        result.genotypes.n_snps,
+        info["scanned_snps"],
+        info["passing_snps"],
+        info["imputed_calls"],
+        info["imputed_snps"],
+        f"; skipped sites: {info['skipped']}" if info["skipped"] else "",
+        f" ({info['decode_seconds']} s)" if result.built else "",
+    )
+    return result

@@ -1,0 +1,171 @@
+"""What every genotype source offers the selection pipeline, and the genomic region syntax.
+
+A source knows its individuals up front and hands out genotype codes in chunks of SNPs, in file order, so a window of
+a large file is served without decoding the rest. Sources whose SNP metadata is known before decoding (PLINK ``.bim``,
+Parquet metadata columns, ``.npy`` sidecars, simulations) subclass ``IndexedSource`` and read any SNP columns by
+index; streaming sources (VCF) implement ``iter_chunks`` themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from snpdiff.data.types import SnpInfo
+from snpdiff.errors import ConfigError, DataError
+
+_REGION = re.compile(r"^(?P<chrom>[^:\s]+)(?::(?P<start>[\d,_]+)?-(?P<end>[\d,_]+)?)?$")
+
+
+def _strip_chr(chrom: str) -> str:
+    return chrom[3:] if chrom.lower().startswith("chr") else chrom
+
+
+@dataclass(frozen=True)
+class Region:
+    """``chrom:start-end``, 1-based and inclusive; ``chrom`` alone is the whole chromosome. ``chr1`` matches ``1``."""
+
+    chrom: str
+    start: int = 1
+    end: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Region:
+        match = _REGION.match(str(text).strip())
+        if not match:
+            raise ConfigError(f"data.region={text!r} is not a region; expected 'chrom:start-end' (1-based) or 'chrom'")
+        start = int(match["start"].replace(",", "").replace("_", "")) if match["start"] else 1
+        end = int(match["end"].replace(",", "").replace("_", "")) if match["end"] else None
+        if start < 1 or (end is not None and end < start):
+            raise ConfigError(f"data.region={text!r}: need 1 <= start <= end")
+        return cls(match["chrom"], start, end)
+
+    def contains(self, chrom: np.ndarray, position: np.ndarray) -> np.ndarray:
+        """Boolean mask ``[snps]`` of the SNPs inside the region."""
+        wanted = _strip_chr(self.chrom)
+        same_chrom = np.array([_strip_chr(str(name)) == wanted for name in chrom], dtype=bool)
+        inside = position >= self.start
+        if self.end is not None:
+            inside &= position <= self.end
+        return same_chrom & inside
+
+    def __str__(self) -> str:
+        return f"{self.chrom}:{self.start}-{'' if self.end is None else self.end}"
+
+
+def require_file(path: str | os.PathLike, what: str) -> Path:
+    """``path`` as a Path, or a DataError naming it when it is not a readable file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{what} {path} does not exist (data.path)" if not path.exists() else f"{what} {path} is not a file")
+    return path
+
+
+class GenotypeSource(ABC):
+    """An opened genotype file (or simulation). Opening validates the files; reading decodes SNP chunks.
+
+    Rows handed out are individuals (codes 0/1/2) or, when ``haplotype`` is True, two haplotype rows per individual
+    (codes 0/1) in individual order. Missing calls are ``MISSING_CODE``.
+    """
+
+    #: source name as used in ``data=<name>``
+    format: str = ""
+    #: rows are haplotypes (two per individual)
+    haplotype: bool = False
+
+    def __init__(self, path: str):
+        self.path = path
+        # sites skipped while decoding, by reason (e.g. multi-allelic), for the log
+        self.skipped: dict[str, int] = {}
+
+    @property
+    @abstractmethod
+    def sample_ids(self) -> np.ndarray:
+        """One id per individual ``[individuals]``."""
+
+    @property
+    def family_ids(self) -> np.ndarray | None:
+        """PLINK family ids ``[individuals]``, where the format has them."""
+        return None
+
+    @property
+    def populations(self) -> np.ndarray | None:
+        """Population labels stored in the source itself ``[individuals]`` (simulations, ``.npy`` sidecars)."""
+        return None
+
+    @property
+    def snp_count(self) -> int | None:
+        """Number of SNP records before any filtering, when known without decoding."""
+        return None
+
+    def files(self) -> list[Path]:
+        """The files whose size and modification time identify this version of the source (cache key)."""
+        return [Path(self.path)]
+
+    def identity(self) -> dict:
+        """Cache identity of the source; simulations override it with their parameters."""
+        from snpdiff.data.cache import file_identity
+
+        return {"files": [file_identity(path) for path in self.files()]}
+
+    def options(self) -> dict:
+        """Format options that change the decoded codes (part of the cache key)."""
+        return {}
+
+    @abstractmethod
+    def iter_chunks(
+        self, individuals: np.ndarray, region: Region | None, chunk_snps: int
+    ) -> Iterator[tuple[SnpInfo, np.ndarray]]:
+        """Yield ``(snps, codes)`` in file order: codes int8 ``[rows, chunk]`` for ``individuals`` (indices into
+        ``sample_ids``), only SNPs inside ``region``. ``chunk_snps`` is a hint for the chunk width.
+        Raise DataError naming the file when the region holds no SNPs."""
+
+
+class IndexedSource(GenotypeSource):
+    """A source whose SNP metadata is known before decoding; reads any set of SNP columns by index."""
+
+    @property
+    @abstractmethod
+    def snps(self) -> SnpInfo:
+        """Metadata of every SNP in the file ``[snps]``."""
+
+    @property
+    def snp_count(self) -> int:
+        return len(self.snps)
+
+    @abstractmethod
+    def read(self, individuals: np.ndarray, snp_index: np.ndarray) -> np.ndarray:
+        """Codes int8 ``[rows, len(snp_index)]`` of the given individuals and SNP columns (sorted indices)."""
+
+    def region_index(self, region: Region | None) -> np.ndarray:
+        """Indices of the SNPs inside ``region`` (all when None); DataError naming the file when there are none."""
+        snps = self.snps
+        if region is None:
+            return np.arange(len(snps))
+        index = np.flatnonzero(region.contains(snps.chrom, snps.position))
+        if len(index) == 0:
+            chroms = ", ".join(sorted(set(snps.chrom.tolist()))[:10])
+            raise DataError(
+                f"data.region={region} holds no SNPs in {self.path} "
+                f"({len(snps)} SNPs on chromosome(s) {chroms or 'none'}, "
+                f"positions {snps.position.min() if len(snps) else '-'}-{snps.position.max() if len(snps) else '-'})"
+            )
+        return index
+
+    def iter_chunks(
+        self, individuals: np.ndarray, region: Region | None, chunk_snps: int
+    ) -> Iterator[tuple[SnpInfo, np.ndarray]]:
+        index = self.region_index(region)
+        start = 0
+        while start < len(index):
+            chunk = index[start : start + chunk_snps]
+            yield self.snps.select(chunk), self.read(individuals, chunk)
+            start += len(chunk)
+            # later chunks grow: the first is sized to what the window needs, the rest amortise per-read overhead
+            chunk_snps = min(chunk_snps * 2, 16384)

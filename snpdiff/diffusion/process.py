@@ -1,0 +1,227 @@
+"""The Gaussian diffusion process: forward noising, training targets, and the conversions between what a model
+predicts (eps, x0 or v) and the clean data. Works with any model called as `model(x, t)`; knows nothing of its
+architecture."""
+
+from collections.abc import Callable, Sequence
+from numbers import Real
+
+import torch
+from rich.progress import track
+from torch import nn
+
+from snpdiff.diffusion.samplers import SAMPLER_NAMES, build_sampler, check_sampling_steps, standard_normal
+from snpdiff.diffusion.schedules import check_schedule_config, make_betas
+from snpdiff.errors import ConfigError
+
+PREDICTION_TYPES: tuple[str, ...] = ("eps", "x0", "v")
+
+Timestep = int | torch.Tensor  # one timestep for the whole batch, or a long tensor [batch]
+
+
+def check_diffusion_config(
+    *,
+    timesteps: int = 1000,
+    schedule_type: str = "cosine",
+    beta_start: float = 1e-4,
+    beta_end: float = 0.02,
+    prediction: str = "eps",
+    sampler: str = "ddim",
+    sampling_steps: int = 50,
+    ddim_eta: float = 0.0,
+) -> list[str]:
+    """Every problem with these `diffusion.*` settings, each naming its key and what is allowed (empty when fine)."""
+    problems = check_schedule_config(schedule_type, timesteps, beta_start, beta_end)
+    if prediction not in PREDICTION_TYPES:
+        problems.append(f"diffusion.prediction={prediction!r} is not one of {PREDICTION_TYPES}")
+    if sampler not in SAMPLER_NAMES:
+        problems.append(f"diffusion.sampler={sampler!r} is not one of {SAMPLER_NAMES}")
+    if not any(problem.startswith("diffusion.timesteps=") for problem in problems):
+        problems.extend(check_sampling_steps(sampling_steps, timesteps))
+    if not isinstance(ddim_eta, Real) or isinstance(ddim_eta, bool) or not 0.0 <= ddim_eta <= 1.0:
+        problems.append(f"diffusion.ddim_eta={ddim_eta!r} must be a number in [0, 1]")
+    return problems
+
+
+class GaussianDiffusion(nn.Module):
+    """Forward process q(x_t | x0) = N(sqrt(a_t) x0, (1 - a_t) I), a = alphas_cumprod, t = 0 .. timesteps - 1, and
+    sampling from the reverse process.
+
+    `prediction` says what the model is trained to output: `eps` (the noise), `x0` (the clean data) or `v`
+    (= sqrt(a_t) eps - sqrt(1 - a_t) x0, Salimans & Ho 2022). `sampler`, `sampling_steps` and `ddim_eta` are the
+    defaults of `sample()`.
+
+    The schedule tensors `[timesteps]` are computed in float64 and kept as float32 buffers that follow the module's
+    device. They are not saved in state dicts: they are a pure function of the settings, which the config keeps.
+    `alphas_cumprod_float64` (CPU) keeps full precision for the samplers' strided coefficients.
+    """
+
+    betas: torch.Tensor
+    alphas_cumprod: torch.Tensor
+    alphas_cumprod_prev: torch.Tensor
+    sqrt_alphas_cumprod: torch.Tensor
+    sqrt_one_minus_alphas_cumprod: torch.Tensor
+    sqrt_recip_alphas_cumprod: torch.Tensor
+    sqrt_recipm1_alphas_cumprod: torch.Tensor
+    posterior_variance: torch.Tensor
+    posterior_mean_coef1: torch.Tensor
+    posterior_mean_coef2: torch.Tensor
+
+    def __init__(
+        self,
+        timesteps: int = 1000,
+        schedule_type: str = "cosine",
+        beta_start: float = 1e-4,
+        beta_end: float = 0.02,
+        prediction: str = "eps",
+        sampler: str = "ddim",
+        sampling_steps: int = 50,
+        ddim_eta: float = 0.0,
+    ) -> None:
+        super().__init__()
+        problems = check_diffusion_config(
+            timesteps=timesteps,
+            schedule_type=schedule_type,
+            beta_start=beta_start,
+            beta_end=beta_end,
+            prediction=prediction,
+            sampler=sampler,
+            sampling_steps=sampling_steps,
+            ddim_eta=ddim_eta,
+        )
+        if problems:
+            raise ConfigError("; ".join(problems))
+        self.timesteps = int(timesteps)
+        self.schedule_type = schedule_type
+        self.prediction = prediction
+        self.sampler = sampler
+        self.sampling_steps = int(sampling_steps)
+        self.ddim_eta = float(ddim_eta)
+
+        betas = make_betas(schedule_type, timesteps, beta_start, beta_end)
+        alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
+        alphas_cumprod_prev = torch.cat([torch.ones(1, dtype=torch.float64), alphas_cumprod[:-1]])
+        self.alphas_cumprod_float64 = alphas_cumprod
+        schedule = {
+            "betas": betas,
+            "alphas_cumprod": alphas_cumprod,
+            "alphas_cumprod_prev": alphas_cumprod_prev,
+            "sqrt_alphas_cumprod": alphas_cumprod.sqrt(),
+            "sqrt_one_minus_alphas_cumprod": (1.0 - alphas_cumprod).sqrt(),
+            "sqrt_recip_alphas_cumprod": alphas_cumprod.rsqrt(),
+            "sqrt_recipm1_alphas_cumprod": (1.0 / alphas_cumprod - 1.0).sqrt(),
+            # q(x_{t-1} | x_t, x0) = N(coef1 x0 + coef2 x_t, variance), Ho et al. (2020) eq. 7
+            "posterior_variance": betas * (1.0 - alphas_cumprod_prev) / (1.0 - alphas_cumprod),
+            "posterior_mean_coef1": betas * alphas_cumprod_prev.sqrt() / (1.0 - alphas_cumprod),
+            "posterior_mean_coef2": (1.0 - alphas_cumprod_prev) * (1.0 - betas).sqrt() / (1.0 - alphas_cumprod),
+        }
+        for name, values in schedule.items():
+            self.register_buffer(name, values.to(torch.float32), persistent=False)
+
+    def extra_repr(self) -> str:
+        return (
+            f"timesteps={self.timesteps}, schedule_type={self.schedule_type!r}, prediction={self.prediction!r}, "
+            f"sampler={self.sampler!r}, sampling_steps={self.sampling_steps}, ddim_eta={self.ddim_eta}"
+        )
+
+    @staticmethod
+    def _at(values: torch.Tensor, t: Timestep, like: torch.Tensor) -> torch.Tensor:
+        """values[t] shaped to broadcast against `like` `[batch, ...]`."""
+        if isinstance(t, int):
+            return values[t].to(like.dtype)
+        picked = values[t.to(values.device)].to(device=like.device, dtype=like.dtype)
+        return picked.view(-1, *([1] * (like.ndim - 1)))
+
+    def _signal_noise_scales(self, t: Timestep, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(sqrt(a_t), sqrt(1 - a_t)) shaped to broadcast against `like`."""
+        return self._at(self.sqrt_alphas_cumprod, t, like), self._at(self.sqrt_one_minus_alphas_cumprod, t, like)
+
+    def q_sample(self, x0: torch.Tensor, t: Timestep, noise: torch.Tensor) -> torch.Tensor:
+        """x_t = sqrt(a_t) x0 + sqrt(1 - a_t) noise; x0, noise `[batch, ...]`, t int or long `[batch]`."""
+        signal_scale, noise_scale = self._signal_noise_scales(t, x0)
+        return signal_scale * x0 + noise_scale * noise
+
+    def training_target(self, x0: torch.Tensor, noise: torch.Tensor, t: Timestep) -> torch.Tensor:
+        """What the model should output for x_t = q_sample(x0, t, noise): noise, x0 or v, per `prediction`."""
+        if self.prediction == "eps":
+            return noise
+        if self.prediction == "x0":
+            return x0
+        signal_scale, noise_scale = self._signal_noise_scales(t, x0)
+        return signal_scale * noise - noise_scale * x0
+
+    def predict_x0(self, model_output: torch.Tensor, x_t: torch.Tensor, t: Timestep) -> torch.Tensor:
+        """The clean data implied by the model's output at x_t `[batch, ...]`."""
+        if self.prediction == "eps":
+            recip_scale = self._at(self.sqrt_recip_alphas_cumprod, t, x_t)
+            return recip_scale * x_t - self._at(self.sqrt_recipm1_alphas_cumprod, t, x_t) * model_output
+        if self.prediction == "x0":
+            return model_output
+        signal_scale, noise_scale = self._signal_noise_scales(t, x_t)
+        return signal_scale * x_t - noise_scale * model_output
+
+    def predict_eps(self, model_output: torch.Tensor, x_t: torch.Tensor, t: Timestep) -> torch.Tensor:
+        """The noise implied by the model's output at x_t `[batch, ...]`."""
+        if self.prediction == "eps":
+            return model_output
+        if self.prediction == "x0":
+            return self._eps_from_x0(model_output, x_t, t)
+        signal_scale, noise_scale = self._signal_noise_scales(t, x_t)
+        return noise_scale * x_t + signal_scale * model_output
+
+    def _eps_from_x0(self, x0: torch.Tensor, x_t: torch.Tensor, t: Timestep) -> torch.Tensor:
+        recip_scale = self._at(self.sqrt_recip_alphas_cumprod, t, x_t)
+        return (recip_scale * x_t - x0) / self._at(self.sqrt_recipm1_alphas_cumprod, t, x_t)
+
+    def predict_x0_and_eps(
+        self,
+        model_output: torch.Tensor,
+        x_t: torch.Tensor,
+        t: Timestep,
+        clip_range: tuple[float, float] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x0, eps) implied by the model's output. With `clip_range` = (low, high), x0 is clamped to it and eps is
+        re-derived from the clamped x0, so the sampler's next x_t stays consistent with the x0 it used."""
+        pred_x0 = self.predict_x0(model_output, x_t, t)
+        if clip_range is None:
+            return pred_x0, self.predict_eps(model_output, x_t, t)
+        pred_x0 = pred_x0.clamp(*clip_range)
+        return pred_x0, self._eps_from_x0(pred_x0, x_t, t)
+
+    def q_posterior(self, x0: torch.Tensor, x_t: torch.Tensor, t: Timestep) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean `[batch, ...]` and variance (broadcastable) of q(x_{t-1} | x_t, x0) in the full chain."""
+        mean = self._at(self.posterior_mean_coef1, t, x_t) * x0 + self._at(self.posterior_mean_coef2, t, x_t) * x_t
+        return mean, self._at(self.posterior_variance, t, x_t)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        shape: Sequence[int],
+        sampler: str | None = None,
+        sampling_steps: int | None = None,
+        generator: torch.Generator | None = None,
+        progress: bool = False,
+        device: torch.device | str | None = None,
+        clip_denoised: tuple[float, float] | None = None,
+    ) -> torch.Tensor:
+        """Draw x0 float32 `shape` (`[batch, channels, snps]` for the SNP models) by running the reverse process
+        from x_T ~ N(0, I).
+
+        `model(x [batch, ...], t long [batch])` returns its `prediction`; put it in eval mode first (this method
+        does not change its mode). `sampler`/`sampling_steps` default to the constructor's. `generator` seeds the
+        starting noise and every step's noise (the same seed gives the same samples). `device` defaults to the
+        buffers' device. `clip_denoised` = (low, high) clamps the predicted x0 at every step (e.g. the genotype
+        encoding's value range). ConfigError before any model call for a bad sampler or step count.
+        """
+        sampler_name = self.sampler if sampler is None else sampler
+        chosen = build_sampler(sampler_name, self, ddim_eta=self.ddim_eta, clip_denoised=clip_denoised)
+        chosen.set_timesteps(self.sampling_steps if sampling_steps is None else sampling_steps)
+        device = self.betas.device if device is None else torch.device(device)
+        x = standard_normal(shape, generator, device, torch.float32)
+        steps = track(
+            chosen.timesteps.tolist(), description=f"{sampler_name} sampling", disable=not progress, transient=True
+        )
+        for t in steps:
+            t_batch = torch.full((x.shape[0],), t, device=device, dtype=torch.long)
+            x = chosen.step(model(x, t_batch), t, x, generator)
+        return x

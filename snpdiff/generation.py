@@ -1,0 +1,115 @@
+"""Sampling synthetic genotypes from a trained checkpoint (the work behind generate.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from rich.progress import Progress
+
+from snpdiff.data.encoding import GenotypeEncoding
+from snpdiff.data.types import GenotypeSet, SnpInfo
+from snpdiff.diffusion import GaussianDiffusion
+from snpdiff.errors import ConfigError
+
+OUTPUT_FORMATS = ("plink", "vcf", "npy")
+
+
+@dataclass
+class TrainedModel:
+    """Everything a checkpoint carries to generate without the original command line."""
+
+    model: torch.nn.Module
+    diffusion: GaussianDiffusion
+    encoding: GenotypeEncoding
+    snps: SnpInfo | None
+    config: dict[str, Any]
+
+    @property
+    def seq_length(self) -> int:
+        return int(self.model.seq_length)
+
+
+def load_trained_model(ckpt_path: str | Path, device: str | torch.device = "cpu") -> TrainedModel:
+    """Rebuild model, diffusion and encoding from a training checkpoint.
+
+    Loads with ``torch.load(weights_only=True)``: tensors and plain containers only, never arbitrary pickles.
+    """
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise ConfigError(f"ckpt={str(ckpt_path)!r} is not a file; give a training run's checkpoints/last.ckpt")
+    checkpoint = torch.load(path, map_location=device, weights_only=True)
+    info = checkpoint.get("snpdiff")
+    if not info:
+        raise ConfigError(f"ckpt={str(ckpt_path)!r} was not written by snpdiff's train.py (no 'snpdiff' entry)")
+    config = info["config"]
+    model = instantiate(config["model"], seq_length=info["seq_length"], in_channels=1)
+    prefix = "model."
+    model.load_state_dict({k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)})
+    diffusion = instantiate(config["diffusion"])
+    encoding = GenotypeEncoding(**info["encoding"])
+    snps = SnpInfo.from_dict(info["snps"]) if info.get("snps") else None
+    return TrainedModel(model.to(device).eval(), diffusion.to(device), encoding, snps, config)
+
+
+@torch.no_grad()
+def sample_codes(
+    trained: TrainedModel,
+    n: int,
+    batch_size: int = 256,
+    sampler: str | None = None,
+    sampling_steps: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> np.ndarray:
+    """Sample ``n`` individuals and map them to the nearest valid genotype codes: int8 ``[n, seq_length]``."""
+    if n < 1 or batch_size < 1:
+        raise ConfigError(f"n={n} and batch_size={batch_size} must be >= 1")
+    device = next(trained.model.parameters()).device
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    clip = (float(trained.encoding.values.min()), float(trained.encoding.values.max()))
+    batches = []
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task(f"sampling {n} individuals", total=n)
+        for start in range(0, n, batch_size):
+            size = min(batch_size, n - start)
+            x0 = trained.diffusion.sample(
+                trained.model,
+                (size, 1, trained.seq_length),
+                sampler=sampler,
+                sampling_steps=sampling_steps,
+                generator=generator,
+                device=device,
+                clip_denoised=clip,
+            )
+            batches.append(trained.encoding.decode(x0[:, 0]))
+            bar.advance(task, size)
+    return np.concatenate(batches).astype(np.int8)
+
+
+def synthetic_set(trained: TrainedModel, codes: np.ndarray) -> GenotypeSet:
+    """Wrap sampled codes with the training source's SNP metadata and synthetic sample ids ``syn<i>``."""
+    snps = trained.snps if trained.snps is not None else SnpInfo.placeholder(codes.shape[1])
+    sample_ids = np.array([f"syn{i}" for i in range(codes.shape[0])])
+    return GenotypeSet(codes=codes, snps=snps, sample_ids=sample_ids, populations=None)
+
+
+def write_synthetic(cfg: Any) -> list[Path]:
+    """generate.py's job: load ``cfg.ckpt``, sample ``cfg.n`` individuals, write them in ``cfg.format`` to ``cfg.out``."""
+    from snpdiff.data import write_npy, write_plink, write_vcf
+
+    writers = {"plink": write_plink, "vcf": write_vcf, "npy": write_npy}
+    if cfg.format not in writers:
+        raise ConfigError(f"format={cfg.format!r}; allowed: {', '.join(OUTPUT_FORMATS)}")
+    trained = load_trained_model(cfg.ckpt, device=cfg.device)
+    codes = sample_codes(
+        trained, int(cfg.n), int(cfg.batch_size), cfg.sampler, cfg.sampling_steps, int(cfg.seed), progress=True
+    )
+    out = Path(cfg.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = writers[cfg.format](out, synthetic_set(trained, codes))
+    return [Path(p) for p in written] if isinstance(written, (list, tuple)) else [Path(written or out)]

@@ -1,0 +1,90 @@
+"""The metric table: every metric ``evaluate_genotypes`` returns, what it means and which way is better.
+
+One place for this fact: checkpointing, early stopping, sweeps and the report all read it through
+``metric_info`` / ``metric_goal``. Names may carry a logging prefix (``val/af_r2``, ``test/aats``): everything up
+to the last ``/`` is ignored.
+
+Goals: ``maximize``, ``minimize``, or ``target`` (a value to hit, e.g. 0.5 for adversarial accuracy). A target
+metric has no direction, so ``metric_goal`` refuses it and names the metric to optimise instead
+(``aats_gap`` for the adversarial accuracies).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from snpdiff.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """How to read one metric. ``target`` is set for goal ``target``; ``optimize_as`` names its optimisable form."""
+
+    goal: str
+    meaning: str
+    target: float | None = None
+    optimize_as: str | None = None
+
+    @property
+    def goal_text(self) -> str:
+        """``maximize``, ``minimize`` or ``target 0.5`` (for tables)."""
+        return f"target {self.target:g}" if self.goal == "target" else self.goal
+
+
+METRICS: dict[str, MetricInfo] = {
+    "af_r2": MetricInfo("maximize", "squared Pearson r of per-SNP alternate-allele frequency, T vs S (1 = same)"),
+    "af_mae": MetricInfo("minimize", "mean absolute difference of per-SNP alternate-allele frequency, T vs S"),
+    "monomorphic_in_s_not_t": MetricInfo("minimize", "number of SNPs with one genotype in S but several in T"),
+    "geno_freq_r": MetricInfo("maximize", "Pearson r of per-SNP genotype frequencies (f0, f1, f2), T vs S"),
+    "het_diff": MetricInfo("target", "mean observed heterozygosity of S minus that of T", target=0.0),
+    "ld_corr": MetricInfo("maximize", "Pearson r of pairwise LD r^2 within the window, T vs S"),
+    "ld_mae": MetricInfo("minimize", "mean absolute difference of pairwise LD r^2 within the window, T vs S"),
+    "ld_decay_l2": MetricInfo("minimize", "root-mean-square gap between mean-r^2-by-SNP-distance curves, T vs S"),
+    "pca_w1": MetricInfo("minimize", "1-D Wasserstein distance of S to T on T's leading PCs, in units of T's spread"),
+    "fst_hudson": MetricInfo("minimize", "Hudson's Fst between T and S (0 = one population; tiny negatives = noise)"),
+    "pop_tv": MetricInfo("minimize", "total variation distance of population proportions, T vs S (S labelled by kNN)"),
+    "aa_t": MetricInfo(
+        "target", "share of T whose nearest S is farther than their nearest other T", target=0.5, optimize_as="aats_gap"
+    ),
+    "aa_s": MetricInfo(
+        "target", "share of S whose nearest T is farther than their nearest other S", target=0.5, optimize_as="aats_gap"
+    ),
+    "aats": MetricInfo(
+        "target", "nearest-neighbour adversarial accuracy (aa_t + aa_s) / 2", target=0.5, optimize_as="aats_gap"
+    ),
+    "aats_gap": MetricInfo("minimize", "(|aa_t - 0.5| + |aa_s - 0.5|) / 2: 0 when S and T are indistinguishable"),
+    "exact_copy_rate": MetricInfo("minimize", "share of S individuals identical to some T individual"),
+    "aats_holdout": MetricInfo(
+        "target", "adversarial accuracy of S against held-out H instead of T", target=0.5, optimize_as="aats_gap"
+    ),
+    "privacy_loss": MetricInfo("minimize", "aats_holdout - aats: > 0 when S sits closer to T than to unseen H"),
+    "nn_distance_ratio": MetricInfo(
+        "target", "median nearest-T distance of S over that of H (< 1: S closer to T than unseen real people)",
+        target=1.0,
+    ),
+}
+
+
+def metric_info(name: str) -> MetricInfo:
+    """The table entry of a metric name, prefix allowed (``val/ld_corr``). Raises ConfigError for unknown names."""
+    base = name.rsplit("/", 1)[-1]
+    if base not in METRICS:
+        raise ConfigError(f"metric {name!r} is not a genotype metric; allowed (optionally prefixed, e.g. val/af_r2): "
+                          f"{sorted(METRICS)}")
+    return METRICS[base]
+
+
+def metric_goal(name: str) -> str:
+    """``"maximize"`` or ``"minimize"`` for a metric name such as ``val/af_r2``, ``aats_gap`` or ``val_loss``.
+
+    Loss names (``loss``, ``*_loss`` not in the table, with or without prefix) are minimised. Target metrics
+    (``aats``, ``aa_t``, ``het_diff``, ...) raise ConfigError naming the metric to optimise instead.
+    """
+    base = name.rsplit("/", 1)[-1]
+    if base not in METRICS and (base == "loss" or base.endswith("_loss")):
+        return "minimize"
+    info = metric_info(name)
+    if info.goal == "target":
+        instead = f"optimise {info.optimize_as!r} (minimize) instead" if info.optimize_as else "it has no direction"
+        raise ConfigError(f"metric {name!r} aims at {info.target:g}, not at a maximum or minimum; {instead}")
+    return info.goal

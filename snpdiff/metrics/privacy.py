@@ -1,0 +1,95 @@
+"""Privacy metrics: nearest-neighbour adversarial accuracy (Yale et al. 2020), exact copies, distance ratios.
+
+Distances are L1 on genotype codes (the number of alleles two individuals differ in; ``distances.py``).
+For a set A against a set B, with ``d_AB(i) = min_j d(a_i, b_j)`` and ``d_AA(i) = min_{j != i} d(a_i, a_j)``
+(the individual itself left out; identical rows at other indices count, at distance 0):
+
+    aa_A(A, B) = mean_i [ d_AB(i) > d_AA(i) ]      ties count as "not greater", i.e. 0
+
+so ``aa_t = aa_A(T, S)``, ``aa_s = aa_A(S, T)`` and ``AATS(T, S) = (aa_t + aa_s) / 2``. A 1-nearest-neighbour
+classifier that labels each individual with the set of its nearest neighbour is right with probability
+``AATS``: 0.5 when S cannot be told from T; near 1 when S is far from T (or T's neighbours are all real);
+near 0 when S copies T (overfitting).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from snpdiff.metrics.distances import cross_nearest, self_nearest
+
+
+def adversarial_accuracy(to_other: np.ndarray, to_own: np.ndarray) -> float:
+    """``mean_i [to_other_i > to_own_i]``: share of a set whose nearest neighbour in the other set is strictly
+    farther than their nearest neighbour in their own set (ties count 0)."""
+    return float(np.mean(to_other > to_own))
+
+
+def aa_t(real: np.ndarray, synthetic: np.ndarray, ploidy: int = 2) -> float:
+    """``mean_i [d_TS(i) > d_TT(i)]`` over T (see the module docstring)."""
+    return privacy_metrics(real, synthetic, ploidy=ploidy)["aa_t"]
+
+
+def aa_s(real: np.ndarray, synthetic: np.ndarray, ploidy: int = 2) -> float:
+    """``mean_i [d_ST(i) > d_SS(i)]`` over S (see the module docstring)."""
+    return privacy_metrics(real, synthetic, ploidy=ploidy)["aa_s"]
+
+
+def aats(real: np.ndarray, synthetic: np.ndarray, ploidy: int = 2) -> float:
+    """``AATS(T, S) = (aa_t + aa_s) / 2``; ideal 0.5."""
+    return privacy_metrics(real, synthetic, ploidy=ploidy)["aats"]
+
+
+def exact_copy_rate(real: np.ndarray, synthetic: np.ndarray, ploidy: int = 2) -> float:
+    """``mean_i [d_ST(i) = 0]``: share of S rows identical to some row of T."""
+    return privacy_metrics(real, synthetic, ploidy=ploidy)["exact_copy_rate"]
+
+
+def privacy_loss(real: np.ndarray, synthetic: np.ndarray, holdout: np.ndarray, ploidy: int = 2) -> float:
+    """``AATS(H, S) - AATS(T, S)``: about 0 when S is as close to unseen real individuals H as to the training set T;
+    > 0 when S sits closer to T (memorisation)."""
+    return privacy_metrics(real, synthetic, holdout, ploidy)["privacy_loss"]
+
+
+def nn_distance_ratio(real: np.ndarray, synthetic: np.ndarray, holdout: np.ndarray, ploidy: int = 2) -> float:
+    """``median_i d_ST(i) / median_i d_HT(i)``: about 1 when S is as far from T as unseen real individuals are;
+    < 1 when S sits closer to T; NaN when the median H->T distance is 0."""
+    return privacy_metrics(real, synthetic, holdout, ploidy)["nn_distance_ratio"]
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return float(numerator / denominator) if denominator > 0 else float("nan")
+
+
+def privacy_metrics(
+    real: np.ndarray, synthetic: np.ndarray, holdout: np.ndarray | None = None, ploidy: int = 2
+) -> dict[str, float]:
+    """``aa_t``, ``aa_s``, ``aats``, ``aats_gap``, ``exact_copy_rate`` and, with H, ``aats_holdout``,
+    ``privacy_loss``, ``nn_distance_ratio``, each nearest-neighbour search done once.
+
+    ``aats_gap = (|aa_t - 0.5| + |aa_s - 0.5|) / 2`` is the optimisable form of the adversarial accuracy: it is 0
+    only when both halves read 0.5, whereas ``aats`` reads 0.5 also when aa_t = 1 and aa_s = 0.
+    """
+    real_to_synthetic, synthetic_to_real = cross_nearest(real, synthetic, ploidy)
+    real_to_real = self_nearest(real, ploidy)
+    synthetic_to_synthetic = self_nearest(synthetic, ploidy)
+    accuracy_real = adversarial_accuracy(real_to_synthetic, real_to_real)
+    accuracy_synthetic = adversarial_accuracy(synthetic_to_real, synthetic_to_synthetic)
+    metrics = {
+        "aa_t": accuracy_real,
+        "aa_s": accuracy_synthetic,
+        "aats": 0.5 * (accuracy_real + accuracy_synthetic),
+        "aats_gap": 0.5 * (abs(accuracy_real - 0.5) + abs(accuracy_synthetic - 0.5)),
+        "exact_copy_rate": float(np.mean(synthetic_to_real == 0)),
+    }
+    if holdout is not None:
+        holdout_to_synthetic, synthetic_to_holdout = cross_nearest(holdout, synthetic, ploidy)
+        holdout_to_real, _ = cross_nearest(holdout, real, ploidy)
+        aats_holdout = 0.5 * (
+            adversarial_accuracy(holdout_to_synthetic, self_nearest(holdout, ploidy))
+            + adversarial_accuracy(synthetic_to_holdout, synthetic_to_synthetic)
+        )
+        metrics["aats_holdout"] = aats_holdout
+        metrics["privacy_loss"] = aats_holdout - metrics["aats"]
+        metrics["nn_distance_ratio"] = _ratio(np.median(synthetic_to_real), np.median(holdout_to_real))
+    return metrics

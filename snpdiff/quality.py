@@ -1,0 +1,103 @@
+"""Sample quality during training: sample with fast DDIM, score against the validation split, log as ``val/<metric>``.
+
+Fidelity metrics (allele frequencies, LD, PCA, Fst) compare the samples S with the validation split V; the privacy
+metrics (adversarial accuracy, exact copies) compare S with the training split T, with V as the held-out set.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+
+from snpdiff.metrics import evaluate_genotypes
+from snpdiff.metrics.privacy import privacy_metrics
+from snpdiff.training_metrics import QUALITY_PREFIX
+
+log = logging.getLogger(__name__)
+PRIVACY_KEYS = ("aa_t", "aa_s", "aats", "aats_gap", "exact_copy_rate", "aats_holdout", "privacy_loss",
+                "nn_distance_ratio")
+
+
+class SampleQualityCallback(pl.Callback):
+    """Every ``eval_every_n_epochs`` epochs (and after the last one) samples ``eval_samples`` individuals with
+    ``sampling_steps`` DDIM steps and logs the genotype metrics; plots go to ``<output_dir>/quality/epoch_<n>/``
+    and, with W&B, to the run as images.
+
+    On epochs without an evaluation the latest values are logged again, so checkpointing on a ``val/`` metric
+    always finds it.
+    """
+
+    def __init__(
+        self,
+        enabled: bool = True,
+        eval_every_n_epochs: int = 5,
+        eval_samples: int = 256,
+        sampling_steps: int = 25,
+        ld_window: int = 50,
+        log_plots: bool = True,
+        seed: int = 0,
+    ):
+        self.eval_every_n_epochs = eval_every_n_epochs
+        self.eval_samples = eval_samples
+        self.sampling_steps = sampling_steps
+        self.ld_window = ld_window
+        self.log_plots = log_plots
+        self.seed = seed
+        self.latest: dict[str, float] = {}
+
+    def _due(self, trainer: pl.Trainer) -> bool:
+        epoch = trainer.current_epoch + 1
+        last = trainer.max_epochs is not None and epoch >= trainer.max_epochs
+        return epoch % self.eval_every_n_epochs == 0 or last
+
+    @torch.no_grad()
+    def evaluate(self, pl_module: pl.LightningModule, datamodule) -> tuple[dict[str, float], np.ndarray]:
+        """Sample and score; returns the metrics and the sampled codes ``[eval_samples, snps]``."""
+        generator = torch.Generator(device="cpu").manual_seed(self.seed)
+        encoding = datamodule.encoding
+        was_training = pl_module.training
+        pl_module.eval()
+        x0 = pl_module.diffusion.sample(
+            pl_module.model,
+            (self.eval_samples, 1, datamodule.seq_length),
+            sampler="ddim",
+            sampling_steps=self.sampling_steps,
+            generator=generator,
+            device=pl_module.device,
+            clip_denoised=(float(encoding.values.min()), float(encoding.values.max())),
+        )
+        pl_module.train(was_training)
+        synthetic = encoding.decode(x0[:, 0])
+        validation, training = datamodule.val_codes, datamodule.train_codes
+        rows = np.random.default_rng(self.seed).permutation(len(training))[: self.eval_samples]
+        ploidy = 1 if encoding.haplotype else 2
+        metrics = evaluate_genotypes(validation, synthetic, ld_window=self.ld_window, ploidy=ploidy, seed=self.seed)
+        metrics = {k: v for k, v in metrics.items() if k not in PRIVACY_KEYS}
+        metrics.update(privacy_metrics(training[rows], synthetic, holdout=validation, ploidy=ploidy))
+        return metrics, synthetic
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        if self._due(trainer):
+            metrics, synthetic = self.evaluate(pl_module, trainer.datamodule)
+            self.latest = {f"{QUALITY_PREFIX}{k}": float(v) for k, v in metrics.items() if np.isfinite(v)}
+            if self.log_plots and trainer.is_global_zero:
+                self._plots(trainer, synthetic)
+        for name, value in self.latest.items():
+            pl_module.log(name, value, on_epoch=True, sync_dist=False, rank_zero_only=True)
+
+    def _plots(self, trainer: pl.Trainer, synthetic: np.ndarray) -> None:
+        from snpdiff.metrics.plots import make_plots
+
+        out_dir = Path(trainer.default_root_dir) / "quality" / f"epoch_{trainer.current_epoch}"
+        datamodule = trainer.datamodule
+        plots = make_plots(datamodule.val_codes, synthetic, None, out_dir)
+        for logger in trainer.loggers:
+            if type(logger).__name__ == "WandbLogger":
+                for name, path in plots.items():
+                    logger.log_image(key=f"{QUALITY_PREFIX}{name}", images=[str(path)], step=trainer.global_step)

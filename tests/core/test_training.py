@@ -1,0 +1,137 @@
+"""Training runs in-process on the tiny debug=fast config."""
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+import torch
+
+from snpdiff.config import CONF_DIR
+from snpdiff.training import run_training
+
+REQUIRED_METRICS = {
+    "train_loss", "train_loss_epoch", "val_loss", "val_loss_epoch", "final/val_loss",
+    "model/total_params", "model/trainable_params", "model/size_mb",
+}
+
+
+def _options(group):
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+COMBOS = list(itertools.product(_options("model"), _options("loss"), _options("scheduler"), _options("diffusion")))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("model", "loss", "scheduler", "schedule"), COMBOS, ids=["-".join(c) for c in COMBOS])
+def test_short_training_for_each_model_loss_scheduler_schedule(model, loss, scheduler, schedule, fast_cfg):
+    cfg = fast_cfg(
+        f"model={model}", f"loss={loss}", f"scheduler={scheduler}", f"diffusion={schedule}",
+        "trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
+        "callbacks.model_checkpoint.save_top_k=0",
+    )
+    metrics = run_training(cfg)
+    assert math.isfinite(metrics["val_loss"]) and metrics["final/val_loss"] == pytest.approx(metrics["val_loss"])
+    assert metrics["model/total_params"] > 0
+    assert Path(metrics["checkpoints"]["last"]).is_file()
+
+
+def test_metrics_json_has_the_documented_names_and_best_val_loss(fast_cfg):
+    cfg = fast_cfg("trainer.max_epochs=3")
+    metrics = run_training(cfg)
+    written = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
+    assert REQUIRED_METRICS <= written.keys()
+    assert any(k.startswith("lr-") for k in written)
+    assert [row["epoch"] for row in written["history"]] == [0, 1, 2]
+    assert written["final/val_loss"] == pytest.approx(min(row["val_loss"] for row in written["history"]))
+    model_bytes = sum(p.numel() * p.element_size() for p in torch.load(
+        metrics["checkpoints"]["last"], weights_only=True)["state_dict"].values() if p.dtype.is_floating_point)
+    assert written["model/size_mb"] == pytest.approx(model_bytes / 2**20, rel=0.05)
+
+
+def test_same_seed_and_config_give_the_same_val_loss(tmp_path, fast_cfg):
+    first = run_training(fast_cfg(output_dir=tmp_path / "a"))
+    second = run_training(fast_cfg(output_dir=tmp_path / "b"))
+    assert first["val_loss"] == second["val_loss"]
+    third = run_training(fast_cfg("seed=3", output_dir=tmp_path / "c"))
+    assert third["val_loss"] != first["val_loss"]
+
+
+def test_val_loss_is_deterministic_for_the_same_weights(fast_cfg):
+    from hydra.utils import instantiate
+
+    from snpdiff.training import build_module
+
+    cfg = fast_cfg()
+    datamodule = instantiate(cfg.data, _convert_="all")
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    module = build_module(cfg, datamodule)
+    trainer = pl.Trainer(logger=False, enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False)
+    torch.manual_seed(0)  # a different global RNG state before each evaluation must not matter
+    first = trainer.validate(module, datamodule=datamodule, verbose=False)[0]["val_loss"]
+    torch.manual_seed(99)
+    second = trainer.validate(module, datamodule=datamodule, verbose=False)[0]["val_loss"]
+    assert first == second
+
+
+def test_resume_from_last_continues_epochs_optimizer_and_scheduler(tmp_path, fast_cfg):
+    straight = run_training(fast_cfg("trainer.max_epochs=4", output_dir=tmp_path / "straight"))
+    run_dir = tmp_path / "resumed"
+    run_training(fast_cfg("trainer.max_epochs=2", output_dir=run_dir))
+    first_ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert first_ckpt["epoch"] == 1
+    resumed = run_training(fast_cfg("trainer.max_epochs=4", "ckpt_path=last", output_dir=run_dir))
+    epochs = [row["epoch"] for row in resumed["history"]]
+    assert epochs == [0, 1, 2, 3]
+    steps = [row["step"] for row in resumed["history"]]
+    assert steps == [row["step"] for row in straight["history"]]
+    last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    # the cosine scheduler continued from epoch 2 (not restarted): its epoch counter and lr match the straight run
+    straight_last = torch.load(tmp_path / "straight" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["lr_schedulers"][0]["last_epoch"] == straight_last["lr_schedulers"][0]["last_epoch"] == 4
+    assert last["optimizer_states"][0]["state"][0]["step"] == straight_last["optimizer_states"][0]["state"][0]["step"]
+    assert resumed["lr-AdamW"] == pytest.approx(straight["lr-AdamW"])
+
+
+def test_min_lr_fix_is_applied_logged_and_saved(fast_cfg):
+    cfg = fast_cfg("optimizer.lr=0.001", "scheduler.eta_min=0.5", "trainer.max_epochs=1")
+    metrics = run_training(cfg)
+    assert len(metrics["lr_fixes"]) == 1 and "scheduler.eta_min=0.5" in metrics["lr_fixes"][0]
+    saved = (Path(cfg.paths.output_dir) / "config.yaml").read_text()
+    assert "eta_min: 1.0e-05" in saved
+
+
+class InjectOutOfMemory(pl.Callback):
+    """Raises the out-of-memory error a GPU would, while the batches are larger than ``max_batch``."""
+
+    def __init__(self, max_batch: int):
+        self.max_batch = max_batch
+        self.seen_batch_sizes: list[int] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.seen_batch_sizes.append(batch.shape[0])
+        if batch.shape[0] > self.max_batch:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected)")
+
+
+def test_out_of_memory_halves_batch_and_keeps_effective_batch(fast_cfg):
+    cfg = fast_cfg("data.batch_size=16", "trainer.max_epochs=2")
+    injector = InjectOutOfMemory(max_batch=4)
+    metrics = run_training(cfg, extra_callbacks=[injector])
+    assert metrics["oom/retries"] == 2 and metrics["oom/batch_size"] == 4
+    assert set(injector.seen_batch_sizes) >= {16, 8, 4}
+    saved = (Path(cfg.paths.output_dir) / "config.yaml").read_text()
+    assert "batch_size: 4" in saved and "accumulate_grad_batches: 4" in saved
+    assert [row["epoch"] for row in metrics["history"]] == [0, 1]
+
+
+def test_out_of_memory_at_batch_size_one_gives_up_clearly(fast_cfg):
+    from snpdiff.errors import ConfigError
+
+    cfg = fast_cfg("data.batch_size=2", "trainer.max_epochs=1")
+    with pytest.raises(ConfigError, match="out of memory at data.batch_size=1 after 1 back-offs"):
+        run_training(cfg, extra_callbacks=[InjectOutOfMemory(max_batch=0)])

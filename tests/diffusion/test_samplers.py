@@ -1,0 +1,241 @@
+"""DDPM and DDIM samplers: trailing timesteps, strided coefficients, agreement with the true posterior, seeding,
+clipping, and `GaussianDiffusion.sample` end to end with small oracle models."""
+
+import pytest
+import rich
+import torch
+
+from snpdiff.diffusion import PREDICTION_TYPES, SAMPLER_NAMES, DDIMSampler, DDPMSampler, GaussianDiffusion
+from snpdiff.errors import ConfigError
+
+TIMESTEPS = 1000
+
+
+def _x0_oracle(diffusion: GaussianDiffusion, x0: torch.Tensor):
+    """A perfect model for data that is always `x0`: it returns the true target (eps, x0 or v) at every (x_t, t)."""
+
+    def model(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        signal_scale = diffusion.sqrt_alphas_cumprod[t].view(-1, 1, 1)
+        noise_scale = diffusion.sqrt_one_minus_alphas_cumprod[t].view(-1, 1, 1)
+        return diffusion.training_target(x0, (x_t - signal_scale * x0) / noise_scale, t)
+
+    return model
+
+
+def _zero_model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    return torch.zeros_like(x)
+
+
+def test_trailing_timesteps_start_at_the_noisiest_step():
+    sampler = DDIMSampler(GaussianDiffusion(timesteps=TIMESTEPS))
+    sampler.set_timesteps(10)
+    assert sampler.timesteps.tolist() == [999, 899, 799, 699, 599, 499, 399, 299, 199, 99]
+    sampler.set_timesteps(TIMESTEPS)
+    assert sampler.timesteps.tolist() == list(range(TIMESTEPS - 1, -1, -1))
+    sampler.set_timesteps(1)
+    assert sampler.timesteps.tolist() == [999]
+    sampler.set_timesteps(7)
+    assert sampler.timesteps[0].item() == 999
+    assert bool((sampler.timesteps.diff() < 0).all())
+
+
+@pytest.mark.parametrize("num_steps", [0, TIMESTEPS + 1])
+def test_set_timesteps_rejects_step_counts_outside_the_process(num_steps):
+    with pytest.raises(ConfigError, match=r"diffusion\.sampling_steps=.*\[1, diffusion\.timesteps=1000\]"):
+        DDPMSampler(GaussianDiffusion(timesteps=TIMESTEPS)).set_timesteps(num_steps)
+
+
+def test_step_rejects_a_timestep_outside_the_schedule():
+    sampler = DDIMSampler(GaussianDiffusion(timesteps=TIMESTEPS))
+    sampler.set_timesteps(10)
+    with pytest.raises(ValueError, match="timestep 998 is not among this sampler's timesteps"):
+        sampler.step(torch.zeros(1, 1, 4), 998, torch.zeros(1, 1, 4))
+
+
+def test_strided_steps_use_alpha_cumprod_of_the_previous_strided_timestep():
+    diffusion = GaussianDiffusion(timesteps=TIMESTEPS)
+    sampler = DDIMSampler(diffusion)
+    sampler.set_timesteps(10)
+    alphas_cumprod = diffusion.alphas_cumprod_float64.tolist()
+    visited = sampler.timesteps.tolist()
+    for t, prev in zip(visited[:-1], visited[1:], strict=True):
+        assert sampler.alpha_cumprod_pair(t) == (alphas_cumprod[t], alphas_cumprod[prev])
+        assert sampler.alpha_cumprod_pair(t)[1] != alphas_cumprod[t - 1]
+    assert sampler.alpha_cumprod_pair(99) == (alphas_cumprod[99], 1.0)
+
+
+def test_ddim_10_of_1000_steps_follows_the_forward_trajectory_and_recovers_x0():
+    """eta = 0 with a perfect model keeps x on q_sample(x0, t, eps) at every strided t. The same loop with the
+    wrong, unstrided coefficient alpha_cumprod[t - 1] leaves the trajectory and ends far from x0."""
+    diffusion = GaussianDiffusion(timesteps=TIMESTEPS)
+    generator = torch.Generator().manual_seed(0)
+    x0 = torch.randn(4, 1, 16, generator=generator)
+    eps = torch.randn(4, 1, 16, generator=generator)
+    model = _x0_oracle(diffusion, x0)
+    sampler = DDIMSampler(diffusion, eta=0.0)
+    sampler.set_timesteps(10)
+    visited = sampler.timesteps.tolist()
+
+    x = diffusion.q_sample(x0, visited[0], eps)
+    for t, prev in zip(visited, visited[1:] + [None], strict=True):
+        x = sampler.step(model(x, torch.full((4,), t)), t, x)
+        expected = x0 if prev is None else diffusion.q_sample(x0, prev, eps)
+        torch.testing.assert_close(x, expected, atol=1e-3, rtol=0)
+    assert (x - x0).abs().max().item() < 1e-5
+
+    x = diffusion.q_sample(x0, visited[0], eps)
+    for t in visited:
+        model_output = model(x, torch.full((4,), t))
+        pred_x0, pred_eps = diffusion.predict_x0_and_eps(model_output, x, t)
+        wrong_prev = diffusion.alphas_cumprod_prev[t]  # alpha_cumprod[t - 1]
+        x = wrong_prev.sqrt() * pred_x0 + (1 - wrong_prev).sqrt() * pred_eps
+    assert (x - x0).abs().max().item() > 0.1
+
+
+@pytest.mark.parametrize("sampler_name", SAMPLER_NAMES)
+@pytest.mark.parametrize("prediction", PREDICTION_TYPES)
+def test_sample_with_a_perfect_model_recovers_x0_for_every_prediction_type(prediction, sampler_name):
+    diffusion = GaussianDiffusion(timesteps=TIMESTEPS, prediction=prediction, sampler=sampler_name, sampling_steps=10)
+    x0 = torch.linspace(-1, 1, 24).view(2, 1, 12)
+    samples = diffusion.sample(_x0_oracle(diffusion, x0), x0.shape, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(samples, x0, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("num_steps", [TIMESTEPS, 10])
+def test_ddim_with_eta_1_is_ddpm(num_steps):
+    """Song et al. 2021: eta = 1 gives the DDPM posterior, for the full and the respaced chain alike."""
+    diffusion = GaussianDiffusion(timesteps=TIMESTEPS)
+    ddpm, ddim = DDPMSampler(diffusion), DDIMSampler(diffusion, eta=1.0)
+    ddpm.set_timesteps(num_steps)
+    ddim.set_timesteps(num_steps)
+    generator = torch.Generator().manual_seed(2)
+    x_t = torch.randn(3, 1, 16, generator=generator)
+    model_output = torch.randn(3, 1, 16, generator=generator)
+    for t in ddpm.timesteps.tolist()[1 : len(ddpm.timesteps) : max(1, num_steps // 5)]:
+        ddpm_mean, ddpm_std = ddpm.step_mean_std(model_output, t, x_t)
+        ddim_mean, ddim_std = ddim.step_mean_std(model_output, t, x_t)
+        assert ddim_std == pytest.approx(ddpm_std, rel=1e-9)
+        assert ddpm_std > 0
+        torch.testing.assert_close(ddim_mean, ddpm_mean, atol=1e-4, rtol=1e-4)
+        seeded = [sampler.step(model_output, t, x_t, torch.Generator().manual_seed(3)) for sampler in (ddpm, ddim)]
+        torch.testing.assert_close(seeded[0], seeded[1], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("t", [0, 1, 37, 500, TIMESTEPS - 1])
+def test_full_ddpm_step_is_the_true_posterior_at_the_predicted_x0(t):
+    diffusion = GaussianDiffusion(timesteps=TIMESTEPS, schedule_type="linear")
+    sampler = DDPMSampler(diffusion)
+    sampler.set_timesteps(TIMESTEPS)
+    generator = torch.Generator().manual_seed(4)
+    x_t = torch.randn(2, 1, 16, generator=generator)
+    model_output = torch.randn(2, 1, 16, generator=generator)
+    mean, std = sampler.step_mean_std(model_output, t, x_t)
+    expected_mean, expected_variance = diffusion.q_posterior(diffusion.predict_x0(model_output, x_t, t), x_t, t)
+    torch.testing.assert_close(mean, expected_mean, atol=1e-4, rtol=1e-4)
+    assert std**2 == pytest.approx(expected_variance.item(), rel=1e-5, abs=1e-12)
+    assert (std == 0.0) == (t == 0)
+
+
+def test_ddpm_step_adds_noise_of_the_posterior_std():
+    sampler = DDPMSampler(GaussianDiffusion(timesteps=TIMESTEPS))
+    sampler.set_timesteps(TIMESTEPS)
+    x_t = torch.zeros(1, 1, 200_000)
+    mean, std = sampler.step_mean_std(torch.zeros_like(x_t), 400, x_t)
+    stepped = sampler.step(torch.zeros_like(x_t), 400, x_t, torch.Generator().manual_seed(5))
+    assert (stepped - mean).std().item() == pytest.approx(std, rel=0.01)
+
+
+def test_ddim_eta_0_is_deterministic():
+    sampler = DDIMSampler(GaussianDiffusion(timesteps=TIMESTEPS), eta=0.0)
+    sampler.set_timesteps(50)
+    x_t = torch.randn(2, 1, 8, generator=torch.Generator().manual_seed(6))
+    first = sampler.step(x_t, 979, x_t, torch.Generator().manual_seed(7))
+    second = sampler.step(x_t, 979, x_t, torch.Generator().manual_seed(8))
+    assert torch.equal(first, second)
+
+
+@pytest.mark.parametrize("sampler_name, steps", [("ddpm", 100), ("ddpm", 10), ("ddim", 10)])
+def test_sample_shape_dtype_and_model_calls(sampler_name, steps):
+    diffusion = GaussianDiffusion(timesteps=100, schedule_type="linear", beta_end=0.2)
+    calls = []
+
+    def model(x, t):
+        calls.append((tuple(x.shape), t.dtype, t.tolist()))
+        return torch.zeros_like(x)
+
+    samples = diffusion.sample(model, (3, 1, 20), sampler=sampler_name, sampling_steps=steps)
+    assert samples.shape == (3, 1, 20)
+    assert samples.dtype == torch.float32
+    assert bool(samples.isfinite().all())
+    assert len(calls) == steps
+    assert all(shape == (3, 1, 20) and dtype == torch.long for shape, dtype, _ in calls)
+    first_timesteps = [timesteps[0] for _, _, timesteps in calls]
+    assert first_timesteps[0] == 99
+    assert first_timesteps == sorted(first_timesteps, reverse=True)
+    assert all(len(set(timesteps)) == 1 for _, _, timesteps in calls)
+
+
+@pytest.mark.parametrize("sampler_name", SAMPLER_NAMES)
+def test_same_seed_same_samples_other_seed_other_samples(sampler_name):
+    diffusion = GaussianDiffusion(timesteps=100, sampler=sampler_name, sampling_steps=20, ddim_eta=0.5)
+
+    def draw(seed: int) -> torch.Tensor:
+        return diffusion.sample(_zero_model, (2, 1, 16), generator=torch.Generator().manual_seed(seed))
+
+    assert torch.equal(draw(11), draw(11))
+    assert not torch.allclose(draw(11), draw(12))
+
+
+def test_clip_denoised_keeps_samples_in_the_encoding_range():
+    diffusion = GaussianDiffusion(timesteps=100, prediction="x0", sampling_steps=10)
+
+    def overshooting_model(x, t):
+        return torch.full_like(x, 5.0)
+
+    generator = torch.Generator().manual_seed(9)
+    clipped = diffusion.sample(overshooting_model, (2, 1, 8), generator=generator, clip_denoised=(-1.0, 1.0))
+    unclipped = diffusion.sample(overshooting_model, (2, 1, 8), generator=generator)
+    assert torch.equal(clipped, torch.ones_like(clipped))
+    torch.testing.assert_close(unclipped, torch.full_like(unclipped, 5.0))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"sampler": "euler"}, r"diffusion\.sampler='euler' is not one of \('ddpm', 'ddim'\)"),
+        ({"sampling_steps": 101}, r"diffusion\.sampling_steps=101 must be an integer in \[1, diffusion\.timesteps=100\]"),
+        ({"clip_denoised": (1.0, -1.0)}, r"clip_denoised=\(1\.0, -1\.0\) must be a pair \(low, high\) with low < high"),
+    ],
+)
+def test_bad_sample_arguments_fail_before_the_model_runs(kwargs, message):
+    calls = []
+
+    def model(x, t):
+        calls.append(t)
+        return x
+
+    with pytest.raises(ConfigError, match=message):
+        GaussianDiffusion(timesteps=100, sampling_steps=10).sample(model, (1, 1, 4), **kwargs)
+    assert calls == []
+
+
+def test_ddim_sampler_rejects_eta_outside_unit_interval():
+    with pytest.raises(ConfigError, match=r"diffusion\.ddim_eta=1\.5 must be in \[0, 1\]"):
+        DDIMSampler(GaussianDiffusion(), eta=1.5)
+
+
+@pytest.fixture
+def terminal_console():
+    """rich's global console, forced to draw progress bars although pytest captures the output."""
+    rich.reconfigure(force_terminal=True, width=100)
+    yield
+    rich.reconfigure()
+
+
+def test_progress_bar_is_drawn_only_when_asked(terminal_console, capsys):
+    diffusion = GaussianDiffusion(timesteps=100, sampling_steps=20)
+    quiet = diffusion.sample(_zero_model, (1, 1, 4), generator=torch.Generator().manual_seed(10))
+    assert "ddim sampling" not in capsys.readouterr().out
+    shown = diffusion.sample(_zero_model, (1, 1, 4), generator=torch.Generator().manual_seed(10), progress=True)
+    assert "ddim sampling" in capsys.readouterr().out
+    assert torch.equal(quiet, shown)

@@ -1,0 +1,58 @@
+"""The UNet's building blocks: time features, resampling and attention shapes, FiLM versus shift."""
+
+import math
+
+import torch
+
+from snpdiff.models.blocks import (
+    Attention1d,
+    Downsample,
+    LinearAttention1d,
+    ResnetBlock1d,
+    SinusoidalTimeEmbedding,
+    Upsample,
+)
+
+
+def test_sinusoidal_time_embedding_values():
+    embedding = SinusoidalTimeEmbedding(8)(torch.tensor([0, 3]))
+    assert embedding.shape == (2, 8)
+    # Step 0: every sine is 0, every cosine 1.
+    assert torch.equal(embedding[0], torch.tensor([0.0] * 4 + [1.0] * 4))
+    # The first frequency is 1 per step.
+    assert math.isclose(embedding[1, 0].item(), math.sin(3.0), rel_tol=1e-6)
+    assert math.isclose(embedding[1, 4].item(), math.cos(3.0), rel_tol=1e-6)
+
+
+def test_resampling_halves_and_doubles_the_snp_axis():
+    x = torch.randn(2, 8, 20)
+    down = Downsample(8, 16)(x)
+    assert down.shape == (2, 16, 10)
+    assert Upsample(16, 8)(down).shape == (2, 8, 20)
+
+
+def test_attention_blocks_keep_shape_and_are_residual():
+    x = torch.randn(2, 8, 13)
+    for block in (LinearAttention1d(8, heads=2, dim_head=4), Attention1d(8, heads=2, dim_head=4)):
+        out = block(x)
+        assert out.shape == x.shape
+        # Residual: with a zeroed output projection the block is the identity.
+        out_conv = block.to_out[0] if isinstance(block.to_out, torch.nn.Sequential) else block.to_out
+        torch.nn.init.zeros_(out_conv.weight)
+        torch.nn.init.zeros_(out_conv.bias)
+        if isinstance(block, Attention1d):
+            assert torch.equal(block(x), x)
+        else:
+            # The RMS norm after the output conv maps zeros to zeros.
+            assert torch.allclose(block(x), x)
+
+
+def test_resnet_block_time_conditioning_modes():
+    common = {"kernel_size": 5, "dilation": 2, "norm_groups": 4, "time_dim": 12, "dropout": 0.0}
+    film = ResnetBlock1d(8, 16, use_scale_shift_norm=True, **common)
+    shift = ResnetBlock1d(8, 16, use_scale_shift_norm=False, **common)
+    assert film.time_proj[1].out_features == 32 and shift.time_proj[1].out_features == 16
+    x, time_emb = torch.randn(2, 8, 30), torch.randn(2, 12)
+    assert film(x, time_emb).shape == (2, 16, 30)
+    assert not torch.allclose(film(x, time_emb), film(x, torch.randn(2, 12)))
+    assert film.block1.conv.dilation == (2,) and film.block1.conv.kernel_size == (5,)

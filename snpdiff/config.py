@@ -23,9 +23,24 @@ SCHEDULER_NAMES = ("cosine", "reduce", "onecycle", "warmup_cosine", "none")
 # eta_min / min_lr that are not below optimizer.lr are replaced by this fraction of lr
 MIN_LR_FRACTION = 0.01
 TOP_LEVEL_KEYS = {
-    "task_name", "tags", "seed", "optimized_metric", "ckpt_path", "oom_max_retries",
-    "data", "model", "diffusion", "loss", "optimizer", "scheduler", "trainer", "logger",
-    "callbacks", "quality", "paths", "hydra",
+    "task_name",
+    "tags",
+    "seed",
+    "optimized_metric",
+    "ckpt_path",
+    "oom_max_retries",
+    "data",
+    "model",
+    "diffusion",
+    "loss",
+    "optimizer",
+    "scheduler",
+    "trainer",
+    "logger",
+    "callbacks",
+    "quality",
+    "paths",
+    "hydra",
 }
 LOGGER_NAMES = ("wandb", "csv")
 PROGRESS_BARS = ("rich", "tqdm", "none")

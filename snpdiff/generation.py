@@ -49,7 +49,7 @@ def load_trained_model(ckpt_path: str | Path, device: str | torch.device = "cpu"
     config = info["config"]
     model = instantiate(config["model"], seq_length=info["seq_length"], in_channels=1)
     prefix = "model."
-    model.load_state_dict({k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)})
+    model.load_state_dict({k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)})
     diffusion = instantiate(config["diffusion"])
     encoding = GenotypeEncoding(**info["encoding"])
     snps = SnpInfo.from_dict(info["snps"]) if info.get("snps") else None
@@ -69,6 +69,8 @@ def sample_codes(
     """Sample ``n`` individuals and map them to the nearest valid genotype codes: int8 ``[n, seq_length]``."""
     if n < 1 or batch_size < 1:
         raise ConfigError(f"n={n} and batch_size={batch_size} must be >= 1")
+    if (sampler or trained.diffusion.sampler) == "ddpm" and sampling_steps is None:
+        sampling_steps = trained.diffusion.timesteps  # DDPM means the full chain unless steps are given
     device = next(trained.model.parameters()).device
     generator = torch.Generator(device="cpu").manual_seed(seed)
     clip = (float(trained.encoding.values.min()), float(trained.encoding.values.max()))
@@ -99,7 +101,7 @@ def synthetic_set(trained: TrainedModel, codes: np.ndarray) -> GenotypeSet:
 
 
 def write_synthetic(cfg: Any) -> list[Path]:
-    """generate.py's job: load ``cfg.ckpt``, sample ``cfg.n`` individuals, write them in ``cfg.format`` to ``cfg.out``."""
+    """generate.py: load ``cfg.ckpt``, sample ``cfg.n`` individuals, write them as ``cfg.format`` to ``cfg.out``."""
     from snpdiff.data import write_npy, write_plink, write_vcf
 
     writers = {"plink": write_plink, "vcf": write_vcf, "npy": write_npy}

@@ -18,8 +18,16 @@ from snpdiff.metrics.privacy import privacy_metrics
 from snpdiff.training_metrics import QUALITY_PREFIX
 
 log = logging.getLogger(__name__)
-PRIVACY_KEYS = ("aa_t", "aa_s", "aats", "aats_gap", "exact_copy_rate", "aats_holdout", "privacy_loss",
-                "nn_distance_ratio")
+PRIVACY_KEYS = (
+    "aa_t",
+    "aa_s",
+    "aats",
+    "aats_gap",
+    "exact_copy_rate",
+    "aats_holdout",
+    "privacy_loss",
+    "nn_distance_ratio",
+)
 
 
 class SampleQualityCallback(pl.Callback):

@@ -81,9 +81,7 @@ def build_module(cfg: DictConfig, datamodule: Any) -> SNPDiffusionModule:
     return module
 
 
-def _trainer(
-    cfg: DictConfig, loggers: list, callbacks: list[Callback], accumulate: int
-) -> pl.Trainer:
+def _trainer(cfg: DictConfig, loggers: list, callbacks: list[Callback], accumulate: int) -> pl.Trainer:
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
     trainer_cfg["accumulate_grad_batches"] = accumulate
     trainer_cfg["enable_progress_bar"] = cfg.callbacks.progress_bar.kind != "none"

@@ -278,7 +278,9 @@ def _daemon_commands(paths: ClusterPaths, ports: dict[str, int]) -> dict[str, li
     }
 
 
-def _read_pids(paths: ClusterPaths) -> dict[str, int]:
+def recorded_pids(workdir: Path | str = DEFAULT_WORKDIR) -> dict[str, int]:
+    """PID of each daemon started for the cluster in `workdir` (empty when none is recorded)."""
+    paths = ClusterPaths(Path(workdir))
     if not paths.pids.exists():
         return {}
     return {name: int(pid) for name, pid in json.loads(paths.pids.read_text()).items()}
@@ -350,7 +352,7 @@ def _spawn(name: str, command: list[str], paths: ClusterPaths, env: dict[str, st
             [program, *command[1:]], stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
             env={**os.environ, **env}, start_new_session=True,  # survives the starting shell; no tty signals
         )
-    pids = _read_pids(paths)
+    pids = recorded_pids(paths.workdir)
     pids[name] = process.pid
     _write_pids(paths, pids)
     return process.pid
@@ -359,7 +361,7 @@ def _spawn(name: str, command: list[str], paths: ClusterPaths, env: dict[str, st
 def status(workdir: Path | str = DEFAULT_WORKDIR) -> dict[str, bool]:
     """Whether each recorded daemon of the cluster in `workdir` is running (empty when none was started)."""
     paths = ClusterPaths(Path(workdir))
-    return {name: _is_running(pid, name) for name, pid in _read_pids(paths).items()}
+    return {name: _is_running(pid, name) for name, pid in recorded_pids(paths.workdir).items()}
 
 
 def start(
@@ -456,7 +458,7 @@ def stop(workdir: Path | str = DEFAULT_WORKDIR, timeout_s: float = STOP_TIMEOUT_
     SIGTERM first, SIGKILL for a daemon still alive after `timeout_s`. The workdir's files are left for inspection.
     """
     paths = ClusterPaths(Path(workdir).resolve())
-    pids = _read_pids(paths)
+    pids = recorded_pids(paths.workdir)
     if "slurmctld" in pids and _is_running(pids["slurmctld"], "slurmctld"):
         _cancel_all_jobs(cluster_env(paths.workdir), timeout_s)
     stopped = []

@@ -200,8 +200,14 @@ def _scan(source: GenotypeSource, individuals: np.ndarray, selection: Selection)
     scan = _Scan(snps=[], codes=[])
     first_chunk = int(np.clip(needed or 4096, 256, 16384))
     total = source.snp_count if region is None else None
+    max_code = 1 if source.haplotype else 2
     with _progress(f"decoding {source.path}", total) as advance:
         for snps, codes in source.iter_chunks(individuals, region, first_chunk):
+            if codes.size and (codes.min() < MISSING_CODE or codes.max() > max_code):
+                raise DataError(
+                    f"{source.path}: genotype codes {codes.min()}..{codes.max()} found near SNP {snps.snp_id[0]}; "
+                    f"allowed 0..{max_code} and {MISSING_CODE} (missing)"
+                )
             maf, missing = maf_and_missing(codes, source.haplotype)
             keep = np.ones(len(snps), dtype=bool)
             if selection.min_maf > 0:

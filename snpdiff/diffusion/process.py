@@ -126,8 +126,8 @@ class GaussianDiffusion(nn.Module):
     @staticmethod
     def _at(values: torch.Tensor, t: Timestep, like: torch.Tensor) -> torch.Tensor:
         """values[t] shaped to broadcast against `like` `[batch, ...]`."""
-        if isinstance(t, int):
-            return values[t].to(like.dtype)
+        if not isinstance(t, torch.Tensor):
+            return values[int(t)].to(like.dtype)
         picked = values[t.to(values.device)].to(device=like.device, dtype=like.dtype)
         return picked.view(-1, *([1] * (like.ndim - 1)))
 

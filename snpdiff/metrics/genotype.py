@@ -34,9 +34,30 @@ def check_codes(codes: np.ndarray, ploidy: int = 2, name: str = "genotypes") -> 
         raise DataError(f"{name}: expected integer genotype codes, got dtype {array.dtype}")
     low, high = int(array.min()), int(array.max())
     if low < 0 or high > ploidy:
-        raise DataError(f"{name}: codes must lie in 0..{ploidy} (ploidy={ploidy}, no missing calls); "
-                        f"found values from {low} to {high}")
+        raise DataError(
+            f"{name}: codes must lie in 0..{ploidy} (ploidy={ploidy}, no missing calls); "
+            f"found values from {low} to {high}"
+        )
     return array.astype(np.int8, copy=False)
+
+
+def check_sets(
+    real: np.ndarray, synthetic: np.ndarray, holdout: np.ndarray | None = None, ploidy: int = 2
+) -> dict[str, np.ndarray]:
+    """``{"real", "synthetic"[, "holdout"]}`` as int8 code matrices after ``check_codes``; raise DataError when the
+    sets differ in SNP count or no SNP varies in real."""
+    sets = {"real": check_codes(real, ploidy, "real"), "synthetic": check_codes(synthetic, ploidy, "synthetic")}
+    if holdout is not None:
+        sets["holdout"] = check_codes(holdout, ploidy, "holdout")
+    snps = sets["real"].shape[1]
+    for name, codes in sets.items():
+        if codes.shape[1] != snps:
+            raise DataError(
+                f"{name} has {codes.shape[1]} SNPs but real has {snps}; the sets must share their SNP columns"
+            )
+    if _is_monomorphic(sets["real"]).all():
+        raise DataError("real: no SNP varies, so frequencies, LD and PCA cannot be compared")
+    return sets
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
@@ -232,8 +253,9 @@ def _population_pcs(real: np.ndarray) -> int:
 def _check_populations(populations: Sequence, individuals: int) -> np.ndarray:
     labels = np.asarray(populations).astype(str)
     if labels.shape != (individuals,):
-        raise DataError(f"populations: expected one label per real individual ({individuals}), got shape "
-                        f"{labels.shape}")
+        raise DataError(
+            f"populations: expected one label per real individual ({individuals}), got shape {labels.shape}"
+        )
     return labels
 
 
@@ -266,18 +288,8 @@ def evaluate_genotypes(
         ``{metric name: value}``; names, meanings and goals are in ``snpdiff.metrics.goals.METRICS``.
         Adversarial accuracies are most readable when S and T (and H) have the same number of individuals.
     """
-    real = check_codes(real, ploidy, "real")
-    synthetic = check_codes(synthetic, ploidy, "synthetic")
-    sets = {"synthetic": synthetic}
-    if holdout is not None:
-        holdout = check_codes(holdout, ploidy, "holdout")
-        sets["holdout"] = holdout
-    for name, codes in sets.items():
-        if codes.shape[1] != real.shape[1]:
-            raise DataError(f"{name} has {codes.shape[1]} SNPs but real has {real.shape[1]}; "
-                            "the sets must share their SNP columns")
-    if _is_monomorphic(real).all():
-        raise DataError("real: no SNP varies, so frequencies, LD and PCA cannot be compared")
+    sets = check_sets(real, synthetic, holdout, ploidy)
+    real, synthetic, holdout = sets["real"], sets["synthetic"], sets.get("holdout")
     labels = None if populations is None else _check_populations(populations, real.shape[0])
     if max_snps_ld is not None and max_snps_ld < 2:
         raise ConfigError(f"max_snps_ld={max_snps_ld!r} must be >= 2 or null (all SNPs)")
@@ -292,8 +304,9 @@ def evaluate_genotypes(
     }
 
     ld_columns = ld_snp_window(real.shape[1], max_snps_ld, seed)
-    metrics.update(_ld_metrics(ld_r2_band(real[:, ld_columns], ld_window),
-                               ld_r2_band(synthetic[:, ld_columns], ld_window)))
+    metrics.update(
+        _ld_metrics(ld_r2_band(real[:, ld_columns], ld_window), ld_r2_band(synthetic[:, ld_columns], ld_window))
+    )
 
     n_fit = n_pcs if labels is None else max(n_pcs, _population_pcs(real))
     pca = fit_pca(real, n_fit, seed)

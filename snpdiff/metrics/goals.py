@@ -59,7 +59,8 @@ METRICS: dict[str, MetricInfo] = {
     ),
     "privacy_loss": MetricInfo("minimize", "aats_holdout - aats: > 0 when S sits closer to T than to unseen H"),
     "nn_distance_ratio": MetricInfo(
-        "target", "median nearest-T distance of S over that of H (< 1: S closer to T than unseen real people)",
+        "target",
+        "median nearest-T distance of S over that of H (< 1: S closer to T than unseen real people)",
         target=1.0,
     ),
 }
@@ -69,8 +70,10 @@ def metric_info(name: str) -> MetricInfo:
     """The table entry of a metric name, prefix allowed (``val/ld_corr``). Raises ConfigError for unknown names."""
     base = name.rsplit("/", 1)[-1]
     if base not in METRICS:
-        raise ConfigError(f"metric {name!r} is not a genotype metric; allowed (optionally prefixed, e.g. val/af_r2): "
-                          f"{sorted(METRICS)}")
+        raise ConfigError(
+            f"metric {name!r} is not a genotype metric; allowed (optionally prefixed, e.g. val/af_r2): "
+            f"{sorted(METRICS)}"
+        )
     return METRICS[base]
 
 

@@ -16,7 +16,11 @@ def run_train(*args: str, root: Path, env: dict | None = None, timeout: int = 30
     environment = {**os.environ, "SNPDIFF_ROOT": str(root), **(env or {})}
     return subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "train.py"), *args],
-        cwd=root, env=environment, capture_output=True, text=True, timeout=timeout,
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -67,8 +71,13 @@ def test_wandb_offline_without_credentials_and_no_key_on_disk(tmp_path):
     assert list(offline.glob("*.wandb"))
 
     secret = "snpdiff-secret-0123456789abcdef0123456789abcdef"
-    result = run_train("debug=fast", "logger=wandb", "logger.wandb.mode=offline", root=tmp_path / "keyed",
-                       env={**env, "WANDB_API_KEY": secret})
+    result = run_train(
+        "debug=fast",
+        "logger=wandb",
+        "logger.wandb.mode=offline",
+        root=tmp_path / "keyed",
+        env={**env, "WANDB_API_KEY": secret},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     for path in (tmp_path / "keyed").rglob("*"):
         if path.is_file():
@@ -81,8 +90,15 @@ def test_resumed_run_continues_its_wandb_run(tmp_path):
     assert first.returncode == 0, first.stderr[-3000:]
     (run_dir,) = run_dirs(tmp_path)
     run_id = (run_dir / "wandb_run_id.txt").read_text().strip()
-    second = run_train("debug=fast", "logger=wandb", "trainer.max_epochs=2", "ckpt_path=last",
-                       f"hydra.run.dir={run_dir}", root=tmp_path, env=env)
+    second = run_train(
+        "debug=fast",
+        "logger=wandb",
+        "trainer.max_epochs=2",
+        "ckpt_path=last",
+        f"hydra.run.dir={run_dir}",
+        root=tmp_path,
+        env=env,
+    )
     assert second.returncode == 0, second.stderr[-3000:]
     assert (run_dir / "wandb_run_id.txt").read_text().strip() == run_id
     assert len(list((run_dir / "wandb").glob(f"offline-run-*-{run_id}"))) == 2  # both sessions log to the one id
@@ -92,8 +108,9 @@ def test_resumed_run_continues_its_wandb_run(tmp_path):
 
 @pytest.mark.slow
 def test_cpu_ddp_with_two_gloo_processes(tmp_path):
-    result = run_train("debug=fast", "logger=none", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
-                       root=tmp_path)
+    result = run_train(
+        "debug=fast", "logger=none", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", root=tmp_path
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     (run_dir,) = run_dirs(tmp_path)
     metrics = json.loads((run_dir / "metrics.json").read_text())

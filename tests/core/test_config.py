@@ -78,7 +78,9 @@ def test_bad_config_gives_one_clear_error(overrides, message, tmp_path):
 
 
 def test_every_problem_is_reported_at_once(tmp_path):
-    cfg = compose_config(["optimizer.lr=0", "model.norm_groups=5", "diffusion.prediction=score", f"paths.output_dir={tmp_path}"])
+    cfg = compose_config(
+        ["optimizer.lr=0", "model.norm_groups=5", "diffusion.prediction=score", f"paths.output_dir={tmp_path}"]
+    )
     with pytest.raises(ConfigError) as error:
         validate_config(cfg)
     text = str(error.value)
@@ -92,9 +94,13 @@ def test_unknown_key_without_plus_and_unknown_option_are_rejected_by_hydra(tmp_p
         compose_config(["model=transformer"])
 
 
-@pytest.mark.parametrize(("scheduler", "key"), [("cosine", "eta_min"), ("warmup_cosine", "eta_min"), ("reduce", "min_lr")])
+@pytest.mark.parametrize(
+    ("scheduler", "key"), [("cosine", "eta_min"), ("warmup_cosine", "eta_min"), ("reduce", "min_lr")]
+)
 def test_min_lr_not_below_lr_is_fixed_to_one_percent(scheduler, key, tmp_path):
-    cfg = compose_config([f"scheduler={scheduler}", "optimizer.lr=0.001", f"scheduler.{key}=0.01", f"paths.output_dir={tmp_path}"])
+    cfg = compose_config(
+        [f"scheduler={scheduler}", "optimizer.lr=0.001", f"scheduler.{key}=0.01", f"paths.output_dir={tmp_path}"]
+    )
     warnings = fix_min_lr(cfg)
     assert len(warnings) == 1 and f"scheduler.{key}=0.01" in warnings[0]
     assert cfg.scheduler[key] == pytest.approx(1e-5)

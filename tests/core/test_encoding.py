@@ -7,7 +7,12 @@ from snpdiff.errors import ConfigError
 
 @pytest.mark.parametrize(
     ("mode", "scale", "expected"),
-    [("unit", 1.0, [0, 0.5, 1]), ("unit", 0.5, [0, 0.25, 0.5]), ("centered", 1.0, [-1, 0, 1]), ("dosage", 1.0, [0, 1, 2])],
+    [
+        ("unit", 1.0, [0, 0.5, 1]),
+        ("unit", 0.5, [0, 0.25, 0.5]),
+        ("centered", 1.0, [-1, 0, 1]),
+        ("dosage", 1.0, [0, 1, 2]),
+    ],
 )
 def test_encode_decode_round_trip(mode, scale, expected):
     encoding = GenotypeEncoding(mode, scale)

@@ -13,8 +13,14 @@ from snpdiff.config import CONF_DIR
 from snpdiff.training import run_training
 
 REQUIRED_METRICS = {
-    "train_loss", "train_loss_epoch", "val_loss", "val_loss_epoch", "final/val_loss",
-    "model/total_params", "model/trainable_params", "model/size_mb",
+    "train_loss",
+    "train_loss_epoch",
+    "val_loss",
+    "val_loss_epoch",
+    "final/val_loss",
+    "model/total_params",
+    "model/trainable_params",
+    "model/size_mb",
 }
 
 
@@ -29,8 +35,13 @@ COMBOS = list(itertools.product(_options("model"), _options("loss"), _options("s
 @pytest.mark.parametrize(("model", "loss", "scheduler", "schedule"), COMBOS, ids=["-".join(c) for c in COMBOS])
 def test_short_training_for_each_model_loss_scheduler_schedule(model, loss, scheduler, schedule, fast_cfg):
     cfg = fast_cfg(
-        f"model={model}", f"loss={loss}", f"scheduler={scheduler}", f"diffusion={schedule}",
-        "trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
+        f"model={model}",
+        f"loss={loss}",
+        f"scheduler={scheduler}",
+        f"diffusion={schedule}",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2",
+        "trainer.limit_val_batches=1",
         "callbacks.model_checkpoint.save_top_k=0",
     )
     metrics = run_training(cfg)
@@ -47,8 +58,11 @@ def test_metrics_json_has_the_documented_names_and_best_val_loss(fast_cfg):
     assert any(k.startswith("lr-") for k in written)
     assert [row["epoch"] for row in written["history"]] == [0, 1, 2]
     assert written["final/val_loss"] == pytest.approx(min(row["val_loss"] for row in written["history"]))
-    model_bytes = sum(p.numel() * p.element_size() for p in torch.load(
-        metrics["checkpoints"]["last"], weights_only=True)["state_dict"].values() if p.dtype.is_floating_point)
+    model_bytes = sum(
+        p.numel() * p.element_size()
+        for p in torch.load(metrics["checkpoints"]["last"], weights_only=True)["state_dict"].values()
+        if p.dtype.is_floating_point
+    )
     assert written["model/size_mb"] == pytest.approx(model_bytes / 2**20, rel=0.05)
 
 
@@ -70,7 +84,9 @@ def test_val_loss_is_deterministic_for_the_same_weights(fast_cfg):
     datamodule.prepare_data()
     datamodule.setup("fit")
     module = build_module(cfg, datamodule)
-    trainer = pl.Trainer(logger=False, enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False)
+    trainer = pl.Trainer(
+        logger=False, enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False
+    )
     torch.manual_seed(0)  # a different global RNG state before each evaluation must not matter
     first = trainer.validate(module, datamodule=datamodule, verbose=False)[0]["val_loss"]
     torch.manual_seed(99)

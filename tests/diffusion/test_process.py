@@ -98,7 +98,8 @@ def test_q_posterior_matches_ho_et_al_formula():
         a_t = alphas_cumprod[timestep].item()
         a_prev = alphas_cumprod[timestep - 1].item() if timestep > 0 else 1.0
         beta = 1 - a_t / a_prev
-        expected_mean = a_prev**0.5 * beta / (1 - a_t) * x0[row] + (1 - beta) ** 0.5 * (1 - a_prev) / (1 - a_t) * x_t[row]
+        x0_coef, x_t_coef = a_prev**0.5 * beta / (1 - a_t), (1 - beta) ** 0.5 * (1 - a_prev) / (1 - a_t)
+        expected_mean = x0_coef * x0[row] + x_t_coef * x_t[row]
         torch.testing.assert_close(mean[row], expected_mean, atol=1e-5, rtol=0)
         assert variance[row].item() == pytest.approx(beta * (1 - a_prev) / (1 - a_t), rel=1e-5, abs=1e-12)
     assert variance[0].item() == 0.0

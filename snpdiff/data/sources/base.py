@@ -55,6 +55,12 @@ class Region:
             inside &= position <= self.end
         return same_chrom & inside
 
+    def locate(self, chrom: str, position: int) -> int:
+        """0 if the SNP is inside the region, 1 if past its end on the same chromosome, -1 otherwise."""
+        if _strip_chr(chrom) != _strip_chr(self.chrom) or position < self.start:
+            return -1
+        return 1 if self.end is not None and position > self.end else 0
+
     def __str__(self) -> str:
         return f"{self.chrom}:{self.start}-{'' if self.end is None else self.end}"
 

@@ -1,0 +1,330 @@
+"""The Lightning data module every ``conf/data/<source>.yaml`` instantiates.
+
+``prepare_data`` decodes the source once into the cache (rank 0); ``setup`` loads the selection (a cache hit),
+splits it and encodes it. Batches are float32 tensors ``[batch, 1, seq_length]`` (the tensor alone, no tuple).
+All config validation and every bad-input check happens in ``__init__``/``setup``, before training starts.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Mapping
+from numbers import Integral, Real
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from lightning import LightningDataModule
+from torch.utils.data import DataLoader, Dataset
+
+from snpdiff.data.cache import CacheResult
+from snpdiff.data.encoding import ENCODING_MODES, GenotypeEncoding
+from snpdiff.data.selection import FAM_POPULATIONS, IMPUTE_MODES, Selection, load_genotypes
+from snpdiff.data.sim import simulate_genotypes
+from snpdiff.data.sources import FILE_SOURCES, FORMAT_OPTIONS, SOURCES, Region, open_source
+from snpdiff.data.sources.memory import MemorySource
+from snpdiff.data.split import split_rows
+from snpdiff.data.types import GenotypeSet, SnpInfo
+from snpdiff.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+# keys that only data=sim reads (other sources log that they ignore them)
+SIM_ONLY_KEYS = ("region_length", "sim_seed")
+
+
+class EncodedRows(Dataset):
+    """Encoded genotype rows ``[rows, 1, snps]`` float32; batched reads return one stacked tensor."""
+
+    def __init__(self, values: torch.Tensor):
+        self.values = values
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.values[index]
+
+    def __getitems__(self, indices: list[int]) -> torch.Tensor:
+        return self.values[indices]
+
+
+def _already_batched(batch: torch.Tensor) -> torch.Tensor:
+    return batch
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def check_data_config(cfg: Mapping) -> list[str]:
+    """Every key-level problem of a ``data`` config (``cfg.data`` as a dict), without touching any file.
+
+    Returns messages naming the key, the value and what is allowed; an empty list when the config is fine.
+    """
+    allowed = [name for name in inspect.signature(GenotypeDataModule.__init__).parameters if name != "self"]
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(GenotypeDataModule.__init__).parameters.items()
+        if name != "self"
+    }
+    problems = [
+        f"data.{key} is not a data key; allowed: {allowed}" for key in cfg if key not in allowed and key != "_target_"
+    ]
+    values = {**defaults, **{key: value for key, value in cfg.items() if key in allowed}}
+
+    source = values["source"]
+    if source not in SOURCES:
+        return [*problems, f"data.source={source!r} is not a source; allowed: {list(SOURCES)}"]
+    if source in FILE_SOURCES and values["path"] is None:
+        problems.append(f"data.path is required for data={source}: {FILE_SOURCES[source]}")
+    if source == "sim" and values["path"] is not None:
+        problems.append(f"data.path={values['path']!r} is not used by data=sim; set it to null or pick a file source")
+    for key, sources in FORMAT_OPTIONS.items():
+        if values[key] is not None and source not in sources:
+            problems.append(f"data.{key} only applies to data={'/'.join(sources)}, not data={source}")
+    if values["snps_only"] is not None and not isinstance(values["snps_only"], bool):
+        problems.append(f"data.snps_only={values['snps_only']!r} must be true or false")
+    if values["missing_code"] is not None and not _is_int(values["missing_code"]):
+        problems.append(f"data.missing_code={values['missing_code']!r} must be an integer")
+
+    n_individuals = values["n_individuals"]
+    if not (n_individuals is None and source != "sim") and not (_is_int(n_individuals) and n_individuals >= 1):
+        problems.append(f"data.n_individuals={n_individuals!r} must be an integer >= 1" +
+                        ("" if source == "sim" else " or null (all individuals)"))
+    if source == "sim":
+        if not (_is_int(values["region_length"]) and values["region_length"] >= 1):
+            problems.append(f"data.region_length={values['region_length']!r} must be an integer >= 1 (base pairs)")
+        if not _is_int(values["sim_seed"]):
+            problems.append(f"data.sim_seed={values['sim_seed']!r} must be an integer")
+    if values["region"] is not None:
+        try:
+            Region.parse(values["region"])
+        except ConfigError as error:
+            problems.append(str(error))
+    if not (_is_int(values["snp_offset"]) and values["snp_offset"] >= 0):
+        problems.append(f"data.snp_offset={values['snp_offset']!r} must be an integer >= 0")
+    seq_length = values["seq_length"]
+    if seq_length is not None and not (_is_int(seq_length) and seq_length >= 1):
+        problems.append(f"data.seq_length={seq_length!r} must be an integer >= 1 or null (all SNPs left)")
+    if not (_is_real(values["min_maf"]) and 0 <= values["min_maf"] <= 0.5):
+        problems.append(f"data.min_maf={values['min_maf']!r} must be a number in [0, 0.5]")
+    max_missing = values["max_missing"]
+    if max_missing is not None and not (_is_real(max_missing) and 0 <= max_missing <= 1):
+        problems.append(f"data.max_missing={max_missing!r} must be a number in [0, 1] or null (no filter)")
+    samples = values["samples"]
+    if samples is not None and not isinstance(samples, str) and not (
+        isinstance(samples, (list, tuple)) or hasattr(samples, "__iter__")
+    ):
+        problems.append(f"data.samples={samples!r} must be a list of sample ids, a file path or null")
+    if values["population_file"] == FAM_POPULATIONS and source != "plink":
+        problems.append(f"data.population_file=fam reads the PLINK .fam family column; data={source} has none")
+    if values["impute"] not in IMPUTE_MODES:
+        problems.append(f"data.impute={values['impute']!r} is not allowed; allowed: {list(IMPUTE_MODES)}")
+    if values["encoding"] not in ENCODING_MODES:
+        problems.append(f"data.encoding={values['encoding']!r} is not an encoding; allowed: {sorted(ENCODING_MODES)}")
+    if not (_is_real(values["scale"]) and values["scale"] > 0):
+        problems.append(f"data.scale={values['scale']!r} must be a number > 0")
+    if not isinstance(values["haplotype"], bool):
+        problems.append(f"data.haplotype={values['haplotype']!r} must be true or false")
+    elif values["haplotype"] and source not in ("sim", "vcf", "npy"):
+        problems.append(f"data.haplotype=true needs phased genotypes (data=vcf, sim or a haplotype npy), not {source}")
+    fractions_ok = True
+    for key in ("val_fraction", "test_fraction"):
+        if not (_is_real(values[key]) and 0 <= values[key] < 1):
+            problems.append(f"data.{key}={values[key]!r} must be a number in [0, 1)")
+            fractions_ok = False
+    if fractions_ok and values["val_fraction"] + values["test_fraction"] >= 1:
+        problems.append(
+            f"data.val_fraction + data.test_fraction = {values['val_fraction'] + values['test_fraction']} must be < 1"
+        )
+    if not isinstance(values["stratify"], bool):
+        problems.append(f"data.stratify={values['stratify']!r} must be true or false")
+    if not _is_int(values["seed"]):
+        problems.append(f"data.seed={values['seed']!r} must be an integer")
+    if not (_is_int(values["batch_size"]) and values["batch_size"] >= 1):
+        problems.append(f"data.batch_size={values['batch_size']!r} must be an integer >= 1")
+    if not (_is_int(values["num_workers"]) and values["num_workers"] >= 0):
+        problems.append(f"data.num_workers={values['num_workers']!r} must be an integer >= 0")
+    return problems
+
+
+class GenotypeDataModule(LightningDataModule):
+    """Genotype windows from any source, split and encoded for a diffusion model.
+
+    Keys (all from ``conf/data/<source>.yaml``): ``source`` (sim | plink | vcf | parquet | npy), ``path``;
+    ``n_individuals`` (sim: individuals to simulate; files: keep the first n, null = all), ``region_length`` and
+    ``sim_seed`` (sim only); selection ``region``, ``snp_offset``, ``seq_length`` (null: every SNP left),
+    ``min_maf``, ``max_missing``, ``samples``, ``population_file``, ``impute`` (see ``snpdiff.data.selection``);
+    format options ``snps_only`` (vcf) and ``missing_code`` (parquet); ``encoding``, ``scale``, ``haplotype``
+    (see ``GenotypeEncoding``); ``val_fraction``, ``test_fraction``, ``stratify``, ``seed`` (the split);
+    ``batch_size`` (mutable: read each time a dataloader is made), ``num_workers``; ``cache_dir`` (null: no cache).
+
+    After ``setup()``: ``seq_length`` (int), ``snps`` (``SnpInfo`` of the window), ``genotypes`` (the selected
+    ``GenotypeSet``), ``train_codes``/``val_codes``/``test_codes`` (int8 ``[rows, seq_length]``, no missing),
+    ``train_populations``/... (or None), ``train_sample_ids``/..., ``sample_ids`` (all selected rows) and
+    ``load_info`` (imputed calls, scanned/skipped SNPs).
+    """
+
+    def __init__(
+        self,
+        source: str = "sim",
+        path: str | None = None,
+        n_individuals: int | None = 1000,
+        region_length: int | None = 3_000_000,
+        sim_seed: int | None = 1,
+        region: str | None = None,
+        snp_offset: int = 0,
+        seq_length: int | None = 1024,
+        min_maf: float = 0.01,
+        max_missing: float | None = None,
+        samples: list[str] | str | None = None,
+        population_file: str | None = None,
+        impute: str = "mode",
+        snps_only: bool | None = None,
+        missing_code: int | None = None,
+        encoding: str = "centered",
+        scale: float = 1.0,
+        haplotype: bool = False,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        stratify: bool = True,
+        seed: int = 0,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        cache_dir: str | None = None,
+    ):
+        super().__init__()
+        if samples is not None and not isinstance(samples, str):
+            samples = [str(sample) for sample in samples]  # a Hydra ListConfig
+        config = {name: value for name, value in locals().items() if name not in ("self", "__class__")}
+        problems = check_data_config(config)
+        if problems:
+            raise ConfigError("; ".join(problems))
+        self.config = config
+        self.source = source
+        self.path = path
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self.seq_length = seq_length
+        self.encoding = GenotypeEncoding(encoding, scale, haplotype)
+        self.selection = Selection(
+            region=region,
+            snp_offset=snp_offset,
+            seq_length=seq_length,
+            min_maf=min_maf,
+            max_missing=max_missing,
+            samples=samples,
+            population_file=population_file,
+            n_individuals=None if source == "sim" else n_individuals,
+            impute=impute,
+        )
+        self.cache_dir = None if cache_dir is None else Path(cache_dir)
+        self.genotypes: GenotypeSet | None = None
+        self.snps: SnpInfo | None = None
+        self.load_info: dict = {}
+        self._values: dict[str, torch.Tensor] = {}
+        for name in SPLITS:
+            setattr(self, f"{name}_codes", None)
+            setattr(self, f"{name}_sample_ids", None)
+            setattr(self, f"{name}_populations", None)
+        if source != "sim":
+            ignored = [key for key in SIM_ONLY_KEYS if config[key] is not None]
+            if ignored:
+                log.info("data=%s ignores the simulation keys %s", source, ", ".join(f"data.{key}" for key in ignored))
+
+    def _load(self) -> CacheResult:
+        """Open the source and select from it, through the cache (raises DataError/ConfigError on bad input)."""
+        config = self.config
+        if self.source == "sim":
+            simulated = simulate_genotypes(
+                n_individuals=config["n_individuals"],
+                region_length=config["region_length"],
+                seed=config["sim_seed"],
+                cache_dir=self.cache_dir,
+                haplotype=config["haplotype"],
+            )
+            # the simulation is cached itself; selecting from it in memory is faster than a second cache entry
+            source = MemorySource(simulated, identity={"sim": simulated.source}, format="sim")
+            return load_genotypes(source, self.selection, cache_dir=None)
+        options = {key: config[key] for key, sources in FORMAT_OPTIONS.items()
+                   if self.source in sources and config[key] is not None}
+        source = open_source(self.source, self.path, haplotype=config["haplotype"], **options)
+        return load_genotypes(source, self.selection, cache_dir=self.cache_dir)
+
+    def prepare_data(self) -> None:
+        """Decode the source into the cache once (Lightning calls this on one process per node)."""
+        if self.cache_dir is not None:
+            self._load()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.genotypes is not None:
+            return
+        result = self._load()
+        genotypes = result.genotypes
+        self.load_info = result.info
+        splits = split_rows(
+            genotypes.individual_of_row(),
+            genotypes.populations,
+            self.config["val_fraction"],
+            self.config["test_fraction"],
+            seed=self.seed,
+            stratify=self.config["stratify"],
+            source=genotypes.source,
+        )
+        for name in SPLITS:
+            rows = splits[name]
+            codes = np.asarray(genotypes.codes[rows], dtype=np.int8)
+            setattr(self, f"{name}_codes", codes)
+            setattr(self, f"{name}_sample_ids", genotypes.sample_ids[rows])
+            setattr(self, f"{name}_populations", None if genotypes.populations is None else genotypes.populations[rows])
+            self._values[name] = torch.from_numpy(self.encoding.encode(codes)).unsqueeze(1)
+        self.genotypes = genotypes
+        self.snps = genotypes.snps
+        self.seq_length = genotypes.n_snps
+        log.info(
+            "data split (seed %d%s): %s rows",
+            self.seed,
+            ", stratified by population" if self.config["stratify"] and genotypes.populations is not None else "",
+            " / ".join(f"{name} {len(splits[name])}" for name in SPLITS),
+        )
+
+    @property
+    def sample_ids(self) -> np.ndarray | None:
+        return None if self.genotypes is None else self.genotypes.sample_ids
+
+    @property
+    def populations(self) -> dict[str, np.ndarray | None]:
+        """Population labels per split (``{"train": ..., "val": ..., "test": ...}``), after ``setup()``."""
+        return {name: getattr(self, f"{name}_populations", None) for name in SPLITS}
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        if split not in self._values:
+            raise RuntimeError("GenotypeDataModule.setup() must run before its dataloaders are used")
+        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
+        return DataLoader(
+            EncodedRows(self._values[split]),
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            generator=generator,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            collate_fn=_already_batched,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

@@ -1,0 +1,154 @@
+"""Evaluate genotype files: resolve paths (files or run folders), read them, compute metrics, plot, report.
+
+This is the work behind ``evaluate.py``. A PATH is anything ``snpdiff.data.read_genotypes`` reads (a PLINK prefix
+or ``.bed``, ``.vcf``/``.vcf.gz``/``.bcf``, ``.parquet``, ``.npy``), or a folder (a training or generation run)
+holding ``<role>.<ext>`` for the role asked: ``synthetic.bed`` (+ ``.bim``/``.fam``), ``synthetic.vcf.gz``,
+``real.npy``, ``holdout.parquet``, ...
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from snpdiff.data import GenotypeSet, read_genotypes
+from snpdiff.errors import DataError
+from snpdiff.metrics.genotype import evaluate_genotypes
+from snpdiff.metrics.plots import make_plots
+from snpdiff.metrics.report import write_report
+
+log = logging.getLogger(__name__)
+
+# file endings a run folder is searched for, as <role><ending>; ".bed" stands for a PLINK fileset
+RUN_FOLDER_ENDINGS = (".bed", ".vcf.gz", ".vcf", ".bcf", ".parquet", ".npy")
+PLOTS_DIR = "plots"
+
+
+def resolve_genotype_path(path: str | os.PathLike, role: str) -> str:
+    """The genotype file (or PLINK prefix) that ``path`` names for ``role`` (``real``, ``synthetic``, ``holdout``).
+
+    A folder must hold exactly one ``<role><ending>`` for the endings in ``RUN_FOLDER_ENDINGS``; a PLINK fileset
+    is returned as its prefix. Anything else is returned unchanged for ``read_genotypes`` to open (and reject).
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        return str(path)
+    found = [folder / f"{role}{ending}" for ending in RUN_FOLDER_ENDINGS if (folder / f"{role}{ending}").is_file()]
+    if len(found) != 1:
+        wanted = ", ".join(f"{role}{ending}" for ending in RUN_FOLDER_ENDINGS)
+        problem = "none of" if not found else f"more than one of ({', '.join(p.name for p in found)})"
+        raise DataError(f"{role}={path}: the folder holds {problem} the files evaluate looks for: {wanted}")
+    return str(found[0].with_suffix("")) if found[0].suffix == ".bed" else str(found[0])
+
+
+def read_for_evaluation(path: str | os.PathLike, role: str, selection: dict | None = None) -> GenotypeSet:
+    """Resolve and read one input set; log its shape."""
+    resolved = resolve_genotype_path(path, role)
+    genotypes = read_genotypes(resolved, **(selection or {}))
+    log.info("%s: %s (%d rows x %d SNPs)", role, resolved, genotypes.n_rows, genotypes.n_snps)
+    return genotypes
+
+
+def _check_compatible(sets: dict[str, GenotypeSet]) -> None:
+    """Same SNP count and the same row kind (individuals or haplotypes) in every set; warn on differing positions."""
+    real = sets["real"]
+    for role, genotypes in sets.items():
+        if genotypes.haplotype != real.haplotype:
+            kinds = {True: "haplotype rows (codes 0/1)", False: "diploid rows (codes 0/1/2)"}
+            raise DataError(
+                f"{role} ({genotypes.source}) has {kinds[genotypes.haplotype]} but real "
+                f"({real.source}) has {kinds[real.haplotype]}"
+            )
+        if genotypes.n_snps != real.n_snps:
+            raise DataError(
+                f"{role} ({genotypes.source}) has {genotypes.n_snps} SNPs but real ({real.source}) has "
+                f"{real.n_snps}; select the same SNPs (e.g. select.seq_length=..., select.region=...)"
+            )
+        differ = np.flatnonzero(genotypes.snps.position != real.snps.position)
+        if differ.size:
+            column = int(differ[0])
+            log.warning(
+                "%s and real differ in SNP positions at %d columns (first: column %d, %s vs %s); comparing "
+                "columns in order",
+                role,
+                differ.size,
+                column,
+                genotypes.snps.position[column],
+                real.snps.position[column],
+            )
+
+
+@dataclass
+class EvaluationResult:
+    """What ``evaluate_files`` computed and where it wrote it."""
+
+    metrics: dict[str, float]
+    metrics_path: Path
+    report_path: Path
+    plots: dict[str, Path]
+
+
+def evaluate_files(
+    real: str | os.PathLike,
+    synthetic: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    holdout: str | os.PathLike | None = None,
+    selection: dict | None = None,
+    ld_window: int = 50,
+    n_pcs: int = 2,
+    max_snps_ld: int | None = None,
+    seed: int = 0,
+    plots: bool = True,
+) -> EvaluationResult:
+    """Read T, S (and H), compute ``evaluate_genotypes``, write ``metrics.json``, ``report.md`` and ``plots/*.png``.
+
+    ``selection``: ``read_genotypes`` keywords applied to the real and held-out inputs (e.g. ``snp_offset`` and
+    ``seq_length`` to cut the training window out of a larger cohort); the synthetic set is read whole.
+    Every input is read and checked before any metric is computed.
+    """
+    sets = {
+        "real": read_for_evaluation(real, "real", selection),
+        "synthetic": read_for_evaluation(synthetic, "synthetic"),
+    }
+    if holdout is not None:
+        sets["holdout"] = read_for_evaluation(holdout, "holdout", selection)
+    _check_compatible(sets)
+    ploidy = 1 if sets["real"].haplotype else 2
+    codes = {role: genotypes.codes for role, genotypes in sets.items()}
+    populations = sets["real"].populations
+    metrics = evaluate_genotypes(
+        codes["real"],
+        codes["synthetic"],
+        codes.get("holdout"),
+        populations=populations,
+        ld_window=ld_window,
+        n_pcs=n_pcs,
+        max_snps_ld=max_snps_ld,
+        seed=seed,
+        ploidy=ploidy,
+    )
+    out = Path(out_dir)
+    plot_paths = {}
+    if plots:
+        plot_paths = make_plots(
+            codes["real"],
+            codes["synthetic"],
+            codes.get("holdout"),
+            out / PLOTS_DIR,
+            populations=populations,
+            ld_window=ld_window,
+            max_snps_ld=max_snps_ld,
+            seed=seed,
+            ploidy=ploidy,
+        )
+    kind = "haplotypes" if ploidy == 1 else "individuals"
+    inputs = {
+        role: f"`{genotypes.source}`: {genotypes.n_rows} {kind} x {genotypes.n_snps} SNPs"
+        for role, genotypes in sets.items()
+    }
+    written = write_report(metrics, plot_paths, out, inputs=inputs)
+    return EvaluationResult(metrics, written["json"], written["report"], plot_paths)

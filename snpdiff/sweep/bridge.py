@@ -1,0 +1,126 @@
+"""The bridge: a trial's parameter dict -> Hydra command-line overrides for ``train.py``.
+
+Values are rendered in Hydra's override grammar from their Python types, never from W&B's ``str()`` rendering of
+``${args_no_hyphens}`` (which writes ``None`` as "None" and dicts in Python syntax):
+
+- ``True``/``False`` -> ``true``/``false``; ``None`` -> ``null``; ints stay ints, floats are written so that
+  Hydra reads a float (``1e-05``, ``2.0``); lists (nested too) -> ``[a,b]``; dicts -> ``{key:value}``;
+- strings are always quoted (``'...'``), so ``'1e-3'``, ``'true'``, spaces, commas, quotes and ``=`` survive;
+  a literal ``${`` is escaped so that OmegaConf does not read it as an interpolation;
+- config-group choices (``model: unet_attn``) become ``model=unet_attn``;
+- keys the composed config lacks get Hydra's ``+key=`` (add) prefix; ``+``/``++`` written in the name are kept.
+
+A dict value assigned to a key that already holds a mapping is merged into it (Hydra's rule for ``key={...}``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+import yaml
+from hydra.core.override_parser.types import Quote, QuotedString
+from omegaconf import DictConfig, OmegaConf
+
+from snpdiff.errors import SweepError
+
+_DICT_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_INTERPOLATION_START = re.compile(r"(\\*)\$\{")
+_ABSENT = object()
+
+
+def _escape_interpolation(text: str) -> str:
+    r"""Make ``${`` literal for OmegaConf: ``\${``, with the backslashes before it doubled."""
+    return _INTERPOLATION_START.sub(lambda m: "\\" * (2 * len(m.group(1))) + "\\${", text)
+
+
+def format_value(value: Any) -> str:
+    """One value in Hydra's override grammar, such that Hydra parses it back to an equal Python value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        text = repr(value)
+        return text if any(c in text for c in ".eE") else text + ".0"
+    if isinstance(value, str):
+        return QuotedString(text=_escape_interpolation(value), quote=Quote.single).with_quotes()
+    if isinstance(value, Mapping):
+        parts = []
+        for key, item in value.items():
+            if not isinstance(key, str) or not _DICT_KEY.match(key):
+                raise SweepError(f"dict key {key!r} cannot be passed to Hydra; use identifiers (letters, digits, _)")
+            parts.append(f"{key}:{format_value(item)}")
+        return "{" + ",".join(parts) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(format_value(item) for item in value) + "]"
+    raise SweepError(f"value {value!r} of type {type(value).__name__} cannot be passed to Hydra")
+
+
+def _format_choice(option: Any) -> str:
+    """A config-group option: ``null`` or its name (``unet_attn``, ``sub/option``) as Hydra reads it."""
+    if option is None:
+        return "null"
+    if not isinstance(option, str):
+        raise SweepError(f"config-group option {option!r} must be a string (a file name under conf/<group>/)")
+    return option if re.fullmatch(r"[A-Za-z0-9_\-/.]+", option) else format_value(option)
+
+
+@lru_cache(maxsize=1)
+def config_groups() -> dict[str, tuple[str, ...]]:
+    """The config groups ``conf/train.yaml`` selects, each with its options (file names under ``conf/<group>/``)."""
+    from snpdiff.config import CONF_DIR
+
+    defaults = yaml.safe_load((CONF_DIR / "train.yaml").read_text()).get("defaults", [])
+    groups: dict[str, tuple[str, ...]] = {}
+    for entry in defaults:
+        if not isinstance(entry, dict):
+            continue  # _self_
+        for key in entry:
+            group = key.split()[-1]  # "optional local" / "override x" -> the group name
+            folder = CONF_DIR / group
+            options = sorted(str(p.relative_to(folder).with_suffix("")) for p in folder.rglob("*.yaml"))
+            groups[group] = tuple(options)
+    return groups
+
+
+def split_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(group choices, key values)`` of a parameter dict."""
+    groups = config_groups()
+    choices = {k: v for k, v in params.items() if k in groups}
+    return choices, {k: v for k, v in params.items() if k not in groups}
+
+
+def key_override(key: str, value: Any, cfg: DictConfig | None) -> str:
+    """``key=value``, or ``+key=value`` when ``cfg`` is given and lacks the key. A written ``+``/``++`` is kept."""
+    prefix = ""
+    if not key.startswith("+") and cfg is not None and OmegaConf.select(cfg, key, default=_ABSENT) is _ABSENT:
+        prefix = "+"
+    return f"{prefix}{key}={format_value(value)}"
+
+
+def params_to_overrides(
+    params: Mapping[str, Any],
+    base_overrides: Sequence[str] = (),
+    compose: Callable[[list[str]], DictConfig] | None = None,
+) -> list[str]:
+    """Hydra overrides that set every parameter of ``params`` (canonical names: Hydra keys and group choices).
+
+    Group choices come first. To know which keys need ``+``, the config is composed with ``base_overrides`` and
+    the group choices (``compose`` defaults to ``snpdiff.config.compose_config``).
+    """
+    if compose is None:
+        from snpdiff.config import compose_config as compose
+    choices, values = split_params(params)
+    overrides = [f"{group}={_format_choice(option)}" for group, option in choices.items()]
+    cfg = compose([*base_overrides, *overrides]) if values else None
+    return overrides + [key_override(key, value, cfg) for key, value in values.items()]

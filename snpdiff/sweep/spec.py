@@ -1,0 +1,538 @@
+"""The sweep file: a standard W&B sweep YAML, loaded, checked for structure, flattened and de-aliased.
+
+Parameter names are Hydra keys (``optimizer.lr``) or config-group choices (``model``, ``scheduler``). Nested
+``parameters:`` blocks are flattened to dotted keys (``optimizer: {parameters: {lr: ...}}`` is ``optimizer.lr``).
+The old tool's flat names are accepted through ``ALIASES``, the one table that maps them. A name may start with
+``+`` to add a key the config does not have (Hydra's append syntax); without it an unknown key is an error.
+
+This module checks only the file itself; ``snpdiff.sweep.validation`` checks it against the composed config.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from snpdiff.errors import SweepError
+
+METHODS = ("grid", "random", "bayes")
+GOALS = ("minimize", "maximize")
+TOP_LEVEL_KEYS = (
+    "method", "metric", "parameters", "early_terminate", "run_cap", "program", "command",
+    "name", "description", "project", "entity",
+)
+PARAM_KEYS = ("value", "values", "distribution", "min", "max", "q", "mu", "sigma", "probabilities", "parameters")
+DEFAULT_PROGRAM = "train.py"
+DEFAULT_COMMAND = ("${env}", "${interpreter}", "${program}", "${args_no_hyphens}")
+# W&B's argument macros. For a Hydra program every one of them means "the trial's Hydra overrides", rendered by
+# snpdiff.sweep.bridge (W&B's own rendering writes None as "None" and dicts in Python syntax, which Hydra rejects).
+ARGS_MACROS = ("${args}", "${args_no_hyphens}", "${args_no_boolean_flags}")
+OTHER_MACROS = ("${env}", "${interpreter}", "${program}")
+# A quantile in (0, 1) is what the local backend samples for the normal family; the tails beyond ~5 sigma are cut.
+NORMAL_QUANTILE_BOUNDS = (3e-7, 1 - 3e-7)
+# Validation tries the normal family at mu and mu +- this many sigma.
+NORMAL_CHECK_SIGMAS = 3.0
+
+# W&B distributions: the keys each needs, with W&B's defaults (None = required).
+DISTRIBUTIONS: dict[str, dict[str, float | None]] = {
+    "constant": {},
+    "categorical": {},
+    "int_uniform": {"min": None, "max": None},
+    "uniform": {"min": None, "max": None},
+    "q_uniform": {"min": None, "max": None, "q": 1.0},
+    "log_uniform": {"min": None, "max": None},  # exp(uniform(min, max)): min/max are natural-log exponents
+    "log_uniform_values": {"min": None, "max": None},  # log-uniform between the values min and max
+    "q_log_uniform": {"min": None, "max": None, "q": 1.0},
+    "q_log_uniform_values": {"min": None, "max": None, "q": 1.0},
+    "inv_log_uniform": {"min": None, "max": None},  # exp(-uniform(min, max))
+    "inv_log_uniform_values": {"min": None, "max": None},  # 1/X log-uniform, X in [min, max]
+    "normal": {"mu": 0.0, "sigma": 1.0},
+    "q_normal": {"mu": 0.0, "sigma": 1.0, "q": 1.0},
+    "log_normal": {"mu": 0.0, "sigma": 1.0},  # exp(normal(mu, sigma))
+    "q_log_normal": {"mu": 0.0, "sigma": 1.0, "q": 1.0},
+}
+NORMAL_FAMILY = ("normal", "q_normal", "log_normal", "q_log_normal")
+
+# The old tool's flat parameter names -> Hydra keys or config groups. The one place this mapping lives.
+ALIASES: dict[str, str] = {
+    "learning_rate": "optimizer.lr",
+    "lr": "optimizer.lr",
+    "weight_decay": "optimizer.weight_decay",
+    "betas": "optimizer.betas",
+    "batch_size": "data.batch_size",
+    "seq_length": "data.seq_length",
+    "n_individuals": "data.n_individuals",
+    "epochs": "trainer.max_epochs",
+    "max_epochs": "trainer.max_epochs",
+    "gradient_clip_val": "trainer.gradient_clip_val",
+    "accumulate_grad_batches": "trainer.accumulate_grad_batches",
+    "precision": "trainer.precision",
+    "embedding_dim": "model.embedding_dim",
+    "channels": "model.channels",
+    "dim_mults": "model.dim_mults",
+    "kernel_sizes": "model.kernel_sizes",
+    "dilations": "model.dilations",
+    "norm_groups": "model.norm_groups",
+    "dropout": "model.dropout",
+    "use_time_emb": "model.use_time_emb",
+    "use_pos_emb": "model.use_pos_emb",
+    "use_scale_shift_norm": "model.use_scale_shift_norm",
+    "use_attention": "model.use_attention",
+    "attention_heads": "model.attention_heads",
+    "attention_dim_head": "model.attention_dim_head",
+    "discrete_penalty_weight": "loss.discrete_penalty_weight",
+    "use_discrete_loss": "loss.use_discrete_loss",
+    "scheduler_type": "scheduler",  # a config-group choice: cosine | reduce | onecycle | warmup_cosine | none
+    "eta_min": "scheduler.eta_min",
+    "min_lr": "scheduler.min_lr",
+    "timesteps": "diffusion.timesteps",
+    "beta_start": "diffusion.beta_start",
+    "beta_end": "diffusion.beta_end",
+    "schedule_type": "diffusion.schedule_type",
+    "prediction": "diffusion.prediction",
+    "sampler": "diffusion.sampler",
+    "sampling_steps": "diffusion.sampling_steps",
+}
+
+
+def quantize(value: float, q: float) -> float | int:
+    """W&B's ``q_*`` rounding: ``round(value / q) * q``, an int when ``q`` is an int."""
+    rounded = round(value / q) * q
+    return int(rounded) if isinstance(q, int) and not isinstance(q, bool) else rounded
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One swept parameter: its Hydra key (or group), its W&B distribution and that distribution's arguments.
+
+    ``distribution`` is ``constant`` for ``value:``, ``categorical`` for ``values:``, else a key of DISTRIBUTIONS.
+    """
+
+    name: str
+    distribution: str
+    written_as: str
+    value: Any = None
+    values: tuple[Any, ...] = ()
+    probabilities: tuple[float, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    q: float | None = None
+    mu: float | None = None
+    sigma: float | None = None
+
+    @property
+    def key(self) -> str:
+        """The Hydra key without a leading ``+`` (the ``+`` only says "add it")."""
+        return self.name.lstrip("+")
+
+    @property
+    def is_fixed(self) -> bool:
+        return self.distribution == "constant"
+
+    @property
+    def is_finite(self) -> bool:
+        """Whether the parameter takes a finite list of values (usable by grid search)."""
+        return self.distribution in ("constant", "categorical", "int_uniform")
+
+    def finite_values(self) -> list[Any]:
+        """Every value of a finite parameter, in order (grid search iterates these)."""
+        if self.distribution == "constant":
+            return [self.value]
+        if self.distribution == "categorical":
+            return list(self.values)
+        if self.distribution == "int_uniform":
+            return list(range(int(self.min), int(self.max) + 1))
+        raise SweepError(f"parameter {self.written_as!r}: distribution {self.distribution} has no finite values")
+
+    def from_unit(self, u: float) -> Any:
+        """The value at the point ``u`` in (0, 1) of the distribution's own scale (used for checks and sampling).
+
+        Uniform family: the ``u`` fraction between the bounds on the distribution's scale; normal family:
+        the ``u`` quantile. ``q_*`` distributions are rounded to ``q``.
+        """
+        d = self.distribution
+        if d == "int_uniform":
+            return int(round(self.min + u * (self.max - self.min)))
+        if d in NORMAL_FAMILY:
+            x = statistics.NormalDist(self.mu, self.sigma).inv_cdf(u)
+            x = math.exp(x) if "log" in d else x
+        else:
+            low, high, log = self.sample_range()
+            x = math.exp(math.log(low) + u * (math.log(high) - math.log(low))) if log else low + u * (high - low)
+        return quantize(x, self.q) if d.startswith("q_") else x
+
+    def sample_range(self) -> tuple[float, float, bool]:
+        """``(low, high, log_scale)`` of the uniform family, in the parameter's own units."""
+        d = self.distribution
+        if d in ("uniform", "q_uniform"):
+            return float(self.min), float(self.max), False
+        if d in ("log_uniform", "q_log_uniform"):
+            return math.exp(self.min), math.exp(self.max), True
+        if d in ("log_uniform_values", "q_log_uniform_values", "inv_log_uniform_values"):
+            return float(self.min), float(self.max), True
+        if d == "inv_log_uniform":
+            return math.exp(-self.max), math.exp(-self.min), True
+        raise SweepError(f"parameter {self.written_as!r}: {d} is not in the uniform family")
+
+    def check_values(self) -> list[Any]:
+        """Values that stand for the whole parameter in config checks: every listed value, or the extremes."""
+        if self.is_finite:
+            values = self.finite_values()
+            return values if self.distribution != "int_uniform" else [values[0], values[-1]]
+        if self.distribution in NORMAL_FAMILY:
+            tail = statistics.NormalDist().cdf(NORMAL_CHECK_SIGMAS)
+            return [self.from_unit(1 - tail), self.from_unit(0.5), self.from_unit(tail)]
+        return [self.from_unit(0.0), self.from_unit(1.0)]
+
+    def to_wandb(self) -> dict[str, Any]:
+        """This parameter as a W&B sweep ``parameters`` entry."""
+        if self.distribution == "constant":
+            return {"value": self.value}
+        if self.distribution == "categorical":
+            entry: dict[str, Any] = {"values": list(self.values)}
+            if self.probabilities is not None:
+                entry["probabilities"] = list(self.probabilities)
+            return entry
+        entry = {"distribution": self.distribution}
+        for key in DISTRIBUTIONS[self.distribution]:
+            entry[key] = getattr(self, key)
+        return entry
+
+
+@dataclass(frozen=True)
+class Hyperband:
+    """W&B ``early_terminate: {type: hyperband}``. Resources are epochs (the training reports once per epoch)."""
+
+    eta: int = 3
+    min_iter: int | None = None
+    max_iter: int | None = None
+    s: int | None = None
+
+    def resource_bounds(self) -> tuple[int, int | str]:
+        """``(min_resource, max_resource)`` in epochs; max is ``"auto"`` when only ``min_iter`` is given.
+
+        W&B's brackets are ``min_iter * eta**k`` (k < s) or ``max_iter / eta**k`` (k <= s).
+        """
+        if self.max_iter is not None:
+            return max(1, int(self.max_iter // self.eta ** (self.s or 0))), int(self.max_iter)
+        if self.s is not None:
+            return int(self.min_iter), int(self.min_iter * self.eta**self.s)
+        return int(self.min_iter), "auto"
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A parsed sweep file. ``parameters`` maps canonical names (Hydra keys or groups) to their specs, in file order."""
+
+    method: str
+    metric: str
+    goal: str
+    parameters: dict[str, ParamSpec]
+    early_terminate: Hyperband | None = None
+    run_cap: int | None = None
+    program: str = DEFAULT_PROGRAM
+    command: tuple[str, ...] = DEFAULT_COMMAND
+    name: str | None = None
+    description: str | None = None
+    project: str | None = None
+    entity: str | None = None
+    metric_given: bool = True
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def fixed_params(self) -> dict[str, Any]:
+        return {name: p.value for name, p in self.parameters.items() if p.is_fixed}
+
+    def varying_names(self) -> list[str]:
+        return [name for name, p in self.parameters.items() if not p.is_fixed]
+
+    def grid_points(self) -> list[dict[str, Any]]:
+        """Every combination of a grid sweep, in W&B's order (the product of the parameters in file order)."""
+        names = list(self.parameters)
+        columns = [self.parameters[n].finite_values() for n in names]
+        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*columns)]
+
+    def command_overrides(self) -> list[str]:
+        """Literal tokens after ``${program}`` in ``command``: Hydra overrides every trial gets."""
+        tokens = list(self.command)
+        start = tokens.index("${program}") + 1 if "${program}" in tokens else len(tokens)
+        return [t for t in tokens[start:] if not (t.startswith("${") and t.endswith("}"))]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical sweep file (flattened, aliases resolved): what is stored with the sweep."""
+        out: dict[str, Any] = {
+            "method": self.method,
+            "metric": {"name": self.metric, "goal": self.goal},
+            "parameters": {name: p.to_wandb() for name, p in self.parameters.items()},
+            "program": self.program,
+            "command": list(self.command),
+        }
+        if self.early_terminate is not None:
+            hb = self.early_terminate
+            out["early_terminate"] = {
+                "type": "hyperband",
+                **{k: v for k, v in (("eta", hb.eta), ("min_iter", hb.min_iter), ("max_iter", hb.max_iter),
+                                     ("s", hb.s)) if v is not None},
+            }
+        for key in ("run_cap", "name", "description", "project", "entity"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
+
+
+def _flatten(block: Any, prefix: str, out: dict[str, tuple[str, Any]], problems: list[str]) -> None:
+    """Flatten nested ``parameters:`` blocks into ``{dotted name: (name as written, entry)}``."""
+    if not isinstance(block, dict):
+        problems.append(f"'{prefix or 'parameters'}' must be a mapping of parameter names, got {block!r}")
+        return
+    for name, entry in block.items():
+        dotted = f"{prefix}.{name}" if prefix else str(name)
+        if isinstance(entry, dict) and "parameters" in entry:
+            extra = sorted(set(entry) - {"parameters"})
+            if extra:
+                problems.append(f"parameter '{dotted}': a nested 'parameters' block cannot also have {extra}")
+            _flatten(entry["parameters"], dotted, out, problems)
+        else:
+            out[dotted] = (dotted, entry)
+
+
+def _parse_param(name: str, written: str, entry: Any, problems: list[str]) -> ParamSpec | None:
+    """One parameter entry -> ParamSpec, or None with the reasons appended to ``problems``."""
+    where = f"parameter '{written}'" + (f" (alias of {name})" if written != name else "")
+    if not isinstance(entry, dict):
+        problems.append(f"{where}: must be a mapping with value, values or distribution; got {entry!r}")
+        return None
+    unknown = sorted(set(entry) - set(PARAM_KEYS))
+    if unknown:
+        problems.append(f"{where}: unknown keys {unknown}; allowed: {', '.join(PARAM_KEYS[:-1])}")
+        return None
+    distribution = entry.get("distribution")
+    if distribution is None:  # W&B infers the distribution from the keys given
+        if "values" in entry:
+            distribution = "categorical"
+        elif "value" in entry:
+            distribution = "constant"
+        elif "min" in entry and "max" in entry:
+            ints = all(isinstance(entry[k], int) and not isinstance(entry[k], bool) for k in ("min", "max"))
+            distribution = "int_uniform" if ints else "uniform"
+        elif "mu" in entry or "sigma" in entry:
+            distribution = "normal"
+        else:
+            problems.append(f"{where}: give value, values, min/max or a distribution")
+            return None
+    if distribution not in DISTRIBUTIONS:
+        problems.append(f"{where}: unknown distribution {distribution!r}; allowed: {', '.join(DISTRIBUTIONS)}")
+        return None
+
+    if distribution == "constant":
+        if "value" not in entry:
+            problems.append(f"{where}: distribution constant needs 'value'")
+            return None
+        return ParamSpec(name, "constant", written, value=entry["value"])
+    if distribution == "categorical":
+        values = entry.get("values")
+        if not isinstance(values, list) or not values:
+            problems.append(f"{where}: 'values' must be a non-empty list, got {values!r}")
+            return None
+        probabilities = entry.get("probabilities")
+        if probabilities is not None:
+            if (not isinstance(probabilities, list) or len(probabilities) != len(values)
+                    or not all(_is_number(p) and p >= 0 for p in probabilities)
+                    or not math.isclose(sum(probabilities), 1.0, abs_tol=1e-6)):
+                problems.append(f"{where}: 'probabilities' must be {len(values)} non-negative numbers summing to 1")
+                return None
+            probabilities = tuple(float(p) for p in probabilities)
+        return ParamSpec(name, "categorical", written, values=tuple(values), probabilities=probabilities)
+
+    args: dict[str, Any] = {}
+    ok = True
+    for key, default in DISTRIBUTIONS[distribution].items():
+        value = entry.get(key, default)
+        if value is None:
+            problems.append(f"{where}: distribution {distribution} needs '{key}'")
+            ok = False
+        elif not _is_number(value):
+            problems.append(f"{where}: '{key}' must be a finite number, got {value!r}")
+            ok = False
+        args[key] = value
+    extra = sorted(set(entry) - set(DISTRIBUTIONS[distribution]) - {"distribution"})
+    if extra:
+        problems.append(f"{where}: distribution {distribution} takes {sorted(DISTRIBUTIONS[distribution])}, "
+                        f"not {extra}")
+        ok = False
+    if not ok:
+        return None
+    if "min" in args and args["min"] >= args["max"]:
+        problems.append(f"{where}: min={args['min']!r} must be below max={args['max']!r}")
+        ok = False
+    if distribution == "int_uniform" and not all(isinstance(args[k], int) for k in ("min", "max")):
+        problems.append(f"{where}: int_uniform needs integer min and max, got {args['min']!r}, {args['max']!r}")
+        ok = False
+    if distribution.endswith("_values") and "min" in args and args["min"] <= 0:
+        problems.append(f"{where}: {distribution} needs min > 0 (a log scale), got min={args['min']!r}")
+        ok = False
+    if "q" in args and args["q"] <= 0:
+        problems.append(f"{where}: q must be > 0, got {args['q']!r}")
+        ok = False
+    if "sigma" in args and args["sigma"] <= 0:
+        problems.append(f"{where}: sigma must be > 0, got {args['sigma']!r}")
+        ok = False
+    return ParamSpec(name, distribution, written, **args) if ok else None
+
+
+def _parse_hyperband(entry: Any, problems: list[str]) -> Hyperband | None:
+    if not isinstance(entry, dict) or entry.get("type") != "hyperband":
+        problems.append(f"early_terminate: only type 'hyperband' is supported, got {entry!r}")
+        return None
+    allowed = {"type", "eta", "min_iter", "max_iter", "s", "strict"}
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        problems.append(f"early_terminate: unknown keys {unknown}; allowed: {', '.join(sorted(allowed))}")
+        return None
+    values = {k: entry.get(k) for k in ("eta", "min_iter", "max_iter", "s")}
+    for key, value in values.items():
+        if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+            problems.append(f"early_terminate.{key} must be a non-negative integer, got {value!r}")
+            return None
+    eta = values["eta"] if values["eta"] is not None else 3
+    if eta < 2:
+        problems.append(f"early_terminate.eta must be >= 2, got {eta}")
+        return None
+    if values["min_iter"] is None and values["max_iter"] is None:
+        problems.append("early_terminate: hyperband needs min_iter (epochs of the first bracket) or max_iter and s")
+        return None
+    if values["max_iter"] is not None and values["s"] is None:
+        problems.append("early_terminate: max_iter needs s (the number of brackets)")
+        return None
+    if values["min_iter"] is not None and values["min_iter"] < 1:
+        problems.append(f"early_terminate.min_iter must be >= 1, got {values['min_iter']}")
+        return None
+    return Hyperband(eta=eta, min_iter=values["min_iter"], max_iter=values["max_iter"], s=values["s"])
+
+
+def _parse_command(command: Any, problems: list[str]) -> tuple[str, ...]:
+    if command is None:
+        return DEFAULT_COMMAND
+    if not isinstance(command, list) or not all(isinstance(t, str) for t in command):
+        problems.append(f"command must be a list of strings, got {command!r}")
+        return DEFAULT_COMMAND
+    for token in command:
+        if token.startswith("${") and token.endswith("}") and token not in ARGS_MACROS + OTHER_MACROS:
+            allowed = ", ".join(OTHER_MACROS + ARGS_MACROS)
+            problems.append(f"command: {token} cannot pass parameters to a Hydra program; allowed macros: {allowed}")
+    if "${program}" not in command:
+        problems.append("command must contain ${program}")
+    if not any(t in ARGS_MACROS for t in command):
+        problems.append("command must contain ${args_no_hyphens} (where the trial's Hydra overrides go)")
+    return tuple(command)
+
+
+def parse_sweep(raw: Any, default_metric: str = "val_loss") -> tuple[SweepSpec | None, list[str]]:
+    """Parse a sweep dict. Returns the spec (valid parameters only) and every structural problem found.
+
+    ``default_metric`` (the config's ``optimized_metric``) is used, minimised, when the file has no ``metric``.
+    """
+    problems: list[str] = []
+    if not isinstance(raw, dict):
+        return None, [f"a sweep file must be a mapping with method and parameters, got {type(raw).__name__}"]
+    unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS))
+    if unknown:
+        problems.append(f"unknown top-level keys {unknown}; allowed: {', '.join(TOP_LEVEL_KEYS)}")
+    method = raw.get("method")
+    if method not in METHODS:
+        problems.append(f"method={method!r}; allowed: {', '.join(METHODS)}")
+
+    metric = raw.get("metric")
+    metric_given = metric is not None
+    metric_name, goal = default_metric, "minimize"
+    if metric_given:
+        if not isinstance(metric, dict) or not isinstance(metric.get("name"), str):
+            problems.append(f"metric must be a mapping with 'name' (and 'goal'), got {metric!r}")
+        else:
+            metric_name, goal = metric["name"], metric.get("goal", "minimize")
+            if goal not in GOALS:
+                problems.append(f"metric.goal={goal!r}; allowed: {', '.join(GOALS)}")
+            extra = sorted(set(metric) - {"name", "goal", "target"})
+            if extra:
+                problems.append(f"metric: unknown keys {extra}; allowed: name, goal, target")
+
+    flat: dict[str, tuple[str, Any]] = {}
+    if "parameters" not in raw:
+        problems.append("the sweep file has no 'parameters'")
+    else:
+        _flatten(raw["parameters"], "", flat, problems)
+    parameters: dict[str, ParamSpec] = {}
+    for dotted, (written, entry) in flat.items():
+        name = ALIASES.get(dotted, dotted)
+        if name.lstrip("+") in {p.lstrip("+") for p in parameters}:
+            first = next(p.written_as for p in parameters.values() if p.key == name.lstrip("+"))
+            problems.append(f"parameter '{written}' and '{first}' both set {name.lstrip('+')}; keep one")
+            continue
+        param = _parse_param(name, written, entry, problems)
+        if param is not None:
+            parameters[name] = param
+
+    if method == "grid":
+        for param in parameters.values():
+            if not param.is_finite:
+                problems.append(f"parameter '{param.written_as}': grid search needs values, value or int_uniform, "
+                                f"not distribution {param.distribution}")
+    if method == "bayes" and not metric_given:
+        problems.append("method bayes needs a metric (name and goal)")
+
+    early = raw.get("early_terminate")
+    hyperband = _parse_hyperband(early, problems) if early is not None else None
+
+    run_cap = raw.get("run_cap")
+    if run_cap is not None and not (isinstance(run_cap, int) and not isinstance(run_cap, bool) and run_cap >= 1):
+        problems.append(f"run_cap must be a positive integer, got {run_cap!r}")
+        run_cap = None
+    program = raw.get("program", DEFAULT_PROGRAM)
+    if not isinstance(program, str) or not program:
+        problems.append(f"program must be a script path such as train.py, got {program!r}")
+        program = DEFAULT_PROGRAM
+    command = _parse_command(raw.get("command"), problems)
+    texts = {}
+    for key in ("name", "description", "project", "entity"):
+        value = raw.get(key)
+        if value is not None and not isinstance(value, str):
+            problems.append(f"{key} must be a string, got {value!r}")
+            value = None
+        texts[key] = value
+
+    if method not in METHODS:
+        return None, problems
+    spec = SweepSpec(
+        method=method, metric=metric_name, goal=goal if goal in GOALS else "minimize", parameters=parameters,
+        early_terminate=hyperband, run_cap=run_cap, program=program, command=command, metric_given=metric_given,
+        raw=raw, **texts,
+    )
+    return spec, problems
+
+
+def read_sweep_file(path: str | Path) -> Any:
+    """The YAML content of a sweep file; SweepError when it is missing or not YAML."""
+    path = Path(path)
+    if not path.is_file():
+        raise SweepError(f"sweep file {path} does not exist")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SweepError(f"sweep file {path} is not valid YAML: {exc}") from None
+
+
+def load_sweep(raw: Any, default_metric: str = "val_loss") -> SweepSpec:
+    """Parse a sweep dict that is known to be valid (e.g. one stored with a sweep); SweepError otherwise."""
+    spec, problems = parse_sweep(raw, default_metric)
+    if problems or spec is None:
+        raise SweepError("invalid sweep:\n  - " + "\n  - ".join(problems))
+    return spec

@@ -19,6 +19,7 @@ def main(cfg: DictConfig) -> None:
             real=cfg.real,
             synthetic=cfg.synthetic,
             holdout=cfg.holdout,
+            haplotype=cfg.haplotype,
             out_dir=cfg.out,
             selection=OmegaConf.to_container(cfg.select, resolve=True),
             ld_window=cfg.ld_window,

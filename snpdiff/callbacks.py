@@ -12,7 +12,6 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import (
     Callback,
     EarlyStopping,
-    LearningRateMonitor,
     ModelCheckpoint,
     RichProgressBar,
     TQDMProgressBar,
@@ -40,7 +39,7 @@ class MetricsJson(Callback):
     """Keeps ``<output_dir>/metrics.json`` current: the latest value of every logged scalar plus a per-epoch history.
 
     Rewritten atomically after every validation epoch, so a killed job keeps what it had; a resumed run keeps the
-    history of the epochs before its checkpoint.
+    history of the epochs its checkpoint covers.
     """
 
     def __init__(self, output_dir: Path):
@@ -48,10 +47,12 @@ class MetricsJson(Callback):
         self.history: list[dict[str, Any]] = []
         self.extra: dict[str, Any] = {}
 
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.path.is_file() and trainer.current_epoch > 0:  # resumed: keep the epochs the checkpoint covers
-            previous = json.loads(self.path.read_text()).get("history", [])
-            self.history = [row for row in previous if row["epoch"] < trainer.current_epoch]
+    def state_dict(self) -> dict[str, Any]:
+        """The history travels in checkpoints, so a resumed run keeps exactly the epochs its checkpoint covers."""
+        return {"history": self.history}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = list(state_dict.get("history", []))
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
@@ -71,6 +72,24 @@ class MetricsJson(Callback):
         return payload
 
 
+class LearningRateLog(Callback):
+    """Logs ``lr-<Optimizer>`` (the first parameter group's learning rate) through ``self.log``.
+
+    Unlike Lightning's LearningRateMonitor it works without a logger, so metrics.json always has the rate used.
+    """
+
+    def __init__(self, logging_interval: str = "step"):
+        if logging_interval not in ("step", "epoch"):
+            raise ValueError(f"callbacks.lr_monitor.logging_interval={logging_interval!r}; allowed: step, epoch")
+        self.logging_interval = logging_interval
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx) -> None:
+        for optimizer in trainer.optimizers:
+            on_step = self.logging_interval == "step"
+            name = f"lr-{type(optimizer).__name__}"
+            pl_module.log(name, optimizer.param_groups[0]["lr"], on_step=on_step, on_epoch=not on_step, batch_size=1)
+
+
 def build_callbacks(cfg: dict[str, Any], output_dir: Path, monitor: str, mode: str) -> list[Callback]:
     """Checkpointing (last and best on ``monitor``), LR monitor, optional early stopping, progress bar."""
     checkpoint = cfg["model_checkpoint"]
@@ -85,7 +104,7 @@ def build_callbacks(cfg: dict[str, Any], output_dir: Path, monitor: str, mode: s
             every_n_epochs=checkpoint.get("every_n_epochs", 1),
             enable_version_counter=False,
         ),
-        LearningRateMonitor(logging_interval=cfg["lr_monitor"].get("logging_interval", "step")),
+        LearningRateLog(cfg["lr_monitor"].get("logging_interval", "step")),
     ]
     stopping = cfg.get("early_stopping") or {}
     if stopping.get("enabled"):

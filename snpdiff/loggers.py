@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import netrc
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -50,9 +51,7 @@ def _run_id(output_dir: Path, resuming: bool) -> str | None:
     id_file = output_dir / RUN_ID_FILE
     if resuming and id_file.is_file():
         return id_file.read_text().strip()
-    import wandb
-
-    run_id = wandb.util.generate_id()
+    run_id = uuid.uuid4().hex[:8]
     id_file.write_text(run_id)
     return run_id
 

@@ -45,6 +45,8 @@ DEFAULT_WORKDIR = Path(tempfile.gettempdir()) / "snpdiff-slurm"
 CLUSTER_NAME = "snpdiff"
 PARTITION = "debug"
 START_TIMEOUT_S = 60.0
+# lifetime of job credentials, seconds; SLURM holds a requeued job back this long (default 120)
+CRED_EXPIRE_S = 5
 STOP_TIMEOUT_S = 15.0
 APT_TIMEOUT_S = 900.0
 # daemons live in /usr/sbin, which a non-login root shell may lack on its PATH
@@ -197,7 +199,8 @@ SlurmdPort={ports["slurmd"]}
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket={paths.munge_socket}
+# cred_expire also sets how long a requeued job waits before it may start again (default 120 s)
+AuthInfo=socket={paths.munge_socket},cred_expire={CRED_EXPIRE_S}
 CredType=cred/munge
 StateSaveLocation={paths.state}
 SlurmdSpoolDir={paths.spool}

@@ -97,8 +97,10 @@ def check_data_config(cfg: Mapping) -> list[str]:
 
     n_individuals = values["n_individuals"]
     if not (n_individuals is None and source != "sim") and not (_is_int(n_individuals) and n_individuals >= 1):
-        problems.append(f"data.n_individuals={n_individuals!r} must be an integer >= 1" +
-                        ("" if source == "sim" else " or null (all individuals)"))
+        problems.append(
+            f"data.n_individuals={n_individuals!r} must be an integer >= 1"
+            + ("" if source == "sim" else " or null (all individuals)")
+        )
     if source == "sim":
         if not (_is_int(values["region_length"]) and values["region_length"] >= 1):
             problems.append(f"data.region_length={values['region_length']!r} must be an integer >= 1 (base pairs)")
@@ -120,8 +122,10 @@ def check_data_config(cfg: Mapping) -> list[str]:
     if max_missing is not None and not (_is_real(max_missing) and 0 <= max_missing <= 1):
         problems.append(f"data.max_missing={max_missing!r} must be a number in [0, 1] or null (no filter)")
     samples = values["samples"]
-    if samples is not None and not isinstance(samples, str) and not (
-        isinstance(samples, (list, tuple)) or hasattr(samples, "__iter__")
+    if (
+        samples is not None
+        and not isinstance(samples, str)
+        and not (isinstance(samples, (list, tuple)) or hasattr(samples, "__iter__"))
     ):
         problems.append(f"data.samples={samples!r} must be a list of sample ids, a file path or null")
     if values["population_file"] == FAM_POPULATIONS and source != "plink":
@@ -177,9 +181,9 @@ class GenotypeDataModule(LightningDataModule):
         self,
         source: str = "sim",
         path: str | None = None,
-        n_individuals: int | None = 1000,
-        region_length: int | None = 3_000_000,
-        sim_seed: int | None = 1,
+        n_individuals: int | None = None,
+        region_length: int | None = None,
+        sim_seed: int | None = None,
         region: str | None = None,
         snp_offset: int = 0,
         seq_length: int | None = 1024,
@@ -241,28 +245,37 @@ class GenotypeDataModule(LightningDataModule):
             if ignored:
                 log.info("data=%s ignores the simulation keys %s", source, ", ".join(f"data.{key}" for key in ignored))
 
+    def _simulate(self) -> GenotypeSet:
+        config = self.config
+        return simulate_genotypes(
+            n_individuals=config["n_individuals"],
+            region_length=config["region_length"],
+            seed=config["sim_seed"],
+            cache_dir=self.cache_dir,
+            haplotype=config["haplotype"],
+        )
+
     def _load(self) -> CacheResult:
         """Open the source and select from it, through the cache (raises DataError/ConfigError on bad input)."""
         config = self.config
         if self.source == "sim":
-            simulated = simulate_genotypes(
-                n_individuals=config["n_individuals"],
-                region_length=config["region_length"],
-                seed=config["sim_seed"],
-                cache_dir=self.cache_dir,
-                haplotype=config["haplotype"],
-            )
+            simulated = self._simulate()
             # the simulation is cached itself; selecting from it in memory is faster than a second cache entry
             source = MemorySource(simulated, identity={"sim": simulated.source}, format="sim")
             return load_genotypes(source, self.selection, cache_dir=None)
-        options = {key: config[key] for key, sources in FORMAT_OPTIONS.items()
-                   if self.source in sources and config[key] is not None}
+        options = {
+            key: config[key]
+            for key, sources in FORMAT_OPTIONS.items()
+            if self.source in sources and config[key] is not None
+        }
         source = open_source(self.source, self.path, haplotype=config["haplotype"], **options)
         return load_genotypes(source, self.selection, cache_dir=self.cache_dir)
 
     def prepare_data(self) -> None:
         """Decode the source into the cache once (Lightning calls this on one process per node)."""
-        if self.cache_dir is not None:
+        if self.source == "sim":
+            self._simulate()
+        elif self.cache_dir is not None:
             self._load()
 
     def setup(self, stage: str | None = None) -> None:

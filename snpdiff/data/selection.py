@@ -30,6 +30,8 @@ from snpdiff.errors import ConfigError, DataError
 log = logging.getLogger(__name__)
 
 IMPUTE_MODES = ("mode", "mean", "none")
+# read_genotypes only: leave missing calls as MISSING_CODE (training needs a matrix without them)
+KEEP_MISSING = "keep"
 # population_file value that takes labels from the PLINK .fam family column
 FAM_POPULATIONS = "fam"
 UNKNOWN_POPULATION = "unknown"
@@ -44,7 +46,8 @@ class Selection:
     ``FID IID`` columns work too: the second column is used). ``population_file``: a TSV of ``id<TAB>population``,
     or ``"fam"`` for the PLINK family column. ``n_individuals``: keep only the first n selected individuals
     (a quick slice; null keeps all). ``impute``: ``mode`` (most frequent code of the SNP), ``mean`` (rounded mean
-    code) or ``none`` (any missing call is an error).
+    code), ``none`` (any missing call is an error) or ``keep`` (``read_genotypes``: missing calls stay
+    ``MISSING_CODE``).
     """
 
     region: str | None = None
@@ -60,7 +63,7 @@ class Selection:
     def __post_init__(self) -> None:
         if isinstance(self.samples, Sequence) and not isinstance(self.samples, str):
             object.__setattr__(self, "samples", tuple(str(sample) for sample in self.samples))
-        if self.impute not in IMPUTE_MODES:
+        if self.impute not in (*IMPUTE_MODES, KEEP_MISSING):
             raise ConfigError(f"data.impute={self.impute!r} is not allowed; allowed: {list(IMPUTE_MODES)}")
         if self.region is not None:
             Region.parse(self.region)
@@ -134,7 +137,9 @@ def _select_individuals(source: GenotypeSource, selection: Selection) -> np.ndar
         individuals = np.flatnonzero(np.isin(sample_ids, wanted))
     if selection.n_individuals is not None:
         if len(individuals) < selection.n_individuals:
-            log.info("data.n_individuals=%d: %s has %d, using all", selection.n_individuals, source.path, len(individuals))
+            log.info(
+                "data.n_individuals=%d: %s has %d, using all", selection.n_individuals, source.path, len(individuals)
+            )
         individuals = individuals[: selection.n_individuals]
     return individuals
 
@@ -175,7 +180,10 @@ def _population_labels(source: GenotypeSource, selection: Selection, individuals
     if not matched.all():
         log.warning(
             "population file %s has no label for %d of %d samples; they are labelled %r",
-            path, (~matched).sum(), len(matched), UNKNOWN_POPULATION,
+            path,
+            (~matched).sum(),
+            len(matched),
+            UNKNOWN_POPULATION,
         )
     return np.array([by_id.get(sample, UNKNOWN_POPULATION) for sample in sample_ids])
 
@@ -228,6 +236,8 @@ def _scan(source: GenotypeSource, individuals: np.ndarray, selection: Selection)
 
 def _impute(codes: np.ndarray, snps: SnpInfo, mode: str, haplotype: bool, path: str) -> tuple[int, int]:
     """Fill missing calls of ``codes`` in place; returns (imputed calls, SNPs with imputed calls)."""
+    if mode == KEEP_MISSING:
+        return 0, 0
     missing = codes == MISSING_CODE
     missing_per_snp = missing.sum(axis=0)
     columns = np.flatnonzero(missing_per_snp)
@@ -236,11 +246,10 @@ def _impute(codes: np.ndarray, snps: SnpInfo, mode: str, haplotype: bool, path: 
     all_missing = columns[missing_per_snp[columns] == codes.shape[0]]
     if len(all_missing):
         first = all_missing[0]
-        fix = "set data.min_maf > 0 or data.max_missing < 1 to drop it" if mode != "none" else ""
         raise DataError(
             f"{path}: SNP {snps.snp_id[first]} ({snps.chrom[first]}:{snps.position[first]}) has no called genotype "
-            f"in the {codes.shape[0]} selected rows ({len(all_missing)} such SNPs in the window)"
-            + (f"; nothing to impute from: {fix}" if fix else "; data.impute=none cannot train on it")
+            f"in the {codes.shape[0]} selected rows ({len(all_missing)} such SNPs in the window) and data.impute="
+            f"{mode} cannot fill it; drop such SNPs with data.min_maf > 0 or data.max_missing < 1"
         )
     if mode == "none":
         first = columns[0]
@@ -319,7 +328,11 @@ def load_genotypes(
     """``select_genotypes`` through the cache in ``cache_dir`` (None: no cache). Logs what was selected."""
     side_files = selection.side_files()
     params = {
-        "source": {"format": source.format, "files": [str(path.resolve()) for path in source.files()], **source.options()},
+        "source": {
+            "format": source.format,
+            "files": [str(path.resolve()) for path in source.files()],
+            **source.options(),
+        },
         "haplotype": source.haplotype,
         "selection": asdict(selection),
         "side_files": [str(path.resolve()) for path in side_files],
@@ -335,7 +348,8 @@ def load_genotypes(
         result = cached(cache_dir, source.format, params, identity, build)
     info = result.info
     log.info(
-        "data: %s (%s): %d rows x %d SNPs; %d SNPs read, %d passed the filters; imputed %d missing calls in %d SNPs%s%s",
+        "data: %s (%s): %d rows x %d SNPs; %d SNPs read, %d passed the filters; "
+        "imputed %d missing calls in %d SNPs%s%s",
         source.path,
         "decoded" if result.built else f"cache {result.path}",
         result.genotypes.n_rows,

@@ -115,7 +115,9 @@ def simulate_genotypes(
     }
 
     def build() -> tuple[GenotypeSet, dict]:
-        log.info("simulating %d individuals x %d bp (%s, seed %d)", n_individuals, region_length, DEMOGRAPHIC_MODEL, seed)
+        log.info(
+            "simulating %d individuals x %d bp (%s, seed %d)", n_individuals, region_length, DEMOGRAPHIC_MODEL, seed
+        )
         return _simulate(int(n_individuals), int(region_length), int(seed), bool(haplotype)), {}
 
     result = cached(Path(cache_dir) if cache_dir is not None else default_cache_dir(), "sim", params, {}, build)

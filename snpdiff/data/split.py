@@ -51,8 +51,9 @@ def split_rows(
         groups, group_of_individual = np.array(["all"]), np.zeros(n_individuals, dtype=np.int64)
     group_sizes = np.bincount(group_of_individual, minlength=len(groups))
     val_counts = _allocate(group_sizes, counts["val"] / n_individuals, counts["val"])
-    test_counts = np.minimum(_allocate(group_sizes, counts["test"] / n_individuals, counts["test"]),
-                             group_sizes - val_counts)
+    test_counts = np.minimum(
+        _allocate(group_sizes, counts["test"] / n_individuals, counts["test"]), group_sizes - val_counts
+    )
     rng = np.random.default_rng(seed)
     split_of_individual = np.zeros(n_individuals, dtype=np.int8)  # 0 train, 1 val, 2 test
     for group in range(len(groups)):

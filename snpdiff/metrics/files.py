@@ -45,41 +45,48 @@ def resolve_genotype_path(path: str | os.PathLike, role: str) -> str:
     return str(found[0].with_suffix("")) if found[0].suffix == ".bed" else str(found[0])
 
 
-def read_for_evaluation(path: str | os.PathLike, role: str, selection: dict | None = None) -> GenotypeSet:
-    """Resolve and read one input set; log its shape."""
+def read_for_evaluation(
+    path: str | os.PathLike, role: str, haplotype: bool = False, selection: dict | None = None
+) -> GenotypeSet:
+    """Resolve and read one input set (``haplotype``: rows are phased haplotypes, codes 0/1); log its shape."""
     resolved = resolve_genotype_path(path, role)
-    genotypes = read_genotypes(resolved, **(selection or {}))
+    genotypes = read_genotypes(resolved, haplotype=haplotype, **(selection or {}))
     log.info("%s: %s (%d rows x %d SNPs)", role, resolved, genotypes.n_rows, genotypes.n_snps)
     return genotypes
 
 
-def _check_compatible(sets: dict[str, GenotypeSet]) -> None:
-    """Same SNP count and the same row kind (individuals or haplotypes) in every set; warn on differing positions."""
-    real = sets["real"]
-    for role, genotypes in sets.items():
-        if genotypes.haplotype != real.haplotype:
-            kinds = {True: "haplotype rows (codes 0/1)", False: "diploid rows (codes 0/1/2)"}
-            raise DataError(
-                f"{role} ({genotypes.source}) has {kinds[genotypes.haplotype]} but real "
-                f"({real.source}) has {kinds[real.haplotype]}"
-            )
-        if genotypes.n_snps != real.n_snps:
-            raise DataError(
-                f"{role} ({genotypes.source}) has {genotypes.n_snps} SNPs but real ({real.source}) has "
-                f"{real.n_snps}; select the same SNPs (e.g. select.seq_length=..., select.region=...)"
-            )
+def _snp_keys(genotypes: GenotypeSet) -> np.ndarray:
+    return np.char.add(np.char.add(genotypes.snps.chrom, ":"), genotypes.snps.position.astype(str))
+
+
+def align_to_real(genotypes: GenotypeSet, real: GenotypeSet, role: str) -> GenotypeSet:
+    """``genotypes`` with real's SNP columns: as is when the SNP counts agree (a warning when positions differ),
+    else the columns whose chromosome and position match real's, in real's order. Raises DataError when some
+    of real's SNPs are missing."""
+    if genotypes.n_snps == real.n_snps:
         differ = np.flatnonzero(genotypes.snps.position != real.snps.position)
         if differ.size:
-            column = int(differ[0])
             log.warning(
-                "%s and real differ in SNP positions at %d columns (first: column %d, %s vs %s); comparing "
-                "columns in order",
+                "%s and real differ in SNP positions at %d columns (first: column %d, %s vs %s); comparing columns "
+                "in order",
                 role,
                 differ.size,
-                column,
-                genotypes.snps.position[column],
-                real.snps.position[column],
+                int(differ[0]),
+                genotypes.snps.position[differ[0]],
+                real.snps.position[differ[0]],
             )
+        return genotypes
+    column_of_key = {key: column for column, key in enumerate(_snp_keys(genotypes))}
+    wanted = _snp_keys(real)
+    missing = [key for key in wanted if key not in column_of_key]
+    if missing:
+        raise DataError(
+            f"{role} ({genotypes.source}) has {genotypes.n_snps} SNPs but real ({real.source}) has {real.n_snps}, "
+            f"and {len(missing)} of real's SNPs (chrom:position) are not in {role}, first {missing[0]}; give sets "
+            "with the same SNPs (select.* cuts real; see conf/evaluate.yaml)"
+        )
+    log.info("%s: using the %d of its %d SNPs that real has", role, real.n_snps, genotypes.n_snps)
+    return genotypes.select_snps(np.array([column_of_key[key] for key in wanted]))
 
 
 @dataclass
@@ -97,6 +104,7 @@ def evaluate_files(
     synthetic: str | os.PathLike,
     out_dir: str | os.PathLike,
     holdout: str | os.PathLike | None = None,
+    haplotype: bool = False,
     selection: dict | None = None,
     ld_window: int = 50,
     n_pcs: int = 2,
@@ -106,18 +114,22 @@ def evaluate_files(
 ) -> EvaluationResult:
     """Read T, S (and H), compute ``evaluate_genotypes``, write ``metrics.json``, ``report.md`` and ``plots/*.png``.
 
-    ``selection``: ``read_genotypes`` keywords applied to the real and held-out inputs (e.g. ``snp_offset`` and
-    ``seq_length`` to cut the training window out of a larger cohort); the synthetic set is read whole.
+    ``selection``: ``read_genotypes`` keywords for the real set (e.g. ``min_maf``, ``snp_offset`` and ``seq_length``
+    to cut the training window out of a larger cohort; ``population_file``). The synthetic and held-out sets are
+    read whole (with the selection's ``impute``) and matched to real's SNPs by ``align_to_real``.
     Every input is read and checked before any metric is computed.
     """
-    sets = {
-        "real": read_for_evaluation(real, "real", selection),
-        "synthetic": read_for_evaluation(synthetic, "synthetic"),
-    }
+    selection = dict(selection or {})
+    whole = {"impute": selection["impute"]} if "impute" in selection else {}
+    sets = {"real": read_for_evaluation(real, "real", haplotype, selection)}
+    sets["synthetic"] = align_to_real(
+        read_for_evaluation(synthetic, "synthetic", haplotype, whole), sets["real"], "synthetic"
+    )
     if holdout is not None:
-        sets["holdout"] = read_for_evaluation(holdout, "holdout", selection)
-    _check_compatible(sets)
-    ploidy = 1 if sets["real"].haplotype else 2
+        sets["holdout"] = align_to_real(
+            read_for_evaluation(holdout, "holdout", haplotype, whole), sets["real"], "holdout"
+        )
+    ploidy = 1 if haplotype else 2
     codes = {role: genotypes.codes for role, genotypes in sets.items()}
     populations = sets["real"].populations
     metrics = evaluate_genotypes(

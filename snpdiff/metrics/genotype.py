@@ -36,7 +36,7 @@ def check_codes(codes: np.ndarray, ploidy: int = 2, name: str = "genotypes") -> 
     if low < 0 or high > ploidy:
         raise DataError(
             f"{name}: codes must lie in 0..{ploidy} (ploidy={ploidy}, no missing calls); "
-            f"found values from {low} to {high}"
+            f"found values from {low} to {high}" + ("; impute missing calls (-1) first" if low == -1 else "")
         )
     return array.astype(np.int8, copy=False)
 

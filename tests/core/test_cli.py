@@ -14,6 +14,8 @@ from snpdiff.config import PROJECT_ROOT
 
 def run_train(*args: str, root: Path, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     environment = {**os.environ, "SNPDIFF_ROOT": str(root), **(env or {})}
+    environment = {k: v for k, v in environment.items() if v is not None}  # None: unset
+    root.mkdir(parents=True, exist_ok=True)
     return subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "train.py"), *args],
         cwd=root,
@@ -61,10 +63,10 @@ def test_bad_config_fails_before_training_with_one_message(tmp_path):
 
 def test_wandb_offline_without_credentials_and_no_key_on_disk(tmp_path):
     """No W&B server can run here: the run is a real wandb offline run (what users get without an account)."""
-    env = {"WANDB_MODE": "", "HOME": str(tmp_path)}
+    env = {"WANDB_MODE": None, "HOME": str(tmp_path)}
     result = run_train("debug=fast", "logger=wandb", root=tmp_path, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "logging offline" in result.stderr
+    assert "logging offline" in result.stdout + result.stderr
     (run_dir,) = run_dirs(tmp_path)
     run_id = (run_dir / "wandb_run_id.txt").read_text().strip()
     (offline,) = list((run_dir / "wandb").glob(f"offline-run-*-{run_id}"))

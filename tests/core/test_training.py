@@ -25,7 +25,7 @@ REQUIRED_METRICS = {
 
 
 def _options(group):
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml") if not p.stem.startswith("_"))
 
 
 COMBOS = list(itertools.product(_options("model"), _options("loss"), _options("scheduler"), _options("diffusion")))

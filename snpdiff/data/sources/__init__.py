@@ -39,7 +39,8 @@ def open_source(source: str, path: str | os.PathLike | None, haplotype: bool = F
     """Open (and validate) a genotype file as ``source`` (one of ``FILE_SOURCES``).
 
     ``options``: ``snps_only`` (vcf: skip indels and other non-SNP sites, default True), ``missing_code`` (parquet:
-    the value that marks a missing call, default 9). ``haplotype``: rows are phased haplotypes (vcf, or npy written from haplotypes).
+    the value that marks a missing call, default 9). ``haplotype``: rows are phased haplotypes (vcf, or an npy
+    written from haplotypes).
     """
     if source not in FILE_SOURCES:
         raise ConfigError(f"data.source={source!r} is not a file source; allowed: {sorted(FILE_SOURCES)}")
@@ -70,6 +71,12 @@ def open_source(source: str, path: str | os.PathLike | None, haplotype: bool = F
 
 
 __all__ = [
-    "FILE_SOURCES", "FORMAT_OPTIONS", "SOURCES", "GenotypeSource", "IndexedSource", "Region", "detect_format",
+    "FILE_SOURCES",
+    "FORMAT_OPTIONS",
+    "SOURCES",
+    "GenotypeSource",
+    "IndexedSource",
+    "Region",
+    "detect_format",
     "open_source",
 ]

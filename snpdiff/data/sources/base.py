@@ -68,8 +68,10 @@ class Region:
 def require_file(path: str | os.PathLike, what: str) -> Path:
     """``path`` as a Path, or a DataError naming it when it is not a readable file."""
     path = Path(path)
+    if not path.exists():
+        raise DataError(f"{what} {path} does not exist")
     if not path.is_file():
-        raise DataError(f"{what} {path} does not exist (data.path)" if not path.exists() else f"{what} {path} is not a file")
+        raise DataError(f"{what} {path} is not a file")
     return path
 
 

@@ -2,8 +2,9 @@
 
 Optional sidecar ``<name>.json`` next to ``<name>.npy`` (written by ``write_npy``) with SNP metadata (``chrom``,
 ``position``, ``snp_id``, ``ref``, ``alt``: one entry per SNP), ``sample_ids``, ``populations`` (or null) and
-``haplotype`` (rows are phased haplotypes, codes 0/1). Without one, SNPs get placeholder metadata (``SnpInfo.placeholder``)
-and samples the ids ``sample<i>``. The matrix is memory-mapped: only the selected window is read.
+``haplotype`` (rows are phased haplotypes, codes 0/1). Without one, SNPs get placeholder metadata
+(``SnpInfo.placeholder``) and samples the ids ``sample<i>``. The matrix is memory-mapped: only the selected window
+is read.
 """
 
 from __future__ import annotations

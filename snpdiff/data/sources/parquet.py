@@ -67,8 +67,9 @@ class ParquetSource(IndexedSource):
             kind = schema.field(name).type
             if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
                 raise DataError(f"{self.parquet_path}: sample column {name!r} is {kind}; expected 0/1/2 integers")
-        self._row_group_starts = np.cumsum([0] + [self._file.metadata.row_group(i).num_rows
-                                                  for i in range(self._file.num_row_groups)])
+        self._row_group_starts = np.cumsum(
+            [0] + [self._file.metadata.row_group(i).num_rows for i in range(self._file.num_row_groups)]
+        )
         self._snps = self._read_snps()
 
     def _read_snps(self) -> SnpInfo:
@@ -81,7 +82,9 @@ class ParquetSource(IndexedSource):
         for field, column in self._metadata_columns.items():
             fields[field] = table.column(column).to_numpy(zero_copy_only=False)
         if "snp_id" not in self._metadata_columns and "position" in self._metadata_columns:
-            fields["snp_id"] = [f"{chrom}:{position}" for chrom, position in zip(fields["chrom"], fields["position"])]
+            fields["snp_id"] = [
+                f"{chrom}:{position}" for chrom, position in zip(fields["chrom"], fields["position"], strict=True)
+            ]
         return SnpInfo(**fields)
 
     def options(self) -> dict:
@@ -102,9 +105,9 @@ class ParquetSource(IndexedSource):
         local = snp_index - self._row_group_starts[groups[0]]
         # groups are contiguous in the file, so rows of the read table follow the global row order
         if groups[-1] - groups[0] + 1 != len(groups):
-            local = np.concatenate([
-                np.arange(self._row_group_starts[g], self._row_group_starts[g + 1]) for g in groups
-            ]).searchsorted(snp_index)
+            local = np.concatenate(
+                [np.arange(self._row_group_starts[g], self._row_group_starts[g + 1]) for g in groups]
+            ).searchsorted(snp_index)
         markers = np.stack([table.column(name).to_numpy(zero_copy_only=False)[local] for name in columns], axis=0)
         missing = markers == self.missing_code
         if np.issubdtype(markers.dtype, np.floating):
@@ -113,4 +116,3 @@ class ParquetSource(IndexedSource):
         codes = markers.astype(np.int8)
         codes[missing] = MISSING_CODE
         return codes
-

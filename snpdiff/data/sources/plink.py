@@ -46,8 +46,12 @@ class PlinkSource(IndexedSource):
         self._check_bed_size(n_samples, n_snps)
         try:
             self._bed = open_bed(
-                self.bed_path, iid_count=n_samples, sid_count=n_snps, count_A1=True,
-                fam_location=self.fam_path, bim_location=self.bim_path,
+                self.bed_path,
+                iid_count=n_samples,
+                sid_count=n_snps,
+                count_A1=True,
+                fam_location=self.fam_path,
+                bim_location=self.bim_path,
             )
         except Exception as error:  # bed-reader raises plain ValueError/OSError on unreadable files
             raise DataError(f"PLINK fileset {prefix} cannot be opened: {error}") from error

@@ -57,7 +57,7 @@ class VcfSource(GenotypeSource):
 
     def _open(self, samples: list[str] | None = None) -> VCF:
         try:
-            return VCF(str(self.vcf_path), gts012=True, strict_gt=True, lazy=True, samples=samples)
+            return VCF(str(self.vcf_path), gts012=True, strict_gt=True, samples=samples)
         except Exception as error:  # cyvcf2 raises bare Exception (or OSError) on htslib failures
             raise DataError(f"{self.vcf_path} is not a readable VCF/BCF file: {error}") from error
 

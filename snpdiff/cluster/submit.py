@@ -1,0 +1,126 @@
+"""Launcher profiles (``launchers/hydra/launcher/*.yaml``) as submitit executors, and sweep agents as SLURM jobs.
+
+``train.py -m hydra/launcher=<profile>`` uses the profiles through hydra-submitit-launcher. Code that submits
+jobs itself (``sweep.py agent --launcher slurm``) loads the same profile with :func:`load_launcher_profile` and
+submits with :func:`submit_agents`, so both paths read one set of keys.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import submitit
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from snpdiff.cluster import ClusterError
+from snpdiff.config import PROJECT_ROOT
+from snpdiff.errors import ConfigError
+
+LAUNCHERS_DIR = PROJECT_ROOT / "launchers"
+# train.yaml puts ${oc.env:SNPDIFF_LAUNCHERS} on Hydra's search path; jobs inherit the variable from the submitter
+LAUNCHERS_ENV = "SNPDIFF_LAUNCHERS"
+PROFILE_DIR = LAUNCHERS_DIR / "hydra" / "launcher"
+# ${hydra.job.name} of a profile loaded outside train.py
+DEFAULT_JOB_NAME = "snpdiff"
+
+
+def expose_launchers() -> str:
+    """Point ``$SNPDIFF_LAUNCHERS`` at this checkout's ``launchers/`` unless the user chose another; returns it."""
+    return os.environ.setdefault(LAUNCHERS_ENV, str(LAUNCHERS_DIR))
+
+
+def profile_names() -> list[str]:
+    """Launcher profiles one can pick with ``hydra/launcher=<name>`` or ``--launcher <name>``."""
+    return sorted(path.stem for path in PROFILE_DIR.glob("*.yaml") if path.stem != "slurm_common")
+
+
+def load_launcher_profile(name: str, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Keys of launcher profile `name` (after the user's ``site/default.yaml`` and `overrides` such as
+    ``"partition=gpu"``), resolved to plain values; ``_target_`` names the hydra-submitit launcher class.
+
+    Raises ConfigError for an unknown profile or key, or a profile that needs train.py's config (``slurm_ddp``).
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+
+    if name not in profile_names():
+        raise ConfigError(f"launcher profile {name!r} does not exist; choose one of {profile_names()}")
+    hydra_overrides = [f"hydra/launcher={name}", *(f"hydra.launcher.{override}" for override in overrides)]
+    try:
+        with initialize_config_dir(config_dir=str(LAUNCHERS_DIR), version_base="1.3", job_name=DEFAULT_JOB_NAME):
+            cfg = compose(overrides=hydra_overrides, return_hydra_config=True)
+        return OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+    except (HydraException, OmegaConfBaseException) as error:
+        raise ConfigError(f"launcher profile {name!r} with overrides {list(overrides)}: {error}") from error
+
+
+def make_executor(launcher_cfg: Mapping[str, Any], folder: str | Path | None = None) -> submitit.AutoExecutor:
+    """A submitit executor configured like hydra-submitit-launcher would from the same profile keys.
+
+    `folder` (submitit's logs and pickles, ``%j`` = job id) replaces the profile's ``submitit_folder``.
+    """
+    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+
+    params = dict(launcher_cfg)
+    target = str(params.pop("_target_", ""))
+    cluster = "local" if target.endswith("LocalLauncher") else "slurm"
+    folder = folder or params.pop("submitit_folder", None)
+    params.pop("submitit_folder", None)
+    if folder is None or "${" in str(folder):
+        raise ConfigError(f"submitit folder {folder!r} is not a path; pass folder= to make_executor")
+    init = {}
+    if "max_num_timeout" in params:
+        init[f"{cluster}_max_num_timeout"] = params.pop("max_num_timeout")
+    executor = submitit.AutoExecutor(folder=folder, cluster=cluster, **init)
+    # the launcher's own convention: shared keys plain, the rest prefixed with the executor's name
+    shared = set(OmegaConf.structured(BaseQueueConf).keys())
+    executor.update_parameters(**{key if key in shared else f"{cluster}_{key}": v for key, v in params.items()})
+    return executor
+
+
+class AgentCommand(submitit.helpers.Checkpointable):
+    """Runs `command_args` as a child process of the job, its output going to the job's log.
+
+    Checkpointable: on a time limit or preemption submitit requeues the job and the same command starts again, so
+    the command itself must resume (a sweep agent picks up its interrupted trial). SLURM signals every process of
+    the job step, so the child also receives the signal (SIGUSR2).
+    """
+
+    def __init__(self, command_args: Sequence[str], cwd: str | Path | None = None) -> None:
+        self.command_args = [str(arg) for arg in command_args]
+        self.cwd = None if cwd is None else str(cwd)
+
+    def __call__(self) -> int:
+        done = subprocess.run(self.command_args, cwd=self.cwd, check=False)
+        if done.returncode != 0:
+            raise ClusterError(f"`{shlex.join(self.command_args)}` exited with status {done.returncode}")
+        return done.returncode
+
+
+def submit_agents(
+    command_args: Sequence[str],
+    n_jobs: int,
+    launcher_cfg: Mapping[str, Any],
+    folder: str | Path | None = None,
+    job_name: str = "snpdiff-agent",
+) -> list[submitit.Job]:
+    """Submit `n_jobs` jobs (one SLURM array) that each run `command_args`, e.g. ``[sys.executable, "sweep.py",
+    "agent", sweep_id, "--count", "5"]``; returns the submitit jobs (``job.job_id``, ``job.state``, ``job.result()``).
+
+    `launcher_cfg` is a profile from :func:`load_launcher_profile`. Secrets reach the jobs only through the
+    environment, which jobs inherit from this process: never put them in `command_args` (they are pickled to disk).
+    """
+    if n_jobs < 1:
+        raise ConfigError(f"number of agent jobs must be at least 1, got {n_jobs}")
+    executor = make_executor(launcher_cfg, folder)
+    executor.update_parameters(name=job_name)
+    command = AgentCommand(command_args)
+    with executor.batch():
+        jobs = [executor.submit(command) for _ in range(n_jobs)]
+    return jobs

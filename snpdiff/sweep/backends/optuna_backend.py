@@ -1,0 +1,370 @@
+"""The local backend: W&B sweep semantics on Optuna, with no account and no server.
+
+One Optuna study per sweep (named by the sweep id) in a storage that several agents share: by default
+``sqlite:///<sweep folder>/optuna.db``; ``--storage`` takes any URL Optuna accepts (``postgresql://...``) or a journal
+file (``journal:/shared/path.log`` or a path ending in ``.log``/``.journal``), for clusters whose shared filesystem
+dislikes SQLite. The sweep file is stored in the study, so an agent needs only the storage and the sweep id.
+
+How W&B's semantics map onto Optuna:
+
+============================  ==========================================================================
+W&B                           local backend
+============================  ==========================================================================
+method: grid                  every combination once, in W&B's order: trial number n runs grid point n
+                              (trial numbers are handed out atomically by the storage, so agents never
+                              run a point twice); agents stop when the grid is exhausted
+method: random                ``RandomSampler``
+method: bayes                 ``TPESampler`` (model-based; ``constant_liar`` for parallel agents)
+values / value                ``CategoricalDistribution`` / a fixed value (lists and dicts as JSON text)
+int_uniform                   ``IntDistribution(min, max)``
+uniform, q_uniform            ``FloatDistribution(min, max)``; q_*: rounded to q (an int when q is)
+log_uniform_values            ``FloatDistribution(min, max, log=True)``; ``log_uniform``: bounds exp(min),
+                              exp(max); ``inv_log_uniform(_values)``: the same log-uniform bounds
+normal, log_normal (+ q_*)    the normal quantile u in (0, 1) is sampled (``FloatDistribution``), the value
+                              is mu + sigma * Phi^-1(u) (exp of it for log_normal): exactly normal under
+                              random search, a monotone re-scaling for TPE; tails beyond ~5 sigma are cut
+metric.goal                   study direction (minimize / maximize)
+early_terminate: hyperband    ``HyperbandPruner``: min_iter -> min_resource, max_iter -> max_resource,
+                              eta -> reduction_factor (resource = epochs), fed every epoch by the trial
+run_cap                       trial number >= run_cap is never run, across all agents
+============================  ==========================================================================
+
+A trial's value is the best value of the metric over its epochs. Trials whose agent stopped sending heartbeats
+(killed, node lost) are marked failed by the next agent or monitor that looks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import string
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial, TrialState
+
+from snpdiff.errors import SweepError
+from snpdiff.sweep.backends.base import AgentOptions, AgentReport, SweepBackend, TrialRecord
+from snpdiff.sweep.spec import NORMAL_FAMILY, NORMAL_QUANTILE_BOUNDS, ParamSpec, SweepSpec, load_sweep, quantize
+from snpdiff.sweep.store import SweepInfo
+
+SPEC_ATTR = "snpdiff_spec"
+# trial user attributes
+PARAMS_ATTR = "snpdiff_params"
+OVERRIDES_ATTR = "snpdiff_overrides"
+STATE_ATTR = "snpdiff_state"
+ERROR_ATTR = "snpdiff_error"
+RUN_DIR_ATTR = "snpdiff_run_dir"
+AGENT_ATTR = "snpdiff_agent"
+PRUNED_ATTR = "snpdiff_pruned_epoch"
+DISCARDED = "discarded"  # a trial number beyond run_cap or the grid: created by the race, never run
+# trial system attributes
+HEARTBEAT_ATTR = "snpdiff_heartbeat"
+HEARTBEAT_INTERVAL_ATTR = "snpdiff_heartbeat_interval"
+# a running trial whose heartbeat is older than this many of its intervals is failed
+STALE_AFTER_INTERVALS = 3.0
+SQLITE_TIMEOUT_S = 60
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def new_sweep_id(root: Path) -> str:
+    """A fresh 8-character id (W&B's style) that no folder under ``root`` has yet."""
+    while True:
+        sweep_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
+        if not (root / sweep_id).exists():
+            return sweep_id
+
+
+def default_storage(sweep_dir: Path) -> str:
+    return f"sqlite:///{Path(sweep_dir).resolve() / 'optuna.db'}"
+
+
+def open_storage(url: str) -> BaseStorage:
+    """An Optuna storage for ``url``: an RDB URL, ``journal:<path>``, or a path ending in ``.log``/``.journal``."""
+    if url.startswith("journal:") or ("://" not in url and url.endswith((".log", ".journal"))):
+        from optuna.storages.journal import JournalFileBackend
+
+        path = Path(url.removeprefix("journal:")).expanduser().resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    if "://" not in url:
+        raise SweepError(f"--storage {url!r}: give an Optuna URL (sqlite:///path.db, postgresql://...) or a journal "
+                         "file (journal:/path.log or a path ending in .log)")
+    engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}} if url.startswith("sqlite") else None
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy/driver errors: one clear message
+        raise SweepError(f"cannot open Optuna storage {url!r}: {exc}") from None
+
+
+def _is_plain(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def optuna_name(param: ParamSpec) -> str:
+    """The Optuna parameter name: the canonical name, or ``<name>:quantile`` for the normal family."""
+    return f"{param.name}:quantile" if param.distribution in NORMAL_FAMILY else param.name
+
+
+def optuna_distribution(param: ParamSpec, grid: bool = False) -> BaseDistribution:
+    """The Optuna distribution that samples ``param`` (grid search: a categorical of its finite values)."""
+    if grid or param.distribution == "categorical":
+        values = param.finite_values()
+        if all(_is_plain(v) for v in values):
+            return CategoricalDistribution(values)
+        return CategoricalDistribution([json.dumps(v) for v in values])
+    if param.distribution == "int_uniform":
+        return IntDistribution(int(param.min), int(param.max))
+    if param.distribution in NORMAL_FAMILY:
+        return FloatDistribution(*NORMAL_QUANTILE_BOUNDS)
+    low, high, log = param.sample_range()
+    return FloatDistribution(low, high, log=log)
+
+
+def decode(param: ParamSpec, sampled: Any, grid: bool = False) -> Any:
+    """The parameter's value from what Optuna sampled (JSON text decoded, quantile mapped, q rounding applied)."""
+    if grid or param.distribution == "categorical":
+        values = param.finite_values()
+        return sampled if all(_is_plain(v) for v in values) else json.loads(sampled)
+    if param.distribution == "int_uniform":
+        return int(sampled)
+    if param.distribution in NORMAL_FAMILY:
+        return param.from_unit(sampled)
+    return quantize(sampled, param.q) if param.distribution.startswith("q_") else float(sampled)
+
+
+class _GridByTrialNumber(optuna.samplers.BaseSampler):
+    """Grid point ``trial.number`` for every parameter: no two trials (of any agent) get the same point."""
+
+    def __init__(self, points: list[dict[str, Any]]):
+        self.points = points
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        return {}
+
+    def sample_relative(self, study: optuna.Study, trial: FrozenTrial, search_space: dict) -> dict[str, Any]:
+        return {}
+
+    def sample_independent(
+        self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
+    ) -> Any:
+        return self.points[trial.number][param_name]
+
+
+def make_sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
+    if spec.method == "grid":
+        points = []
+        as_json = {name: not all(_is_plain(v) for v in p.finite_values()) for name, p in spec.parameters.items()}
+        for point in spec.grid_points():
+            points.append({name: json.dumps(v) if as_json[name] else v for name, v in point.items()})
+        return _GridByTrialNumber(points)
+    if spec.method == "random":
+        return optuna.samplers.RandomSampler()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(constant_liar=True)
+
+
+def make_pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
+    if spec.early_terminate is None:
+        return optuna.pruners.NopPruner()
+    min_resource, max_resource = spec.early_terminate.resource_bounds()
+    return optuna.pruners.HyperbandPruner(min_resource, max_resource, spec.early_terminate.eta)
+
+
+def load_study(storage: str | BaseStorage, sweep_id: str) -> tuple[optuna.Study, SweepSpec]:
+    """The sweep's study, with the sampler and pruner its sweep file asks for, and the sweep itself."""
+    storage = open_storage(storage) if isinstance(storage, str) else storage
+    try:
+        bare = optuna.load_study(study_name=sweep_id, storage=storage, sampler=optuna.samplers.RandomSampler())
+    except KeyError:
+        raise SweepError(f"no local sweep {sweep_id!r} in the Optuna storage; was it created with `sweep.py init`?"
+                         ) from None
+    spec = load_sweep(bare.user_attrs[SPEC_ATTR])
+    study = optuna.load_study(study_name=sweep_id, storage=storage, sampler=make_sampler(spec),
+                              pruner=make_pruner(spec))
+    return study, spec
+
+
+@dataclass
+class ClaimedTrial:
+    """A trial this agent runs: its number, Optuna id, every parameter value, and its output folder."""
+
+    number: int
+    trial_id: int
+    params: dict[str, Any]
+    run_dir: Path
+
+
+class LocalBackend(SweepBackend):
+    """Sweeps on Optuna (see the module docstring for the mapping of W&B's semantics)."""
+
+    name = "local"
+
+    def __init__(self, info: SweepInfo, spec: SweepSpec | None = None):
+        if not info.storage:
+            raise SweepError(f"local sweep {info.sweep_id}: its record has no storage")
+        self.storage = open_storage(info.storage)
+        self.study, stored_spec = load_study(self.storage, info.sweep_id)
+        super().__init__(info, spec or stored_spec)
+
+    @classmethod
+    def create(cls, spec: SweepSpec, root: Path, storage: str | None = None, **options: Any) -> SweepInfo:
+        """A new study in ``storage`` (default: SQLite in the new sweep folder ``root/<id>``)."""
+        sweep_id = new_sweep_id(root)
+        sweep_dir = root / sweep_id
+        info = SweepInfo(sweep_id=sweep_id, backend=cls.name, sweep_dir=str(sweep_dir),
+                         project=options.get("project") or spec.project, entity=options.get("entity") or spec.entity,
+                         storage=storage or default_storage(sweep_dir))
+        info.directory.mkdir(parents=True)
+        direction = "maximize" if spec.goal == "maximize" else "minimize"
+        try:
+            study = optuna.create_study(study_name=info.sweep_id, storage=open_storage(info.storage),
+                                        direction=direction)
+            study.set_user_attr(SPEC_ATTR, spec.to_dict())
+        except BaseException:
+            shutil.rmtree(info.directory, ignore_errors=True)  # a failed init leaves nothing behind
+            raise
+        return info
+
+    # --- the agent's side -------------------------------------------------------------------------------------
+    def run_agent(self, options: AgentOptions) -> AgentReport:
+        from snpdiff.sweep.agent import run_trial_loop
+
+        return run_trial_loop(self, options)
+
+    def _live_trials(self) -> list[FrozenTrial]:
+        return [t for t in self.study.get_trials(deepcopy=False) if t.user_attrs.get(STATE_ATTR) != DISCARDED]
+
+    def remaining(self) -> int | None:
+        """Trials still to start across all agents (None: unbounded)."""
+        capacity = self.capacity()
+        return None if capacity is None else max(0, capacity - len(self._live_trials()))
+
+    def claim(self, heartbeat_interval_s: float) -> ClaimedTrial | None:
+        """Start the next trial, or None when the grid or ``run_cap`` is used up (checked atomically by number)."""
+        self.fail_stale_trials()
+        if self.remaining() == 0:
+            return None
+        trial = self.study.ask()
+        capacity = self.capacity()
+        if capacity is not None and trial.number >= capacity:  # another agent took the last one meanwhile
+            trial.set_user_attr(STATE_ATTR, DISCARDED)
+            self.study.tell(trial, state=TrialState.FAIL)
+            return None
+        self.storage.set_trial_system_attr(trial._trial_id, HEARTBEAT_INTERVAL_ATTR, heartbeat_interval_s)
+        self.heartbeat(trial._trial_id)
+        grid = self.spec.method == "grid"
+        params = {}
+        for name, param in self.spec.parameters.items():
+            if param.is_fixed:
+                params[name] = param.value
+            else:
+                sampled = trial._suggest(optuna_name(param), optuna_distribution(param, grid))
+                params[name] = decode(param, sampled, grid)
+        run_dir = self.info.trial_dir(trial.number)
+        trial.set_user_attr(PARAMS_ATTR, params)
+        trial.set_user_attr(RUN_DIR_ATTR, str(run_dir))
+        trial.set_user_attr(AGENT_ATTR, f"{socket.gethostname()}:{os.getpid()}")
+        return ClaimedTrial(trial.number, trial._trial_id, params, run_dir)
+
+    def heartbeat(self, trial_id: int) -> None:
+        self.storage.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
+
+    def record_overrides(self, claimed: ClaimedTrial, overrides: list[str]) -> None:
+        self.storage.set_trial_user_attr(claimed.trial_id, OVERRIDES_ATTR, overrides)
+
+    def finish(self, claimed: ClaimedTrial, state: str, value: float | None = None, error: str | None = None) -> str:
+        """Record the outcome (``finished``/``pruned``/``failed``/``interrupted``); returns the state recorded."""
+        frozen = self.storage.get_trial(claimed.trial_id)
+        if frozen.state.is_finished():  # failed meanwhile by another agent's stale check
+            return self._state_of(frozen)
+        if state == "finished" and frozen.user_attrs.get(PRUNED_ATTR) is not None:
+            state = "pruned"
+        self.storage.set_trial_user_attr(claimed.trial_id, STATE_ATTR, state)
+        if error:
+            self.storage.set_trial_user_attr(claimed.trial_id, ERROR_ATTR, error)
+        if state == "finished" and value is not None:
+            self.study.tell(claimed.number, value)
+        elif state == "pruned":
+            self.study.tell(claimed.number, state=TrialState.PRUNED)
+        else:
+            self.study.tell(claimed.number, state=TrialState.FAIL)
+        return state
+
+    def fail_stale_trials(self) -> list[int]:
+        """Mark failed every running trial whose agent stopped sending heartbeats; returns their numbers."""
+        now = time.time()
+        failed = []
+        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            beat = trial.system_attrs.get(HEARTBEAT_ATTR)
+            interval = trial.system_attrs.get(HEARTBEAT_INTERVAL_ATTR)
+            if beat is None or interval is None or now - beat <= STALE_AFTER_INTERVALS * interval:
+                continue
+            try:
+                self.storage.set_trial_user_attr(trial._trial_id, STATE_ATTR, "failed")
+                self.storage.set_trial_user_attr(
+                    trial._trial_id, ERROR_ATTR,
+                    f"its agent ({trial.user_attrs.get(AGENT_ATTR, '?')}) stopped sending heartbeats "
+                    f"{now - beat:.0f} s ago (killed or lost)",
+                )
+                self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
+                continue  # finished meanwhile
+            failed.append(trial.number)
+        return failed
+
+    # --- monitor and analyze ----------------------------------------------------------------------------------
+    @staticmethod
+    def _state_of(trial: FrozenTrial) -> str:
+        if trial.user_attrs.get(STATE_ATTR):
+            return trial.user_attrs[STATE_ATTR]
+        return {TrialState.COMPLETE: "finished", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}.get(
+            trial.state, "running"
+        )
+
+    def _best_intermediate(self, trial: FrozenTrial) -> float | None:
+        values = list(trial.intermediate_values.values())
+        if not values:
+            return None
+        return max(values) if self.spec.goal == "maximize" else min(values)
+
+    def trials(self) -> list[TrialRecord]:
+        self.fail_stale_trials()
+        records = []
+        for trial in self._live_trials():
+            value = trial.value if trial.state == TrialState.COMPLETE else self._best_intermediate(trial)
+            finished = trial.datetime_complete
+            if finished is None and trial.state.is_finished():
+                finished = trial.datetime_start  # failed by a stale check: the end is unknown
+            records.append(TrialRecord(
+                number=trial.number,
+                state=self._state_of(trial),
+                value=value,
+                params=dict(trial.user_attrs.get(PARAMS_ATTR, {})),
+                started=trial.datetime_start,
+                finished=finished,
+                error=trial.user_attrs.get(ERROR_ATTR),
+                run_dir=trial.user_attrs.get(RUN_DIR_ATTR),
+                overrides=list(trial.user_attrs.get(OVERRIDES_ATTR, [])),
+            ))
+        return sorted(records, key=lambda r: r.number)
+
+    def state(self) -> str:
+        records = self.trials()
+        if any(r.state == "running" for r in records):
+            return "running"
+        capacity = self.capacity()
+        if capacity is not None and len(records) >= capacity:
+            return "finished"
+        return "idle" if records else "created"

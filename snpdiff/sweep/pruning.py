@@ -1,0 +1,90 @@
+"""Inside a local-sweep trial: report the sweep's metric to its Optuna trial every epoch, and stop when pruned.
+
+The agent starts ``train.py`` with ``SNPDIFF_SWEEP_STORAGE``, ``SNPDIFF_SWEEP_STUDY``, ``SNPDIFF_SWEEP_TRIAL`` and
+``SNPDIFF_SWEEP_METRIC`` set (see ``snpdiff.sweep.trial``). ``make_sweep_callbacks(cfg)`` returns the reporting
+callback then, and ``[]`` otherwise (plain runs, W&B sweeps: W&B's server reads the run's history itself), so the
+training installs it unconditionally. A pruned trial stops training cleanly (``trainer.should_stop``) and the agent
+records it as pruned.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks import Callback
+
+from snpdiff.sweep.trial import ENV_METRIC, ENV_STORAGE, ENV_STUDY, ENV_TRIAL
+
+log = logging.getLogger(__name__)
+
+
+class SweepTrialReporter(Callback):
+    """Reports ``metric`` after every validation epoch as the trial's intermediate value at step ``epoch + 1``
+    (epochs completed: Hyperband's resource) and stops training when the sweep's pruner says so."""
+
+    def __init__(self, storage: str, study: str, trial_number: int, metric: str):
+        self.storage_url = storage
+        self.study_name = study
+        self.trial_number = trial_number
+        self.metric = metric
+        self._trial: Any = None
+        self._storage: Any = None
+
+    def _open(self) -> Any:
+        if self._trial is None:
+            import optuna
+
+            from snpdiff.sweep.backends.optuna_backend import load_study
+
+            study, _ = load_study(self.storage_url, self.study_name)
+            self._storage = study._storage
+            trial_id = self._storage.get_trial_id_from_study_id_trial_number(study._study_id, self.trial_number)
+            self._trial = optuna.Trial(study, trial_id)
+        return self._trial
+
+    def _report(self, trainer: pl.Trainer) -> bool:
+        """Report this epoch's value; True when the trial should stop (pruned, or no longer running)."""
+        import optuna
+
+        from snpdiff.sweep.backends.optuna_backend import PRUNED_ATTR
+
+        value = trainer.callback_metrics.get(self.metric)
+        if value is None:
+            return False  # not logged this epoch (e.g. a quality metric between evaluations)
+        trial = self._open()
+        epoch = trainer.current_epoch + 1
+        try:
+            trial.report(float(value), epoch)
+            if trial.should_prune():
+                self._storage.set_trial_user_attr(trial._trial_id, PRUNED_ATTR, epoch)
+                log.info("sweep trial %d pruned after epoch %d (%s=%.6g)", self.trial_number, epoch, self.metric,
+                         float(value))
+                return True
+        except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError) as exc:
+            log.warning("sweep trial %d is no longer running (%s); stopping", self.trial_number, exc)
+            return True
+        return False
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        stop = self._report(trainer) if trainer.is_global_zero else False
+        if trainer.world_size > 1:
+            stop = trainer.strategy.broadcast(stop, src=0)
+        if stop:
+            trainer.should_stop = True
+
+
+def make_sweep_callbacks(cfg: Any = None) -> list[Callback]:
+    """The callbacks a sweep trial needs: ``[SweepTrialReporter]`` inside a local-sweep trial, else ``[]``.
+
+    ``cfg`` (the training config) supplies the metric when the environment names none: ``cfg.optimized_metric``.
+    """
+    storage = os.environ.get(ENV_STORAGE)
+    if not storage:
+        return []
+    metric = os.environ.get(ENV_METRIC) or (cfg.optimized_metric if cfg is not None else "val_loss")
+    return [SweepTrialReporter(storage, os.environ[ENV_STUDY], int(os.environ[ENV_TRIAL]), metric)]

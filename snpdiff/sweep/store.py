@@ -1,0 +1,135 @@
+"""Where sweeps live on disk and how a sweep id is resolved.
+
+Layout (root: ``--sweeps-dir``, else ``$SNPDIFF_SWEEPS_DIR``, else ``./sweeps``)::
+
+    <root>/current_sweep.yaml          # the sweep `init` created last (same content as its sweep_info.yaml)
+    <root>/<sweep id>/sweep_info.yaml  # id, backend, project, entity, URL or storage, sweep file
+    <root>/<sweep id>/sweep.yaml       # the validated sweep, flattened and de-aliased
+    <root>/<sweep id>/optuna.db        # the local backend's default storage
+    <root>/<sweep id>/trials/<n>/      # each trial's Hydra output folder (checkpoints, metrics.json, trial.log)
+    <root>/<sweep id>/analysis/        # what `analyze` writes
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from snpdiff.errors import SweepError
+from snpdiff.sweep.spec import SweepSpec, load_sweep
+
+CURRENT_SWEEP_FILE = "current_sweep.yaml"
+INFO_FILE = "sweep_info.yaml"
+SPEC_FILE = "sweep.yaml"
+TRIALS_DIR = "trials"
+SWEEPS_DIR_ENV = "SNPDIFF_SWEEPS_DIR"
+
+
+def sweeps_root(path: str | Path | None = None) -> Path:
+    """The folder that holds every sweep (absolute, so trial processes and W&B agents agree on it)."""
+    return Path(path or os.environ.get(SWEEPS_DIR_ENV) or "sweeps").resolve()
+
+
+@dataclass
+class SweepInfo:
+    """What ``current_sweep.yaml`` and ``sweep_info.yaml`` record about one sweep."""
+
+    sweep_id: str
+    backend: str  # "local" | "wandb"
+    sweep_dir: str
+    project: str | None = None
+    entity: str | None = None
+    storage: str | None = None  # local backend: Optuna storage URL or journal file
+    url: str | None = None  # wandb backend: the sweep's page
+    sweep_file: str | None = None
+    created: str | None = None
+
+    @property
+    def path(self) -> str:
+        """``entity/project/id`` (W&B's form; ``local`` stands in for a missing entity)."""
+        return f"{self.entity or 'local'}/{self.project or 'snpdiff'}/{self.sweep_id}"
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.sweep_dir)
+
+    def trial_dir(self, name: str | int) -> Path:
+        return self.directory / TRIALS_DIR / str(name)
+
+    def spec(self) -> SweepSpec:
+        """The sweep as validated by ``init`` (read from ``sweep.yaml`` in the sweep folder)."""
+        path = self.directory / SPEC_FILE
+        if not path.is_file():
+            raise SweepError(f"sweep {self.sweep_id}: {path} is missing; was the sweep folder moved or deleted?")
+        return load_sweep(yaml.safe_load(path.read_text()))
+
+    def save(self, spec: SweepSpec, root: Path) -> None:
+        """Write the sweep folder's ``sweep.yaml`` and ``sweep_info.yaml``, and make it the current sweep."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.created = self.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
+        (self.directory / SPEC_FILE).write_text(yaml.safe_dump(spec.to_dict(), sort_keys=False))
+        text = yaml.safe_dump(asdict(self), sort_keys=False)
+        (self.directory / INFO_FILE).write_text(text)
+        root.mkdir(parents=True, exist_ok=True)
+        (root / CURRENT_SWEEP_FILE).write_text(text)
+
+    @classmethod
+    def read(cls, path: Path) -> SweepInfo:
+        try:
+            data = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise SweepError(f"cannot read sweep record {path}: {exc}") from None
+        if not isinstance(data, dict) or "sweep_id" not in data or "backend" not in data:
+            raise SweepError(f"{path} is not a sweep record (needs sweep_id and backend)")
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def resolve_sweep(ref: str | None, root: str | Path | None = None) -> SweepInfo:
+    """The sweep named by ``ref``: ``entity/project/id``, a short id, a sweep folder, or None (the current sweep).
+
+    A short id is looked up as ``<root>/<id>/`` and then in ``<root>/current_sweep.yaml``.
+    """
+    root = sweeps_root(root)
+    current = root / CURRENT_SWEEP_FILE
+    if ref is None:
+        if not current.is_file():
+            raise SweepError(f"no sweep given and {current} does not exist; run `python sweep.py init SWEEP.yaml` "
+                             "first or pass a sweep id")
+        return SweepInfo.read(current)
+    if Path(ref).is_dir() and (Path(ref) / INFO_FILE).is_file():
+        return SweepInfo.read(Path(ref) / INFO_FILE)
+    parts = ref.split("/")
+    if len(parts) == 3 and all(parts):
+        entity, project, sweep_id = parts
+        if (root / sweep_id / INFO_FILE).is_file():
+            return SweepInfo.read(root / sweep_id / INFO_FILE)
+        # a W&B sweep created elsewhere: the agent fetches its definition from W&B
+        return SweepInfo(sweep_id=sweep_id, backend="wandb", sweep_dir=str(root / sweep_id),
+                         entity=None if entity == "local" else entity, project=project)
+    if len(parts) != 1 or not ref:
+        raise SweepError(f"sweep id {ref!r}: use entity/project/id or a short id")
+    if (root / ref / INFO_FILE).is_file():
+        return SweepInfo.read(root / ref / INFO_FILE)
+    if not current.is_file():
+        raise SweepError(f"no sweep {ref!r}: {current} does not exist and there is no folder {root / ref}; run "
+                         "`python sweep.py init SWEEP.yaml` first, or pass a W&B sweep as entity/project/id")
+    info = SweepInfo.read(current)
+    if info.sweep_id != ref:
+        raise SweepError(f"no sweep {ref!r} under {root}; the current sweep ({current}) is {info.sweep_id!r}; "
+                         "pass a W&B sweep as entity/project/id")
+    return info
+
+
+def to_plain(value: Any) -> Any:
+    """YAML/JSON-safe copy of parameter values (tuples -> lists)."""
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    return value

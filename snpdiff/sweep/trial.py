@@ -1,0 +1,168 @@
+"""One trial in its own process: the command line, the process itself, its log, and the value it reached.
+
+Also the entry point W&B agents run (``python -m snpdiff.sweep.trial``): a W&B agent starts each trial with
+``WANDB_SWEEP_ID``, ``WANDB_RUN_ID`` and ``WANDB_SWEEP_PARAM_PATH`` (a YAML of the run's parameters) in the
+environment; this reads the parameters from that file, turns them into Hydra overrides with the bridge, and replaces
+itself with ``python train.py <overrides>``, whose W&B logger joins run ``WANDB_RUN_ID`` of the sweep.
+
+Environment a local trial gets (read by ``snpdiff.sweep.pruning`` inside the training process):
+``SNPDIFF_SWEEP_STORAGE`` (Optuna storage), ``SNPDIFF_SWEEP_STUDY`` (sweep id), ``SNPDIFF_SWEEP_TRIAL`` (trial
+number), ``SNPDIFF_SWEEP_METRIC`` (the metric to report every epoch).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from snpdiff.errors import SweepError
+from snpdiff.sweep.bridge import format_value, params_to_overrides
+from snpdiff.sweep.spec import ALIASES, ARGS_MACROS, SweepSpec, load_sweep
+from snpdiff.sweep.store import SPEC_FILE, TRIALS_DIR, sweeps_root
+
+ENV_STORAGE = "SNPDIFF_SWEEP_STORAGE"
+ENV_STUDY = "SNPDIFF_SWEEP_STUDY"
+ENV_TRIAL = "SNPDIFF_SWEEP_TRIAL"
+ENV_METRIC = "SNPDIFF_SWEEP_METRIC"
+TRIAL_LOG = "trial.log"
+METRICS_FILE = "metrics.json"
+ERROR_TAIL_LINES = 25
+_PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def trial_argv(spec: SweepSpec, overrides: Sequence[str], python: str = sys.executable) -> list[str]:
+    """The trial's command line from the sweep's ``command`` (W&B macros replaced; ``${env}`` dropped)."""
+    argv: list[str] = []
+    for token in spec.command:
+        if token == "${env}":
+            continue
+        if token == "${interpreter}":
+            argv.append(python)
+        elif token == "${program}":
+            argv.append(spec.program)
+        elif token in ARGS_MACROS:
+            argv.extend(overrides)
+        else:
+            argv.append(token)
+    return argv
+
+
+def run_dir_override(run_dir: Path) -> str:
+    """The override that makes Hydra write the trial's outputs into ``run_dir``."""
+    return f"hydra.run.dir={format_value(str(run_dir))}"
+
+
+def _die_with_parent(parent_pid: int):
+    """In the child, before exec: get SIGKILL when the agent dies (even by SIGKILL), so no trial is orphaned."""
+
+    def setup() -> None:
+        if _LIBC is not None:
+            _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent_pid:  # the agent died before prctl took effect
+            os._exit(1)
+
+    return setup
+
+
+def start_trial_process(argv: Sequence[str], log_path: Path, env: Mapping[str, str]) -> subprocess.Popen:
+    """Start a trial in its own session (so a terminal's Ctrl-C reaches only the agent), logging to ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        log.write(("$ " + " ".join(argv) + "\n").encode())
+        log.flush()
+        return subprocess.Popen(
+            list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=dict(env),
+            start_new_session=True, preexec_fn=_die_with_parent(os.getpid()),
+        )
+
+
+def signal_process_group(proc: subprocess.Popen, signum: int) -> None:
+    """Send ``signum`` to the trial and everything it started (its session's process group)."""
+    try:
+        os.killpg(proc.pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def error_tail(log_path: Path, lines: int = ERROR_TAIL_LINES) -> str:
+    """The last ``lines`` lines of a trial's log (where its traceback is)."""
+    try:
+        text = log_path.read_text(errors="replace")
+    except OSError:
+        return f"(no log at {log_path})"
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def best_value(values: Sequence[float | None], goal: str) -> float | None:
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not finite:
+        return None
+    return max(finite) if goal == "maximize" else min(finite)
+
+
+def metric_values(run_dir: Path, metric: str) -> list[float]:
+    """Every value of ``metric`` in the trial's ``metrics.json`` (per-epoch history and the final value)."""
+    path = Path(run_dir) / METRICS_FILE
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return []
+    values = [row[metric] for row in payload.get("history", []) if isinstance(row.get(metric), (int, float))]
+    if isinstance(payload.get(metric), (int, float)):
+        values.append(payload[metric])
+    return values
+
+
+def read_wandb_params(path: str | Path) -> dict[str, Any]:
+    """The run's parameters from the file a W&B agent writes (``{name: {value: v}}``), names de-aliased."""
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise SweepError(f"cannot read the W&B sweep parameters {path}: {exc}") from None
+    data.pop("wandb_version", None)
+    params = {}
+    for name, entry in data.items():
+        if not isinstance(entry, dict) or "value" not in entry:
+            raise SweepError(f"{path}: parameter {name!r} has no 'value' (not a W&B sweep parameter file)")
+        params[ALIASES.get(name, name)] = entry["value"]
+    return params
+
+
+def wandb_trial_argv(environ: Mapping[str, str] = os.environ, python: str = sys.executable) -> list[str]:
+    """The training command for the W&B run described by ``environ`` (see the module docstring)."""
+    missing = [k for k in ("WANDB_SWEEP_ID", "WANDB_RUN_ID", "WANDB_SWEEP_PARAM_PATH") if not environ.get(k)]
+    if missing:
+        raise SweepError(f"a W&B sweep trial needs {', '.join(missing)} in the environment (set by `wandb agent`)")
+    sweep_dir = sweeps_root() / environ["WANDB_SWEEP_ID"]
+    spec_path = sweep_dir / SPEC_FILE
+    if not spec_path.is_file():
+        raise SweepError(f"W&B sweep {environ['WANDB_SWEEP_ID']}: {spec_path} is missing; start agents with "
+                         "`python sweep.py agent` (it writes the sweep's definition there)")
+    spec = load_sweep(yaml.safe_load(spec_path.read_text()))
+    params = read_wandb_params(environ["WANDB_SWEEP_PARAM_PATH"])
+    overrides = params_to_overrides(params, base_overrides=spec.command_overrides())
+    overrides.append(run_dir_override(sweep_dir / TRIALS_DIR / environ["WANDB_RUN_ID"]))
+    return trial_argv(spec, overrides, python)
+
+
+def main() -> None:
+    try:
+        argv = wandb_trial_argv()
+    except SweepError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    os.execvp(argv[0], argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Hyper-parameter sweeps over train.py, on W&B or on the embedded local backend (Optuna).
+
+    python sweep.py init conf/sweeps/cpu_smoke.yaml [--backend wandb|local] [--project P] [--entity E] [--storage URL]
+    python sweep.py agent [ID] [--count N] [--max-consecutive-failures K]
+    python sweep.py monitor [ID]
+    python sweep.py analyze [ID] [--top-k K] [--experiment-name NAME]
+
+ID: ``entity/project/id``, a short id, or nothing for the sweep ``init`` created last (``sweeps/current_sweep.yaml``).
+Thin entry point: the work happens in ``snpdiff.sweep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _init(args: argparse.Namespace) -> int:
+    from snpdiff.sweep.initialize import init_sweep
+
+    if args.storage and args.backend == "wandb":
+        raise SystemExit("error: --storage is for the local backend (W&B keeps its sweeps on its server)")
+    info, notice = init_sweep(args.sweep_file, backend=args.backend, project=args.project, entity=args.entity,
+                              storage=args.storage, sweeps_dir=args.sweeps_dir)
+    if notice:
+        print(notice)
+    print(f"created {info.backend} sweep {info.sweep_id} ({info.url or info.storage})")
+    print(f"sweep folder: {info.sweep_dir}")
+    print(f"run an agent: python sweep.py agent {info.sweep_id} --count 4")
+    return 0
+
+
+def _agent(args: argparse.Namespace) -> int:
+    from snpdiff.sweep.agent import run_agent
+    from snpdiff.sweep.backends import AgentOptions
+
+    options = AgentOptions(count=args.count, max_consecutive_failures=args.max_consecutive_failures,
+                           heartbeat_interval_s=args.heartbeat_interval)
+    report = run_agent(args.sweep, options, sweeps_dir=args.sweeps_dir)
+    if report.trials:
+        states = ", ".join(f"{n}: {s}" for n, s in report.states.items())
+        print(f"agent ran {len(report.trials)} trial(s) ({states}); stopped: {report.stopped_by}")
+    return report.exit_code
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    import time
+
+    from snpdiff.sweep.backends import open_backend
+    from snpdiff.sweep.monitor import print_monitor
+    from snpdiff.sweep.store import resolve_sweep
+
+    backend = open_backend(resolve_sweep(args.sweep, args.sweeps_dir))
+    while True:
+        print_monitor(backend, recent=args.recent)
+        if not args.watch:
+            return 0
+        time.sleep(args.watch)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from snpdiff.sweep.analysis import analyze_sweep
+    from snpdiff.sweep.backends import open_backend
+    from snpdiff.sweep.monitor import trials_table
+    from snpdiff.sweep.store import resolve_sweep
+
+    backend = open_backend(resolve_sweep(args.sweep, args.sweeps_dir))
+    result = analyze_sweep(backend, top_k=args.top_k, experiment_name=args.experiment_name,
+                           write_best=not args.no_experiment)
+    console = Console()
+    spec = backend.spec
+    if result.top:
+        console.print(trials_table(result.top, backend, f"top {len(result.top)} trials by {spec.metric} "
+                                                        f"({spec.goal}, best value of each trial)"))
+    if result.importances:
+        console.print("parameter importances (fANOVA): " + ", ".join(f"{k} {v:.2f}"
+                                                                     for k, v in result.importances.items()))
+    for note in result.notes:
+        console.print(f"note: {note}")
+    for path in result.plots:
+        console.print(f"plot: {path}")
+    if result.experiment_path:
+        console.print(f"best trial {result.best.number} written to {result.experiment_path}; reproduce it with: "
+                      f"python train.py experiment={result.experiment_name}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sweeps-dir", help="folder of the sweeps (default: $SNPDIFF_SWEEPS_DIR or ./sweeps)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    init = commands.add_parser("init", help="validate a sweep file and create the sweep")
+    init.add_argument("sweep_file", nargs="?", default="conf/sweeps/cpu_smoke.yaml")
+    init.add_argument("--backend", choices=("wandb", "local"),
+                      help="default: wandb when W&B credentials exist, else local")
+    init.add_argument("--project", help="W&B project (default: the sweep file's, else snpdiff)")
+    init.add_argument("--entity", help="W&B entity (default: your default entity)")
+    init.add_argument("--storage", help="local backend: Optuna storage URL (postgresql://..., sqlite:///...) or "
+                                        "journal file (journal:/path.log); default: SQLite in the sweep folder")
+    init.set_defaults(run=_init)
+
+    agent = commands.add_parser("agent", help="run trials of a sweep in this process")
+    agent.add_argument("sweep", nargs="?", help="entity/project/id or short id (default: the current sweep)")
+    agent.add_argument("--count", type=int, help="run at most this many trials (default: until the sweep is done)")
+    agent.add_argument("--max-consecutive-failures", type=int, default=5,
+                       help="stop after this many failed trials in a row (default: 5)")
+    agent.add_argument("--heartbeat-interval", type=float, default=10.0,
+                       help="local backend: seconds between heartbeats; a trial silent for 3 intervals is failed")
+    agent.set_defaults(run=_agent)
+
+    monitor = commands.add_parser("monitor", help="show a sweep's state, progress, recent trials and best")
+    monitor.add_argument("sweep", nargs="?")
+    monitor.add_argument("--recent", type=int, default=10, help="how many recent trials to list")
+    monitor.add_argument("--watch", type=float, help="refresh every this many seconds")
+    monitor.set_defaults(run=_monitor)
+
+    analyze = commands.add_parser("analyze", help="top trials, importances, plots, best trial as an experiment")
+    analyze.add_argument("sweep", nargs="?")
+    analyze.add_argument("--top-k", type=int, default=10)
+    analyze.add_argument("--experiment-name", help="default: sweep_<id>_best")
+    analyze.add_argument("--no-experiment", action="store_true", help="do not write conf/experiment/<name>.yaml")
+    analyze.set_defaults(run=_analyze)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from snpdiff.errors import SnpdiffError
+
+    try:
+        return args.run(args)
+    except SnpdiffError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

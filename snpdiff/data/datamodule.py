@@ -96,16 +96,13 @@ def check_data_config(cfg: Mapping) -> list[str]:
         problems.append(f"data.missing_code={values['missing_code']!r} must be an integer")
 
     n_individuals = values["n_individuals"]
-    if not (n_individuals is None and source != "sim") and not (_is_int(n_individuals) and n_individuals >= 1):
-        problems.append(
-            f"data.n_individuals={n_individuals!r} must be an integer >= 1"
-            + ("" if source == "sim" else " or null (all individuals)")
-        )
-    if source == "sim":
-        if not (_is_int(values["region_length"]) and values["region_length"] >= 1):
-            problems.append(f"data.region_length={values['region_length']!r} must be an integer >= 1 (base pairs)")
-        if not _is_int(values["sim_seed"]):
-            problems.append(f"data.sim_seed={values['sim_seed']!r} must be an integer")
+    if n_individuals is not None and not (_is_int(n_individuals) and n_individuals >= 1):
+        problems.append(f"data.n_individuals={n_individuals!r} must be an integer >= 1 or null")
+    region_length = values["region_length"]
+    if region_length is not None and not (_is_int(region_length) and region_length >= 1):
+        problems.append(f"data.region_length={region_length!r} must be an integer >= 1 (base pairs) or null")
+    if values["sim_seed"] is not None and not _is_int(values["sim_seed"]):
+        problems.append(f"data.sim_seed={values['sim_seed']!r} must be an integer or null")
     if values["region"] is not None:
         try:
             Region.parse(values["region"])
@@ -164,12 +161,13 @@ class GenotypeDataModule(LightningDataModule):
     """Genotype windows from any source, split and encoded for a diffusion model.
 
     Keys (all from ``conf/data/<source>.yaml``): ``source`` (sim | plink | vcf | parquet | npy), ``path``;
-    ``n_individuals`` (sim: individuals to simulate; files: keep the first n, null = all), ``region_length`` and
-    ``sim_seed`` (sim only); selection ``region``, ``snp_offset``, ``seq_length`` (null: every SNP left),
+    ``n_individuals`` (sim: individuals to simulate; files: keep the first n; null: sim's default 1000 / all),
+    ``region_length`` (bp) and ``sim_seed`` (sim only; null: ``simulate_genotypes``' defaults); selection ``region``, ``snp_offset``, ``seq_length`` (null: every SNP left),
     ``min_maf``, ``max_missing``, ``samples``, ``population_file``, ``impute`` (see ``snpdiff.data.selection``);
     format options ``snps_only`` (vcf) and ``missing_code`` (parquet); ``encoding``, ``scale``, ``haplotype``
     (see ``GenotypeEncoding``); ``val_fraction``, ``test_fraction``, ``stratify``, ``seed`` (the split);
-    ``batch_size`` (mutable: read each time a dataloader is made), ``num_workers``; ``cache_dir`` (null: no cache).
+    ``batch_size`` (mutable: read each time a dataloader is made), ``num_workers``; ``cache_dir`` (null: file
+    selections are not cached, and the simulation uses ``$SNPDIFF_CACHE`` or ``~/.cache/snpdiff``).
 
     After ``setup()``: ``seq_length`` (int), ``snps`` (``SnpInfo`` of the window), ``genotypes`` (the selected
     ``GenotypeSet``), ``train_codes``/``val_codes``/``test_codes`` (int8 ``[rows, seq_length]``, no missing),
@@ -246,14 +244,10 @@ class GenotypeDataModule(LightningDataModule):
                 log.info("data=%s ignores the simulation keys %s", source, ", ".join(f"data.{key}" for key in ignored))
 
     def _simulate(self) -> GenotypeSet:
-        config = self.config
-        return simulate_genotypes(
-            n_individuals=config["n_individuals"],
-            region_length=config["region_length"],
-            seed=config["sim_seed"],
-            cache_dir=self.cache_dir,
-            haplotype=config["haplotype"],
-        )
+        # null keys take simulate_genotypes' defaults
+        keys = {"n_individuals": "n_individuals", "region_length": "region_length", "sim_seed": "seed"}
+        given = {argument: self.config[key] for key, argument in keys.items() if self.config[key] is not None}
+        return simulate_genotypes(**given, cache_dir=self.cache_dir, haplotype=self.config["haplotype"])
 
     def _load(self) -> CacheResult:
         """Open the source and select from it, through the cache (raises DataError/ConfigError on bad input)."""
@@ -273,6 +267,8 @@ class GenotypeDataModule(LightningDataModule):
 
     def prepare_data(self) -> None:
         """Decode the source into the cache once (Lightning calls this on one process per node)."""
+        if self.genotypes is not None:
+            return  # already set up in this process (Trainer.fit calls prepare_data again)
         if self.source == "sim":
             self._simulate()
         elif self.cache_dir is not None:

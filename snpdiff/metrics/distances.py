@@ -21,7 +21,12 @@ BLOCK_SNPS = 2048
 
 def _thermometer(codes: np.ndarray, ploidy: int) -> np.ndarray:
     """int codes [rows, snps] -> float32 [rows, ploidy * snps] of indicators ``[code >= k]``, k = 1..ploidy."""
-    return np.concatenate([codes >= level for level in range(1, ploidy + 1)], axis=1).astype(np.float32)
+    snps = codes.shape[1]
+    # written straight into one float32 buffer: no bool temporaries to concatenate and cast
+    encoded = np.empty((codes.shape[0], ploidy * snps), dtype=np.float32)
+    for level in range(1, ploidy + 1):
+        np.greater_equal(codes, level, out=encoded[:, (level - 1) * snps : level * snps])
+    return encoded
 
 
 def l1_block(a: np.ndarray, b: np.ndarray, ploidy: int = 2, block_snps: int = BLOCK_SNPS) -> np.ndarray:

@@ -117,7 +117,7 @@ def het_diff(real: np.ndarray, synthetic: np.ndarray, ploidy: int = 2) -> float:
     return heterozygosity(synthetic, ploidy) - heterozygosity(real, ploidy)
 
 
-def ld_r2_band(codes: np.ndarray, ld_window: int = 50, block_snps: int = 512) -> np.ndarray:
+def ld_r2_band(codes: np.ndarray, ld_window: int = 50, block_snps: int = 128) -> np.ndarray:
     """LD r^2 of every SNP pair less than ``ld_window`` SNPs apart.
 
     Returns float32 [snps, width], ``width = min(ld_window, snps) - 1``, where entry ``[j, d - 1]`` is

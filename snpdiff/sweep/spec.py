@@ -509,10 +509,9 @@ def parse_sweep(raw: Any, default_metric: str = "val_loss") -> tuple[SweepSpec |
             value = None
         texts[key] = value
 
-    if method not in METHODS:
-        return None, problems
     spec = SweepSpec(
-        method=method, metric=metric_name, goal=goal if goal in GOALS else "minimize", parameters=parameters,
+        method=method if method in METHODS else "random",  # still lets the parameters be checked
+        metric=metric_name, goal=goal if goal in GOALS else "minimize", parameters=parameters,
         early_terminate=hyperband, run_cap=run_cap, program=program, command=command, metric_given=metric_given,
         raw=raw, **texts,
     )

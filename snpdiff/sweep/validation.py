@@ -24,7 +24,7 @@ from snpdiff.sweep.spec import SweepSpec, parse_sweep
 from snpdiff.training_metrics import LOSS_METRICS, MODEL_METRICS, OOM_METRICS, QUALITY_PREFIX
 
 # Combinations of all parameters' check values tried together (sampled, with a fixed seed, beyond this many).
-MAX_COMBINATIONS = 128
+MAX_COMBINATIONS = 48
 # Failing combinations listed one by one before the rest are counted.
 MAX_LISTED_COMBINATIONS = 5
 _ABSENT = object()

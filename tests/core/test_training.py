@@ -108,7 +108,8 @@ def test_resume_from_last_continues_epochs_optimizer_and_scheduler(tmp_path, fas
     last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     # the cosine scheduler continued from epoch 2 (not restarted): its epoch counter and lr match the straight run
     straight_last = torch.load(tmp_path / "straight" / "checkpoints" / "last.ckpt", weights_only=True)
-    assert last["lr_schedulers"][0]["last_epoch"] == straight_last["lr_schedulers"][0]["last_epoch"] == 4
+    # last.ckpt is written after epoch 3's validation, before that epoch's scheduler step: 3 steps, not 1
+    assert last["lr_schedulers"][0]["last_epoch"] == straight_last["lr_schedulers"][0]["last_epoch"] == 3
     assert last["optimizer_states"][0]["state"][0]["step"] == straight_last["optimizer_states"][0]["state"][0]["step"]
     assert resumed["lr-AdamW"] == pytest.approx(straight["lr-AdamW"])
 

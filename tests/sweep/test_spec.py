@@ -1,0 +1,147 @@
+"""The sweep file itself: W&B semantics, flattening, the alias table, distributions, grid order, hyperband."""
+
+import math
+
+import pytest
+
+from snpdiff.errors import SweepError
+from snpdiff.sweep.spec import ALIASES, load_sweep, parse_sweep, quantize
+
+
+def parse(parameters, **top):
+    spec, problems = parse_sweep({"method": "random", "metric": {"name": "val_loss", "goal": "minimize"},
+                                  "parameters": parameters, **top})
+    return spec, problems
+
+
+def test_old_flat_names_reach_their_hydra_keys_through_the_alias_table():
+    spec, problems = parse({
+        "learning_rate": {"values": [1e-4, 1e-3]},
+        "batch_size": {"value": 32},
+        "scheduler_type": {"values": ["cosine", "reduce"]},
+        "schedule_type": {"value": "linear"},
+        "use_discrete_loss": {"value": True},
+    })
+    assert problems == []
+    assert list(spec.parameters) == ["optimizer.lr", "data.batch_size", "scheduler", "diffusion.schedule_type",
+                                     "loss.use_discrete_loss"]
+    assert spec.parameters["optimizer.lr"].written_as == "learning_rate"
+    # every alias named in the issue is in the one table
+    for old in ("learning_rate", "batch_size", "weight_decay", "use_attention", "attention_heads",
+                "attention_dim_head", "discrete_penalty_weight", "use_discrete_loss", "scheduler_type", "eta_min",
+                "min_lr", "embedding_dim", "dim_mults", "norm_groups", "timesteps", "beta_start", "beta_end",
+                "schedule_type"):
+        assert old in ALIASES
+
+
+def test_nested_parameter_blocks_flatten_to_dotted_keys():
+    spec, problems = parse({"model": {"parameters": {"channels": {"values": [8, 16]},
+                                                     "attn": {"parameters": {"heads": {"value": 2}}}}},
+                            "optimizer.lr": {"value": 0.1}})
+    assert problems == []
+    assert list(spec.parameters) == ["model.channels", "model.attn.heads", "optimizer.lr"]
+
+
+def test_an_alias_and_its_key_together_are_one_problem():
+    spec, problems = parse({"learning_rate": {"value": 0.1}, "optimizer.lr": {"value": 0.2}})
+    assert len(problems) == 1 and "both set optimizer.lr" in problems[0]
+
+
+def test_distribution_is_inferred_like_wandb_and_ints_stay_ints():
+    spec, problems = parse({"a": {"min": 1, "max": 4}, "b": {"min": 0.5, "max": 2}, "c": {"value": 3},
+                            "d": {"values": [1, 2.5]}, "e": {"mu": 1.0, "sigma": 0.5}})
+    assert problems == []
+    kinds = {name: p.distribution for name, p in spec.parameters.items()}
+    assert kinds == {"a": "int_uniform", "b": "uniform", "c": "constant", "d": "categorical", "e": "normal"}
+    assert spec.parameters["a"].check_values() == [1, 4]
+    assert all(isinstance(v, int) for v in spec.parameters["a"].check_values())
+
+
+@pytest.mark.parametrize(
+    ("entry", "low", "high"),
+    [
+        ({"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-2}, 1e-4, 1e-2),
+        ({"distribution": "log_uniform", "min": -4.0, "max": 0.0}, math.exp(-4), 1.0),
+        ({"distribution": "inv_log_uniform", "min": 0.0, "max": 2.0}, math.exp(-2), 1.0),
+        ({"distribution": "inv_log_uniform_values", "min": 0.1, "max": 10.0}, 0.1, 10.0),
+        ({"distribution": "uniform", "min": -1.0, "max": 3.0}, -1.0, 3.0),
+    ],
+)
+def test_each_distribution_spans_wandbs_range(entry, low, high):
+    spec, problems = parse({"x": entry})
+    assert problems == []
+    ends = spec.parameters["x"].check_values()
+    assert ends[0] == pytest.approx(low) and ends[1] == pytest.approx(high)
+    middle = spec.parameters["x"].from_unit(0.5)
+    if spec.parameters["x"].sample_range()[2]:  # log scale: the middle is the geometric mean
+        assert middle == pytest.approx(math.sqrt(low * high))
+    else:
+        assert middle == pytest.approx((low + high) / 2)
+
+
+def test_q_distributions_round_to_q_and_an_int_q_gives_ints():
+    spec, _ = parse({"n": {"distribution": "q_uniform", "min": 8, "max": 64, "q": 8},
+                     "f": {"distribution": "q_log_uniform_values", "min": 0.01, "max": 1.0, "q": 0.05}})
+    values = [spec.parameters["n"].from_unit(u) for u in (0.0, 0.3, 0.77, 1.0)]
+    assert values == [8, 24, 48, 64] and all(isinstance(v, int) for v in values)
+    assert spec.parameters["f"].from_unit(0.5) == pytest.approx(0.1)
+    assert quantize(0.123, 0.05) == pytest.approx(0.1)
+
+
+def test_normal_family_checks_mu_and_three_sigma():
+    spec, _ = parse({"x": {"distribution": "normal", "mu": 1.0, "sigma": 0.5},
+                     "y": {"distribution": "log_normal", "mu": 0.0, "sigma": 1.0}})
+    assert spec.parameters["x"].check_values() == pytest.approx([-0.5, 1.0, 2.5])
+    assert spec.parameters["y"].check_values() == pytest.approx([math.exp(-3), 1.0, math.exp(3)])
+
+
+def test_grid_points_follow_wandb_order_and_include_fixed_values():
+    spec, problems = parse({"a": {"values": [1, 2]}, "b": {"value": "x"}, "c": {"distribution": "int_uniform",
+                                                                             "min": 0, "max": 1}},
+                           method="grid")
+    assert problems == []
+    assert spec.grid_points() == [{"a": 1, "b": "x", "c": 0}, {"a": 1, "b": "x", "c": 1},
+                                  {"a": 2, "b": "x", "c": 0}, {"a": 2, "b": "x", "c": 1}]
+
+
+def test_structural_problems_are_all_reported():
+    _, problems = parse_sweep({
+        "method": "grid",
+        "metric": {"name": "val_loss", "goal": "lowest"},
+        "parameters": {"a": {"distribution": "uniform", "min": 0.0, "max": 1.0},
+                       "b": {"vaules": [1]}, "c": {"distribution": "lognormal"}, "d": [1, 2],
+                       "e": {"distribution": "q_uniform", "min": 0, "max": 1, "q": 0}},
+        "early_terminate": {"type": "median"},
+        "run_cap": -1,
+        "command": ["${env}", "${interpreter}", "${program}", "${args_json}"],
+        "colour": "blue",
+    })
+    expected = ["metric.goal='lowest'", "'b': unknown keys ['vaules']", "unknown distribution 'lognormal'",
+                "'d': must be a mapping", "q must be > 0", "only type 'hyperband'", "run_cap must be a positive",
+                "${args_json} cannot pass parameters", "must contain ${args_no_hyphens}",
+                "unknown top-level keys ['colour']",
+                "'a': grid search needs values"]
+    for text in expected:
+        assert any(text in p for p in problems), (text, problems)
+    assert len(problems) == len(expected)
+
+
+def test_hyperband_brackets_in_epochs():
+    spec, _ = parse({"x": {"value": 1}}, early_terminate={"type": "hyperband", "min_iter": 3, "eta": 3, "s": 2})
+    assert spec.early_terminate.resource_bounds() == (3, 27)
+    spec, _ = parse({"x": {"value": 1}}, early_terminate={"type": "hyperband", "max_iter": 27, "s": 2})
+    assert spec.early_terminate.resource_bounds() == (3, 27)
+    spec, _ = parse({"x": {"value": 1}}, early_terminate={"type": "hyperband", "min_iter": 2})
+    assert spec.early_terminate.resource_bounds() == (2, "auto")
+
+
+def test_stored_form_round_trips():
+    spec, _ = parse({"learning_rate": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-2},
+                     "model": {"parameters": {"dim_mults": {"values": [[1, 2], [1, 2, 4]]}}}},
+                    run_cap=5, command=["${env}", "${interpreter}", "${program}", "debug=fast", "${args_no_hyphens}"])
+    again = load_sweep(spec.to_dict())
+    assert again.parameters.keys() == spec.parameters.keys()
+    assert again.parameters["optimizer.lr"].min == 1e-4 and again.run_cap == 5
+    assert again.command_overrides() == ["debug=fast"]
+    with pytest.raises(SweepError, match="method"):
+        load_sweep({**spec.to_dict(), "method": "hyper"})

@@ -106,7 +106,7 @@ def _positive(cfg: DictConfig, key: str, problems: list[str], allow_zero: bool =
 
 
 def _component_problems(cfg: DictConfig) -> list[str]:
-    from snpdiff.data.datamodule import check_data_config
+    from snpdiff.data import check_data_config
     from snpdiff.diffusion import check_diffusion_config
     from snpdiff.models import check_mlp_config, check_unet_config
 

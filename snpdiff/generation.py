@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,6 @@ from snpdiff.data.encoding import GenotypeEncoding
 from snpdiff.data.types import GenotypeSet, SnpInfo
 from snpdiff.diffusion import GaussianDiffusion
 from snpdiff.errors import ConfigError
-
-OUTPUT_FORMATS = ("plink", "vcf", "npy")
 
 
 @dataclass
@@ -42,7 +41,13 @@ def load_trained_model(ckpt_path: str | Path, device: str | torch.device = "cpu"
     path = Path(ckpt_path)
     if not path.is_file():
         raise ConfigError(f"ckpt={str(ckpt_path)!r} is not a file; give a training run's checkpoints/last.ckpt")
-    checkpoint = torch.load(path, map_location=device, weights_only=True)
+    try:
+        checkpoint = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ConfigError(
+            f"ckpt={str(ckpt_path)!r} holds objects other than tensors and plain containers; refusing to unpickle "
+            f"them (weights_only loading): {str(exc).splitlines()[0]}"
+        ) from None
     info = checkpoint.get("snpdiff")
     if not info:
         raise ConfigError(f"ckpt={str(ckpt_path)!r} was not written by snpdiff's train.py (no 'snpdiff' entry)")
@@ -94,24 +99,40 @@ def sample_codes(
 
 
 def synthetic_set(trained: TrainedModel, codes: np.ndarray) -> GenotypeSet:
-    """Wrap sampled codes with the training source's SNP metadata and synthetic sample ids ``syn<i>``."""
+    """Wrap sampled codes with the training source's SNP metadata and synthetic sample ids."""
+    from snpdiff.data import synthetic_sample_ids
+
     snps = trained.snps if trained.snps is not None else SnpInfo.placeholder(codes.shape[1])
-    sample_ids = np.array([f"syn{i}" for i in range(codes.shape[0])])
-    return GenotypeSet(codes=codes, snps=snps, sample_ids=sample_ids, populations=None)
+    return GenotypeSet(
+        codes=codes,
+        snps=snps,
+        sample_ids=synthetic_sample_ids(codes.shape[0]),
+        haplotype=trained.encoding.haplotype,
+        source="snpdiff generate",
+    )
+
+
+# format -> (writer name in snpdiff.data, file suffix appended to ``out``; PLINK takes the bare prefix)
+OUTPUT_FORMATS = {"plink": ("write_plink", ""), "vcf": ("write_vcf", ".vcf.gz"), "npy": ("write_npy", ".npy")}
 
 
 def write_synthetic(cfg: Any) -> list[Path]:
-    """generate.py: load ``cfg.ckpt``, sample ``cfg.n`` individuals, write them as ``cfg.format`` to ``cfg.out``."""
-    from snpdiff.data import write_npy, write_plink, write_vcf
+    """generate.py: load ``cfg.ckpt``, sample ``cfg.n`` individuals, write them as ``cfg.format`` to ``cfg.out``.
 
-    writers = {"plink": write_plink, "vcf": write_vcf, "npy": write_npy}
-    if cfg.format not in writers:
+    Returns the files written.
+    """
+    import snpdiff.data
+
+    if cfg.format not in OUTPUT_FORMATS:
         raise ConfigError(f"format={cfg.format!r}; allowed: {', '.join(OUTPUT_FORMATS)}")
+    writer_name, suffix = OUTPUT_FORMATS[cfg.format]
     trained = load_trained_model(cfg.ckpt, device=cfg.device)
     codes = sample_codes(
         trained, int(cfg.n), int(cfg.batch_size), cfg.sampler, cfg.sampling_steps, int(cfg.seed), progress=True
     )
-    out = Path(cfg.out)
+    out = Path(str(cfg.out) + suffix)
     out.parent.mkdir(parents=True, exist_ok=True)
-    written = writers[cfg.format](out, synthetic_set(trained, codes))
-    return [Path(p) for p in written] if isinstance(written, (list, tuple)) else [Path(written or out)]
+    getattr(snpdiff.data, writer_name)(out, synthetic_set(trained, codes))
+    if cfg.format == "plink":
+        return [out.with_name(out.name + ext) for ext in (".bed", ".bim", ".fam")]
+    return [out]

@@ -1,7 +1,20 @@
-"""SLURM glue: the local test cluster (`local_slurm`) and submitit helpers for jobs and sweep agents."""
+"""SLURM glue: launcher profiles (``launchers/``), submitit helpers (`submit`) and the local test cluster
+(`local_slurm`). Kept light: train.py imports it before Hydra composes the config."""
 
+import os
+
+from snpdiff.config import PROJECT_ROOT
 from snpdiff.errors import SnpdiffError
+
+LAUNCHERS_DIR = PROJECT_ROOT / "launchers"
+# train.yaml puts ${oc.env:SNPDIFF_LAUNCHERS} on Hydra's search path; jobs inherit the variable from the submitter
+LAUNCHERS_ENV = "SNPDIFF_LAUNCHERS"
 
 
 class ClusterError(SnpdiffError, RuntimeError):
     """The SLURM cluster or a job on it is unusable (daemon did not start, job failed to submit, wait timed out)."""
+
+
+def expose_launchers() -> str:
+    """Point ``$SNPDIFF_LAUNCHERS`` at this checkout's ``launchers/`` unless the user chose another; returns it."""
+    return os.environ.setdefault(LAUNCHERS_ENV, str(LAUNCHERS_DIR))

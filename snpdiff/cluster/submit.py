@@ -7,7 +7,6 @@ submits with :func:`submit_agents`, so both paths read one set of keys.
 
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -18,21 +17,12 @@ import submitit
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from snpdiff.cluster import ClusterError
-from snpdiff.config import PROJECT_ROOT
+from snpdiff.cluster import LAUNCHERS_DIR, ClusterError
 from snpdiff.errors import ConfigError
 
-LAUNCHERS_DIR = PROJECT_ROOT / "launchers"
-# train.yaml puts ${oc.env:SNPDIFF_LAUNCHERS} on Hydra's search path; jobs inherit the variable from the submitter
-LAUNCHERS_ENV = "SNPDIFF_LAUNCHERS"
 PROFILE_DIR = LAUNCHERS_DIR / "hydra" / "launcher"
 # ${hydra.job.name} of a profile loaded outside train.py
 DEFAULT_JOB_NAME = "snpdiff"
-
-
-def expose_launchers() -> str:
-    """Point ``$SNPDIFF_LAUNCHERS`` at this checkout's ``launchers/`` unless the user chose another; returns it."""
-    return os.environ.setdefault(LAUNCHERS_ENV, str(LAUNCHERS_DIR))
 
 
 def profile_names() -> list[str]:

@@ -162,12 +162,13 @@ class GenotypeDataModule(LightningDataModule):
 
     Keys (all from ``conf/data/<source>.yaml``): ``source`` (sim | plink | vcf | parquet | npy), ``path``;
     ``n_individuals`` (sim: individuals to simulate; files: keep the first n; null: sim's default 1000 / all),
-    ``region_length`` (bp) and ``sim_seed`` (sim only; null: ``simulate_genotypes``' defaults); selection ``region``, ``snp_offset``, ``seq_length`` (null: every SNP left),
-    ``min_maf``, ``max_missing``, ``samples``, ``population_file``, ``impute`` (see ``snpdiff.data.selection``);
-    format options ``snps_only`` (vcf) and ``missing_code`` (parquet); ``encoding``, ``scale``, ``haplotype``
-    (see ``GenotypeEncoding``); ``val_fraction``, ``test_fraction``, ``stratify``, ``seed`` (the split);
-    ``batch_size`` (mutable: read each time a dataloader is made), ``num_workers``; ``cache_dir`` (null: file
-    selections are not cached, and the simulation uses ``$SNPDIFF_CACHE`` or ``~/.cache/snpdiff``).
+    ``region_length`` (bp) and ``sim_seed`` (sim only; null: ``simulate_genotypes``' defaults); selection
+    ``region``, ``snp_offset``, ``seq_length`` (null: every SNP left), ``min_maf``, ``max_missing``, ``samples``,
+    ``population_file``, ``impute`` (see ``snpdiff.data.selection``); format options ``snps_only`` (vcf) and
+    ``missing_code`` (parquet); ``encoding``, ``scale``, ``haplotype`` (see ``GenotypeEncoding``);
+    ``val_fraction``, ``test_fraction``, ``stratify``, ``seed`` (the split); ``batch_size`` (mutable: read each
+    time a dataloader is made), ``num_workers``; ``cache_dir`` (null: file selections are not cached, and the
+    simulation uses ``$SNPDIFF_CACHE`` or ``~/.cache/snpdiff``).
 
     After ``setup()``: ``seq_length`` (int), ``snps`` (``SnpInfo`` of the window), ``genotypes`` (the selected
     ``GenotypeSet``), ``train_codes``/``val_codes``/``test_codes`` (int8 ``[rows, seq_length]``, no missing),

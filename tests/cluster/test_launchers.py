@@ -18,7 +18,8 @@ import submitit
 import torch
 import yaml
 
-from snpdiff.cluster.submit import LAUNCHERS_DIR, LAUNCHERS_ENV, load_launcher_profile, submit_agents
+from snpdiff.cluster import LAUNCHERS_DIR, LAUNCHERS_ENV
+from snpdiff.cluster.submit import load_launcher_profile, submit_agents
 from snpdiff.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.slurm
@@ -29,7 +30,7 @@ FAST = [
     "debug=fast", "logger=none", "callbacks.progress_bar.kind=none", "model=mlp", "model.hidden_dim=32",
     "model.num_layers=1", f"hydra.searchpath=[file://{LAUNCHERS_DIR}]",
 ]
-MAX_EPOCHS = 20
+MAX_EPOCHS = 40
 JOB_WAIT_S = 300.0
 
 

@@ -84,21 +84,27 @@ def test_seq_length_larger_than_snps_left_says_how_many(files, with_missing, cac
     maf, _ = maf_and_missing(np.asarray(with_missing.codes), haplotype=False)
     left = int((maf >= 0.05).sum())
     message = _expect(
-        cache_dir, re.escape(str(files["vcf.gz"])), source="vcf", path=str(files["vcf.gz"]),
-        min_maf=0.05, seq_length=left + 1,
+        cache_dir,
+        re.escape(str(files["vcf.gz"])),
+        source="vcf",
+        path=str(files["vcf.gz"]),
+        min_maf=0.05,
+        seq_length=left + 1,
     )
     assert f"larger than the {left} SNPs left" in message
     # with an offset, fewer are left for the window
-    message = _expect(cache_dir, "SNPs left", source="plink", path=str(files["plink"]), snp_offset=10,
-                      seq_length=left, min_maf=0.05)
+    message = _expect(
+        cache_dir, "SNPs left", source="plink", path=str(files["plink"]), snp_offset=10, seq_length=left, min_maf=0.05
+    )
     assert f"larger than the {left - 10} SNPs left" in message
 
 
 def test_population_file_matching_no_sample(files, cache_dir, tmp_path):
     table = tmp_path / "labels.tsv"
     table.write_text("NA0001\tYRI\nNA0002\tCEU\n")
-    message = _expect(cache_dir, re.escape(str(table)), source="plink", path=str(files["plink"]),
-                      population_file=str(table))
+    message = _expect(
+        cache_dir, re.escape(str(table)), source="plink", path=str(files["plink"]), population_file=str(table)
+    )
     assert "none of its 2 ids match" in message
 
 
@@ -106,15 +112,23 @@ def test_all_missing_snp_with_imputation_off(simulated, cache_dir, tmp_path):
     codes = np.array(simulated.codes)
     codes[:, 4] = MISSING_CODE
     broken = GenotypeSet(codes, simulated.snps, simulated.sample_ids, simulated.populations)
-    for path, source in ((write_npy(tmp_path / "hole.npy", broken), "npy"),
-                         (write_plink(tmp_path / "hole", broken), "plink")):
+    for path, source in (
+        (write_npy(tmp_path / "hole.npy", broken), "npy"),
+        (write_plink(tmp_path / "hole", broken), "plink"),
+    ):
         message = _expect(cache_dir, re.escape(str(path)), source=source, path=str(path), impute="none", min_maf=0.0)
         assert f"SNP {simulated.snps.snp_id[4]}" in message and "no called genotype" in message
 
 
 def test_missing_calls_with_imputation_off(files, cache_dir):
-    message = _expect(cache_dir, re.escape(str(files["plink"])), source="plink", path=str(files["plink"]),
-                      impute="none", seq_length=200)
+    message = _expect(
+        cache_dir,
+        re.escape(str(files["plink"])),
+        source="plink",
+        path=str(files["plink"]),
+        impute="none",
+        seq_length=200,
+    )
     assert "data.impute=none" in message
 
 
@@ -128,6 +142,7 @@ def test_bad_keys_fail_at_construction_naming_the_key(files):
 
 
 def test_unphased_vcf_in_haplotype_mode(files, cache_dir):
-    message = _expect(cache_dir, re.escape(str(files["vcf.gz"])), source="vcf", path=str(files["vcf.gz"]),
-                      haplotype=True)
+    message = _expect(
+        cache_dir, re.escape(str(files["vcf.gz"])), source="vcf", path=str(files["vcf.gz"]), haplotype=True
+    )
     assert "needs phased genotypes" in message

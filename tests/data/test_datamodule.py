@@ -47,13 +47,19 @@ def test_every_source_yields_the_same_splits_as_the_simulation(sim_files, tmp_pa
         assert datamodule.snps.equals(reference.snps)
         for split in SPLITS:
             assert np.array_equal(getattr(datamodule, f"{split}_codes"), getattr(reference, f"{split}_codes"))
-            assert np.array_equal(getattr(datamodule, f"{split}_populations"), getattr(reference, f"{split}_populations"))
+            labels = getattr(datamodule, f"{split}_populations")
+            assert np.array_equal(labels, getattr(reference, f"{split}_populations"))
 
 
 @pytest.mark.parametrize("source", ["sim", "plink", "vcf", "parquet", "npy"])
 def test_each_config_file_composes_instantiates_and_serves_batches(files, tmp_path, source):
-    path = {"sim": None, "plink": files["plink"], "vcf": files["vcf.gz"], "parquet": files["parquet"],
-            "npy": files["npy"]}[source]
+    path = {
+        "sim": None,
+        "plink": files["plink"],
+        "vcf": files["vcf.gz"],
+        "parquet": files["parquet"],
+        "npy": files["npy"],
+    }[source]
     overrides = [f"data={source}", "data.seq_length=48", "data.batch_size=8", f"data.cache_dir={tmp_path}"]
     if source == "sim":
         overrides += ["data.n_individuals=30", "data.region_length=100000"]
@@ -104,16 +110,34 @@ def test_train_order_is_shuffled_and_seeded_validation_is_not_shuffled(tmp_path)
 
 
 def test_stratified_split_keeps_population_proportions(tmp_path):
-    datamodule = _setup(source="sim", n_individuals=90, region_length=100_000, sim_seed=2, seq_length=32,
-                        val_fraction=0.2, test_fraction=0.1, stratify=True, cache_dir=str(tmp_path))
+    datamodule = _setup(
+        source="sim",
+        n_individuals=90,
+        region_length=100_000,
+        sim_seed=2,
+        seq_length=32,
+        val_fraction=0.2,
+        test_fraction=0.1,
+        stratify=True,
+        cache_dir=str(tmp_path),
+    )
     for split, per_population in (("train", 21), ("val", 6), ("test", 3)):
         labels, counts = np.unique(getattr(datamodule, f"{split}_populations"), return_counts=True)
         assert labels.tolist() == ["CEU", "CHB", "YRI"] and counts.tolist() == [per_population] * 3
     ids = [set(getattr(datamodule, f"{split}_sample_ids")) for split in SPLITS]
     assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
     assert len(ids[0] | ids[1] | ids[2]) == 90
-    other_seed = _setup(source="sim", n_individuals=90, region_length=100_000, sim_seed=2, seq_length=32,
-                        val_fraction=0.2, test_fraction=0.1, seed=99, cache_dir=str(tmp_path))
+    other_seed = _setup(
+        source="sim",
+        n_individuals=90,
+        region_length=100_000,
+        sim_seed=2,
+        seq_length=32,
+        val_fraction=0.2,
+        test_fraction=0.1,
+        seed=99,
+        cache_dir=str(tmp_path),
+    )
     assert set(other_seed.val_sample_ids) != ids[1]
 
 
@@ -129,29 +153,51 @@ def test_haplotype_mode_keeps_both_haplotypes_of_an_individual_in_one_split(tmp_
 
 
 def test_old_tool_encoding_unit_with_half_scale(files, tmp_path):
-    datamodule = _setup(source="parquet", path=str(files["parquet"]), seq_length=64, encoding="unit", scale=0.5,
-                        cache_dir=str(tmp_path))
+    datamodule = _setup(
+        source="parquet", path=str(files["parquet"]), seq_length=64, encoding="unit", scale=0.5, cache_dir=str(tmp_path)
+    )
     assert set(torch.cat(list(datamodule.train_dataloader())).unique().tolist()) == {0.0, 0.25, 0.5}
 
 
 def test_seq_length_null_takes_every_snp_left(files, with_missing, tmp_path):
-    datamodule = _setup(source="plink", path=str(files["plink"]), seq_length=None, min_maf=0.0,
-                        cache_dir=str(tmp_path))
+    datamodule = _setup(source="plink", path=str(files["plink"]), seq_length=None, min_maf=0.0, cache_dir=str(tmp_path))
     assert datamodule.seq_length == with_missing.n_snps
     assert datamodule.load_info["imputed_calls"] == with_missing.missing_count
 
 
 def test_check_data_config_names_each_bad_key():
-    problems = check_data_config({
-        "source": "plink", "path": None, "val_fraction": 0.7, "test_fraction": 0.4, "batch_size": 0,
-        "seq_length": 0, "encoding": "onehot", "impute": "zero", "min_maf": 0.7, "region": "chr1:9-3",
-        "missing_code": 9, "snp_offset": -1, "population_file": "fam", "bogus": 1,
-    })
+    problems = check_data_config(
+        {
+            "source": "plink",
+            "path": None,
+            "val_fraction": 0.7,
+            "test_fraction": 0.4,
+            "batch_size": 0,
+            "seq_length": 0,
+            "encoding": "onehot",
+            "impute": "zero",
+            "min_maf": 0.7,
+            "region": "chr1:9-3",
+            "missing_code": 9,
+            "snp_offset": -1,
+            "population_file": "fam",
+            "bogus": 1,
+        }
+    )
     text = "\n".join(problems)
-    for expected in ("data.path is required", "data.val_fraction + data.test_fraction", "data.batch_size=0",
-                     "data.seq_length=0", "data.encoding='onehot'", "data.impute='zero'", "data.min_maf=0.7",
-                     "data.region='chr1:9-3'", "data.missing_code only applies to data=parquet",
-                     "data.snp_offset=-1", "data.bogus is not a data key"):
+    for expected in (
+        "data.path is required",
+        "data.val_fraction + data.test_fraction",
+        "data.batch_size=0",
+        "data.seq_length=0",
+        "data.encoding='onehot'",
+        "data.impute='zero'",
+        "data.min_maf=0.7",
+        "data.region='chr1:9-3'",
+        "data.missing_code only applies to data=parquet",
+        "data.snp_offset=-1",
+        "data.bogus is not a data key",
+    ):
         assert expected in text
     assert check_data_config({"source": "vcf", "path": "x.vcf", "population_file": "fam"}) == [
         "data.population_file=fam reads the PLINK .fam family column; data=vcf has none"

@@ -139,7 +139,8 @@ def test_haplotype_mode_reads_phased_alleles_as_two_rows(tmp_path):
     assert read.haplotype and read.codes.shape == (40, haplotypes.n_snps)
     assert np.array_equal(read.codes, haplotypes.codes)
     assert set(np.unique(read.codes)) == {0, 1}
-    assert read.sample_ids[:2].tolist() == [f"{haplotypes.sample_ids[0][:-3]}_h1", f"{haplotypes.sample_ids[0][:-3]}_h2"]
+    individual = haplotypes.sample_ids[0][: -len("_h1")]
+    assert read.sample_ids[:2].tolist() == [f"{individual}_h1", f"{individual}_h2"]
     # the same file as dosages is the sum of each individual's two haplotypes
     dosages = read_genotypes(path)
     assert np.array_equal(dosages.codes, haplotypes.codes[0::2] + haplotypes.codes[1::2])

@@ -40,10 +40,15 @@ def make_sets(individuals: int, snps: int, source: str, seed: int) -> tuple[np.n
     return codes[:individuals], codes[individuals : 2 * individuals], codes[2 * individuals :]
 
 
-def timed(function, *args, **kwargs) -> tuple[float, object]:
-    started = time.perf_counter()
+def timed(function, *args, **kwargs) -> tuple[dict, object]:
+    """``({"wall_s", "cpu_s"}, result)``: CPU seconds (all threads) say how much work was done even when other
+    processes share the cores and stretch the wall time."""
+    started, started_cpu = time.perf_counter(), time.process_time()
     result = function(*args, **kwargs)
-    return round(time.perf_counter() - started, 2), result
+    return {
+        "wall_s": round(time.perf_counter() - started, 2),
+        "cpu_s": round(time.process_time() - started_cpu, 2),
+    }, result
 
 
 def main() -> None:
@@ -56,6 +61,7 @@ def main() -> None:
     args = parser.parse_args()
 
     real, synthetic, holdout = make_sets(args.individuals, args.snps, args.source, args.seed)
+    load_before = os.getloadavg()[0]
     with threadpool_limits(args.threads):
         seconds, _ = timed(evaluate_genotypes, real, synthetic)
         seconds_holdout, metrics = timed(evaluate_genotypes, real, synthetic, holdout)
@@ -69,11 +75,13 @@ def main() -> None:
                 "snps": args.snps,
                 "source": args.source,
                 "threads": args.threads,
-                "evaluate_seconds": seconds,
-                "evaluate_with_holdout_seconds": seconds_holdout,
-                "make_plots_seconds": seconds_plots,
-                "goal_seconds": 30,
-                "meets_goal": max(seconds, seconds_holdout) < 30,
+                "evaluate": seconds,
+                "evaluate_with_holdout": seconds_holdout,
+                "make_plots": seconds_plots,
+                "goal_wall_s": 30,
+                "meets_goal": max(seconds["wall_s"], seconds_holdout["wall_s"]) < 30,
+                # other processes on the machine stretch wall times: 1-minute load average before timing
+                "load_average_before": round(load_before, 2),
                 "metrics": {name: round(value, 4) for name, value in metrics.items()},
                 "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
             },

@@ -119,11 +119,7 @@ def check_data_config(cfg: Mapping) -> list[str]:
     if max_missing is not None and not (_is_real(max_missing) and 0 <= max_missing <= 1):
         problems.append(f"data.max_missing={max_missing!r} must be a number in [0, 1] or null (no filter)")
     samples = values["samples"]
-    if (
-        samples is not None
-        and not isinstance(samples, str)
-        and not (isinstance(samples, (list, tuple)) or hasattr(samples, "__iter__"))
-    ):
+    if samples is not None and not isinstance(samples, (str, list, tuple)):
         problems.append(f"data.samples={samples!r} must be a list of sample ids, a file path or null")
     if values["population_file"] == FAM_POPULATIONS and source != "plink":
         problems.append(f"data.population_file=fam reads the PLINK .fam family column; data={source} has none")

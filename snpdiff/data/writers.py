@@ -6,11 +6,13 @@ pipeline, and the project's readers give back the same matrix and metadata.
 
 VCF compression: ``.vcf.gz`` is written as BGZF (the blocked gzip that htslib/tabix/bcftools index) with the standard
 library's zlib, block by block, which is several times faster than pushing each record through cyvcf2's htslib
-writer; ``.bcf`` goes through cyvcf2's ``Writer`` (htslib), since BCF is binary.
+writer; ``.bcf`` goes through cyvcf2's ``Writer`` (htslib), since BCF is binary. ``index_vcf`` adds a ``.csi`` index
+with htslib's ``bcf_index_build``, which cyvcf2's extension module carries (cyvcf2 has no Python call for it).
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import struct
@@ -30,6 +32,7 @@ from snpdiff.data.sources.npy import npy_sidecar
 from snpdiff.data.sources.parquet import PARQUET_MISSING_CODE
 from snpdiff.data.sources.plink import BED_MISSING, plink_prefix
 from snpdiff.data.types import SNP_FIELDS, GenotypeSet, individual_ids_of_rows
+from snpdiff.errors import DataError
 
 # SNPs per block of VCF text built at once (bounds memory: block SNPs x samples x 4 bytes)
 _VCF_BLOCK_SNPS = 2048
@@ -138,11 +141,24 @@ def _vcf_records(genotypes: GenotypeSet) -> Iterator[bytes]:
         yield bytes(out)
 
 
-def write_vcf(path: str | os.PathLike, genotypes: GenotypeSet, compresslevel: int = 6) -> Path:
+def index_vcf(path: str | os.PathLike) -> Path:
+    """Build the CSI index ``<path>.csi`` of a bgzipped VCF or a BCF (what ``bcftools index`` makes); returns it."""
+    from cyvcf2 import cyvcf2 as htslib_module
+
+    build = ctypes.CDLL(htslib_module.__file__).bcf_index_build
+    build.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    # 14: CSI bins of 2^14 bp, htslib's default
+    if build(str(path).encode(), 14) != 0:
+        raise DataError(f"cannot index {path}: it must be a sorted bgzipped VCF or a BCF")
+    return Path(f"{path}.csi")
+
+
+def write_vcf(path: str | os.PathLike, genotypes: GenotypeSet, compresslevel: int = 6, index: bool = False) -> Path:
     """Write a VCF 4.2 with GT only: ``.vcf`` plain text, ``.vcf.gz``/``.vcf.bgz`` BGZF, ``.bcf`` binary.
 
     Diploid rows give unphased ``a/b`` calls (dosage 0/1/2 -> 0/0, 0/1, 1/1); haplotype sets give one phased
     ``a|b`` call per individual from rows ``2i``, ``2i+1``. Missing calls are ``./.``. ``compresslevel`` is zlib's.
+    ``index``: also write the ``.csi`` index (bgzipped VCF and BCF only), so region reads seek instead of scanning.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -150,6 +166,7 @@ def write_vcf(path: str | os.PathLike, genotypes: GenotypeSet, compresslevel: in
     name = path.name.lower()
     if name.endswith(".bcf"):
         with tempfile.TemporaryDirectory(dir=path.parent) as temp:
+            # BCF is binary: write the text, then let htslib (cyvcf2's Writer) encode it
             text = write_vcf(Path(temp) / "records.vcf", genotypes)
             from cyvcf2 import VCF, Writer
 
@@ -159,14 +176,19 @@ def write_vcf(path: str | os.PathLike, genotypes: GenotypeSet, compresslevel: in
                 writer.write_record(record)
             writer.close()
             reader.close()
-        return path
-    handle = _BgzfFile(path, compresslevel) if name.endswith((".gz", ".bgz")) else open(path, "wb")
-    try:
-        handle.write(_vcf_header(genotypes, columns))
-        for chunk in _vcf_records(genotypes):
-            handle.write(chunk)
-    finally:
-        handle.close()
+    else:
+        compressed = name.endswith((".gz", ".bgz"))
+        if index and not compressed:
+            raise DataError(f"cannot index {path}: plain-text VCF; write .vcf.gz or .bcf")
+        handle = _BgzfFile(path, compresslevel) if compressed else open(path, "wb")
+        try:
+            handle.write(_vcf_header(genotypes, columns))
+            for chunk in _vcf_records(genotypes):
+                handle.write(chunk)
+        finally:
+            handle.close()
+    if index:
+        index_vcf(path)
     return path
 
 

@@ -125,8 +125,7 @@ def ld_r2_band(codes: np.ndarray, ld_window: int = 50, block_snps: int = 128) ->
     is past the last SNP. This band is the upper triangle of the r^2 matrix within the window. Computed as
     standardised blocks ``Z_b^T Z_c / n`` (one matrix product per block of ``block_snps`` SNPs).
     """
-    if ld_window < 2:
-        raise ConfigError(f"ld_window={ld_window!r} must be >= 2 (pairs of SNPs less than ld_window apart)")
+    _check_ld_window(ld_window)
     individuals, snps = codes.shape
     width = min(ld_window, snps) - 1
     values = codes.astype(np.float32)
@@ -145,6 +144,11 @@ def ld_r2_band(codes: np.ndarray, ld_window: int = 50, block_snps: int = 128) ->
         rows = np.arange(stop - start)[:, None]
         band[start:stop] = correlation[rows, rows + offsets[None, :]] ** 2
     return np.clip(band, 0.0, 1.0)
+
+
+def _check_ld_window(ld_window: int) -> None:
+    if ld_window < 2:
+        raise ConfigError(f"ld_window={ld_window!r} must be >= 2 (pairs of SNPs less than ld_window apart)")
 
 
 def ld_decay(band: np.ndarray) -> np.ndarray:
@@ -182,11 +186,15 @@ def ld_decay_l2(real: np.ndarray, synthetic: np.ndarray, ld_window: int = 50) ->
     return _ld_metrics(ld_r2_band(real, ld_window), ld_r2_band(synthetic, ld_window))["ld_decay_l2"]
 
 
+def _check_n_pcs(n_pcs: int, real: np.ndarray) -> None:
+    limit = min(real.shape[0] - 1, real.shape[1])
+    if not 1 <= n_pcs <= limit:
+        raise ConfigError(f"n_pcs={n_pcs!r} must be between 1 and {limit} (individuals - 1 and SNPs of T)")
+
+
 def fit_pca(real: np.ndarray, n_components: int, seed: int = 0) -> PCA:
     """PCA on T's codes (centred on T's SNP means, not scaled), randomized SVD seeded with ``seed``."""
-    limit = min(real.shape[0] - 1, real.shape[1])
-    if not 1 <= n_components <= limit:
-        raise ConfigError(f"n_pcs={n_components!r} must be between 1 and {limit} (individuals - 1 and SNPs of T)")
+    _check_n_pcs(n_components, real)
     return PCA(n_components=n_components, svd_solver="randomized", random_state=seed).fit(real.astype(np.float32))
 
 
@@ -291,6 +299,8 @@ def evaluate_genotypes(
     sets = check_sets(real, synthetic, holdout, ploidy)
     real, synthetic, holdout = sets["real"], sets["synthetic"], sets.get("holdout")
     labels = None if populations is None else _check_populations(populations, real.shape[0])
+    _check_ld_window(ld_window)
+    _check_n_pcs(n_pcs, real)
     if max_snps_ld is not None and max_snps_ld < 2:
         raise ConfigError(f"max_snps_ld={max_snps_ld!r} must be >= 2 or null (all SNPs)")
 

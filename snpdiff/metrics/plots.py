@@ -30,6 +30,13 @@ SET_STYLE = {
     "synthetic": {"label": "synthetic (S)", "color": "tab:orange"},
     "holdout": {"label": "held-out real (H)", "color": "tab:green"},
 }
+PLOT_TITLES = {
+    "af_scatter": "Allele frequencies: S and H against T",
+    "ld_heatmap": "LD r² heatmap: T lower triangle, S upper",
+    "ld_decay": "LD decay: mean r² by distance in SNPs",
+    "pca": "PCA fitted on T",
+    "distances": "L1 distances: all pairs and nearest neighbours",
+}
 # the LD heatmap shows at most this many consecutive SNPs (a readable picture, not the whole matrix)
 HEATMAP_SNPS = 200
 # distance plots use at most this many individuals per set (seeded subsample)

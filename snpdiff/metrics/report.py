@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from snpdiff.metrics.goals import METRICS, metric_info
+from snpdiff.metrics.plots import PLOT_TITLES
 
 REPORT_NAME = "report.md"
 METRICS_NAME = "metrics.json"
@@ -62,13 +63,14 @@ def write_report(
     ]
     for name in sorted(metrics, key=_table_position):
         info = metric_info(name)
-        lines.append(f"| `{name}` | {_format(metrics[name])} | {info.goal_text} | {info.meaning} |")
+        meaning = info.meaning.replace("|", "\\|")  # a bare | would end the table cell
+        lines.append(f"| `{name}` | {_format(metrics[name])} | {info.goal_text} | {meaning} |")
     lines.append("")
     if plots:
         lines += ["## Plots", ""]
         for name, path in plots.items():
             relative = Path(os.path.relpath(Path(path).resolve(), out.resolve())).as_posix()
-            title = name.replace("_", " ")
+            title = PLOT_TITLES.get(name, name)
             lines += [f"### {title}", "", f"![{title}]({relative})", ""]
     report = out / REPORT_NAME
     report.write_text("\n".join(lines))

@@ -8,9 +8,8 @@ Values are rendered in Hydra's override grammar from their Python types, never f
 - strings are always quoted (``'...'``), so ``'1e-3'``, ``'true'``, spaces, commas, quotes and ``=`` survive;
   a literal ``${`` is escaped so that OmegaConf does not read it as an interpolation;
 - config-group choices (``model: unet_attn``) become ``model=unet_attn``;
-- keys the composed config lacks get Hydra's ``+key=`` (add) prefix; ``+``/``++`` written in the name are kept.
-
-A dict value assigned to a key that already holds a mapping is merged into it (Hydra's rule for ``key={...}``).
+- keys the composed config lacks get Hydra's ``+key=`` (add) prefix; ``+``/``++`` written in the name are kept;
+- a dict value replaces what the key held (``~key +key={...}``: Hydra would merge a plain ``key={...}``).
 """
 
 from __future__ import annotations
@@ -100,12 +99,17 @@ def split_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, A
     return choices, {k: v for k, v in params.items() if k not in groups}
 
 
-def key_override(key: str, value: Any, cfg: DictConfig | None) -> str:
-    """``key=value``, or ``+key=value`` when ``cfg`` is given and lacks the key. A written ``+``/``++`` is kept."""
-    prefix = ""
-    if not key.startswith("+") and cfg is not None and OmegaConf.select(cfg, key, default=_ABSENT) is _ABSENT:
-        prefix = "+"
-    return f"{prefix}{key}={format_value(value)}"
+def key_overrides(key: str, value: Any, cfg: DictConfig | None) -> list[str]:
+    """The overrides that set ``key`` to ``value``: ``key=value``; ``+key=value`` when ``cfg`` lacks the key; and
+    ``~key +key=value`` for a dict onto an existing key, which Hydra would otherwise merge into (or fail on).
+    A ``+``/``++`` written in the key is kept."""
+    if key.startswith("+") or cfg is None:
+        return [f"{key}={format_value(value)}"]
+    if OmegaConf.select(cfg, key, default=_ABSENT) is _ABSENT:
+        return [f"+{key}={format_value(value)}"]
+    if isinstance(value, Mapping):
+        return [f"~{key}", f"+{key}={format_value(value)}"]
+    return [f"{key}={format_value(value)}"]
 
 
 def params_to_overrides(
@@ -123,4 +127,4 @@ def params_to_overrides(
     choices, values = split_params(params)
     overrides = [f"{group}={_format_choice(option)}" for group, option in choices.items()]
     cfg = compose([*base_overrides, *overrides]) if values else None
-    return overrides + [key_override(key, value, cfg) for key, value in values.items()]
+    return overrides + [o for key, value in values.items() for o in key_overrides(key, value, cfg)]

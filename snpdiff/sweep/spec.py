@@ -471,12 +471,14 @@ def parse_sweep(raw: Any, default_metric: str = "val_loss") -> tuple[SweepSpec |
     else:
         _flatten(raw["parameters"], "", flat, problems)
     parameters: dict[str, ParamSpec] = {}
+    written_for: dict[str, str] = {}  # key -> the name that set it first
     for dotted, (written, entry) in flat.items():
         name = ALIASES.get(dotted, dotted)
-        if name.lstrip("+") in {p.lstrip("+") for p in parameters}:
-            first = next(p.written_as for p in parameters.values() if p.key == name.lstrip("+"))
-            problems.append(f"parameter '{written}' and '{first}' both set {name.lstrip('+')}; keep one")
+        key = name.lstrip("+")
+        if key in written_for:
+            problems.append(f"parameter '{written}' and '{written_for[key]}' both set {key}; keep one")
             continue
+        written_for[key] = written
         param = _parse_param(name, written, entry, problems)
         if param is not None:
             parameters[name] = param

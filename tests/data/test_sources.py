@@ -190,3 +190,22 @@ def test_genotype_set_selections_keep_metadata_aligned(simulated):
     assert picked.populations.tolist() == simulated.populations[[5, 0]].tolist()
     with pytest.raises(ValueError, match="sample ids"):
         GenotypeSet(np.zeros((2, 3), np.int8), simulated.snps.select(slice(0, 3)), ["a"])
+
+
+@pytest.mark.parametrize("suffix", [".vcf.gz", ".bcf"])
+def test_indexed_vcf_region_read_seeks_and_matches_the_scan(with_missing, tmp_path, suffix, monkeypatch):
+    import snpdiff.data.sources.vcf as vcf_module
+
+    queries = []
+    region_query = vcf_module._region_query
+    monkeypatch.setattr(vcf_module, "_region_query", lambda *args: queries.append(region_query(*args)) or queries[-1])
+    path = write_vcf(tmp_path / f"indexed{suffix}", with_missing, index=True)
+    assert path.with_name(f"{path.name}.csi").is_file()
+    positions = with_missing.snps.position
+    region = f"chr1:{positions[100]}-{positions[179]}"  # 'chr1' also finds the file's contig '1'
+    indexed = read_genotypes(path, region=region)
+    assert np.array_equal(indexed.codes, with_missing.codes[:, 100:180])
+    assert indexed.snps.equals(with_missing.snps.select(slice(100, 180)))
+    open_ended = read_genotypes(path, region=f"1:{positions[390]}-")
+    assert open_ended.n_snps == N_SNPS - 390
+    assert queries == [f"1:{positions[100]}-{positions[179]}", f"1:{positions[390]}"]  # htslib seeks via the index

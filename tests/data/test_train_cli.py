@@ -21,6 +21,7 @@ def test_train_on_a_plink_fileset_end_to_end(files, tmp_path):
     assert re.search(r"cohort \(decoded\): 60 rows x 64 SNPs; .* imputed [1-9]\d* missing calls", log)
 
 
+@pytest.mark.slow
 def test_missing_plink_path_fails_before_training_naming_the_file(tmp_path):
     missing = tmp_path / "nowhere"
     result = run_train("data=plink", f"data.path={missing}", "debug=fast", "logger=none", root=tmp_path)

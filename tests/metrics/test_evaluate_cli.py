@@ -11,7 +11,7 @@ import pytest
 from snpdiff.data import GenotypeSet, SnpInfo, read_genotypes, write_npy, write_plink, write_vcf
 from snpdiff.errors import DataError
 from snpdiff.metrics import evaluate_genotypes
-from snpdiff.metrics.files import resolve_genotype_path
+from snpdiff.metrics.files import evaluate_files, resolve_genotype_path
 
 REPO = Path(__file__).resolve().parents[2]
 SNPS = 300
@@ -102,3 +102,10 @@ def test_run_folder_resolution(tmp_path):
     with pytest.raises(DataError, match=r"more than one of \(synthetic\.bed, synthetic\.npy\)"):
         resolve_genotype_path(tmp_path, "synthetic")
     assert resolve_genotype_path(tmp_path / "x.vcf.gz", "real") == str(tmp_path / "x.vcf.gz")
+
+
+def test_missing_input_is_named_before_any_output(files, tmp_path):
+    missing = tmp_path / "nowhere.bed"
+    with pytest.raises(DataError, match="nowhere"):
+        evaluate_files(real=files["paths"]["real"], synthetic=missing, out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()

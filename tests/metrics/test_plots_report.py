@@ -62,5 +62,9 @@ def test_report_embeds_plots_and_json_holds_values(plots, small_sets):
         assert f"](plots/{name}.png)" in report
     assert f"| `af_r2` | {metrics['af_r2']:.4f} | maximize |" in report
     assert "| `aats` |" in report and "target 0.5" in report
+    # table rows keep their 4 cells: the | inside a meaning is escaped
+    rows = [line for line in report.splitlines() if line.startswith("| `")]
+    assert len(rows) == len(metrics)
+    assert all(line.replace("\\|", "").count("|") == 5 for line in rows)
     assert "T.bed: 150 individuals x 400 SNPs" in report
     assert np.isfinite(metrics["af_r2"])

@@ -23,7 +23,8 @@ from snpdiff.errors import ConfigError, DataError
 _REGION = re.compile(r"^(?P<chrom>[^:\s]+)(?::(?P<start>[\d,_]+)?-(?P<end>[\d,_]+)?)?$")
 
 
-def _strip_chr(chrom: str) -> str:
+def chrom_key(chrom: str) -> str:
+    """Chromosome name without a ``chr`` prefix, so ``chr1`` and ``1`` compare equal."""
     return chrom[3:] if chrom.lower().startswith("chr") else chrom
 
 
@@ -39,7 +40,10 @@ class Region:
     def parse(cls, text: str) -> Region:
         match = _REGION.match(str(text).strip())
         if not match:
-            raise ConfigError(f"data.region={text!r} is not a region; expected 'chrom:start-end' (1-based) or 'chrom'")
+            raise ConfigError(
+                f"data.region={text!r} is not a region; expected 'chrom:start-end' (1-based, inclusive; start or end "
+                "may be left out: 'chrom:start-') or 'chrom'"
+            )
         start = int(match["start"].replace(",", "").replace("_", "")) if match["start"] else 1
         end = int(match["end"].replace(",", "").replace("_", "")) if match["end"] else None
         if start < 1 or (end is not None and end < start):
@@ -48,8 +52,8 @@ class Region:
 
     def contains(self, chrom: np.ndarray, position: np.ndarray) -> np.ndarray:
         """Boolean mask ``[snps]`` of the SNPs inside the region."""
-        wanted = _strip_chr(self.chrom)
-        same_chrom = np.array([_strip_chr(str(name)) == wanted for name in chrom], dtype=bool)
+        wanted = chrom_key(self.chrom)
+        same_chrom = np.array([chrom_key(str(name)) == wanted for name in chrom], dtype=bool)
         inside = position >= self.start
         if self.end is not None:
             inside &= position <= self.end
@@ -57,7 +61,7 @@ class Region:
 
     def locate(self, chrom: str, position: int) -> int:
         """0 if the SNP is inside the region, 1 if past its end on the same chromosome, -1 otherwise."""
-        if _strip_chr(chrom) != _strip_chr(self.chrom) or position < self.start:
+        if chrom_key(chrom) != chrom_key(self.chrom) or position < self.start:
             return -1
         return 1 if self.end is not None and position > self.end else 0
 

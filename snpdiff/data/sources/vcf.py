@@ -21,7 +21,7 @@ import numpy as np
 from cyvcf2 import VCF
 
 from snpdiff.data.encoding import MISSING_CODE
-from snpdiff.data.sources.base import GenotypeSource, Region, require_file
+from snpdiff.data.sources.base import GenotypeSource, Region, chrom_key, require_file
 from snpdiff.data.types import SnpInfo
 from snpdiff.errors import DataError
 
@@ -32,6 +32,14 @@ _GT_TYPE_TO_CODE = np.array([0, 1, 2, MISSING_CODE], dtype=np.int8)
 
 def _has_index(path: Path) -> bool:
     return any(Path(f"{path}{suffix}").exists() for suffix in (".tbi", ".csi"))
+
+
+def _region_query(vcf: VCF, region: Region) -> str | None:
+    """htslib region string with the file's own contig name (``chr1`` and ``1`` match), None if it has none."""
+    contig = next((name for name in vcf.seqnames if chrom_key(name) == chrom_key(region.chrom)), None)
+    if contig is None:
+        return None
+    return f"{contig}:{region.start}-{region.end}" if region.end is not None else f"{contig}:{region.start}"
 
 
 class VcfSource(GenotypeSource):
@@ -104,7 +112,11 @@ class VcfSource(GenotypeSource):
             # cyvcf2 keeps file order; individuals are in file order, so this only guards against duplicate ids
             raise DataError(f"{self.vcf_path}: sample selection is ambiguous (duplicate sample ids?)")
         indexed = region is not None and _has_index(self.vcf_path)
-        records = vcf(f"{region.chrom}:{region.start}-{region.end or ''}".rstrip("-")) if indexed else vcf
+        if indexed:
+            query = _region_query(vcf, region)
+            records = vcf(query) if query is not None else iter(())
+        else:
+            records = vcf
         in_region = 0
         columns: list[np.ndarray] = []
         fields: dict[str, list] = {"chrom": [], "position": [], "snp_id": [], "ref": [], "alt": []}

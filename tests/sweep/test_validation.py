@@ -1,0 +1,122 @@
+"""`sweep.py init` checks the whole sweep file against the composed config, reports every problem in one message,
+and creates nothing when the file is invalid."""
+
+import pytest
+
+from snpdiff.errors import SweepError
+from snpdiff.sweep.initialize import init_sweep
+from snpdiff.sweep.spec import read_sweep_file
+from snpdiff.sweep.store import CURRENT_SWEEP_FILE, resolve_sweep, sweeps_root
+from snpdiff.sweep.validation import sweep_problems
+
+from .conftest import REPO, sweep_cli, write_sweep
+
+# One file with many kinds of mistakes; each entry: (what the message must contain, the kind of problem).
+BROKEN_SWEEP = {
+    "method": "random",
+    "metric": {"name": "val_accuracy", "goal": "maximize"},  # 1. a metric the training never logs
+    "program": "no_such_train.py",  # 2. a program that does not exist
+    "run_cap": 0,  # 3. an invalid run cap
+    "parameters": {
+        "model.chanels": {"values": [8, 16]},  # 4. an unknown key (typo)
+        "scheduler": {"values": ["cosine", "plateau"]},  # 5. a group option that does not exist
+        "model.channels": {"distribution": "uniform", "min": 8.0, "max": 32.0},  # 6. floats for an int key
+        "model.norm_groups": {"values": [8, 7]},  # 7. fails validate_config's cross-key rule (7 divides no width)
+        "optimizer.lr": {"distribution": "log_uniform_values", "min": 0.0, "max": 0.01},  # 8. log scale from 0
+        "optimizer.weight_decay": {"distribution": "lognormal", "mu": 0.0},  # 9. unknown distribution
+        "learning_rate": {"value": 0.001},  # 10. alias of a key the file already sets
+        "model.use_attention": {"values": ["yes", "no"]},  # 11. strings for a boolean key
+    },
+}
+EXPECTED = [
+    "metric.name='val_accuracy' is never logged",
+    "program 'no_such_train.py' does not exist",
+    "run_cap must be a positive integer",
+    "unknown key model.chanels (not in the composed config); did you mean model.channels",
+    "scheduler='plateau' does not exist; options: cosine, none, onecycle, reduce, warmup_cosine",
+    "model.channels=8.0: the config holds an integer",
+    "'model.norm_groups' = 7",
+    "log_uniform_values needs min > 0",
+    "unknown distribution 'lognormal'",
+    "'learning_rate' and 'optimizer.lr' both set optimizer.lr",
+    "model.use_attention='yes': the config holds a boolean",
+]
+
+
+def test_an_invalid_sweep_file_names_every_problem_and_creates_nothing(tmp_path):
+    path = write_sweep(tmp_path, BROKEN_SWEEP)
+    with pytest.raises(SweepError) as caught:
+        init_sweep(path, backend="local")
+    message = str(caught.value)
+    for text in EXPECTED:
+        assert text in message, f"{text!r} missing from:\n{message}"
+    assert "nothing was created" in message
+    root = sweeps_root()
+    assert not root.exists() or list(root.iterdir()) == []
+
+
+def test_cross_key_problems_of_value_combinations_are_found():
+    """channels=8 alone and norm_groups=16 alone are fine; together 16 groups cannot split 8 channels."""
+    spec, problems = sweep_problems({
+        "method": "grid", "metric": {"name": "val_loss", "goal": "minimize"},
+        "parameters": {"model.channels": {"values": [8, 32]}, "model.norm_groups": {"values": [4, 16]}},
+    }, backend="local")
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("combination model.channels=8, model.norm_groups=16")
+
+
+def test_group_options_with_keys_that_only_some_of_them_have_are_refused():
+    _, problems = sweep_problems({
+        "method": "random", "metric": {"name": "val_loss", "goal": "minimize"},
+        "parameters": {"scheduler": {"values": ["cosine", "reduce"]},
+                       "scheduler.min_lr": {"values": [1e-6, 1e-7]}},
+    }, backend="local")
+    assert len(problems) == 1
+    assert "scheduler.min_lr exists with scheduler=reduce but not with scheduler=cosine" in problems[0]
+
+
+def test_metric_goal_and_quality_logging_are_checked():
+    _, problems = sweep_problems({
+        "method": "random", "metric": {"name": "val/af_r2", "goal": "minimize"},
+        "parameters": {"debug": {"value": "fast"}},
+    }, backend="local")
+    assert any("use goal: maximize" in p for p in problems)
+    assert any("only logged with quality.enabled=true" in p for p in problems)
+    _, problems = sweep_problems({"method": "random", "metric": {"name": "val/aats"}, "parameters": {}},
+                                 backend="local")
+    assert any("aats_gap" in p for p in problems)
+
+
+@pytest.mark.parametrize("name", ["cpu_smoke", "unet_arch", "optim_sched"])
+def test_the_example_sweep_files_are_valid(name):
+    _, problems = sweep_problems(read_sweep_file(REPO / "conf" / "sweeps" / f"{name}.yaml"), backend="local")
+    assert problems == []
+
+
+def test_wandb_backend_without_credentials_explains_both_ways_and_creates_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("NETRC", str(tmp_path / "no_netrc"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    path = write_sweep(tmp_path, {"method": "random", "parameters": {"optimizer.lr": {"values": [0.001]}}})
+    result = sweep_cli("init", str(path), "--backend", "wandb", check=False)
+    assert result.returncode == 2
+    for text in ("WANDB_API_KEY", "wandb login", "--backend local"):
+        assert text in result.stderr
+    assert not sweeps_root().exists()
+
+
+def test_default_backend_without_credentials_is_local_with_a_notice(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    path = write_sweep(tmp_path, {"method": "grid", "metric": {"name": "val_loss", "goal": "minimize"},
+                                  "parameters": {"optimizer.lr": {"values": [0.001, 0.002]}}})
+    result = sweep_cli("init", str(path))
+    assert result.stdout.splitlines()[0].startswith("backend: local (Optuna; no W&B credentials")
+    info = resolve_sweep(None)
+    assert info.backend == "local" and info.storage.startswith("sqlite:///")
+    assert (sweeps_root() / CURRENT_SWEEP_FILE).is_file() and info.sweep_file == str(path)
+
+
+def test_a_short_id_without_current_sweep_is_a_clear_error():
+    result = sweep_cli("agent", "abc123", check=False)
+    assert result.returncode == 2
+    assert "no sweep 'abc123'" in result.stderr and CURRENT_SWEEP_FILE in result.stderr
+    assert "sweep.py init" in result.stderr

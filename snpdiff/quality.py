@@ -31,7 +31,7 @@ PRIVACY_KEYS = (
 
 
 class SampleQualityCallback(pl.Callback):
-    """Every ``eval_every_n_epochs`` epochs (and after the last one) samples ``eval_samples`` individuals with
+    """After the first epoch, every ``eval_every_n_epochs`` epochs and after the last one, samples ``eval_samples`` individuals with
     ``sampling_steps`` DDIM steps and logs the genotype metrics; plots go to ``<output_dir>/quality/epoch_<n>/``
     and, with W&B, to the run as images.
 
@@ -60,7 +60,7 @@ class SampleQualityCallback(pl.Callback):
     def _due(self, trainer: pl.Trainer) -> bool:
         epoch = trainer.current_epoch + 1
         last = trainer.max_epochs is not None and epoch >= trainer.max_epochs
-        return epoch % self.eval_every_n_epochs == 0 or last
+        return not self.latest or epoch % self.eval_every_n_epochs == 0 or last
 
     @torch.no_grad()
     def evaluate(self, pl_module: pl.LightningModule, datamodule) -> tuple[dict[str, float], np.ndarray]:
@@ -104,7 +104,8 @@ class SampleQualityCallback(pl.Callback):
 
         out_dir = Path(trainer.default_root_dir) / "quality" / f"epoch_{trainer.current_epoch}"
         datamodule = trainer.datamodule
-        plots = make_plots(datamodule.val_codes, synthetic, None, out_dir)
+        ploidy = 1 if datamodule.encoding.haplotype else 2
+        plots = make_plots(datamodule.val_codes, synthetic, None, out_dir, ld_window=self.ld_window, ploidy=ploidy)
         for logger in trainer.loggers:
             if type(logger).__name__ == "WandbLogger":
                 for name, path in plots.items():

@@ -293,24 +293,34 @@ def _write_pids(paths: ClusterPaths, pids: dict[str, int]) -> None:
     paths.pids.write_text(json.dumps(pids, indent=1) + "\n")
 
 
-def _reap(pid: int) -> None:
-    """Collect the exit status when `pid` is our child (no zombie left); harmless otherwise."""
+def _proc_state(pid: int) -> str | None:
+    """The process state letter from /proc (``R``, ``S``, ``Z`` ...), None when there is no such process."""
     try:
-        os.waitpid(pid, os.WNOHANG)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def _has_exited(pid: int) -> bool:
+    """True once `pid` is gone: reaped when it is our child, else dead or a zombie its own parent must reap."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] == pid
     except ChildProcessError:
-        pass
+        return _proc_state(pid) in (None, "Z")
 
 
 def _is_running(pid: int, program: str) -> bool:
-    """True when `pid` is alive and still runs `program` (guards against a recycled PID)."""
-    _reap(pid)
+    """True when `pid` is alive and does not run another program than `program` (guards against a recycled PID).
+
+    An empty command line counts as `program`: right after exec the kernel shows one for a moment.
+    """
+    if _has_exited(pid):
+        return False
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
         argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
     except (FileNotFoundError, ProcessLookupError):
         return False
-    zombie = stat.rsplit(")", 1)[1].split()[0] == "Z"
-    return not zombie and Path(argv0).name == program
+    return not argv0 or Path(argv0).name == program
 
 
 def _wait_for(condition: Callable[[], bool], what: str, timeout_s: float, poll_s: float = 0.1) -> None:
@@ -425,7 +435,7 @@ def start(
             pid = _spawn(name, commands[name], paths, env)
 
             def up(name: str = name, pid: int = pid) -> bool:
-                if not _is_running(pid, name):
+                if _has_exited(pid):
                     raise ClusterError(f"{name} exited during start")
                 return ready[name]()
 
@@ -471,10 +481,10 @@ def stop(workdir: Path | str = DEFAULT_WORKDIR, timeout_s: float = STOP_TIMEOUT_
             continue
         os.kill(pid, signal.SIGTERM)
         try:
-            _wait_for(lambda pid=pid, name=name: not _is_running(pid, name), f"{name} ({pid}) to exit", timeout_s)
+            _wait_for(lambda pid=pid: _has_exited(pid), f"{name} ({pid}) to exit", timeout_s)
         except ClusterError:
             os.kill(pid, signal.SIGKILL)
-            _wait_for(lambda pid=pid, name=name: not _is_running(pid, name), f"{name} ({pid}) to die", timeout_s)
+            _wait_for(lambda pid=pid: _has_exited(pid), f"{name} ({pid}) to die", timeout_s)
         stopped.append(name)
     paths.pids.unlink(missing_ok=True)
     return stopped

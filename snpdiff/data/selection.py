@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from snpdiff.data.cache import CacheResult, cached, file_identity
 from snpdiff.data.encoding import MISSING_CODE
-from snpdiff.data.sources.base import GenotypeSource, Region, require_file
+from snpdiff.data.sources.base import MAX_CHUNK_SNPS, GenotypeSource, Region, require_file
 from snpdiff.data.types import GenotypeSet, SnpInfo, haplotype_row_ids
 from snpdiff.errors import ConfigError, DataError
 
@@ -206,7 +206,7 @@ def _scan(source: GenotypeSource, individuals: np.ndarray, selection: Selection)
     region = Region.parse(selection.region) if selection.region else None
     needed = None if selection.seq_length is None else selection.snp_offset + selection.seq_length
     scan = _Scan(snps=[], codes=[])
-    first_chunk = int(np.clip(needed or 4096, 256, 16384))
+    first_chunk = int(np.clip(needed or 4096, 256, MAX_CHUNK_SNPS))
     total = source.snp_count if region is None else None
     max_code = 1 if source.haplotype else 2
     with _progress(f"decoding {source.path}", total) as advance:

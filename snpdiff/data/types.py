@@ -21,6 +21,8 @@ HAPLOTYPE_SUFFIXES = ("_h1", "_h2")
 
 
 def _as_str_array(values: Sequence | np.ndarray) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype.kind == "U":
+        return values.reshape(-1)
     return np.asarray([str(value) for value in values], dtype=np.str_) if len(values) else np.array([], dtype=np.str_)
 
 

@@ -92,6 +92,14 @@ def config_groups() -> dict[str, tuple[str, ...]]:
     return groups
 
 
+@lru_cache(maxsize=64)
+def _composed(overrides: tuple[str, ...]) -> DictConfig:
+    """The default config composed with ``overrides``, cached: an agent composes once per group combination."""
+    from snpdiff.config import compose_config
+
+    return compose_config(list(overrides))
+
+
 def split_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(group choices, key values)`` of a parameter dict."""
     groups = config_groups()
@@ -122,9 +130,9 @@ def params_to_overrides(
     Group choices come first. To know which keys need ``+``, the config is composed with ``base_overrides`` and
     the group choices (``compose`` defaults to ``snpdiff.config.compose_config``).
     """
-    if compose is None:
-        from snpdiff.config import compose_config as compose
     choices, values = split_params(params)
     overrides = [f"{group}={_format_choice(option)}" for group, option in choices.items()]
-    cfg = compose([*base_overrides, *overrides]) if values else None
+    cfg = None
+    if values:
+        cfg = compose([*base_overrides, *overrides]) if compose else _composed((*base_overrides, *overrides))
     return overrides + [o for key, value in values.items() for o in key_overrides(key, value, cfg)]

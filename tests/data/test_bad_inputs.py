@@ -146,3 +146,13 @@ def test_unphased_vcf_in_haplotype_mode(files, cache_dir):
         cache_dir, re.escape(str(files["vcf.gz"])), source="vcf", path=str(files["vcf.gz"]), haplotype=True
     )
     assert "needs phased genotypes" in message
+
+
+def test_malformed_bim_line_names_the_file_and_line(files, cache_dir, tmp_path):
+    prefix = _copy_plink(files["plink"], tmp_path / "malformed")
+    bim = tmp_path / "malformed.bim"
+    lines = bim.read_text().splitlines()
+    lines[2] = "1 snp_without_alleles 0 500"
+    bim.write_text("\n".join(lines) + "\n")
+    message = _expect(cache_dir, re.escape(f"{bim} line 3"), source="plink", path=str(prefix))
+    assert "snp_without_alleles" in message

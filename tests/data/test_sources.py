@@ -209,3 +209,12 @@ def test_indexed_vcf_region_read_seeks_and_matches_the_scan(with_missing, tmp_pa
     open_ended = read_genotypes(path, region=f"1:{positions[390]}-")
     assert open_ended.n_snps == N_SNPS - 390
     assert queries == [f"1:{positions[100]}-{positions[179]}", f"1:{positions[390]}"]  # htslib seeks via the index
+
+
+def test_plink_bim_and_fam_without_final_newline(files, with_missing, tmp_path):
+    for suffix in (".bed", ".bim", ".fam"):
+        data = files["plink"].with_name(f"cohort{suffix}").read_bytes()
+        (tmp_path / f"cut{suffix}").write_bytes(data if suffix == ".bed" else data.rstrip(b"\n"))
+    read = read_genotypes(tmp_path / "cut")
+    assert np.array_equal(read.codes, with_missing.codes)
+    assert read.snps.equals(with_missing.snps) and read.sample_ids[-1] == with_missing.sample_ids[-1]

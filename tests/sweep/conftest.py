@@ -38,10 +38,10 @@ def write_sweep(folder: Path, sweep: dict, name: str = "sweep.yaml") -> Path:
     return path
 
 
-def sweep_cli(*args: str, check: bool = True, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
-    """``python sweep.py ARGS`` as a user runs it (environment inherited)."""
+def sweep_cli(*args: str, check: bool = True, timeout: float = 300, columns: int = 120) -> subprocess.CompletedProcess:
+    """``python sweep.py ARGS`` as a user runs it (environment inherited; tables ``columns`` wide)."""
     result = subprocess.run([sys.executable, str(REPO / "sweep.py"), *args], capture_output=True, text=True,
-                            timeout=timeout, cwd=REPO, env=dict(os.environ), **kwargs)
+                            timeout=timeout, cwd=REPO, env={**os.environ, "COLUMNS": str(columns)})
     if check and result.returncode != 0:
         raise AssertionError(f"sweep.py {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result

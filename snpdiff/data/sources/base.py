@@ -23,6 +23,14 @@ from snpdiff.errors import ConfigError, DataError
 _REGION = re.compile(r"^(?P<chrom>[^:\s]+)(?::(?P<start>[\d,_]+)?-(?P<end>[\d,_]+)?)?$")
 
 
+MAX_CHUNK_SNPS = 16384
+
+
+def next_chunk_size(chunk_snps: int) -> int:
+    """Chunks grow: the first is sized to what the window needs, later ones amortise per-read overhead."""
+    return min(chunk_snps * 2, MAX_CHUNK_SNPS)
+
+
 def chrom_key(chrom: str) -> str:
     """Chromosome name without a ``chr`` prefix, so ``chr1`` and ``1`` compare equal."""
     return chrom[3:] if chrom.lower().startswith("chr") else chrom
@@ -179,5 +187,4 @@ class IndexedSource(GenotypeSource):
             chunk = index[start : start + chunk_snps]
             yield self.snps.select(chunk), self.read(individuals, chunk)
             start += len(chunk)
-            # later chunks grow: the first is sized to what the window needs, the rest amortise per-read overhead
-            chunk_snps = min(chunk_snps * 2, 16384)
+            chunk_snps = next_chunk_size(chunk_snps)

@@ -1,20 +1,24 @@
-"""PLINK 1 binary filesets (``.bed/.bim/.fam``) read with bed-reader.
+"""PLINK 1 binary filesets (``.bed/.bim/.fam``); genotypes are read with bed-reader.
 
 Reads are sliced: only the requested individuals x SNP columns are decoded, as int8 (never the whole file, never
-float). Codes count allele 1 of the ``.bim`` (column 5, bed-reader's ``count_A1``), which is reported as ``alt``;
-allele 2 (column 6) is ``ref``. The project's PLINK writer stores ``alt`` as allele 1, so files round-trip.
+float). The ``.bim`` is parsed in step with the genotype chunks, so a window near the start of a 160,000-SNP file
+reads neither the rest of the ``.bed`` nor the rest of the ``.bim``. Codes count allele 1 of the ``.bim``
+(column 5, bed-reader's ``count_A1``), which is reported as ``alt``; allele 2 (column 6) is ``ref``. The project's
+PLINK writer stores ``alt`` as allele 1, so files round-trip.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
 from bed_reader import open_bed
 
 from snpdiff.data.encoding import MISSING_CODE
-from snpdiff.data.sources.base import IndexedSource, require_file
+from snpdiff.data.sources.base import IndexedSource, Region, next_chunk_size, require_file
 from snpdiff.data.types import SnpInfo
 from snpdiff.errors import DataError
 
@@ -29,8 +33,40 @@ def plink_prefix(path: str | os.PathLike) -> Path:
 
 
 def _count_lines(path: Path) -> int:
+    lines, last = 0, b"\n"
     with open(path, "rb") as handle:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return lines + (last != b"\n")  # a last line without its newline still counts
+
+
+def _parse_bim(lines: list[str], first_line: int, path: Path) -> SnpInfo:
+    """SNP metadata from ``.bim`` lines (chrom, id, cM, position, allele 1, allele 2; whitespace-separated)."""
+    fields = [line.split() for line in lines]
+    for number, row in enumerate(fields):
+        if len(row) != 6 or not row[3].lstrip("-").isdigit():
+            raise DataError(
+                f"{path} line {first_line + number + 1}: expected 'chrom id cM position allele1 allele2', "
+                f"got {lines[number].strip()!r}"
+            )
+    columns = list(zip(*fields, strict=True)) if fields else [()] * 6
+    return SnpInfo(
+        chrom=np.array(columns[0], dtype=np.str_),
+        position=np.array(columns[3], dtype=np.int64),
+        snp_id=np.array(columns[1], dtype=np.str_),
+        ref=np.array(columns[5], dtype=np.str_),
+        alt=np.array(columns[4], dtype=np.str_),
+    )
+
+
+def _parse_fam(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Family ids and sample ids (first two columns) of a ``.fam``."""
+    rows = [line.split() for line in path.read_text().splitlines()]
+    for number, row in enumerate(rows):
+        if len(row) < 2:
+            raise DataError(f"{path} line {number + 1}: expected 'family_id sample_id ...', got {' '.join(row)!r}")
+    return np.array([row[0] for row in rows], dtype=np.str_), np.array([row[1] for row in rows], dtype=np.str_)
 
 
 class PlinkSource(IndexedSource):
@@ -44,7 +80,10 @@ class PlinkSource(IndexedSource):
         self.fam_path = require_file(f"{prefix}.fam", "PLINK .fam file")
         n_samples, n_snps = _count_lines(self.fam_path), _count_lines(self.bim_path)
         self._check_bed_size(n_samples, n_snps)
+        self._family_ids, self._sample_ids = _parse_fam(self.fam_path)
+        self._snp_count = n_snps
         try:
+            # counts given: bed-reader only reads genotypes; the .bim/.fam are parsed here (the .bim lazily)
             self._bed = open_bed(
                 self.bed_path,
                 iid_count=n_samples,
@@ -86,24 +125,41 @@ class PlinkSource(IndexedSource):
 
     @property
     def sample_ids(self) -> np.ndarray:
-        return np.asarray(self._bed.iid, dtype=np.str_)
+        return self._sample_ids
 
     @property
     def family_ids(self) -> np.ndarray:
-        return np.asarray(self._bed.fid, dtype=np.str_)
+        return self._family_ids
 
     @property
     def snps(self) -> SnpInfo:
+        """Metadata of every SNP (parses the whole .bim; only region selections need it)."""
         if self._snps is None:
-            bed = self._bed
-            self._snps = SnpInfo(
-                chrom=bed.chromosome, position=bed.bp_position, snp_id=bed.sid, ref=bed.allele_2, alt=bed.allele_1
-            )
+            with open(self.bim_path) as bim:
+                self._snps = _parse_bim(bim.readlines(), 0, self.bim_path)
         return self._snps
 
     @property
     def snp_count(self) -> int:
-        return self._bed.sid_count
+        return self._snp_count
+
+    def iter_chunks(
+        self, individuals: np.ndarray, region: Region | None, chunk_snps: int
+    ) -> Iterator[tuple[SnpInfo, np.ndarray]]:
+        if region is not None:
+            yield from super().iter_chunks(individuals, region, chunk_snps)
+            return
+        # no region: read the .bim in step with the genotypes, so a window at the start never parses the rest
+        start = 0
+        with open(self.bim_path) as bim:
+            while start < self._snp_count:
+                lines = list(islice(bim, chunk_snps))
+                yield (
+                    _parse_bim(lines, start, self.bim_path),
+                    self.read(individuals, np.arange(start, start + len(lines))),
+                )
+                start += len(lines)
+                chunk_snps = next_chunk_size(chunk_snps)
 
     def read(self, individuals: np.ndarray, snp_index: np.ndarray) -> np.ndarray:
         # a contiguous column range is one slice (bed-reader reads it sequentially)

@@ -21,7 +21,7 @@ import numpy as np
 from cyvcf2 import VCF
 
 from snpdiff.data.encoding import MISSING_CODE
-from snpdiff.data.sources.base import GenotypeSource, Region, chrom_key, require_file
+from snpdiff.data.sources.base import GenotypeSource, Region, chrom_key, next_chunk_size, require_file
 from snpdiff.data.types import SnpInfo
 from snpdiff.errors import DataError
 
@@ -143,7 +143,7 @@ class VcfSource(GenotypeSource):
                     yield SnpInfo(**fields), np.stack(columns, axis=1)
                     columns = []
                     fields = {name: [] for name in fields}
-                    chunk_snps = min(chunk_snps * 2, 16384)
+                    chunk_snps = next_chunk_size(chunk_snps)
         finally:
             vcf.close()
         if columns:

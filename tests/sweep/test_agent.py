@@ -1,0 +1,244 @@
+"""Agents on the local backend with real `train.py` trials (debug=fast, a tiny UNet), as a user runs them:
+`sweep.py init`, several `sweep.py agent` processes on one SQLite study, `monitor`, `analyze`."""
+
+from __future__ import annotations
+
+import pickle
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from snpdiff.config import compose_config
+from snpdiff.sweep.agent import run_agent
+from snpdiff.sweep.analysis import comparable, trial_overrides
+from snpdiff.sweep.backends import AgentOptions, open_backend
+from snpdiff.sweep.backends.optuna_backend import LocalBackend
+from snpdiff.sweep.spec import load_sweep
+from snpdiff.sweep.store import resolve_sweep, sweeps_root
+from snpdiff.sweep.trial import metric_values
+
+from .conftest import REPO, TINY_TRIAL, start_agent, sweep_cli, write_sweep
+
+pytestmark = pytest.mark.slow
+AGENT_TIMEOUT_S = 600
+
+
+def tiny_sweep(parameters: dict, method: str = "random", **top) -> dict:
+    return {"method": method, "metric": {"name": "val_loss", "goal": "minimize"},
+            "parameters": {**TINY_TRIAL, **parameters}, **top}
+
+
+def init_cli(root: Path, sweep_file: Path) -> str:
+    out = sweep_cli("--sweeps-dir", str(root), "init", str(sweep_file), "--backend", "local").stdout
+    return out.split("created local sweep ")[1].split()[0]
+
+
+def wait_all(processes: list[subprocess.Popen], timeout: float = AGENT_TIMEOUT_S) -> list[int]:
+    deadline = time.monotonic() + timeout
+    return [p.wait(timeout=max(1.0, deadline - time.monotonic())) for p in processes]
+
+
+def processes_running_in(folder: Path) -> list[int]:
+    """PIDs whose command line mentions ``folder`` (a trial's train.py names its run dir)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if str(folder) in cmdline:
+                pids.append(int(entry.name))
+    return pids
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def three_agent_sweep(tmp_path_factory):
+    """A random sweep run by 3 agent processes with --count 3 each, started at the same time."""
+    folder = tmp_path_factory.mktemp("three_agents")
+    root = folder / "sweeps"
+    sweep_file = write_sweep(folder, tiny_sweep({
+        "optimizer.lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-2},
+        "model.channels": {"values": [8, 16]},
+        "scheduler": {"values": ["cosine", "none"]},
+    }))
+    with pytest.MonkeyPatch.context() as patch:  # the function-scoped environment fixtures do not reach here
+        patch.setenv("OMP_NUM_THREADS", "1")
+        patch.setenv("SNPDIFF_SWEEPS_DIR", str(root))
+        patch.setenv("SNPDIFF_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+        patch.chdir(REPO)
+        sweep_id = init_cli(root, sweep_file)
+        agents = [start_agent(sweep_id, "--count", "3", log=folder / f"agent{i}.log") for i in range(3)]
+        codes = wait_all(agents)
+    logs = "\n".join((folder / f"agent{i}.log").read_text() for i in range(3))
+    assert codes == [0, 0, 0], logs
+    return root, sweep_id, logs
+
+
+def test_three_agents_with_count_three_record_nine_distinct_trials(three_agent_sweep):
+    root, sweep_id, _ = three_agent_sweep
+    backend = open_backend(resolve_sweep(sweep_id, root))
+    records = backend.trials()
+    assert [r.number for r in records] == list(range(9))
+    assert [r.state for r in records] == ["finished"] * 9
+    assert len({r.params["optimizer.lr"] for r in records}) == 9
+    assert len({r.run_dir for r in records}) == 9
+    for record in records:  # each trial's value is its best val_loss over epochs, from its own metrics.json
+        history = metric_values(Path(record.run_dir), "val_loss")
+        assert len(history) >= 2 and record.value == min(history)
+
+
+def test_each_trial_trained_with_its_own_parameters(three_agent_sweep):
+    root, sweep_id, _ = three_agent_sweep
+    for record in open_backend(resolve_sweep(sweep_id, root)).trials():
+        ran = yaml.safe_load((Path(record.run_dir) / "config.yaml").read_text())  # written by train.py
+        assert ran["optimizer"]["lr"] == record.params["optimizer.lr"]
+        assert ran["model"]["channels"] == record.params["model.channels"]
+        assert ran["scheduler"]["name"] == record.params["scheduler"]
+        assert ran["model"]["norm_groups"] == 4 and ran["task_name"] == "debug"
+
+
+def test_trials_report_every_epoch_to_their_optuna_trial(three_agent_sweep):
+    """Needs train.py to install snpdiff.sweep.pruning.make_sweep_callbacks(cfg) (the hyperband feed)."""
+    root, sweep_id, _ = three_agent_sweep
+    backend = open_backend(resolve_sweep(sweep_id, root))
+    for trial in backend.study.get_trials():
+        history = metric_values(Path(trial.user_attrs["snpdiff_run_dir"]), "val_loss")
+        assert sorted(trial.intermediate_values) == [1, 2]
+        assert trial.intermediate_values[2] == pytest.approx(history[-1])
+
+
+def test_monitor_shows_progress_recent_trials_and_the_best(three_agent_sweep):
+    root, sweep_id, _ = three_agent_sweep
+    records = open_backend(resolve_sweep(sweep_id, root)).trials()
+    best = min(records, key=lambda r: r.value)
+    out = sweep_cli("--sweeps-dir", str(root), "monitor", sweep_id, columns=200).stdout
+    assert "9 (no run cap): 9 finished" in out
+    assert f"best so far: trial {best.number}, val_loss={best.value:.6g}" in out
+    assert "optimizer.lr" in out and "scheduler" in out
+
+
+def test_analyze_ranks_plots_and_writes_an_experiment_that_reproduces_the_best_trial(three_agent_sweep):
+    root, sweep_id, _ = three_agent_sweep
+    name = f"test_sweep_{sweep_id}"
+    experiment = REPO / "conf" / "experiment" / f"{name}.yaml"
+    try:
+        out = sweep_cli("--sweeps-dir", str(root), "analyze", sweep_id, "--experiment-name", name,
+                        "--top-k", "3", columns=200).stdout
+        backend = open_backend(resolve_sweep(sweep_id, root))
+        records = sorted(backend.trials(), key=lambda r: r.value)
+        assert "top 3 trials by val_loss (minimize" in out
+        ranks = [out.index(f"│ {r.number} │") for r in records[:3]]
+        assert ranks == sorted(ranks) and f"│ {records[3].number} │" not in out
+        plots = root / sweep_id / "analysis"
+        for png in ("history.png", "importances.png", "param_optimizer.lr.png", "param_model.channels.png",
+                    "param_scheduler.png"):
+            assert (plots / png).read_bytes()[:4] == b"\x89PNG"
+        assert "parameter importances (fANOVA): " in out
+        text = experiment.read_text()
+        assert text.startswith("# @package _global_") and f"Best trial {records[0].number}" in text
+        best = records[0]
+        assert comparable(compose_config([f"experiment={name}"])) == comparable(
+            compose_config(trial_overrides(best, backend.spec)))
+        ran = yaml.safe_load((Path(best.run_dir) / ".hydra" / "overrides.yaml").read_text())
+        assert trial_overrides(best, backend.spec) == [o for o in ran if not o.startswith("hydra.")]
+    finally:
+        experiment.unlink(missing_ok=True)
+
+
+def test_a_grid_of_four_with_three_agents_runs_each_point_once(tmp_path):
+    root = sweeps_root()
+    sweep_id = init_cli(root, write_sweep(tmp_path, tiny_sweep(
+        {"model.channels": {"values": [8, 16]}, "scheduler": {"values": ["cosine", "none"]}}, method="grid")))
+    agents = [start_agent(sweep_id, log=tmp_path / f"agent{i}.log") for i in range(3)]
+    assert wait_all(agents) == [0, 0, 0]
+    records = open_backend(resolve_sweep(sweep_id)).trials()
+    points = sorted((r.params["model.channels"], r.params["scheduler"]) for r in records)
+    assert points == [(8, "cosine"), (8, "none"), (16, "cosine"), (16, "none")]
+    assert all(r.state == "finished" for r in records)
+    logs = "".join((tmp_path / f"agent{i}.log").read_text() for i in range(3))
+    assert logs.count("no trials left") == 3
+
+
+def _local_sweep_without_init(sweep: dict) -> str:
+    """Create a local sweep directly: `init` would refuse these on purpose (they must fail when run)."""
+    spec = load_sweep(sweep)
+    info = LocalBackend.create(spec, sweeps_root())
+    info.save(spec, sweeps_root())
+    return info.sweep_id
+
+
+def test_a_crashing_trial_is_recorded_failed_and_the_agent_goes_on():
+    """norm_groups=7 divides no level width: train.py raises its ConfigError and exits non-zero.
+
+    The agent runs through ``run_agent`` after a pickle round trip: the call a SLURM job makes (submitit pickles it).
+    """
+    sweep_id = _local_sweep_without_init(tiny_sweep({"model.norm_groups": {"values": [7, 4]}}, method="grid"))
+    function, args = pickle.loads(pickle.dumps((run_agent, (sweep_id, AgentOptions(), str(sweeps_root())))))
+    report = function(*args)
+    assert report.states == {0: "failed", 1: "finished"} and report.exit_code == 0
+    failed, finished = open_backend(resolve_sweep(sweep_id)).trials()
+    assert "exit code 1" in failed.error and "norm_groups" in failed.error
+    assert finished.value == min(metric_values(Path(finished.run_dir), "val_loss"))
+
+
+def test_max_consecutive_failures_stops_the_agent(tmp_path):
+    """The trial program is a script that exits with status 3: what is tested is the agent's stop rule."""
+    program = tmp_path / "fails.py"
+    program.write_text("import sys\nprint('trial failing on purpose', sys.argv[1:])\nsys.exit(3)\n")
+    sweep_id = _local_sweep_without_init({"method": "grid", "program": str(program),
+                                          "parameters": {"seed": {"values": [1, 2, 3, 4]}}})
+    report = run_agent(sweep_id, AgentOptions(max_consecutive_failures=2))
+    assert report.trials == [0, 1] and report.stopped_by == "failures" and report.exit_code == 1
+    records = open_backend(resolve_sweep(sweep_id)).trials()
+    assert len(records) == 2
+    assert "exit code 3" in records[0].error and "trial failing on purpose" in records[0].error
+
+
+def test_an_agent_killed_with_sigkill_leaves_its_trial_failed_and_the_sweep_continues(tmp_path):
+    root = sweeps_root()
+    sweep_id = init_cli(root, write_sweep(tmp_path, tiny_sweep({"model.channels": {"values": [8, 16]}})))
+    victim = start_agent(sweep_id, "--heartbeat-interval", "0.5", log=tmp_path / "victim.log")
+    trial_dir = root / sweep_id / "trials" / "0"
+    wait_for(lambda: (trial_dir / "trial.log").is_file() and processes_running_in(trial_dir), 120,
+             "trial 0 to start")
+    time.sleep(2.0)  # train.py is importing / training now
+    victim.kill()
+    victim.wait(timeout=30)
+    wait_for(lambda: not processes_running_in(trial_dir), 30, "the orphaned trial to die with its agent")
+    survivor = start_agent(sweep_id, "--count", "1", "--heartbeat-interval", "0.5", log=tmp_path / "survivor.log")
+    assert wait_all([survivor]) == [0]
+    records = open_backend(resolve_sweep(sweep_id)).trials()
+    assert [(r.number, r.state) for r in records] == [(0, "failed"), (1, "finished")]
+    assert "stopped sending heartbeats" in records[0].error
+
+
+def test_sigterm_marks_the_running_trial_interrupted_and_exits_cleanly(tmp_path):
+    root = sweeps_root()
+    sweep_id = init_cli(root, write_sweep(tmp_path, tiny_sweep({"model.channels": {"values": [8, 16]}})))
+    log = tmp_path / "agent.log"
+    agent = start_agent(sweep_id, log=log)
+    trial_dir = root / sweep_id / "trials" / "0"
+    wait_for(lambda: (trial_dir / "trial.log").is_file() and processes_running_in(trial_dir), 120,
+             "trial 0 to start")
+    agent.send_signal(signal.SIGTERM)
+    assert agent.wait(timeout=60) == 128 + signal.SIGTERM
+    assert not processes_running_in(trial_dir)
+    records = open_backend(resolve_sweep(sweep_id)).trials()
+    assert [(r.number, r.state) for r in records] == [(0, "interrupted")]
+    output = log.read_text()
+    assert "stopped by SIGTERM" in output and "Traceback" not in output

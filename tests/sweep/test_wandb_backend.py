@@ -1,0 +1,129 @@
+"""The W&B backend without a W&B server: a trial process in exactly the environment a W&B agent gives it (offline),
+the sweep config sent to W&B, and the mapping of W&B runs to trial records."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+from wandb.proto import wandb_internal_pb2
+from wandb.sdk.lib import config_util
+
+from snpdiff.sweep.backends.wandb_backend import TRIAL_COMMAND, WandbBackend, wandb_sweep_config
+from snpdiff.sweep.spec import load_sweep
+from snpdiff.sweep.store import SweepInfo, sweeps_root
+
+from .conftest import REPO, TINY_TRIAL
+
+
+def wandb_records(path: Path) -> list:
+    """The records of an offline run's ``.wandb`` file (W&B's LevelDB-style log: 7-byte file header, then records of
+    [crc32 4 | length 2 | type 1 | payload] in 32 KiB blocks; types FULL=1, FIRST=2, MIDDLE=3, LAST=4)."""
+    data = path.read_bytes()
+    assert data[:4] == b":W&B"
+    pos, block, chunks, records = 7, 32768, [], []
+    while pos + 7 <= len(data):
+        left = block - pos % block
+        if left < 7:
+            pos += left
+            continue
+        length, kind = struct.unpack("<HB", data[pos + 4:pos + 7])
+        chunks.append(data[pos + 7:pos + 7 + length])
+        pos += 7 + length
+        if kind in (1, 4):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(b"".join(chunks))
+            records.append(record)
+            chunks = []
+    return records
+
+
+def wandb_sweep_folder(parameters: dict) -> SweepInfo:
+    """The sweep folder `sweep.py init --backend wandb` writes (the W&B server's side cannot run here)."""
+    spec = load_sweep({"method": "random", "metric": {"name": "val_loss", "goal": "minimize"},
+                       "parameters": parameters})
+    info = SweepInfo(sweep_id="swp0test", backend="wandb", sweep_dir=str(sweeps_root() / "swp0test"),
+                     project="snpdiff", entity="someone")
+    info.save(spec, sweeps_root())
+    return info
+
+
+@pytest.mark.slow
+def test_a_trial_in_a_wandb_agents_environment_reads_its_parameters_trains_and_logs_into_its_run(tmp_path):
+    parameters = {key: entry for key, entry in TINY_TRIAL.items() if key != "logger"}  # the default: wandb
+    parameters.update({"optimizer.lr": {"values": [0.003, 0.01]}, "ckpt_path": {"value": None},
+                       "tags": {"value": ["sweep trial", "a,b"]}})
+    info = wandb_sweep_folder(parameters)
+    run_params = {name: entry.get("value", entry.get("values", [None])[0]) for name, entry in parameters.items()}
+    # what `wandb agent` does before starting a run's command (wandb/wandb_agent.py, Agent._command_run)
+    param_path = tmp_path / "wandb" / f"sweep-{info.sweep_id}" / "config-run0abcd.yaml"
+    config_util.save_config_file_from_dict(str(param_path), {k: {"value": v} for k, v in run_params.items()})
+    env = {**os.environ, "WANDB_SWEEP_ID": info.sweep_id, "WANDB_RUN_ID": "run0abcd",
+           "WANDB_SWEEP_PARAM_PATH": str(param_path), "WANDB_PROJECT": "snpdiff", "WANDB_ENTITY": "someone",
+           "WANDB_MODE": "offline"}
+    macros = {"${env}": "/usr/bin/env", "${interpreter}": sys.executable}  # W&B's own substitutions
+    command = [macros.get(token, token) for token in wandb_sweep_config(info.spec())["command"]]
+    assert command[2:] == TRIAL_COMMAND[2:]
+    result = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    trial_dir = info.trial_dir("run0abcd")
+    ran = yaml.safe_load((trial_dir / "config.yaml").read_text())  # the config train.py trained with
+    assert ran["optimizer"]["lr"] == 0.003 and ran["ckpt_path"] is None  # W&B's str() would give 'None'
+    assert ran["tags"] == ["sweep trial", "a,b"] and ran["model"]["channels"] == 8
+
+    [run_file] = glob.glob(str(trial_dir / "wandb" / "offline-run-*-run0abcd" / "run-run0abcd.wandb"))
+    records = wandb_records(Path(run_file))
+    [run] = [r.run for r in records if r.WhichOneof("record_type") == "run"]
+    assert run.run_id == "run0abcd" and run.sweep_id == info.sweep_id and run.project == "snpdiff"
+    sweep_config = {u.key: json.loads(u.value_json) for u in run.config.update}
+    assert sweep_config["optimizer.lr"] == 0.003 and sweep_config["tags"] == ["sweep trial", "a,b"]
+    logged = [json.loads(item.value_json) for r in records if r.WhichOneof("record_type") == "history"
+              for item in r.history.item if list(item.nested_key) == ["val_loss"] or item.key == "val_loss"]
+    metrics = json.loads((trial_dir / "metrics.json").read_text())
+    assert logged == pytest.approx([row["val_loss"] for row in metrics["history"]])
+
+
+def test_the_sweep_sent_to_wandb_runs_the_bridge_not_wandbs_argument_rendering():
+    spec = load_sweep({"method": "bayes", "metric": {"name": "val_loss", "goal": "minimize"},
+                       "parameters": {"learning_rate": {"distribution": "log_uniform_values", "min": 1e-4,
+                                                        "max": 1e-2}},
+                       "early_terminate": {"type": "hyperband", "min_iter": 3}, "run_cap": 20})
+    config = wandb_sweep_config(spec)
+    assert config["command"] == ["${env}", "${interpreter}", "-m", "snpdiff.sweep.trial"]
+    assert config["parameters"] == {"optimizer.lr": {"distribution": "log_uniform_values", "min": 1e-4,
+                                                     "max": 1e-2}}
+    assert config["early_terminate"] == {"type": "hyperband", "eta": 3, "min_iter": 3}
+    assert config["run_cap"] == 20 and config["metric"] == {"name": "val_loss", "goal": "minimize"}
+
+
+class _FakeRun(SimpleNamespace):
+    def scan_history(self, keys):
+        return [row for row in self.rows if keys[0] in row]
+
+
+def test_wandb_runs_become_trial_records_with_their_best_value():
+    """W&B's public API is replaced by a stand-in (no W&B server here): runs with states, configs and histories."""
+    info = wandb_sweep_folder({"optimizer.lr": {"values": [0.001, 0.01]}})
+    runs = [
+        _FakeRun(id="b", state="crashed", created_at="2026-01-01T10:05:00Z", config={"optimizer.lr": 0.01},
+                 summary={"_runtime": 5.0}, rows=[]),
+        _FakeRun(id="a", state="finished", created_at="2026-01-01T10:00:00Z", config={"optimizer.lr": 0.001},
+                 summary={"val_loss": 0.5, "_runtime": 60.0}, rows=[{"val_loss": 0.7}, {"val_loss": 0.4},
+                                                                    {"val_loss": 0.5}]),
+    ]
+    api = SimpleNamespace(sweep=lambda path: SimpleNamespace(runs=runs, state="FINISHED", path=path))
+    backend = WandbBackend(info, api=api)
+    records = backend.trials()
+    assert [(r.number, r.run_id, r.state, r.value) for r in records] == [(0, "a", "finished", 0.4),
+                                                                         (1, "b", "failed", None)]
+    assert records[0].params == {"optimizer.lr": 0.001} and records[0].duration_s == 60.0
+    assert backend.state() == "finished"

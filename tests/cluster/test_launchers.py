@@ -21,6 +21,7 @@ import yaml
 from snpdiff.cluster import LAUNCHERS_DIR, LAUNCHERS_ENV
 from snpdiff.cluster.submit import load_launcher_profile, submit_agents
 from snpdiff.config import PROJECT_ROOT
+from tests.cluster.slurm_helpers import sacct_states, wait_until
 
 pytestmark = pytest.mark.slurm
 
@@ -32,13 +33,6 @@ FAST = [
 ]
 MAX_EPOCHS = 40
 JOB_WAIT_S = 300.0
-
-
-def wait_until(condition, what: str, timeout_s: float = JOB_WAIT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout_s} s waiting for {what}"
-        time.sleep(0.1)
 
 
 def train_env(root: Path, **extra: str) -> dict[str, str]:
@@ -63,15 +57,6 @@ def checkpoint_epoch(path: Path) -> int:
     raise AssertionError(f"{path} stayed unreadable for 5 s")
 
 
-def sacct_states(job_id: str) -> list[str]:
-    """Every state accounting recorded for the job's allocation, requeued runs included (``--duplicates``)."""
-    done = subprocess.run(
-        ["sacct", "-n", "-X", "-P", "--duplicates", "-j", job_id, "-o", "State"],
-        capture_output=True, text=True, timeout=30, check=True,
-    )
-    return done.stdout.split()
-
-
 @dataclass
 class Multirun:
     sweep_dir: Path
@@ -94,21 +79,23 @@ def multirun(slurm_cluster, tmp_path_factory) -> Multirun:
         sys.executable, str(TRAIN_PY), "-m", "hydra/launcher=slurm_cpu", "optimizer.lr=1e-4,3e-4", *FAST,
         f"trainer.max_epochs={MAX_EPOCHS}", "ckpt_path=last", f"hydra.sweep.dir={sweep_dir}",
     ]
-    process = subprocess.Popen(
-        command, cwd=root, env=train_env(root, WANDB_API_KEY=marker), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
-    )
+    submitter_log = root / "submitter.log"
+    with open(submitter_log, "w") as log:
+        process = subprocess.Popen(
+            command, cwd=root, env=train_env(root, WANDB_API_KEY=marker), stdout=log, stderr=subprocess.STDOUT
+        )
     try:
         last_ckpt = sweep_dir / "0" / "checkpoints" / "last.ckpt"
-        wait_until(lambda: last_ckpt.exists() or process.poll() is not None, "job 0's first checkpoint")
-        assert process.poll() is None, f"multirun ended before job 0 checkpointed:\n{process.communicate()[0]}"
+        wait_until(lambda: last_ckpt.exists() or process.poll() is not None, "job 0's checkpoint", JOB_WAIT_S)
+        assert process.poll() is None, f"multirun ended before job 0 checkpointed:\n{submitter_log.read_text()}"
         job_id = hydra_job_id(sweep_dir / "0")
         epoch_at_signal = checkpoint_epoch(last_ckpt)
         subprocess.run(["scancel", "--signal", "USR2", job_id], check=True, timeout=30)
-        output, _ = process.communicate(timeout=JOB_WAIT_S)
+        process.wait(timeout=JOB_WAIT_S)
     finally:
         if process.poll() is None:
             process.kill()
+    output = submitter_log.read_text()
     assert process.returncode == 0, output
     return Multirun(sweep_dir, job_id, epoch_at_signal, marker, output)
 
@@ -152,7 +139,8 @@ def test_secret_reaches_jobs_only_through_the_environment(multirun, tmp_path, mo
     job = executor.submit(lambda: hashlib.sha256(os.environ["WANDB_API_KEY"].encode()).hexdigest())
     assert job.result() == hashlib.sha256(multirun.marker.encode()).hexdigest()
 
-    files = [path for folder in (multirun.sweep_dir, tmp_path) for path in folder.rglob("*") if path.is_file()]
+    # the multirun's whole folder: submitter log, submitit folder, job output folders
+    files = [path for folder in (multirun.sweep_dir.parent, tmp_path) for path in folder.rglob("*") if path.is_file()]
     names = {path.name for path in files}
     # what submitit writes is among the files searched: sbatch scripts, pickles, logs
     assert any(name.endswith(".sh") for name in names) and any(name.endswith("_submitted.pkl") for name in names)

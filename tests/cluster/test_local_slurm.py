@@ -9,25 +9,9 @@ import submitit
 from submitit.core.utils import UncompletedJobError
 
 from snpdiff.cluster import local_slurm
+from tests.cluster.slurm_helpers import WAIT_S, sacct_states, wait_until
 
 pytestmark = pytest.mark.slurm
-
-WAIT_S = 30.0
-
-
-def sacct_state(job_id: str) -> str:
-    """State of the job's allocation as recorded by accounting ('' until slurmdbd has it)."""
-    done = subprocess.run(
-        ["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "State"], capture_output=True, text=True, timeout=WAIT_S
-    )
-    return done.stdout.strip()
-
-
-def wait_until(condition, what: str, timeout_s: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout_s} s waiting for {what}"
-        time.sleep(0.2)
 
 
 def slurm_job_id_and_double(value: int) -> tuple[str, int]:
@@ -41,7 +25,7 @@ def test_sbatch_job_completes_and_sacct_reports_it(slurm_cluster, tmp_path):
         ["sbatch", "--parsable", "--output", str(output), "--wrap", "hostname -s"],
         capture_output=True, text=True, check=True, timeout=WAIT_S,
     ).stdout.strip()
-    wait_until(lambda: sacct_state(job_id) == "COMPLETED", f"sacct to report job {job_id} COMPLETED")
+    wait_until(lambda: sacct_states(job_id) == ["COMPLETED"], f"sacct to report job {job_id} COMPLETED")
     assert output.read_text().strip() == local_slurm.node_name()
 
 
@@ -51,7 +35,7 @@ def test_submitit_job_returns_its_value(slurm_cluster, tmp_path):
     executor.update_parameters(timeout_min=2, slurm_partition=local_slurm.PARTITION)
     job = executor.submit(slurm_job_id_and_double, 21)
     assert job.result() == (job.job_id, 42)
-    wait_until(lambda: sacct_state(job.job_id) == "COMPLETED", f"sacct to report job {job.job_id} COMPLETED")
+    wait_until(lambda: sacct_states(job.job_id) == ["COMPLETED"], f"sacct to report job {job.job_id} COMPLETED")
 
 
 def test_cancelled_submitit_job_is_seen_as_failed(slurm_cluster, tmp_path):

@@ -8,7 +8,10 @@ import logging
 import hydra
 from omegaconf import DictConfig
 
+from snpdiff.cluster import expose_launchers
+
 log = logging.getLogger("snpdiff")
+expose_launchers()  # conf/train.yaml puts $SNPDIFF_LAUNCHERS on Hydra's search path
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

@@ -56,6 +56,9 @@ def compose_config(overrides: list[str] | None = None, config_name: str = "train
     """
     from hydra import compose, initialize_config_dir
 
+    from snpdiff.cluster import expose_launchers
+
+    expose_launchers()
     overrides = list(overrides or [])
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name=config_name):
         cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)

@@ -2,11 +2,13 @@
 (`local_slurm`). Kept light: train.py imports it before Hydra composes the config."""
 
 import os
+from pathlib import Path
 
-from snpdiff.config import PROJECT_ROOT
 from snpdiff.errors import SnpdiffError
 
-LAUNCHERS_DIR = PROJECT_ROOT / "launchers"
+# the checkout's root as in snpdiff.config.PROJECT_ROOT, not imported from there: `local_slurm install` runs on a
+# fresh CI machine before pip has installed omegaconf
+LAUNCHERS_DIR = Path(__file__).resolve().parents[2] / "launchers"
 # train.yaml puts ${oc.env:SNPDIFF_LAUNCHERS} on Hydra's search path; jobs inherit the variable from the submitter
 LAUNCHERS_ENV = "SNPDIFF_LAUNCHERS"
 

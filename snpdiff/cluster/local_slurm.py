@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -34,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from snpdiff.cluster import ClusterError
+
+log = logging.getLogger(__name__)
 
 APT_PACKAGES = ("slurmctld", "slurmd", "slurm-client", "slurmdbd", "munge", "mariadb-server")
 REQUIRED_PROGRAMS = (
@@ -462,7 +465,7 @@ def _cancel_all_jobs(env: dict[str, str], timeout_s: float) -> None:
     try:
         _wait_for(queue_empty, f"jobs {job_ids} to end after scancel", timeout_s, poll_s=0.3)
     except ClusterError as error:
-        print(f"warning: {error}", file=sys.stderr)
+        log.warning("%s; their processes may outlive the cluster", error)
 
 
 def stop(workdir: Path | str = DEFAULT_WORKDIR, timeout_s: float = STOP_TIMEOUT_S) -> list[str]:
@@ -479,12 +482,15 @@ def stop(workdir: Path | str = DEFAULT_WORKDIR, timeout_s: float = STOP_TIMEOUT_
         pid = pids.get(name)
         if pid is None or not _is_running(pid, name):
             continue
-        os.kill(pid, signal.SIGTERM)
         try:
-            _wait_for(lambda pid=pid: _has_exited(pid), f"{name} ({pid}) to exit", timeout_s)
-        except ClusterError:
-            os.kill(pid, signal.SIGKILL)
-            _wait_for(lambda pid=pid: _has_exited(pid), f"{name} ({pid}) to die", timeout_s)
+            os.kill(pid, signal.SIGTERM)
+            try:
+                _wait_for(lambda pid=pid: _has_exited(pid), f"{name} ({pid}) to exit", timeout_s)
+            except ClusterError:
+                os.kill(pid, signal.SIGKILL)
+                _wait_for(lambda pid=pid: _has_exited(pid), f"{name} ({pid}) to die", timeout_s)
+        except ProcessLookupError:
+            pass  # it exited on its own between the check and the signal
         stopped.append(name)
     paths.pids.unlink(missing_ok=True)
     return stopped

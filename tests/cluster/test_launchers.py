@@ -26,7 +26,8 @@ from tests.cluster.slurm_helpers import sacct_states, wait_until
 pytestmark = pytest.mark.slurm
 
 TRAIN_PY = PROJECT_ROOT / "train.py"
-# seconds of training per job, a tiny model on the debug data
+# a tiny model on the debug data: seconds of training per job. The search path is given explicitly so these tests
+# do not hinge on train.yaml's own entry (test_launcher_profiles checks that one).
 FAST = [
     "debug=fast", "logger=none", "callbacks.progress_bar.kind=none", "model=mlp", "model.hidden_dim=32",
     "model.num_layers=1", f"hydra.searchpath=[file://{LAUNCHERS_DIR}]",

@@ -9,7 +9,7 @@ Values are rendered in Hydra's override grammar from their Python types, never f
   a literal ``${`` is escaped so that OmegaConf does not read it as an interpolation;
 - config-group choices (``model: unet_attn``) become ``model=unet_attn``;
 - keys the composed config lacks get Hydra's ``+key=`` (add) prefix; ``+``/``++`` written in the name are kept;
-- a dict value replaces what the key held (``~key +key={...}``: Hydra would merge a plain ``key={...}``).
+- a dict value replaces a list or mapping the key held (``~key +key={...}``: Hydra would merge ``key={...}``).
 """
 
 from __future__ import annotations
@@ -109,13 +109,14 @@ def split_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, A
 
 def key_overrides(key: str, value: Any, cfg: DictConfig | None) -> list[str]:
     """The overrides that set ``key`` to ``value``: ``key=value``; ``+key=value`` when ``cfg`` lacks the key; and
-    ``~key +key=value`` for a dict onto an existing key, which Hydra would otherwise merge into (or fail on).
+    ``~key +key=value`` for a dict onto a list or mapping, which Hydra would otherwise merge into (or fail on).
     A ``+``/``++`` written in the key is kept."""
     if key.startswith("+") or cfg is None:
         return [f"{key}={format_value(value)}"]
-    if OmegaConf.select(cfg, key, default=_ABSENT) is _ABSENT:
+    current = OmegaConf.select(cfg, key, default=_ABSENT)
+    if current is _ABSENT:
         return [f"+{key}={format_value(value)}"]
-    if isinstance(value, Mapping):
+    if isinstance(value, Mapping) and OmegaConf.is_config(current):
         return [f"~{key}", f"+{key}={format_value(value)}"]
     return [f"{key}={format_value(value)}"]
 

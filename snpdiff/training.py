@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -105,7 +106,13 @@ def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> d
     datamodule = instantiate(cfg.data, _convert_="all")
     datamodule.prepare_data()
     datamodule.setup("fit")  # every data error is raised here, before training
-    ckpt_path = resolve_ckpt_path(cfg.ckpt_path, output_dir)
+    requested = cfg.ckpt_path
+    if requested is None and int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0:
+        requested = "last"  # a requeued SLURM job (time limit, preemption) picks up where it stopped
+        log.info(
+            "requeued SLURM job (restart %s): resuming from the last checkpoint", os.environ["SLURM_RESTART_COUNT"]
+        )
+    ckpt_path = resolve_ckpt_path(requested, output_dir)
     (output_dir / RESOLVED_CONFIG).write_text(OmegaConf.to_yaml(cfg, resolve=True))
 
     loggers = build_loggers(OmegaConf.to_container(cfg.logger, resolve=True) or {}, output_dir, ckpt_path is not None)

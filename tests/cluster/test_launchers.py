@@ -69,7 +69,7 @@ class Multirun:
 
 @pytest.fixture(scope="module")
 def multirun(slurm_cluster, tmp_path_factory) -> Multirun:
-    """``train.py -m hydra/launcher=slurm_cpu optimizer.lr=1e-4,3e-4 ckpt_path=last`` with a marker in
+    """``train.py -m hydra/launcher=slurm_cpu optimizer.lr=1e-4,3e-4`` with a marker in
     WANDB_API_KEY. Once job 0 has its first checkpoint it gets the signal SLURM sends at a time limit
     (``scancel --signal USR2``, as submitit's own tests do: a real limit is at least one minute plus SLURM's 30 s
     check period), so it must requeue and resume."""
@@ -78,7 +78,7 @@ def multirun(slurm_cluster, tmp_path_factory) -> Multirun:
     marker = f"marker-{secrets.token_hex(12)}"
     command = [
         sys.executable, str(TRAIN_PY), "-m", "hydra/launcher=slurm_cpu", "optimizer.lr=1e-4,3e-4", *FAST,
-        f"trainer.max_epochs={MAX_EPOCHS}", "ckpt_path=last", f"hydra.sweep.dir={sweep_dir}",
+        f"trainer.max_epochs={MAX_EPOCHS}", f"hydra.sweep.dir={sweep_dir}",
     ]
     submitter_log = root / "submitter.log"
     with open(submitter_log, "w") as log:

@@ -124,14 +124,11 @@ def _run_trial(backend: LocalBackend, claimed: ClaimedTrial, options: AgentOptio
     env = dict(os.environ)
     for key in ("WANDB_RUN_ID", "WANDB_SWEEP_ID", "WANDB_SWEEP_PARAM_PATH", "WANDB_RESUME"):
         env.pop(key, None)  # a local trial is not a W&B sweep run
-    env.update({
-        ENV_STORAGE: backend.info.storage,
-        ENV_STUDY: backend.info.sweep_id,
-        ENV_TRIAL: str(claimed.number),
-        ENV_METRIC: spec.metric,
-        "WANDB_RUN_GROUP": f"sweep-{backend.info.sweep_id}",
-        "WANDB_NAME": f"sweep-{backend.info.sweep_id}-trial-{claimed.number}",
-    })
+    env.update({"WANDB_RUN_GROUP": f"sweep-{backend.info.sweep_id}",
+                "WANDB_NAME": f"sweep-{backend.info.sweep_id}-trial-{claimed.number}"})
+    if spec.early_terminate is not None:  # the pruner needs every epoch's value; without one nobody listens
+        env.update({ENV_STORAGE: backend.info.storage, ENV_STUDY: backend.info.sweep_id,
+                    ENV_TRIAL: str(claimed.number), ENV_METRIC: spec.metric})
     if stop.signum is not None:
         return backend.finish(claimed, "interrupted", error=f"stopped by {signal.Signals(stop.signum).name}")
     process = start_trial_process(trial_argv(spec, overrides, options.python), log_path, env)

@@ -1,10 +1,10 @@
 """Inside a local-sweep trial: report the sweep's metric to its Optuna trial every epoch, and stop when pruned.
 
-The agent starts ``train.py`` with ``SNPDIFF_SWEEP_STORAGE``, ``SNPDIFF_SWEEP_STUDY``, ``SNPDIFF_SWEEP_TRIAL`` and
-``SNPDIFF_SWEEP_METRIC`` set (see ``snpdiff.sweep.trial``). ``make_sweep_callbacks(cfg)`` returns the reporting
-callback then, and ``[]`` otherwise (plain runs, W&B sweeps: W&B's server reads the run's history itself), so the
-training installs it unconditionally. A pruned trial stops training cleanly (``trainer.should_stop``) and the agent
-records it as pruned.
+For a sweep with ``early_terminate`` the agent starts ``train.py`` with ``SNPDIFF_SWEEP_STORAGE``,
+``SNPDIFF_SWEEP_STUDY``, ``SNPDIFF_SWEEP_TRIAL`` and ``SNPDIFF_SWEEP_METRIC`` set (see ``snpdiff.sweep.trial``).
+``make_sweep_callbacks(cfg)`` returns the reporting callback then, and ``[]`` otherwise (plain runs, sweeps without
+a pruner, W&B sweeps: W&B's server reads the run's history itself), so the training installs it unconditionally.
+A pruned trial stops training cleanly (``trainer.should_stop``) and the agent records it as pruned.
 """
 
 from __future__ import annotations
@@ -31,18 +31,18 @@ class SweepTrialReporter(Callback):
         self.trial_number = trial_number
         self.metric = metric
         self._trial: Any = None
-        self._storage: Any = None
 
     def _open(self) -> Any:
         if self._trial is None:
             import optuna
 
-            from snpdiff.sweep.backends.optuna_backend import load_study
+            from snpdiff.sweep.backends.optuna_backend import load_study, open_storage
 
-            study, _ = load_study(self.storage_url, self.study_name)
-            self._storage = study._storage
-            trial_id = self._storage.get_trial_id_from_study_id_trial_number(study._study_id, self.trial_number)
-            self._trial = optuna.Trial(study, trial_id)
+            storage = open_storage(self.storage_url)
+            study, _ = load_study(storage, self.study_name)
+            study_id = storage.get_study_id_from_name(self.study_name)
+            self._trial = optuna.Trial(study, storage.get_trial_id_from_study_id_trial_number(study_id,
+                                                                                             self.trial_number))
         return self._trial
 
     def _report(self, trainer: pl.Trainer) -> bool:
@@ -59,7 +59,7 @@ class SweepTrialReporter(Callback):
         try:
             trial.report(float(value), epoch)
             if trial.should_prune():
-                self._storage.set_trial_user_attr(trial._trial_id, PRUNED_ATTR, epoch)
+                trial.set_user_attr(PRUNED_ATTR, epoch)
                 log.info("sweep trial %d pruned after epoch %d (%s=%.6g)", self.trial_number, epoch, self.metric,
                          float(value))
                 return True

@@ -161,8 +161,6 @@ class ParamSpec:
         the ``u`` quantile. ``q_*`` distributions are rounded to ``q``.
         """
         d = self.distribution
-        if d == "int_uniform":
-            return int(round(self.min + u * (self.max - self.min)))
         if d in NORMAL_FAMILY:
             x = statistics.NormalDist(self.mu, self.sigma).inv_cdf(u)
             x = math.exp(x) if "log" in d else x

@@ -16,7 +16,6 @@ import os
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -124,12 +123,3 @@ def resolve_sweep(ref: str | None, root: str | Path | None = None) -> SweepInfo:
         raise SweepError(f"no sweep {ref!r} under {root}; the current sweep ({current}) is {info.sweep_id!r}; "
                          "pass a W&B sweep as entity/project/id")
     return info
-
-
-def to_plain(value: Any) -> Any:
-    """YAML/JSON-safe copy of parameter values (tuples -> lists)."""
-    if isinstance(value, dict):
-        return {str(k): to_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_plain(v) for v in value]
-    return value

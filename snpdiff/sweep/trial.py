@@ -5,9 +5,10 @@ Also the entry point W&B agents run (``python -m snpdiff.sweep.trial``): a W&B a
 environment; this reads the parameters from that file, turns them into Hydra overrides with the bridge, and replaces
 itself with ``python train.py <overrides>``, whose W&B logger joins run ``WANDB_RUN_ID`` of the sweep.
 
-Environment a local trial gets (read by ``snpdiff.sweep.pruning`` inside the training process):
-``SNPDIFF_SWEEP_STORAGE`` (Optuna storage), ``SNPDIFF_SWEEP_STUDY`` (sweep id), ``SNPDIFF_SWEEP_TRIAL`` (trial
-number), ``SNPDIFF_SWEEP_METRIC`` (the metric to report every epoch).
+Environment a local trial of a sweep with ``early_terminate`` gets (read by ``snpdiff.sweep.pruning`` inside the
+training process): ``SNPDIFF_SWEEP_STORAGE`` (Optuna storage), ``SNPDIFF_SWEEP_STUDY`` (sweep id),
+``SNPDIFF_SWEEP_TRIAL`` (trial number), ``SNPDIFF_SWEEP_METRIC`` (the metric to report every epoch). Without a
+pruner the agent reads the trial's values from its ``metrics.json`` and the training never opens the storage.
 """
 
 from __future__ import annotations

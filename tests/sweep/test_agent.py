@@ -75,7 +75,7 @@ def three_agent_sweep(tmp_path_factory):
         "optimizer.lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-2},
         "model.channels": {"values": [8, 16]},
         "scheduler": {"values": ["cosine", "none"]},
-    }))
+    }, early_terminate={"type": "hyperband", "min_iter": 3, "s": 1}))  # fed every epoch; first rung after the end
     with pytest.MonkeyPatch.context() as patch:  # the function-scoped environment fixtures do not reach here
         patch.setenv("OMP_NUM_THREADS", "1")
         patch.setenv("SNPDIFF_SWEEPS_DIR", str(root))
@@ -112,7 +112,7 @@ def test_each_trial_trained_with_its_own_parameters(three_agent_sweep):
         assert ran["model"]["norm_groups"] == 4 and ran["task_name"] == "debug"
 
 
-def test_trials_report_every_epoch_to_their_optuna_trial(three_agent_sweep):
+def test_trials_of_a_hyperband_sweep_report_every_epoch_to_their_optuna_trial(three_agent_sweep):
     """Needs train.py to install snpdiff.sweep.pruning.make_sweep_callbacks(cfg) (the hyperband feed)."""
     root, sweep_id, _ = three_agent_sweep
     backend = open_backend(resolve_sweep(sweep_id, root))

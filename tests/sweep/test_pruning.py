@@ -24,7 +24,8 @@ def test_a_trial_worse_than_its_bracket_is_pruned_after_its_first_epoch(tmp_path
     from snpdiff.training import run_training
 
     spec = load_sweep({"method": "random", "metric": {"name": "val_loss", "goal": "minimize"},
-                       "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 3, "s": 1},
+                       # one bracket (s=0), so the trial meets its rivals whatever its bracket hash is
+                       "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 3, "s": 0},
                        "parameters": {"seed": {"values": [1, 2]}}})
     info = LocalBackend.create(spec, sweeps_root())
     info.save(spec, sweeps_root())

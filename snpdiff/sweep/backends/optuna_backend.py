@@ -143,6 +143,15 @@ def decode(param: ParamSpec, sampled: Any, grid: bool = False) -> Any:
     return quantize(sampled, param.q) if param.distribution.startswith("q_") else float(sampled)
 
 
+def suggest(trial: optuna.Trial, name: str, distribution: BaseDistribution) -> Any:
+    """Ask ``trial`` for ``name`` from ``distribution`` (through the sampler, as the public suggest API does)."""
+    if isinstance(distribution, CategoricalDistribution):
+        return trial.suggest_categorical(name, distribution.choices)
+    if isinstance(distribution, IntDistribution):
+        return trial.suggest_int(name, distribution.low, distribution.high, log=distribution.log)
+    return trial.suggest_float(name, distribution.low, distribution.high, log=distribution.log)
+
+
 class _GridByTrialNumber(optuna.samplers.BaseSampler):
     """Grid point ``trial.number`` for every parameter: no two trials (of any agent) get the same point."""
 
@@ -186,11 +195,11 @@ def load_study(storage: str | BaseStorage, sweep_id: str) -> tuple[optuna.Study,
     """The sweep's study, with the sampler and pruner its sweep file asks for, and the sweep itself."""
     storage = open_storage(storage) if isinstance(storage, str) else storage
     try:
-        bare = optuna.load_study(study_name=sweep_id, storage=storage, sampler=optuna.samplers.RandomSampler())
+        study_id = storage.get_study_id_from_name(sweep_id)
     except KeyError:
         raise SweepError(f"no local sweep {sweep_id!r} in the Optuna storage; was it created with `sweep.py init`?"
                          ) from None
-    spec = load_sweep(bare.user_attrs[SPEC_ATTR])
+    spec = load_sweep(storage.get_study_user_attrs(study_id)[SPEC_ATTR])
     study = optuna.load_study(study_name=sweep_id, storage=storage, sampler=make_sampler(spec),
                               pruner=make_pruner(spec))
     return study, spec
@@ -216,6 +225,7 @@ class LocalBackend(SweepBackend):
             raise SweepError(f"local sweep {info.sweep_id}: its record has no storage")
         self.storage = open_storage(info.storage)
         self.study, stored_spec = load_study(self.storage, info.sweep_id)
+        self.study_id = self.storage.get_study_id_from_name(info.sweep_id)
         super().__init__(info, spec or stored_spec)
 
     @classmethod
@@ -262,21 +272,26 @@ class LocalBackend(SweepBackend):
             trial.set_user_attr(STATE_ATTR, DISCARDED)
             self.study.tell(trial, state=TrialState.FAIL)
             return None
-        self.storage.set_trial_system_attr(trial._trial_id, HEARTBEAT_INTERVAL_ATTR, heartbeat_interval_s)
-        self.heartbeat(trial._trial_id)
+        trial_id = self.trial_id(trial.number)
+        self.storage.set_trial_system_attr(trial_id, HEARTBEAT_INTERVAL_ATTR, heartbeat_interval_s)
+        self.heartbeat(trial_id)
         grid = self.spec.method == "grid"
         params = {}
         for name, param in self.spec.parameters.items():
             if param.is_fixed:
                 params[name] = param.value
             else:
-                sampled = trial._suggest(optuna_name(param), optuna_distribution(param, grid))
+                sampled = suggest(trial, optuna_name(param), optuna_distribution(param, grid))
                 params[name] = decode(param, sampled, grid)
         run_dir = self.info.trial_dir(trial.number)
         trial.set_user_attr(PARAMS_ATTR, params)
         trial.set_user_attr(RUN_DIR_ATTR, str(run_dir))
         trial.set_user_attr(AGENT_ATTR, f"{socket.gethostname()}:{os.getpid()}")
-        return ClaimedTrial(trial.number, trial._trial_id, params, run_dir)
+        return ClaimedTrial(trial.number, trial_id, params, run_dir)
+
+    def trial_id(self, number: int) -> int:
+        """The storage's id of trial ``number`` of this sweep."""
+        return self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
 
     def heartbeat(self, trial_id: int) -> None:
         self.storage.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
@@ -311,14 +326,15 @@ class LocalBackend(SweepBackend):
             interval = trial.system_attrs.get(HEARTBEAT_INTERVAL_ATTR)
             if beat is None or interval is None or now - beat <= STALE_AFTER_INTERVALS * interval:
                 continue
+            trial_id = self.trial_id(trial.number)
             try:
-                self.storage.set_trial_user_attr(trial._trial_id, STATE_ATTR, "failed")
+                self.storage.set_trial_user_attr(trial_id, STATE_ATTR, "failed")
                 self.storage.set_trial_user_attr(
-                    trial._trial_id, ERROR_ATTR,
+                    trial_id, ERROR_ATTR,
                     f"its agent ({trial.user_attrs.get(AGENT_ATTR, '?')}) stopped sending heartbeats "
                     f"{now - beat:.0f} s ago (killed or lost)",
                 )
-                self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+                self.storage.set_trial_state_values(trial_id, TrialState.FAIL)
             except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
                 continue  # finished meanwhile
             failed.append(trial.number)

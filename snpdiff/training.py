@@ -19,6 +19,7 @@ from snpdiff.config import fix_min_lr, to_plain, validate_config
 from snpdiff.errors import ConfigError
 from snpdiff.loggers import build_loggers
 from snpdiff.module import SNPDiffusionModule
+from snpdiff.sweep.pruning import make_sweep_callbacks
 from snpdiff.training_metrics import metric_goal
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,8 @@ def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> d
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
         module = build_module(cfg, datamodule)
         callbacks = build_callbacks(OmegaConf.to_container(cfg.callbacks, resolve=True), output_dir, monitor, mode)
-        callbacks += [*quality_callbacks(cfg), metrics_json, *extra_callbacks]  # quality first: metrics.json sees it
+        # quality first, so metrics.json and the sweep reporter see its values of the same epoch
+        callbacks += [*quality_callbacks(cfg), metrics_json, *make_sweep_callbacks(cfg), *extra_callbacks]
         trainer = _trainer(cfg, loggers, callbacks, accumulate)
         stats = parameter_stats(module.model)
         metrics_json.extra.update(stats, **{"oom/retries": retries, "oom/batch_size": datamodule.batch_size})

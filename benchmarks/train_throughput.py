@@ -67,6 +67,7 @@ def overrides(path: Path, folder: Path, seq_length: int, steps: int) -> list[str
         "logger=none",
         "quality.enabled=false",
         "callbacks.progress_bar.kind=none",
+        "+trainer.enable_model_summary=false",
         "trainer.max_epochs=1",
         f"trainer.limit_train_batches={steps}",
         "trainer.limit_val_batches=0",

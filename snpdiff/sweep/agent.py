@@ -49,7 +49,8 @@ def run_agent(sweep: str | None = None, options: AgentOptions | None = None,
 
 
 class _StopOnSignal:
-    """Turns SIGINT/SIGTERM into a request to stop: the running trial gets SIGTERM now (SIGKILL on a second signal)."""
+    """Turns SIGINT/SIGTERM into a request to stop (the trial loop then sends the running trial SIGTERM); a second
+    signal kills the running trial at once."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
@@ -57,10 +58,9 @@ class _StopOnSignal:
         self._previous: dict[int, object] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        repeated = self.signum is not None
+        if self.signum is not None and self.process is not None:
+            signal_process_group(self.process, signal.SIGKILL)
         self.signum = signum
-        if self.process is not None and self.process.poll() is None:
-            signal_process_group(self.process, signal.SIGKILL if repeated else signal.SIGTERM)
 
     def __enter__(self) -> _StopOnSignal:
         if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread only
@@ -137,7 +137,7 @@ def _run_trial(backend: LocalBackend, claimed: ClaimedTrial, options: AgentOptio
     term_at: float | None = None
     while True:
         try:
-            return_code = process.wait(timeout=min(1.0, options.heartbeat_interval_s))
+            return_code = process.wait(timeout=min(0.5, options.heartbeat_interval_s))
             break
         except subprocess.TimeoutExpired:
             pass
@@ -145,10 +145,11 @@ def _run_trial(backend: LocalBackend, claimed: ClaimedTrial, options: AgentOptio
         if now - last_beat >= options.heartbeat_interval_s:
             backend.heartbeat(claimed.trial_id)
             last_beat = now
-        if stop.signum is not None:
-            term_at = term_at or now
-            if now - term_at > options.stop_timeout_s:
-                signal_process_group(process, signal.SIGKILL)
+        if stop.signum is not None and term_at is None:
+            term_at = now
+            signal_process_group(process, signal.SIGTERM)
+        elif term_at is not None and now - term_at > options.stop_timeout_s:
+            signal_process_group(process, signal.SIGKILL)
     stop.process = None
     seconds = time.monotonic() - started
 

@@ -1,5 +1,6 @@
 """Hyperband on the local backend: the training reports its per-epoch metric to the Optuna trial and stops when the
-pruner says so (real Lightning training in this process, real SQLite storage)."""
+pruner says so (real Lightning training in this process through run_training, which installs
+make_sweep_callbacks(cfg) itself; real SQLite storage)."""
 
 import pytest
 
@@ -42,9 +43,8 @@ def test_a_trial_worse_than_its_bracket_is_pruned_after_its_first_epoch(tmp_path
     monkeypatch.setenv(ENV_METRIC, "val_loss")
 
     cfg = compose_config([*TINY, "trainer.max_epochs=3", f"paths.output_dir={tmp_path / 'run'}"])
-    callbacks = make_sweep_callbacks(cfg)
-    assert [type(c) for c in callbacks] == [SweepTrialReporter]
-    metrics = run_training(cfg, extra_callbacks=callbacks)
+    assert [type(c) for c in make_sweep_callbacks(cfg)] == [SweepTrialReporter]
+    metrics = run_training(cfg)
 
     assert metrics["epochs_completed"] == 1  # stopped by the pruner, not by max_epochs=3
     frozen = backend.storage.get_trial(claimed.trial_id)
@@ -66,7 +66,7 @@ def test_an_unpruned_trial_reports_every_epoch(tmp_path, monkeypatch):
         monkeypatch.setenv(key, value)
     monkeypatch.delenv(ENV_METRIC, raising=False)  # falls back to cfg.optimized_metric
     cfg = compose_config([*TINY, f"paths.output_dir={tmp_path / 'run'}"])
-    metrics = run_training(cfg, extra_callbacks=make_sweep_callbacks(cfg))
+    metrics = run_training(cfg)
     reported = backend.storage.get_trial(claimed.trial_id).intermediate_values
     assert reported == {e + 1: pytest.approx(row["val_loss"]) for e, row in enumerate(metrics["history"])}
     assert len(reported) == 2

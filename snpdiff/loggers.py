@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from lightning.pytorch.loggers import CSVLogger, Logger
-
 log = logging.getLogger(__name__)
 RUN_ID_FILE = "wandb_run_id.txt"
 
@@ -56,9 +54,11 @@ def _run_id(output_dir: Path, resuming: bool) -> str | None:
     return run_id
 
 
-def build_loggers(logger_cfg: dict[str, Any], output_dir: Path, resuming: bool) -> list[Logger]:
-    """Loggers named in the ``logger`` config group (``wandb``, ``csv``), writing under ``output_dir``."""
-    loggers: list[Logger] = []
+def build_loggers(logger_cfg: dict[str, Any], output_dir: Path, resuming: bool) -> list:
+    """Lightning loggers named in the ``logger`` config group (``wandb``, ``csv``), writing under ``output_dir``."""
+    from lightning.pytorch.loggers import CSVLogger  # here: credential checks above must not import lightning
+
+    loggers = []
     if "csv" in logger_cfg:
         loggers.append(CSVLogger(save_dir=str(output_dir), name=logger_cfg["csv"].get("name", "csv"), version=""))
     if "wandb" in logger_cfg:

@@ -127,3 +127,35 @@ def test_wandb_runs_become_trial_records_with_their_best_value():
                                                                          (1, "b", "failed", None)]
     assert records[0].params == {"optimizer.lr": 0.001} and records[0].duration_s == 60.0
     assert backend.state() == "finished"
+
+
+def test_monitor_and_analyze_work_on_wandb_runs_too(tmp_path):
+    """Same stand-in for W&B's public API as above: monitor and analyze only see the backend interface."""
+    from rich.console import Console
+
+    from snpdiff.config import CONF_DIR, compose_config
+    from snpdiff.sweep.analysis import analyze_sweep, comparable
+    from snpdiff.sweep.monitor import monitor_view
+
+    info = wandb_sweep_folder({"debug": {"value": "fast"}, "optimizer.lr": {"values": [0.001, 0.01, 0.1]}})
+    runs = [_FakeRun(id=f"r{i}", state="finished", created_at=f"2026-01-01T10:0{i}:00Z",
+                     config={"debug": "fast", "optimizer.lr": lr}, summary={"_runtime": 30.0},
+                     rows=[{"val_loss": loss + 0.1}, {"val_loss": loss}])
+            for i, (lr, loss) in enumerate([(0.001, 0.3), (0.01, 0.2), (0.1, 0.9)])]
+    api = SimpleNamespace(sweep=lambda path: SimpleNamespace(runs=runs, state="RUNNING"))
+    backend = WandbBackend(info, api=api)
+
+    console = Console(record=True, width=200)
+    console.print(monitor_view(backend))
+    text = console.export_text()
+    assert "3 (no run cap): 3 finished" in text and "best so far: trial 1, val_loss=0.2" in text
+
+    name = f"test_wandb_{info.sweep_id}"
+    try:
+        result = analyze_sweep(backend, top_k=2, out_dir=tmp_path / "plots", experiment_name=name)
+        assert [r.run_id for r in result.top] == ["r1", "r0"] and result.best.run_id == "r1"
+        assert (tmp_path / "plots" / "param_optimizer.lr.png").is_file()
+        assert comparable(compose_config([f"experiment={name}"])) == comparable(
+            compose_config(["debug=fast", "optimizer.lr=0.01"]))
+    finally:
+        (CONF_DIR / "experiment" / f"{name}.yaml").unlink(missing_ok=True)

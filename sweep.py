@@ -2,6 +2,7 @@
 
     python sweep.py init conf/sweeps/cpu_smoke.yaml [--backend wandb|local] [--project P] [--entity E] [--storage URL]
     python sweep.py agent [ID] [--count N] [--max-consecutive-failures K]
+    python sweep.py agent [ID] --launcher slurm [--agents K] [--count N] [--detach] [--launcher-override key=value]
     python sweep.py monitor [ID]
     python sweep.py analyze [ID] [--top-k K] [--experiment-name NAME]
 
@@ -31,6 +32,10 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _agent(args: argparse.Namespace) -> int:
+    if args.launcher:
+        return _agent_jobs(args)
+    if args.agents != 1 or args.detach or args.launcher_override:
+        raise SystemExit("error: --agents, --detach and --launcher-override need --launcher")
     from snpdiff.sweep.agent import run_agent
     from snpdiff.sweep.backends import AgentOptions
 
@@ -41,6 +46,32 @@ def _agent(args: argparse.Namespace) -> int:
         states = ", ".join(f"{n}: {s}" for n, s in report.states.items())
         print(f"agent ran {len(report.trials)} trial(s) ({states}); stopped: {report.stopped_by}")
     return report.exit_code
+
+
+def _agent_jobs(args: argparse.Namespace) -> int:
+    """``agent --launcher``: submit ``--agents`` jobs, each running this command without ``--launcher``."""
+    from pathlib import Path
+
+    from snpdiff.sweep.launch import job_sweep_ref, submit_sweep_agents, watch_agent_jobs
+    from snpdiff.sweep.store import resolve_sweep
+
+    info = resolve_sweep(args.sweep, args.sweeps_dir)
+    agent_argv = [sys.executable, str(Path(__file__).resolve()), "agent", job_sweep_ref(info),
+                  "--max-consecutive-failures", str(args.max_consecutive_failures),
+                  "--heartbeat-interval", str(args.heartbeat_interval)]
+    if args.count is not None:
+        agent_argv += ["--count", str(args.count)]
+    jobs = submit_sweep_agents(info, agent_argv, args.agents, args.launcher, args.launcher_override)
+    print(f"submitted {len(jobs)} agent job(s) of sweep {info.sweep_id}: {' '.join(job.job_id for job in jobs)}")
+    print(f"job logs: {info.directory / 'jobs'}")
+    if args.detach:
+        return 0
+    failures = watch_agent_jobs(info, jobs, None if args.count is None else args.count * args.agents)
+    for job_id, why in failures.items():
+        print(f"agent job {job_id} failed: {why}", file=sys.stderr)
+    print(f"{len(jobs) - len(failures)} of {len(jobs)} agent job(s) succeeded; see: python sweep.py monitor "
+          f"{info.sweep_id}")
+    return 1 if failures else 0
 
 
 def _monitor(args: argparse.Namespace) -> int:
@@ -102,13 +133,19 @@ def build_parser() -> argparse.ArgumentParser:
                                         "journal file (journal:/path.log); default: SQLite in the sweep folder")
     init.set_defaults(run=_init)
 
-    agent = commands.add_parser("agent", help="run trials of a sweep in this process")
+    agent = commands.add_parser("agent", help="run trials of a sweep in this process or as cluster jobs")
     agent.add_argument("sweep", nargs="?", help="entity/project/id or short id (default: the current sweep)")
     agent.add_argument("--count", type=int, help="run at most this many trials (default: until the sweep is done)")
     agent.add_argument("--max-consecutive-failures", type=int, default=5,
                        help="stop after this many failed trials in a row (default: 5)")
     agent.add_argument("--heartbeat-interval", type=float, default=10.0,
                        help="local backend: seconds between heartbeats; a trial silent for 3 intervals is failed")
+    agent.add_argument("--launcher", help="run the agents as jobs of this launcher profile (slurm, slurm_cpu, local; "
+                                          "launchers/hydra/launcher/) instead of in this process")
+    agent.add_argument("--agents", type=int, default=1, help="with --launcher: number of agent jobs (default: 1)")
+    agent.add_argument("--detach", action="store_true", help="with --launcher: print the job ids and return")
+    agent.add_argument("--launcher-override", action="append", default=[], metavar="KEY=VALUE",
+                       help="with --launcher: a profile key, e.g. partition=gpu or timeout_min=60 (repeatable)")
     agent.set_defaults(run=_agent)
 
     monitor = commands.add_parser("monitor", help="show a sweep's state, progress, recent trials and best")

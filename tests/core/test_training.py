@@ -115,24 +115,35 @@ def test_val_loss_is_deterministic_for_the_same_weights(fast_cfg):
     assert first == second
 
 
+class StopAfterEpoch(pl.Callback):
+    """Ends training after ``epoch`` as a killed job would have: its last checkpoint is the latest state on disk."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if trainer.current_epoch == self.epoch:
+            trainer.should_stop = True
+
+
 def test_resume_from_last_continues_epochs_optimizer_and_scheduler(tmp_path, fast_cfg):
     straight = run_training(fast_cfg("trainer.max_epochs=4", output_dir=tmp_path / "straight"))
     run_dir = tmp_path / "resumed"
-    run_training(fast_cfg("trainer.max_epochs=2", output_dir=run_dir))
-    first_ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
-    assert first_ckpt["epoch"] == 1
+    interrupted = run_training(
+        fast_cfg("trainer.max_epochs=4", output_dir=run_dir), extra_callbacks=[StopAfterEpoch(1)]
+    )
+    assert [row["epoch"] for row in interrupted["history"]] == [0, 1]
     resumed = run_training(fast_cfg("trainer.max_epochs=4", "ckpt_path=last", output_dir=run_dir))
-    epochs = [row["epoch"] for row in resumed["history"]]
-    assert epochs == [0, 1, 2, 3]
-    steps = [row["step"] for row in resumed["history"]]
-    assert steps == [row["step"] for row in straight["history"]]
+    assert [row["epoch"] for row in resumed["history"]] == [0, 1, 2, 3]
+    # same optimizer steps and the same learning rate every epoch: the cosine schedule went on, not restarted
+    assert [row["step"] for row in resumed["history"]] == [row["step"] for row in straight["history"]]
+    lrs = [row["lr-AdamW"] for row in resumed["history"]]
+    assert lrs == pytest.approx([row["lr-AdamW"] for row in straight["history"]])
+    assert lrs[0] > lrs[1] > lrs[2] > lrs[3]
     last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
-    # the cosine scheduler continued from epoch 2 (not restarted): its epoch counter and lr match the straight run
     straight_last = torch.load(tmp_path / "straight" / "checkpoints" / "last.ckpt", weights_only=True)
-    # last.ckpt is written after epoch 3's validation, before that epoch's scheduler step: 3 steps, not 1
-    assert last["lr_schedulers"][0]["last_epoch"] == straight_last["lr_schedulers"][0]["last_epoch"] == 3
     assert last["optimizer_states"][0]["state"][0]["step"] == straight_last["optimizer_states"][0]["state"][0]["step"]
-    assert resumed["lr-AdamW"] == pytest.approx(straight["lr-AdamW"])
+    assert last["epoch"] == straight_last["epoch"] == 3
 
 
 def test_min_lr_fix_is_applied_logged_and_saved(fast_cfg):

@@ -1,0 +1,116 @@
+"""``sweep.py agent --launcher slurm_cpu``: sweep agents as jobs of the local SLURM cluster, on a local (SQLite) sweep.
+
+Every trial is a real train.py run (debug=fast, a tiny UNet); the agents are real ``sweep.py agent`` processes inside
+SLURM jobs, sharing the sweep's SQLite file with the submitting process.
+"""
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from snpdiff.sweep.backends import open_backend
+from snpdiff.sweep.backends.optuna_backend import AGENT_ATTR
+from snpdiff.sweep.store import resolve_sweep
+from tests.cluster.slurm_helpers import sacct_states, wait_until
+from tests.sweep.conftest import REPO, TINY_TRIAL, write_sweep
+
+pytestmark = pytest.mark.slurm
+
+LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3]
+# small jobs: the cluster has 2 cores; a stuck job ends at its time limit
+JOB_KEYS = ["--launcher-override", "timeout_min=5", "--launcher-override", "mem_gb=1"]
+WAIT_S = 150.0
+
+
+@pytest.fixture
+def sweeps_env(slurm_cluster, tmp_path, monkeypatch) -> Path:
+    """A private sweeps folder; one torch thread per trial. The jobs inherit this environment."""
+    monkeypatch.setenv("SNPDIFF_SWEEPS_DIR", str(tmp_path / "sweeps"))
+    monkeypatch.setenv("SNPDIFF_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("COLUMNS", "200")  # job ids and states on one line of the progress display
+    return tmp_path / "sweeps"
+
+
+def sweep_py(*args: str) -> list[str]:
+    return [sys.executable, str(REPO / "sweep.py"), *args]
+
+
+def init_local_sweep(folder: Path, parameters: dict) -> str:
+    sweep = {"method": "grid", "metric": {"name": "val_loss", "goal": "minimize"},
+             "parameters": {**TINY_TRIAL, **parameters}}
+    done = subprocess.run(sweep_py("init", str(write_sweep(folder, sweep)), "--backend", "local"), cwd=REPO,
+                          capture_output=True, text=True, timeout=120, check=True)
+    return done.stdout.split("created local sweep ")[1].split()[0]
+
+
+def submitted_job_ids(output: str) -> list[str]:
+    match = re.search(r"submitted \d+ agent job\(s\) of sweep \S+: (.+)", output)
+    assert match, output
+    return match.group(1).split()
+
+
+def test_two_agent_jobs_with_count_two_record_four_finished_trials(sweeps_env, tmp_path):
+    sweep_id = init_local_sweep(tmp_path, {"optimizer.lr": {"values": LEARNING_RATES}})
+    started = time.monotonic()
+    done = subprocess.run(
+        sweep_py("agent", sweep_id, "--launcher", "slurm_cpu", "--agents", "2", "--count", "2", *JOB_KEYS),
+        cwd=REPO, capture_output=True, text=True, timeout=WAIT_S,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    print(f"2 agent jobs x 2 trials: {time.monotonic() - started:.1f} s")
+
+    backend = open_backend(resolve_sweep(sweep_id))
+    records = backend.trials()
+    assert [(r.number, r.state) for r in records] == [(n, "finished") for n in range(4)]
+    assert sorted(r.params["optimizer.lr"] for r in records) == LEARNING_RATES  # each grid point once
+    assert all(r.value is not None and Path(r.run_dir, "metrics.json").is_file() for r in records)
+    # two agents (one per job, each on its own process), two trials each
+    agents = [trial.user_attrs[AGENT_ATTR] for trial in backend.study.get_trials()]
+    assert sorted(agents.count(agent) for agent in set(agents)) == [2, 2]
+    assert "2 of 2 agent job(s) succeeded" in output and "4/4" in output  # the progress display's last state
+
+    job_ids = submitted_job_ids(output)
+    assert len(job_ids) == 2
+    for job_id in job_ids:
+        wait_until(lambda job_id=job_id: sacct_states(job_id) == ["COMPLETED"], f"sacct COMPLETED for {job_id}", 30)
+    # the jobs' folders are in the sweep folder, one per job
+    assert sorted(path.name for path in (backend.info.directory / "jobs").iterdir()) == sorted(job_ids)
+
+
+def test_a_cancelled_job_fails_its_trial_and_the_agent_command_reports_it(sweeps_env, tmp_path):
+    sweep_id = init_local_sweep(tmp_path, {"trainer.max_epochs": {"value": 10_000}})  # runs until cancelled
+    log_path = tmp_path / "agent.log"
+    with open(log_path, "w") as log:
+        submitter = subprocess.Popen(
+            sweep_py("agent", sweep_id, "--launcher", "slurm_cpu", "--count", "1", "--heartbeat-interval", "0.5",
+                     *JOB_KEYS),
+            cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: "submitted 1 agent job(s)" in log_path.read_text() or submitter.poll() is not None,
+                   "the job's submission", 60)
+        (job_id,) = submitted_job_ids(log_path.read_text())
+        backend = open_backend(resolve_sweep(sweep_id))
+        # the trial is training (it has checkpointed an epoch) when the job is cancelled
+        checkpoint = backend.info.trial_dir(0) / "checkpoints" / "last.ckpt"
+        wait_until(checkpoint.exists, "the trial's first checkpoint", WAIT_S)
+        assert [r.state for r in backend.trials()] == ["running"]
+        subprocess.run(["scancel", job_id], check=True, timeout=30)
+        return_code = submitter.wait(timeout=WAIT_S)
+    finally:
+        if submitter.poll() is None:
+            submitter.kill()
+    output = log_path.read_text()
+    assert return_code == 1, output
+    assert f"agent job {job_id} failed: ended CANCELLED" in output
+    wait_until(lambda: sacct_states(job_id)[:1] == ["CANCELLED"], f"sacct CANCELLED for {job_id}", 30)
+
+    wait_until(lambda: backend.trials()[0].state != "running", "the trial to end", 30)
+    (record,) = backend.trials()
+    assert record.state == "failed", record

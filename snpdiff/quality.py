@@ -31,9 +31,9 @@ PRIVACY_KEYS = (
 
 
 class SampleQualityCallback(pl.Callback):
-    """After the first epoch, every ``eval_every_n_epochs`` epochs and after the last one, samples ``eval_samples`` individuals with
-    ``sampling_steps`` DDIM steps and logs the genotype metrics; plots go to ``<output_dir>/quality/epoch_<n>/``
-    and, with W&B, to the run as images.
+    """After the first epoch, every ``eval_every_n_epochs`` epochs and after the last one, samples
+    ``eval_samples`` individuals with ``sampling_steps`` DDIM steps and logs the genotype metrics; plots go to
+    ``<output_dir>/quality/epoch_<n>/`` and, with W&B, to the run as images.
 
     On epochs without an evaluation the latest values are logged again, so checkpointing on a ``val/`` metric
     always finds it.

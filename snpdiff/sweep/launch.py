@@ -62,7 +62,7 @@ def watch_agent_jobs(info: SweepInfo, jobs: Sequence[submitit.Job], trials_expec
     ended_before = {r.number for r in records if r.state != "running"}
     capacity = backend.capacity()
     if capacity is not None and trials_expected is not None:  # a grid or run_cap may leave fewer to run
-        trials_expected = min(trials_expected, max(0, capacity - len(records)))
+        trials_expected = min(trials_expected, max(0, capacity - len(ended_before)))
     columns = (TextColumn("sweep {task.fields[sweep]}: trials"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("{task.fields[jobs]}"))
     with Progress(*columns, console=console or Console()) as progress:

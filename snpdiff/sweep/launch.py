@@ -23,6 +23,7 @@ from snpdiff.sweep.store import INFO_FILE, SweepInfo
 
 JOBS_DIR = "jobs"
 # states in which a job has ended well: SLURM's, and submitit's local executor's
+KILLED_STATES = ("CANCELLED", "TIMEOUT", "PREEMPTED", "NODE_FAIL", "OUT_OF_MEMORY", "DEADLINE", "BOOT_FAIL")
 SUCCESS_STATES = ("COMPLETED", "FINISHED")
 
 
@@ -42,10 +43,28 @@ def submit_sweep_agents(info: SweepInfo, agent_argv: Sequence[str], n_agents: in
     return submit_agents(agent_argv, n_agents, profile, folder=folder, job_name=f"sweep-{info.sweep_id}")
 
 
+def final_state(job: submitit.Job, timeout_s: float = 15.0) -> str:
+    """The job's state from a fresh ``sacct`` read, waiting up to ``timeout_s`` for SLURM to record its end.
+
+    ``job.done()`` turns true as soon as the result file exists, while submitit's cached state can still say RUNNING.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            state = str(job.get_info(mode="force").get("State") or job.state)
+        except Exception:  # noqa: BLE001 - local jobs and sacct hiccups: fall back to submitit's view
+            return job.state
+        if state.split(" ")[0] not in ("RUNNING", "PENDING", "COMPLETING", "UNKNOWN") or time.monotonic() > deadline:
+            return state
+        time.sleep(1.0)
+
+
 def job_failure(job: submitit.Job) -> str | None:
     """Why a job that has ended failed (its state or the last line of its error), or None when it succeeded."""
-    if not job.paths.result_pickle.exists() and job.state.upper() not in SUCCESS_STATES:
-        return f"ended {job.state} without a result (cancelled, killed or out of time); log {job.paths.stdout}"
+    state = final_state(job).upper()
+    # a cancelled agent may still write a result (its exit on SIGTERM): SLURM's verdict comes first
+    if state.split(" ")[0] in KILLED_STATES or (not job.paths.result_pickle.exists() and state not in SUCCESS_STATES):
+        return f"ended {state} without a result (cancelled, killed or out of time); log {job.paths.stdout}"
     error = job.exception()  # waits for the result file a filesystem may show late
     if error is None:
         return None

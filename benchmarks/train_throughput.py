@@ -48,7 +48,8 @@ class StepTimer(pl.Callback):
 
 def write_matrix(folder: Path, individuals: int, seq_length: int) -> Path:
     codes = np.random.default_rng(0).integers(0, 3, size=(individuals, seq_length), dtype=np.int8)
-    gset = GenotypeSet(codes=codes, snps=SnpInfo.placeholder(seq_length), sample_ids=None, populations=None)
+    sample_ids = [f"ind{i}" for i in range(individuals)]
+    gset = GenotypeSet(codes=codes, snps=SnpInfo.placeholder(seq_length), sample_ids=sample_ids)
     path = folder / f"bench_{seq_length}.npy"
     write_npy(path, gset)
     return path
@@ -69,9 +70,9 @@ def overrides(path: Path, folder: Path, seq_length: int, steps: int) -> list[str
         "callbacks.progress_bar.kind=none",
         "+trainer.enable_model_summary=false",
         "trainer.max_epochs=1",
-        f"trainer.limit_train_batches={steps}",
-        "trainer.limit_val_batches=0",
-        "trainer.num_sanity_val_steps=0",
+        f"+trainer.limit_train_batches={steps}",
+        "+trainer.limit_val_batches=0",
+        "+trainer.num_sanity_val_steps=0",
         "callbacks.model_checkpoint.save_top_k=0",
         f"paths.output_dir={folder / f'run_{seq_length}'}",
     ]

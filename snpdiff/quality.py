@@ -105,7 +105,10 @@ class SampleQualityCallback(pl.Callback):
         out_dir = Path(trainer.default_root_dir) / "quality" / f"epoch_{trainer.current_epoch}"
         datamodule = trainer.datamodule
         ploidy = 1 if datamodule.encoding.haplotype else 2
-        plots = make_plots(datamodule.val_codes, synthetic, None, out_dir, ld_window=self.ld_window, ploidy=ploidy)
+        populations = getattr(datamodule, "val_populations", None)
+        plots = make_plots(
+            datamodule.val_codes, synthetic, None, out_dir, populations, ld_window=self.ld_window, ploidy=ploidy
+        )
         for logger in trainer.loggers:
             if type(logger).__name__ == "WandbLogger":
                 for name, path in plots.items():

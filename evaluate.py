@@ -1,36 +1,32 @@
 """Evaluate synthetic genotypes against real ones: ``python evaluate.py real=PATH synthetic=PATH [holdout=PATH]``.
 
-Thin entry point: the work is ``snpdiff.metrics.files.evaluate_files``; options are in ``conf/evaluate.yaml``.
+Thin entry point: the work is ``snpdiff.metrics.files.evaluate_files``; options are in ``conf/evaluate.yaml``. A user
+error (missing file, mismatched SNPs, bad option) ends with ``error: <message>`` on stderr and exit status 2.
 """
-
-import sys
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from snpdiff.errors import SnpdiffError
+from snpdiff.cli import run_or_exit
 from snpdiff.metrics.files import evaluate_files
 
 
 @hydra.main(config_path="conf", config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    try:
-        result = evaluate_files(
-            real=cfg.real,
-            synthetic=cfg.synthetic,
-            holdout=cfg.holdout,
-            haplotype=cfg.haplotype,
-            out_dir=cfg.out,
-            selection=OmegaConf.to_container(cfg.select, resolve=True),
-            ld_window=cfg.ld_window,
-            n_pcs=cfg.n_pcs,
-            max_snps_ld=cfg.max_snps_ld,
-            seed=cfg.seed,
-            plots=cfg.plots,
-        )
-    except SnpdiffError as error:
-        print(f"evaluate.py: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    result = run_or_exit(
+        evaluate_files,
+        real=cfg.real,
+        synthetic=cfg.synthetic,
+        holdout=cfg.holdout,
+        haplotype=cfg.haplotype,
+        out_dir=cfg.out,
+        selection=OmegaConf.to_container(cfg.select, resolve=True),
+        ld_window=cfg.ld_window,
+        n_pcs=cfg.n_pcs,
+        max_snps_ld=cfg.max_snps_ld,
+        seed=cfg.seed,
+        plots=cfg.plots,
+    )
     print(f"metrics: {result.metrics_path}")
     print(f"report:  {result.report_path}")
     if result.plots:

@@ -7,7 +7,8 @@
     python sweep.py analyze [ID] [--top-k K] [--experiment-name NAME]
 
 ID: ``entity/project/id``, a short id, or nothing for the sweep ``init`` created last (``sweeps/current_sweep.yaml``).
-Thin entry point: the work happens in ``snpdiff.sweep``.
+Thin entry point: the work happens in ``snpdiff.sweep``, every backend reached through ``snpdiff.sweep.backends``.
+A user error (bad sweep file, unknown sweep, missing credentials) prints ``error: ...`` and exits with status 2.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from snpdiff.cli import fail, user_errors
+from snpdiff.sweep.backends import BACKEND_NAMES, AgentOptions, open_sweep, run_agent
+
 
 def _init(args: argparse.Namespace) -> int:
     from snpdiff.sweep.initialize import init_sweep
 
     if args.storage and args.backend == "wandb":
-        raise SystemExit("error: --storage is for the local backend (W&B keeps its sweeps on its server)")
+        fail("--storage is for the local backend (W&B keeps its sweeps on its server)")
     info, notice = init_sweep(args.sweep_file, backend=args.backend, project=args.project, entity=args.entity,
                               storage=args.storage, sweeps_dir=args.sweeps_dir)
     if notice:
@@ -35,9 +39,7 @@ def _agent(args: argparse.Namespace) -> int:
     if args.launcher:
         return _agent_jobs(args)
     if args.agents != 1 or args.detach or args.launcher_override:
-        raise SystemExit("error: --agents, --detach and --launcher-override need --launcher")
-    from snpdiff.sweep.agent import run_agent
-    from snpdiff.sweep.backends import AgentOptions
+        fail("--agents, --detach and --launcher-override need --launcher")
 
     options = AgentOptions(count=args.count, max_consecutive_failures=args.max_consecutive_failures,
                            heartbeat_interval_s=args.heartbeat_interval)
@@ -77,11 +79,9 @@ def _agent_jobs(args: argparse.Namespace) -> int:
 def _monitor(args: argparse.Namespace) -> int:
     import time
 
-    from snpdiff.sweep.backends import open_backend
     from snpdiff.sweep.monitor import print_monitor
-    from snpdiff.sweep.store import resolve_sweep
 
-    backend = open_backend(resolve_sweep(args.sweep, args.sweeps_dir))
+    backend = open_sweep(args.sweep, args.sweeps_dir)
     while True:
         print_monitor(backend, recent=args.recent)
         if not args.watch:
@@ -93,11 +93,9 @@ def _analyze(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from snpdiff.sweep.analysis import analyze_sweep
-    from snpdiff.sweep.backends import open_backend
     from snpdiff.sweep.monitor import trials_table
-    from snpdiff.sweep.store import resolve_sweep
 
-    backend = open_backend(resolve_sweep(args.sweep, args.sweeps_dir))
+    backend = open_sweep(args.sweep, args.sweeps_dir)
     result = analyze_sweep(backend, top_k=args.top_k, experiment_name=args.experiment_name,
                            write_best=not args.no_experiment)
     console = Console()
@@ -125,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     init = commands.add_parser("init", help="validate a sweep file and create the sweep")
     init.add_argument("sweep_file", nargs="?", default="conf/sweeps/cpu_smoke.yaml")
-    init.add_argument("--backend", choices=("wandb", "local"),
+    init.add_argument("--backend", choices=BACKEND_NAMES,
                       help="default: wandb when W&B credentials exist, else local")
     init.add_argument("--project", help="W&B project (default: the sweep file's, else snpdiff)")
     init.add_argument("--entity", help="W&B entity (default: your default entity)")
@@ -165,13 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from snpdiff.errors import SnpdiffError
-
-    try:
+    with user_errors():
         return args.run(args)
-    except SnpdiffError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Train a genotype diffusion model: ``python train.py [group=option ...] [key=value ...]``.
 
-Thin Hydra entry point; the work happens in ``snpdiff.training.run_training``.
+Thin Hydra entry point; the work happens in ``snpdiff.training.run_training``. A user error (bad config, bad data
+file) ends with ``error: <message>`` on stderr and exit status 2, before training starts.
 """
 
 import logging
@@ -9,24 +10,23 @@ import hydra
 from omegaconf import DictConfig
 
 from snpdiff.cluster import expose_launchers
+from snpdiff.schemas import register_schemas
 
 log = logging.getLogger("snpdiff")
 expose_launchers()  # conf/train.yaml puts $SNPDIFF_LAUNCHERS on Hydra's search path
+register_schemas()  # conf/ options start from the constructors' defaults (schema/<group>/<name>)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
-def main(cfg: DictConfig) -> float:
-    from snpdiff.errors import SnpdiffError
+def main(cfg: DictConfig) -> float | None:
+    from snpdiff.cli import run_or_exit
+    from snpdiff.run_folder import checkpoint_dir, metrics_path
     from snpdiff.training import run_training
 
-    try:
-        metrics = run_training(cfg)
-    except SnpdiffError as exc:
-        log.error("%s", exc)
-        raise SystemExit(f"error: {exc}") from None
-    log.info("checkpoints: %s", metrics["checkpoints"]["last"].rsplit("/", 1)[0])
-    log.info("metrics: %s/metrics.json", metrics["output_dir"])
-    print(f"checkpoints: {metrics['checkpoints']['last']}\nmetrics: {metrics['output_dir']}/metrics.json")
+    metrics = run_or_exit(run_training, cfg)
+    log.info("checkpoints: %s", checkpoint_dir(metrics["output_dir"]))
+    log.info("metrics: %s", metrics_path(metrics["output_dir"]))
+    print(f"checkpoints: {metrics['checkpoints']['last']}\nmetrics: {metrics_path(metrics['output_dir'])}")
     return metrics.get(cfg.optimized_metric)
 
 

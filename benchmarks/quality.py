@@ -77,7 +77,7 @@ def main() -> None:
     cfg = compose_config(
         [
             "logger=csv",
-            "callbacks.progress_bar.kind=none",
+            "callbacks.progress_bar=null",
             "+trainer.enable_model_summary=false",
             f"trainer.max_epochs={args.max_epochs}",
             f"+trainer.max_time=00:00:{minutes:02d}:{seconds:02d}",

@@ -30,7 +30,7 @@ HYPERBAND = {"type": "hyperband", "min_iter": 3, "s": 1}
 FIXED = {
     "debug": "fast",
     "logger": "none",
-    "callbacks.progress_bar.kind": "none",
+    "callbacks.progress_bar": None,
     "model.channels": 8,
     "model.dim_mults": [1, 2],
     "model.norm_groups": 4,

@@ -67,7 +67,7 @@ def overrides(path: Path, folder: Path, seq_length: int, steps: int) -> list[str
         "data.cache_dir=null",
         "logger=none",
         "quality.enabled=false",
-        "callbacks.progress_bar.kind=none",
+        "callbacks.progress_bar=null",
         "+trainer.enable_model_summary=false",
         "trainer.max_epochs=1",
         f"+trainer.limit_train_batches={steps}",

@@ -1,30 +1,16 @@
-"""Callbacks the training installs from the ``callbacks`` config group, and metrics.json."""
+"""The callbacks snpdiff provides: ``MetricsJson`` (installed by the training itself) and ``LearningRateLog``."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
-from lightning.pytorch.callbacks import (
-    Callback,
-    EarlyStopping,
-    ModelCheckpoint,
-    RichProgressBar,
-    TQDMProgressBar,
-)
+from lightning.pytorch.callbacks import Callback
 
-METRICS_FILE = "metrics.json"
-
-
-def atomic_write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write JSON through a temporary file and a rename, so a kill never leaves a half-written file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=float))
-    os.replace(tmp, path)
+from snpdiff.errors import ConfigError
+from snpdiff.run_folder import atomic_write_json, metrics_path
 
 
 def _scalar(value: Any) -> float | None:
@@ -36,14 +22,15 @@ def _scalar(value: Any) -> float | None:
 
 
 class MetricsJson(Callback):
-    """Keeps ``<output_dir>/metrics.json`` current: the latest value of every logged scalar plus a per-epoch history.
+    """Keeps ``<output_dir>/metrics.json`` current: the latest value of every logged scalar plus a per-epoch history
+    (schema: ``snpdiff.run_folder``).
 
     Rewritten atomically after every validation epoch, so a killed job keeps what it had; a resumed run keeps the
     history of the epochs its checkpoint covers.
     """
 
-    def __init__(self, output_dir: Path):
-        self.path = Path(output_dir) / METRICS_FILE
+    def __init__(self, output_dir: str | os.PathLike):
+        self.path = metrics_path(output_dir)
         self.history: list[dict[str, Any]] = []
         self.extra: dict[str, Any] = {}
 
@@ -80,7 +67,7 @@ class LearningRateLog(Callback):
 
     def __init__(self, logging_interval: str = "step"):
         if logging_interval not in ("step", "epoch"):
-            raise ValueError(f"callbacks.lr_monitor.logging_interval={logging_interval!r}; allowed: step, epoch")
+            raise ConfigError(f"callbacks.lr_monitor.logging_interval={logging_interval!r}; allowed: step, epoch")
         self.logging_interval = logging_interval
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx) -> None:
@@ -88,32 +75,3 @@ class LearningRateLog(Callback):
             on_step = self.logging_interval == "step"
             name = f"lr-{type(optimizer).__name__}"
             pl_module.log(name, optimizer.param_groups[0]["lr"], on_step=on_step, on_epoch=not on_step, batch_size=1)
-
-
-def build_callbacks(cfg: dict[str, Any], output_dir: Path, monitor: str, mode: str) -> list[Callback]:
-    """Checkpointing (last and best on ``monitor``), LR monitor, optional early stopping, progress bar."""
-    checkpoint = cfg["model_checkpoint"]
-    callbacks: list[Callback] = [
-        ModelCheckpoint(
-            dirpath=str(Path(output_dir) / "checkpoints"),
-            filename="best",
-            monitor=monitor,
-            mode=mode,
-            save_last=checkpoint.get("save_last", True),
-            save_top_k=checkpoint.get("save_top_k", 1),
-            every_n_epochs=checkpoint.get("every_n_epochs", 1),
-            enable_version_counter=False,
-        ),
-        LearningRateLog(cfg["lr_monitor"].get("logging_interval", "step")),
-    ]
-    stopping = cfg.get("early_stopping") or {}
-    if stopping.get("enabled"):
-        callbacks.append(
-            EarlyStopping(monitor=monitor, mode=mode, patience=stopping["patience"], min_delta=stopping["min_delta"])
-        )
-    bar = cfg["progress_bar"]["kind"]
-    if bar == "rich":
-        callbacks.append(RichProgressBar())
-    elif bar == "tqdm":
-        callbacks.append(TQDMProgressBar())
-    return callbacks

@@ -1,51 +1,25 @@
-"""Config composition and validation: every cross-key rule is checked here, before any work starts.
+"""Config composition and validation: every problem of a config is found here, before any work starts.
 
-Key-level rules of a component live beside the component (``check_unet_config``, ``check_diffusion_config``,
-``check_data_config``); this module calls them and adds the rules that span groups.
+Unknown keys and types come from structured configs (``snpdiff.schemas``); value rules of a component live beside
+the component (``check_unet_config``, ``check_diffusion_config``, ``check_data_config``). This module composes,
+calls them, adds the rules that span groups and collects every problem into one ``ConfigError``.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import math
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
 
 from snpdiff.errors import ConfigError
+from snpdiff.schemas import PLAIN_SCHEMAS, check_node, check_target_nodes, register_schemas
+from snpdiff.training_metrics import is_metric_name  # also registers the configs' metric_mode resolver
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = PROJECT_ROOT / "conf"
-
-SCHEDULER_NAMES = ("cosine", "reduce", "onecycle", "warmup_cosine", "none")
-# eta_min / min_lr that are not below optimizer.lr are replaced by this fraction of lr
-MIN_LR_FRACTION = 0.01
-TOP_LEVEL_KEYS = {
-    "task_name",
-    "tags",
-    "seed",
-    "optimized_metric",
-    "ckpt_path",
-    "oom_max_retries",
-    "data",
-    "model",
-    "diffusion",
-    "loss",
-    "optimizer",
-    "scheduler",
-    "trainer",
-    "logger",
-    "callbacks",
-    "quality",
-    "paths",
-    "hydra",
-}
-LOGGER_NAMES = ("wandb", "csv")
-PROGRESS_BARS = ("rich", "tqdm", "none")
-# arguments the training code passes itself, so they are not config keys
-_PASSED_BY_CODE = {"model": {"seq_length", "in_channels"}, "optimizer": {"params"}, "data": set()}
 
 
 def compose_config(overrides: list[str] | None = None, config_name: str = "train") -> DictConfig:
@@ -59,6 +33,7 @@ def compose_config(overrides: list[str] | None = None, config_name: str = "train
     from snpdiff.cluster import expose_launchers
 
     expose_launchers()
+    register_schemas()
     overrides = list(overrides or [])
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name=config_name):
         cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
@@ -71,35 +46,6 @@ def compose_config(overrides: list[str] | None = None, config_name: str = "train
     return cfg
 
 
-def _target_parameters(target: str) -> tuple[set[str], bool]:
-    """Names a ``_target_`` accepts, and whether it also takes ``**kwargs``."""
-    module_name, _, attr = target.rpartition(".")
-    obj = getattr(importlib.import_module(module_name), attr)
-    signature = inspect.signature(obj.__init__ if inspect.isclass(obj) else obj)
-    names = {n for n, p in signature.parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-    takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
-    return names - {"self"}, takes_kwargs
-
-
-def _check_target_keys(cfg: DictConfig, group: str, problems: list[str]) -> None:
-    node = cfg.get(group)
-    if node is None or "_target_" not in node:
-        return
-    target = node["_target_"]
-    try:
-        allowed, takes_kwargs = _target_parameters(target)
-    except (ImportError, AttributeError) as exc:
-        problems.append(f"{group}._target_={target!r} cannot be imported: {exc}")
-        return
-    if takes_kwargs:
-        return
-    allowed -= _PASSED_BY_CODE.get(group, set())
-    for key in node:
-        if key.startswith("_") or key in allowed:
-            continue
-        problems.append(f"unknown key '{group}.{key}' for {target}; allowed: {', '.join(sorted(allowed))}")
-
-
 def _positive(cfg: DictConfig, key: str, problems: list[str], allow_zero: bool = False) -> None:
     value = OmegaConf.select(cfg, key)
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
@@ -108,60 +54,70 @@ def _positive(cfg: DictConfig, key: str, problems: list[str], allow_zero: bool =
         problems.append(f"{key}={value!r} must be a number {'>= 0' if allow_zero else '> 0'}")
 
 
-def _component_problems(cfg: DictConfig) -> list[str]:
+def _schema_problems(plain: dict[str, Any]) -> dict[str, list[str]]:
+    """Unknown keys and wrong types per top-level key ("" for the top level itself): every ``_target_`` node
+    against its target, the nodes without one against their dataclass (``snpdiff.schemas``)."""
+    problems = {"": check_node(plain, "", PLAIN_SCHEMAS[""])}
+    for key, value in plain.items():
+        problems[key] = check_target_nodes({key: value})
+        if key in PLAIN_SCHEMAS and isinstance(value, dict):
+            problems[key] += check_node(value, key, PLAIN_SCHEMAS[key])
+    return problems
+
+
+def _component_problems(plain: dict[str, Any], schema_ok: set[str]) -> list[str]:
+    """The value rules each of snpdiff's components keeps beside itself (ranges, widths that must divide, ...).
+
+    Only for groups in ``schema_ok``: where keys or types are wrong, the value rules would repeat the problem.
+    """
     from snpdiff.data import check_data_config
     from snpdiff.diffusion import check_diffusion_config
     from snpdiff.models import check_mlp_config, check_unet_config
 
-    problems: list[str] = []
-    model = OmegaConf.to_container(cfg.model, resolve=True)
-    model_target = model.pop("_target_", "")
-    checker = check_mlp_config if model_target.endswith("MLPDenoiser") else check_unet_config
-    problems += checker(**{k: v for k, v in model.items() if not k.startswith("_")})
-    diffusion = OmegaConf.to_container(cfg.diffusion, resolve=True)
-    problems += check_diffusion_config(**{k: v for k, v in diffusion.items() if not k.startswith("_")})
-    problems += check_data_config(OmegaConf.to_container(cfg.data, resolve=True))
+    is_mlp = plain.get("model", {}).get("_target_", "").endswith("MLPDenoiser")
+    checkers = {
+        "model": lambda keys: (check_mlp_config if is_mlp else check_unet_config)(**keys),
+        "diffusion": lambda keys: check_diffusion_config(**keys),
+        "data": check_data_config,
+    }
+    problems = []
+    for group, checker in checkers.items():
+        if group in schema_ok and group in plain:
+            problems += checker({k: v for k, v in plain[group].items() if not k.startswith("_")})
     return problems
 
 
-def validate_config(cfg: DictConfig) -> None:
-    """Raise one ``ConfigError`` listing every problem of ``cfg`` (unknown keys, bad values, cross-key rules)."""
-    from snpdiff.training_metrics import is_metric_name
-
+def _optimizer_problems(cfg: DictConfig) -> list[str]:
+    """Ranges of the torch optimizer's keys (torch checks them only when it is built)."""
     problems: list[str] = []
-    for key in cfg:
-        if key not in TOP_LEVEL_KEYS:
-            problems.append(f"unknown top-level key '{key}'; allowed: {', '.join(sorted(TOP_LEVEL_KEYS))}")
-    for group in ("model", "diffusion", "loss", "optimizer", "data"):
-        _check_target_keys(cfg, group, problems)
-    try:
-        problems += _component_problems(cfg)
-    except TypeError as exc:  # an unknown key already reported above
-        problems.append(str(exc))
-
     _positive(cfg, "optimizer.lr", problems)
     _positive(cfg, "optimizer.weight_decay", problems, allow_zero=True)
     _positive(cfg, "optimizer.eps", problems)
     betas = OmegaConf.select(cfg, "optimizer.betas")
     if betas is None or len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
         problems.append(f"optimizer.betas={betas!r} must be two numbers in [0, 1)")
+    return problems
+
+
+def _scheduler_problems(cfg: DictConfig) -> list[str]:
+    """Ranges of the torch LR scheduler's keys, wherever the scheduler node sets them."""
+    problems: list[str] = []
+    scheduler = cfg.get("scheduler") or {}
+    for key in ("eta_min", "min_lr"):
+        if scheduler.get(key) is not None:  # null: a ratio of optimizer.lr (snpdiff.schedulers)
+            _positive(cfg, f"scheduler.{key}", problems, allow_zero=True)
+    factor = scheduler.get("factor")
+    if factor is not None and not (isinstance(factor, (int, float)) and 0 < factor < 1):
+        problems.append(f"scheduler.factor={factor!r} must be in (0, 1)")
+    return problems
+
+
+def _cross_group_problems(cfg: DictConfig) -> list[str]:
+    """Rules that span groups or settings: the optimised metric, the checkpoint, the discrete loss, quality."""
+    problems: list[str] = []
     _positive(cfg, "loss.discrete_penalty_weight", problems, allow_zero=True)
     if cfg.loss.get("use_discrete_loss") and not cfg.loss.get("discrete_penalty_weight"):
         problems.append("loss.use_discrete_loss=true needs loss.discrete_penalty_weight > 0")
-
-    scheduler = cfg.get("scheduler") or {}
-    if scheduler.get("name") not in SCHEDULER_NAMES:
-        problems.append(f"scheduler.name={scheduler.get('name')!r}; allowed: {', '.join(SCHEDULER_NAMES)}")
-    for key in ("eta_min", "min_lr"):
-        if key in scheduler:
-            _positive(cfg, f"scheduler.{key}", problems, allow_zero=True)
-    if scheduler.get("name") == "reduce":
-        factor = scheduler.get("factor")
-        if not (isinstance(factor, (int, float)) and 0 < factor < 1):
-            problems.append(f"scheduler.factor={factor!r} must be in (0, 1)")
-    if "warmup_fraction" in scheduler and not 0 <= scheduler.warmup_fraction < 1:
-        problems.append(f"scheduler.warmup_fraction={scheduler.warmup_fraction!r} must be in [0, 1)")
-
     if not is_metric_name(cfg.optimized_metric):
         problems.append(
             f"optimized_metric={cfg.optimized_metric!r} is not a metric the training logs; use val_loss, "
@@ -172,14 +128,6 @@ def validate_config(cfg: DictConfig) -> None:
     ckpt = cfg.get("ckpt_path")
     if ckpt not in (None, "last") and not Path(str(ckpt)).is_file():
         problems.append(f"ckpt_path={ckpt!r} is not a file; use null, 'last' or an existing .ckpt path")
-
-    loggers = cfg.get("logger") or {}
-    for name in loggers:
-        if name not in LOGGER_NAMES:
-            problems.append(f"unknown logger '{name}'; allowed: {', '.join(LOGGER_NAMES)}")
-    bar = OmegaConf.select(cfg, "callbacks.progress_bar.kind")
-    if bar not in PROGRESS_BARS:
-        problems.append(f"callbacks.progress_bar.kind={bar!r}; allowed: {', '.join(PROGRESS_BARS)}")
     quality = cfg.get("quality") or {}
     if quality.get("enabled"):
         for key in ("eval_every_n_epochs", "eval_samples", "sampling_steps", "ld_window"):
@@ -188,28 +136,32 @@ def validate_config(cfg: DictConfig) -> None:
                 problems.append(f"quality.{key}={value!r} must be an integer >= 1")
     if not (isinstance(cfg.get("oom_max_retries"), int) and cfg.oom_max_retries >= 0):
         problems.append(f"oom_max_retries={cfg.get('oom_max_retries')!r} must be an integer >= 0")
+    return problems
 
+
+def _resolved(cfg: DictConfig) -> tuple[dict[str, Any], list[str]]:
+    """The config as plain containers, one top-level key at a time, and a problem per key that does not resolve
+    (that key is then left out, so the rest is still checked)."""
+    plain: dict[str, Any] = {}
+    problems: list[str] = []
+    for key in cfg:
+        try:
+            node = cfg[key]
+            plain[key] = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+        except OmegaConfBaseException as exc:
+            problems.append(f"{exc.full_key or key} cannot be resolved: {exc.msg}")
+    return plain, problems
+
+
+def validate_config(cfg: DictConfig) -> None:
+    """Raise one ``ConfigError`` listing every problem of ``cfg`` (unknown keys, types, bad values, cross-key rules)."""
+    plain, problems = _resolved(cfg)
+    schema_problems = _schema_problems(plain)
+    problems += [problem for group_problems in schema_problems.values() for problem in group_problems]
+    problems += _component_problems(plain, {group for group, found in schema_problems.items() if not found})
+    problems += _optimizer_problems(cfg) + _scheduler_problems(cfg) + _cross_group_problems(cfg)
     if problems:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
-
-
-def fix_min_lr(cfg: DictConfig) -> list[str]:
-    """Replace ``scheduler.eta_min`` / ``scheduler.min_lr`` that are not below ``optimizer.lr`` in place.
-
-    The new value is ``MIN_LR_FRACTION * lr``, so the saved config says what ran. Returns one warning per fix.
-    """
-    lr = float(cfg.optimizer.lr)
-    warnings = []
-    for key in ("eta_min", "min_lr"):
-        value = cfg.scheduler.get(key)
-        if value is not None and float(value) >= lr:
-            fixed = MIN_LR_FRACTION * lr
-            warnings.append(
-                f"scheduler.{key}={value} is not below optimizer.lr={lr}; using {fixed:g} ({MIN_LR_FRACTION:g} x lr)"
-            )
-            with open_dict(cfg):
-                cfg.scheduler[key] = fixed
-    return warnings
 
 
 def to_plain(cfg: DictConfig) -> dict[str, Any]:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from hydra.utils import instantiate
-from rich.progress import Progress
+from rich.progress import Progress, TaskID
 
 from snpdiff.data.encoding import GenotypeEncoding
 from snpdiff.data.types import GenotypeSet, SnpInfo
-from snpdiff.diffusion import GaussianDiffusion
+from snpdiff.diffusion import DDPMSampler, GaussianDiffusion, sample, sampler_from_config
 from snpdiff.errors import ConfigError
 
 
@@ -61,7 +62,6 @@ def load_trained_model(ckpt_path: str | Path, device: str | torch.device = "cpu"
     return TrainedModel(model.to(device).eval(), diffusion.to(device), encoding, snps, config)
 
 
-@torch.no_grad()
 def sample_codes(
     trained: TrainedModel,
     n: int,
@@ -71,31 +71,42 @@ def sample_codes(
     seed: int = 0,
     progress: bool = True,
 ) -> np.ndarray:
-    """Sample ``n`` individuals and map them to the nearest valid genotype codes: int8 ``[n, seq_length]``."""
+    """Sample ``n`` individuals and map them to the nearest valid genotype codes: int8 ``[n, seq_length]``.
+
+    ``sampler`` (``ddpm`` | ``ddim``) and ``sampling_steps`` default to the checkpoint's ``diffusion.*``; DDPM means
+    the full chain unless steps are given. ``progress`` shows one bar over every reverse step of every batch.
+    """
     if n < 1 or batch_size < 1:
         raise ConfigError(f"n={n} and batch_size={batch_size} must be >= 1")
-    if (sampler or trained.diffusion.sampler) == "ddpm" and sampling_steps is None:
-        sampling_steps = trained.diffusion.timesteps  # DDPM means the full chain unless steps are given
+    diffusion = trained.diffusion
+    clip = (float(trained.encoding.values.min()), float(trained.encoding.values.max()))
+    chosen = sampler_from_config(diffusion, sampler, clip_denoised=clip)
+    if isinstance(chosen, DDPMSampler) and sampling_steps is None:
+        sampling_steps = diffusion.timesteps
     device = next(trained.model.parameters()).device
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    clip = (float(trained.encoding.values.min()), float(trained.encoding.values.max()))
     batches = []
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(f"sampling {n} individuals", total=n)
         for start in range(0, n, batch_size):
             size = min(batch_size, n - start)
-            x0 = trained.diffusion.sample(
+            x0 = sample(
                 trained.model,
+                diffusion,
+                chosen,
                 (size, 1, trained.seq_length),
-                sampler=sampler,
                 sampling_steps=sampling_steps,
                 generator=generator,
                 device=device,
-                clip_denoised=clip,
+                on_step=partial(_advance_by_step, bar, task, size),
             )
             batches.append(trained.encoding.decode(x0[:, 0]))
-            bar.advance(task, size)
     return np.concatenate(batches).astype(np.int8)
+
+
+def _advance_by_step(bar: Progress, task: TaskID, individuals: int, done: int, steps: int) -> None:
+    """Move the bar by one step's share of a batch of ``individuals``, so long DDPM chains show steady progress."""
+    bar.advance(task, individuals / steps)
 
 
 def synthetic_set(trained: TrainedModel, codes: np.ndarray) -> GenotypeSet:

@@ -1,4 +1,4 @@
-"""Experiment loggers: W&B (online with credentials, offline without, never a prompt) and CSV.
+"""The W&B logger factory of ``conf/logger/wandb.yaml``: online with credentials, offline without, never a prompt.
 
 The W&B API key is read by wandb from the environment or ~/.netrc; snpdiff never copies it anywhere.
 """
@@ -9,9 +9,13 @@ import logging
 import netrc
 import os
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from lightning.pytorch.loggers import WandbLogger
 
 log = logging.getLogger(__name__)
 RUN_ID_FILE = "wandb_run_id.txt"
@@ -42,11 +46,11 @@ def wandb_mode(requested: str | None) -> str:
     return "offline"
 
 
-def _run_id(output_dir: Path, resuming: bool) -> str | None:
+def _run_id(save_dir: Path, resuming: bool) -> str | None:
     """The W&B run id of this output folder: reused when resuming, so the run continues instead of restarting."""
     if os.environ.get("WANDB_RUN_ID"):  # set by a W&B sweep agent (or a requeued job): wandb uses it
         return None
-    id_file = output_dir / RUN_ID_FILE
+    id_file = save_dir / RUN_ID_FILE
     if resuming and id_file.is_file():
         return id_file.read_text().strip()
     run_id = uuid.uuid4().hex[:8]
@@ -54,31 +58,34 @@ def _run_id(output_dir: Path, resuming: bool) -> str | None:
     return run_id
 
 
-def build_loggers(logger_cfg: dict[str, Any], output_dir: Path, resuming: bool) -> list:
-    """Lightning loggers named in the ``logger`` config group (``wandb``, ``csv``), writing under ``output_dir``."""
-    from lightning.pytorch.loggers import CSVLogger  # here: credential checks above must not import lightning
+def wandb_logger(
+    save_dir: str,
+    project: str | None = None,
+    entity: str | None = None,
+    group: str | None = None,
+    tags: Sequence[str] = (),
+    name: str | None = None,
+    mode: str | None = None,
+    log_model: bool = False,
+    resume_from: str | None = None,
+) -> WandbLogger:
+    """A Lightning ``WandbLogger`` writing under ``save_dir`` (the run folder).
 
-    loggers = []
-    if "csv" in logger_cfg:
-        loggers.append(CSVLogger(save_dir=str(output_dir), name=logger_cfg["csv"].get("name", "csv"), version=""))
-    if "wandb" in logger_cfg:
-        from lightning.pytorch.loggers import WandbLogger
+    ``mode``: null decides from credentials (see ``wandb_mode``). ``resume_from``: the run's ``ckpt_path``; when
+    set, the W&B run of this folder continues (its id is kept in ``wandb_run_id.txt``).
+    """
+    from lightning.pytorch.loggers import WandbLogger  # here: credential checks above must not import lightning
 
-        cfg = dict(logger_cfg["wandb"])
-        mode = wandb_mode(cfg.pop("mode", None))
-        os.environ.setdefault("WANDB_SILENT", "true")
-        loggers.append(
-            WandbLogger(
-                project=cfg.get("project"),
-                entity=cfg.get("entity"),
-                group=cfg.get("group"),
-                tags=list(cfg.get("tags") or []),
-                name=cfg.get("name"),
-                save_dir=str(output_dir),
-                log_model=cfg.get("log_model", False),
-                mode=mode,
-                id=_run_id(output_dir, resuming),
-                resume="allow",
-            )
-        )
-    return loggers
+    os.environ.setdefault("WANDB_SILENT", "true")
+    return WandbLogger(
+        project=project,
+        entity=entity,
+        group=group,
+        tags=list(tags),
+        name=name,
+        save_dir=save_dir,
+        log_model=log_model,
+        mode=wandb_mode(mode),
+        id=_run_id(Path(save_dir), resume_from is not None),
+        resume="allow",
+    )

@@ -1,4 +1,4 @@
-"""The LightningModule: wiring of network, diffusion process, loss, optimiser and scheduler. No logic of its own."""
+"""The LightningModule: wiring of network, diffusion process, loss, optimiser and LR scheduler."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ VAL_NOISE_SEED = 1234
 class SNPDiffusionModule(pl.LightningModule):
     """Trains ``model`` to denoise genotype windows ``[batch, 1, snps]`` under ``diffusion``.
 
-    ``optimizer_factory`` is a partial taking the parameters (Hydra ``_partial_``); ``scheduler_cfg`` is the
-    ``scheduler`` config group as a dict; ``valid_values`` are the encoded genotype codes ``[n_codes]``.
+    ``optimizer_factory`` is a partial taking the parameters (Hydra ``_partial_``); ``lr_scheduler_factory`` takes
+    the optimizer and the run's total optimizer steps and returns Lightning's lr-scheduler dict (``None``: constant
+    learning rate); ``valid_values`` are the encoded genotype codes ``[n_codes]``.
     """
 
     def __init__(
@@ -31,19 +32,15 @@ class SNPDiffusionModule(pl.LightningModule):
         diffusion: GaussianDiffusion,
         loss: DiffusionLoss,
         optimizer_factory: Callable[..., torch.optim.Optimizer],
-        scheduler_cfg: dict[str, Any],
+        lr_scheduler_factory: Callable[[torch.optim.Optimizer, int], dict[str, Any]] | None,
         valid_values: torch.Tensor,
-        monitor: str = "val_loss",
-        monitor_mode: str = "min",
     ):
         super().__init__()
         self.model = model
         self.diffusion = diffusion
         self.loss = loss
         self.optimizer_factory = optimizer_factory
-        self.scheduler_cfg = dict(scheduler_cfg)
-        self.monitor = monitor
-        self.monitor_mode = monitor_mode
+        self.lr_scheduler_factory = lr_scheduler_factory
         self.register_buffer("valid_values", valid_values.float(), persistent=False)
         self.best_val_loss = math.inf
         # what generate.py needs to rebuild model, diffusion and encoding from the checkpoint alone (plain types)
@@ -95,58 +92,7 @@ class SNPDiffusionModule(pl.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = self.optimizer_factory(params=self.parameters())
-        name = self.scheduler_cfg.get("name", "none")
-        if name == "none":
+        if self.lr_scheduler_factory is None:
             return {"optimizer": optimizer}
-        lr = optimizer.defaults["lr"]
-        cfg = self.scheduler_cfg
-        interval = "epoch"
-        if name == "cosine":
-            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-                optimizer, T_max=max(1, self.trainer.max_epochs or 1), eta_min=cfg["eta_min"]
-            )
-        elif name == "reduce":
-            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                optimizer,
-                mode=self.monitor_mode,
-                factor=cfg["factor"],
-                patience=cfg["patience"],
-                threshold=cfg["threshold"],
-                min_lr=cfg["min_lr"],
-            )
-        elif name == "onecycle":
-            interval = "step"
-            scheduler = torch.optim.lr_scheduler.OneCycleLR(
-                optimizer,
-                max_lr=lr,
-                total_steps=max(2, int(self.trainer.estimated_stepping_batches)),
-                pct_start=cfg["pct_start"],
-                div_factor=cfg["div_factor"],
-                final_div_factor=cfg["final_div_factor"],
-            )
-        elif name == "warmup_cosine":
-            interval = "step"
-            scheduler = warmup_cosine(
-                optimizer, int(self.trainer.estimated_stepping_batches), cfg["warmup_fraction"], cfg["eta_min"]
-            )
-        else:
-            raise ValueError(f"scheduler.name={name!r}")
-        config = {"scheduler": scheduler, "interval": interval, "monitor": self.monitor}
-        return {"optimizer": optimizer, "lr_scheduler": config}
-
-
-def warmup_cosine(
-    optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float, eta_min: float
-) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up from 0 to lr over ``warmup_fraction`` of the steps, then cosine decay to ``eta_min``."""
-    lr = optimizer.defaults["lr"]
-    warmup_steps = max(1, round(warmup_fraction * total_steps))
-    floor = eta_min / lr
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        total_steps = int(self.trainer.estimated_stepping_batches)
+        return {"optimizer": optimizer, "lr_scheduler": self.lr_scheduler_factory(optimizer, total_steps)}

@@ -13,6 +13,7 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 
+from snpdiff.diffusion import sample, sampler_from_config
 from snpdiff.metrics import evaluate_genotypes
 from snpdiff.metrics.privacy import privacy_metrics
 from snpdiff.training_metrics import QUALITY_PREFIX
@@ -62,21 +63,21 @@ class SampleQualityCallback(pl.Callback):
         last = trainer.max_epochs is not None and epoch >= trainer.max_epochs
         return not self.latest or epoch % self.eval_every_n_epochs == 0 or last
 
-    @torch.no_grad()
     def evaluate(self, pl_module: pl.LightningModule, datamodule) -> tuple[dict[str, float], np.ndarray]:
         """Sample and score; returns the metrics and the sampled codes ``[eval_samples, snps]``."""
         generator = torch.Generator(device="cpu").manual_seed(self.seed)
         encoding = datamodule.encoding
+        clip = (float(encoding.values.min()), float(encoding.values.max()))
         was_training = pl_module.training
         pl_module.eval()
-        x0 = pl_module.diffusion.sample(
+        x0 = sample(
             pl_module.model,
+            pl_module.diffusion,
+            sampler_from_config(pl_module.diffusion, "ddim", clip_denoised=clip),
             (self.eval_samples, 1, datamodule.seq_length),
-            sampler="ddim",
             sampling_steps=self.sampling_steps,
             generator=generator,
             device=pl_module.device,
-            clip_denoised=(float(encoding.values.min()), float(encoding.values.max())),
         )
         pl_module.train(was_training)
         synthetic = encoding.decode(x0[:, 0])

@@ -1,4 +1,10 @@
-"""The training run: composition root that instantiates everything from the config and hands it to Lightning."""
+"""The training run, the composition root: instantiate everything from the config and hand it to Lightning.
+
+Callbacks and loggers are every ``_target_`` node under ``callbacks`` and ``logger`` (a sweep adds its reporter the
+same way, ``+callbacks.sweep_reporter={_target_: ...}``); the scheduler is the ``scheduler`` node
+(``snpdiff.schedulers``). ``metrics.json`` is the run folder contract (``snpdiff.run_folder``), so its callback is
+installed here, not by a config node.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +17,18 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, ProgressBar
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from snpdiff.callbacks import MetricsJson, build_callbacks
-from snpdiff.config import fix_min_lr, to_plain, validate_config
+import snpdiff.training_metrics  # noqa: F401 - registers the metric_mode resolver the configs use
+from snpdiff.callbacks import MetricsJson
+from snpdiff.config import to_plain, validate_config
 from snpdiff.errors import ConfigError
-from snpdiff.loggers import build_loggers
 from snpdiff.module import SNPDiffusionModule
-from snpdiff.sweep.pruning import make_sweep_callbacks
-from snpdiff.training_metrics import metric_goal
+from snpdiff.run_folder import atomic_write_text, best_checkpoint, config_path, last_checkpoint
+from snpdiff.schedulers import LRSchedulerFactory, lr_scheduler_factory
 
 log = logging.getLogger(__name__)
-CHECKPOINT_DIR = "checkpoints"
-RESOLVED_CONFIG = "config.yaml"
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -40,7 +44,7 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
     if ckpt_path in (None, ""):
         return None
     if ckpt_path == "last":
-        last = output_dir / CHECKPOINT_DIR / "last.ckpt"
+        last = last_checkpoint(output_dir)
         if last.is_file():
             return str(last)
         log.info("ckpt_path=last: no %s yet, starting fresh", last)
@@ -58,21 +62,32 @@ def parameter_stats(model: torch.nn.Module) -> dict[str, float]:
     }
 
 
-def build_module(cfg: DictConfig, datamodule: Any) -> SNPDiffusionModule:
+def instantiate_nodes(cfg: DictConfig, group: str) -> list[Any]:
+    """Every node under ``cfg.<group>`` instantiated, in config order; null nodes are skipped."""
+    objects = []
+    for name, node in (cfg.get(group) or {}).items():
+        if node is None:
+            continue
+        if not isinstance(node, DictConfig) or "_target_" not in node:
+            raise ConfigError(
+                f"{group}.{name} has no _target_; give it one (the class to build) or set {group}.{name}=null"
+            )
+        objects.append(instantiate(node, _convert_="all"))
+    return objects
+
+
+def build_module(
+    cfg: DictConfig, datamodule: Any, lr_scheduler: LRSchedulerFactory | None = None
+) -> SNPDiffusionModule:
     """The LightningModule for ``cfg``, sized by the data module's window (``seq_length`` SNPs)."""
-    model = instantiate(cfg.model, seq_length=datamodule.seq_length, in_channels=1)
     encoding = datamodule.encoding
-    diffusion = instantiate(cfg.diffusion)
-    mode = "min" if metric_goal(cfg.optimized_metric) == "minimize" else "max"
     module = SNPDiffusionModule(
-        model=model,
-        diffusion=diffusion,
+        model=instantiate(cfg.model, seq_length=datamodule.seq_length, in_channels=1),
+        diffusion=instantiate(cfg.diffusion),
         loss=instantiate(cfg.loss),
         optimizer_factory=instantiate(cfg.optimizer),
-        scheduler_cfg=OmegaConf.to_container(cfg.scheduler, resolve=True),
+        lr_scheduler_factory=lr_scheduler,
         valid_values=encoding.values_tensor(),
-        monitor=cfg.optimized_metric,
-        monitor_mode=mode,
     )
     module.run_info = {
         "config": to_plain(cfg),
@@ -83,23 +98,47 @@ def build_module(cfg: DictConfig, datamodule: Any) -> SNPDiffusionModule:
     return module
 
 
+def quality_callbacks(cfg: DictConfig) -> list[Callback]:
+    """The in-training sample-quality callback when ``quality.enabled``."""
+    if not cfg.quality.get("enabled"):
+        return []
+    from snpdiff.quality import SampleQualityCallback
+
+    return [SampleQualityCallback(**OmegaConf.to_container(cfg.quality, resolve=True), seed=cfg.seed)]
+
+
 def _trainer(cfg: DictConfig, loggers: list, callbacks: list[Callback], accumulate: int) -> pl.Trainer:
-    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
-    trainer_cfg["accumulate_grad_batches"] = accumulate
-    trainer_cfg["enable_progress_bar"] = cfg.callbacks.progress_bar.kind != "none"
-    return instantiate(trainer_cfg, logger=loggers or False, callbacks=callbacks)
+    # the progress bar is chosen by callbacks.progress_bar; without one Lightning must not add its own
+    progress_bar = any(isinstance(callback, ProgressBar) for callback in callbacks)
+    return instantiate(
+        cfg.trainer,
+        _convert_="all",
+        accumulate_grad_batches=accumulate,
+        enable_progress_bar=progress_bar,
+        logger=loggers or False,
+        callbacks=callbacks,
+    )
+
+
+def _resume_path(cfg: DictConfig, output_dir: Path) -> str | None:
+    """The checkpoint to resume from; a requeued SLURM job (time limit, preemption) picks up where it stopped."""
+    restarts = int(os.environ.get("SLURM_RESTART_COUNT") or 0)
+    if cfg.ckpt_path is None and restarts > 0:
+        log.info("requeued SLURM job (restart %d): resuming from the last checkpoint", restarts)
+        with open_dict(cfg):
+            cfg.ckpt_path = "last"  # what ran, in config.yaml; the W&B logger continues its run from it
+    return resolve_ckpt_path(cfg.ckpt_path, output_dir)
 
 
 def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
     """Validate ``cfg``, train, write ``metrics.json`` and the resolved ``config.yaml`` into the output folder.
 
     Returns the run's metrics (latest value of each logged scalar, ``final/val_loss`` = the best ``val_loss``,
-    model size, out-of-memory back-off facts, checkpoint paths).
+    model size, out-of-memory back-off facts, the learning-rate floor, checkpoint paths). ``extra_callbacks`` are
+    added after the configured ones (for in-process callers such as tests).
     """
     validate_config(cfg)
-    lr_fixes = fix_min_lr(cfg)
-    for warning in lr_fixes:
-        log.warning(warning)
+    lr_scheduler = lr_scheduler_factory(cfg.scheduler, lr=float(cfg.optimizer.lr))  # floors checked before any work
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -107,34 +146,25 @@ def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> d
     datamodule = instantiate(cfg.data, _convert_="all")
     datamodule.prepare_data()
     datamodule.setup("fit")  # every data error is raised here, before training
-    requested = cfg.ckpt_path
-    if requested is None and int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0:
-        requested = "last"  # a requeued SLURM job (time limit, preemption) picks up where it stopped
-        log.info(
-            "requeued SLURM job (restart %s): resuming from the last checkpoint", os.environ["SLURM_RESTART_COUNT"]
-        )
-    ckpt_path = resolve_ckpt_path(requested, output_dir)
-    (output_dir / RESOLVED_CONFIG).write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    ckpt_path = _resume_path(cfg, output_dir)
+    atomic_write_text(config_path(output_dir), OmegaConf.to_yaml(cfg, resolve=True))
 
-    loggers = build_loggers(OmegaConf.to_container(cfg.logger, resolve=True) or {}, output_dir, ckpt_path is not None)
+    loggers = instantiate_nodes(cfg, "logger")
     for logger in loggers:
         logger.log_hyperparams(to_plain(cfg))
-    monitor = cfg.optimized_metric
-    mode = "min" if metric_goal(monitor) == "minimize" else "max"
     metrics_json = MetricsJson(output_dir)
     accumulate = int(cfg.trainer.get("accumulate_grad_batches", 1))
     retries = 0
     while True:
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
-        module = build_module(cfg, datamodule)
-        callbacks = build_callbacks(OmegaConf.to_container(cfg.callbacks, resolve=True), output_dir, monitor, mode)
-        # quality first, so metrics.json and the sweep reporter see its values of the same epoch
-        callbacks += [*quality_callbacks(cfg), metrics_json, *make_sweep_callbacks(cfg), *extra_callbacks]
+        module = build_module(cfg, datamodule, lr_scheduler)
+        # quality first, so metrics.json and any reporter callback see its values of the same epoch
+        callbacks = [*quality_callbacks(cfg), *instantiate_nodes(cfg, "callbacks"), metrics_json, *extra_callbacks]
         trainer = _trainer(cfg, loggers, callbacks, accumulate)
-        stats = parameter_stats(module.model)
-        metrics_json.extra.update(stats, **{"oom/retries": retries, "oom/batch_size": datamodule.batch_size})
+        facts = {**parameter_stats(module.model), "oom/retries": retries, "oom/batch_size": datamodule.batch_size}
+        metrics_json.extra.update(facts)
         for logger in loggers:
-            logger.log_metrics({**stats, "oom/retries": retries, "oom/batch_size": datamodule.batch_size}, step=0)
+            logger.log_metrics(facts, step=0)
         try:
             trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
             break
@@ -160,22 +190,18 @@ def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> d
     with open_dict(cfg):
         cfg.data.batch_size = datamodule.batch_size
         cfg.trainer.accumulate_grad_batches = accumulate
-    (output_dir / RESOLVED_CONFIG).write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    atomic_write_text(config_path(output_dir), OmegaConf.to_yaml(cfg, resolve=True))
 
     final = {"final/val_loss": module.best_val_loss}
     for logger in loggers:
         logger.log_metrics(final, step=trainer.global_step)
-    checkpoint_dir = output_dir / CHECKPOINT_DIR
     metrics_json.extra.update(
         final,
         **{
             "oom/retries": retries,
             "oom/batch_size": datamodule.batch_size,
-            "lr_fixes": lr_fixes,
-            "checkpoints": {
-                "last": str(checkpoint_dir / "last.ckpt"),
-                "best": str(checkpoint_dir / "best.ckpt"),
-            },
+            "lr_floor": lr_scheduler.floor if lr_scheduler else None,
+            "checkpoints": {"last": str(last_checkpoint(output_dir)), "best": str(best_checkpoint(output_dir))},
             "output_dir": str(output_dir),
             "world_size": trainer.world_size,
         },
@@ -185,17 +211,8 @@ def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> d
         metrics_json.write(trainer)
     for logger in loggers:
         logger.finalize("success")
-    if any(type(lg).__name__ == "WandbLogger" for lg in loggers):
-        import wandb
+    if any(type(logger).__name__ == "WandbLogger" for logger in loggers):
+        import wandb  # the run must end before the process does, or wandb waits on exit
 
         wandb.finish()
     return metrics
-
-
-def quality_callbacks(cfg: DictConfig) -> list[Callback]:
-    """The in-training sample-quality callback when ``quality.enabled``."""
-    if not cfg.quality.get("enabled"):
-        return []
-    from snpdiff.quality import SampleQualityCallback
-
-    return [SampleQualityCallback(**OmegaConf.to_container(cfg.quality, resolve=True), seed=cfg.seed)]

@@ -1,39 +1,53 @@
-"""Names of the metrics the training logs, and which way each is optimised (one place).
+"""Names of the metrics the training logs (one place); which way each is optimised comes from ``snpdiff.metrics``.
 
-Quality metrics are logged as ``val/<name>`` with the names and goals of ``snpdiff.metrics``.
+Quality metrics are logged as ``val/<name>`` with the names of ``snpdiff.metrics.METRICS``. Importing this module
+registers the ``metric_mode`` resolver that configs use for a metric's Lightning mode:
+``mode: ${metric_mode:${optimized_metric}}`` -> ``min`` or ``max``.
 """
 
 from __future__ import annotations
 
-LOSS_METRICS = {
-    "train_loss": "minimize",  # per step
-    "train_loss_epoch": "minimize",
-    "val_loss": "minimize",  # per epoch, deterministic (fixed timestep grid and noise seed)
-    "val_loss_epoch": "minimize",  # same value as val_loss, kept for the old tool's dashboards
-    "final/val_loss": "minimize",  # best val_loss of the run
-}
+from omegaconf import OmegaConf
+
+from snpdiff.metrics.goals import METRICS, metric_goal
+
+LOSS_METRICS = (
+    "train_loss",  # per step
+    "train_loss_epoch",
+    "val_loss",  # per epoch, deterministic (fixed timestep grid and noise seed)
+    "val_loss_epoch",  # same value as val_loss, kept for the old tool's dashboards
+    "final/val_loss",  # best val_loss of the run
+)
 MODEL_METRICS = ("model/total_params", "model/trainable_params", "model/size_mb")
 OOM_METRICS = ("oom/retries", "oom/batch_size")
 QUALITY_PREFIX = "val/"
 
 
-def metric_goal(name: str) -> str:
-    """``"minimize"`` or ``"maximize"`` for a logged metric name; KeyError when the training never logs it."""
+def is_logged(name: object) -> bool:
+    """Whether the training logs a loss or quality metric of this name (optimisable or not)."""
+    if not isinstance(name, str):
+        return False
     if name in LOSS_METRICS:
-        return LOSS_METRICS[name]
-    if name.startswith(QUALITY_PREFIX) or name.startswith("final/" + QUALITY_PREFIX):
-        from snpdiff.metrics import metric_goal as quality_goal
-
-        return quality_goal(name.rsplit("/", 1)[-1])
-    raise KeyError(name)
+        return True
+    quality = name.removeprefix("final/")
+    return quality.startswith(QUALITY_PREFIX) and quality.removeprefix(QUALITY_PREFIX) in METRICS
 
 
 def is_metric_name(name: object) -> bool:
-    """Whether ``name`` is a metric the training logs and can optimise."""
-    if not isinstance(name, str):
+    """Whether ``name`` is a metric the training logs and can optimise (it has a direction)."""
+    if not is_logged(name):
         return False
     try:
         metric_goal(name)
-    except (KeyError, ValueError):
+    except ValueError:  # a target metric such as val/aats
         return False
     return True
+
+
+def metric_mode(name: str) -> str:
+    """Lightning's ``mode`` for a metric: ``"min"`` or ``"max"``."""
+    return "max" if metric_goal(name) == "maximize" else "min"
+
+
+if not OmegaConf.has_resolver("metric_mode"):
+    OmegaConf.register_new_resolver("metric_mode", metric_mode)

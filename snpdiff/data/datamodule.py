@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from snpdiff.data.cache import CacheResult
 from snpdiff.data.encoding import ENCODING_MODES, GenotypeEncoding
-from snpdiff.data.selection import FAM_POPULATIONS, IMPUTE_MODES, Selection, load_genotypes
+from snpdiff.data.selection import FAM_POPULATIONS, IMPUTE_MODES, load_genotypes, split_selection
 from snpdiff.data.sim import simulate_genotypes
 from snpdiff.data.sources import FILE_SOURCES, FORMAT_OPTIONS, SOURCES, Region, open_source
 from snpdiff.data.sources.memory import MemorySource
@@ -65,20 +65,13 @@ def _is_real(value: Any) -> bool:
 
 
 def check_data_config(cfg: Mapping) -> list[str]:
-    """Every key-level problem of a ``data`` config (``cfg.data`` as a dict), without touching any file.
+    """Every value problem of a ``data`` config (``cfg.data`` as a dict, keys missing take the constructor's
+    defaults), without touching any file. Unknown keys are the schema's business (``snpdiff.schemas``).
 
     Returns messages naming the key, the value and what is allowed; an empty list when the config is fine.
     """
-    allowed = [name for name in inspect.signature(GenotypeDataModule.__init__).parameters if name != "self"]
-    defaults = {
-        name: parameter.default
-        for name, parameter in inspect.signature(GenotypeDataModule.__init__).parameters.items()
-        if name != "self"
-    }
-    problems = [
-        f"data.{key} is not a data key; allowed: {allowed}" for key in cfg if key not in allowed and key != "_target_"
-    ]
-    values = {**defaults, **{key: value for key, value in cfg.items() if key in allowed}}
+    values = {**_DEFAULTS, **cfg}
+    problems: list[str] = []
 
     source = values["source"]
     if source not in SOURCES:
@@ -181,7 +174,7 @@ class GenotypeDataModule(LightningDataModule):
         sim_seed: int | None = None,
         region: str | None = None,
         snp_offset: int = 0,
-        seq_length: int | None = 1024,
+        seq_length: int | None = 256,
         min_maf: float = 0.01,
         max_missing: float | None = None,
         samples: list[str] | str | None = None,
@@ -196,7 +189,7 @@ class GenotypeDataModule(LightningDataModule):
         test_fraction: float = 0.1,
         stratify: bool = True,
         seed: int = 0,
-        batch_size: int = 64,
+        batch_size: int = 32,
         num_workers: int = 0,
         cache_dir: str | None = None,
     ):
@@ -215,17 +208,8 @@ class GenotypeDataModule(LightningDataModule):
         self.seed = seed
         self.seq_length = seq_length
         self.encoding = GenotypeEncoding(encoding, scale, haplotype)
-        self.selection = Selection(
-            region=region,
-            snp_offset=snp_offset,
-            seq_length=seq_length,
-            min_maf=min_maf,
-            max_missing=max_missing,
-            samples=samples,
-            population_file=population_file,
-            n_individuals=None if source == "sim" else n_individuals,
-            impute=impute,
-        )
+        # data=sim reads n_individuals as the number to simulate, not as a slice of them
+        self.selection, _ = split_selection({**config, "n_individuals": None if source == "sim" else n_individuals})
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
         self.genotypes: GenotypeSet | None = None
         self.snps: SnpInfo | None = None
@@ -334,3 +318,11 @@ class GenotypeDataModule(LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
+
+
+# the constructor's defaults, for checking a partial data config (the composed config has every key)
+_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(GenotypeDataModule.__init__).parameters.items()
+    if name != "self"
+}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from snpdiff.data.selection import KEEP_MISSING, Selection, load_genotypes
+from snpdiff.data.selection import KEEP_MISSING, load_genotypes, split_selection
 from snpdiff.data.sources import detect_format, open_source
 from snpdiff.data.types import GenotypeSet
 
@@ -15,34 +16,17 @@ def read_genotypes(
     format: str | None = None,
     haplotype: bool = False,
     cache_dir: str | os.PathLike | None = None,
-    region: str | None = None,
-    snp_offset: int = 0,
-    seq_length: int | None = None,
-    min_maf: float = 0.0,
-    max_missing: float | None = None,
-    samples: list[str] | str | None = None,
-    population_file: str | None = None,
-    n_individuals: int | None = None,
     impute: str = KEEP_MISSING,
-    **options,
+    **keys: Any,
 ) -> GenotypeSet:
     """Read a PLINK prefix (or its ``.bed``), ``.vcf``/``.vcf.gz``/``.bcf``, ``.parquet`` or ``.npy`` file.
 
-    ``format`` overrides detection from the path's suffix. The selection keys mean what they mean in
-    ``conf/data/*.yaml`` (``snpdiff.data.selection.Selection``); by default every SNP and sample is returned and
-    missing calls stay ``MISSING_CODE``. ``options``: ``snps_only`` (vcf), ``missing_code`` (parquet).
-    ``cache_dir`` caches the decoded selection (None: no cache).
+    ``format`` overrides detection from the path's suffix. ``keys``: the selection keys of ``conf/data/*.yaml``
+    (``region``, ``snp_offset``, ``seq_length``, ``min_maf``, ``max_missing``, ``samples``, ``population_file``,
+    ``n_individuals``; see ``snpdiff.data.selection.Selection``) and the format options ``snps_only`` (vcf) and
+    ``missing_code`` (parquet). By default every SNP and sample is returned and missing calls stay
+    ``MISSING_CODE``. ``cache_dir`` caches the decoded selection (None: no cache).
     """
+    selection, options = split_selection({"impute": impute, **keys})
     source = open_source(format or detect_format(path), path, haplotype=haplotype, **options)
-    selection = Selection(
-        region=region,
-        snp_offset=snp_offset,
-        seq_length=seq_length,
-        min_maf=min_maf,
-        max_missing=max_missing,
-        samples=samples,
-        population_file=population_file,
-        n_individuals=n_individuals,
-        impute=impute,
-    )
     return load_genotypes(source, selection, cache_dir=cache_dir).genotypes

@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -76,6 +77,17 @@ class Selection:
         if self.population_file is not None and self.population_file != FAM_POPULATIONS:
             files.append(require_file(self.population_file, "population file (data.population_file)"))
         return files
+
+
+def split_selection(keys: Mapping[str, Any]) -> tuple[Selection, dict[str, Any]]:
+    """The ``Selection`` named by the selection keys among ``keys``, and the other keys.
+
+    The one way a ``Selection`` is built from config keys: the flat ``data.*`` keys of a training config, the
+    ``select:`` keys of ``conf/evaluate.yaml`` and ``read_genotypes``' keywords all come through here.
+    """
+    names = {field.name for field in fields(Selection)}
+    selection = Selection(**{key: value for key, value in keys.items() if key in names})
+    return selection, {key: value for key, value in keys.items() if key not in names}
 
 
 @dataclass

@@ -1,7 +1,9 @@
-"""Gaussian diffusion for any model called as `model(x, t)`: schedules, forward process, DDPM/DDIM samplers."""
+"""Gaussian diffusion for any model called as `model(x, t)`: schedules, forward process, DDPM/DDIM samplers and the
+sampling loop. Imports run one way: schedules <- process <- samplers <- sampling."""
 
-from snpdiff.diffusion.process import PREDICTION_TYPES, GaussianDiffusion, check_diffusion_config
-from snpdiff.diffusion.samplers import SAMPLER_NAMES, DDIMSampler, DDPMSampler, Sampler, build_sampler
+from snpdiff.diffusion.process import PREDICTION_TYPES, SAMPLER_NAMES, GaussianDiffusion, check_diffusion_config
+from snpdiff.diffusion.samplers import DDIMSampler, DDPMSampler, Sampler, sampler_from_config
+from snpdiff.diffusion.sampling import sample
 from snpdiff.diffusion.schedules import SCHEDULE_TYPES, make_betas
 
 __all__ = [
@@ -12,7 +14,8 @@ __all__ = [
     "DDPMSampler",
     "GaussianDiffusion",
     "Sampler",
-    "build_sampler",
     "check_diffusion_config",
     "make_betas",
+    "sample",
+    "sampler_from_config",
 ]

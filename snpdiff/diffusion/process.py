@@ -1,21 +1,28 @@
 """The Gaussian diffusion process: forward noising, training targets, and the conversions between what a model
 predicts (eps, x0 or v) and the clean data. Works with any model called as `model(x, t)`; knows nothing of its
-architecture."""
+architecture, of the samplers that stand on it (`samplers.py`) or of the sampling loop (`sampling.py`)."""
 
-from collections.abc import Callable, Sequence
-from numbers import Real
+from numbers import Integral, Real
 
 import torch
-from rich.progress import track
 from torch import nn
 
-from snpdiff.diffusion.samplers import SAMPLER_NAMES, build_sampler, check_sampling_steps, standard_normal
 from snpdiff.diffusion.schedules import check_schedule_config, make_betas
 from snpdiff.errors import ConfigError
 
 PREDICTION_TYPES: tuple[str, ...] = ("eps", "x0", "v")
+# the values of `diffusion.sampler`; `samplers.sampler_from_config` builds the sampler each one names
+SAMPLER_NAMES: tuple[str, ...] = ("ddpm", "ddim")
 
 Timestep = int | torch.Tensor  # one timestep for the whole batch, or a long tensor [batch]
+
+
+def check_sampling_steps(sampling_steps: int, timesteps: int) -> list[str]:
+    """The problem with `sampling_steps` for a process of `timesteps` steps, if any (empty when fine)."""
+    is_integer = isinstance(sampling_steps, Integral) and not isinstance(sampling_steps, bool)
+    if is_integer and 1 <= sampling_steps <= timesteps:
+        return []
+    return [f"diffusion.sampling_steps={sampling_steps!r} must be an integer in [1, diffusion.timesteps={timesteps}]"]
 
 
 def check_diffusion_config(
@@ -47,8 +54,9 @@ class GaussianDiffusion(nn.Module):
     sampling from the reverse process.
 
     `prediction` says what the model is trained to output: `eps` (the noise), `x0` (the clean data) or `v`
-    (= sqrt(a_t) eps - sqrt(1 - a_t) x0, Salimans & Ho 2022). `sampler`, `sampling_steps` and `ddim_eta` are the
-    defaults of `sample()`.
+    (= sqrt(a_t) eps - sqrt(1 - a_t) x0, Salimans & Ho 2022). `sampler`, `sampling_steps` and `ddim_eta` are only
+    stored here: they are the sampling defaults a checkpoint carries, read by `samplers.sampler_from_config` and
+    `sampling.sample`; this class never samples.
 
     The schedule tensors `[timesteps]` are computed in float64 and kept as float32 buffers that follow the module's
     device. They are not saved in state dicts: they are a pure function of the settings, which the config keeps.
@@ -191,37 +199,3 @@ class GaussianDiffusion(nn.Module):
         """Mean `[batch, ...]` and variance (broadcastable) of q(x_{t-1} | x_t, x0) in the full chain."""
         mean = self._at(self.posterior_mean_coef1, t, x_t) * x0 + self._at(self.posterior_mean_coef2, t, x_t) * x_t
         return mean, self._at(self.posterior_variance, t, x_t)
-
-    @torch.no_grad()
-    def sample(
-        self,
-        model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-        shape: Sequence[int],
-        sampler: str | None = None,
-        sampling_steps: int | None = None,
-        generator: torch.Generator | None = None,
-        progress: bool = False,
-        device: torch.device | str | None = None,
-        clip_denoised: tuple[float, float] | None = None,
-    ) -> torch.Tensor:
-        """Draw x0 float32 `shape` (`[batch, channels, snps]` for the SNP models) by running the reverse process
-        from x_T ~ N(0, I).
-
-        `model(x [batch, ...], t long [batch])` returns its `prediction`; put it in eval mode first (this method
-        does not change its mode). `sampler`/`sampling_steps` default to the constructor's. `generator` seeds the
-        starting noise and every step's noise (the same seed gives the same samples). `device` defaults to the
-        buffers' device. `clip_denoised` = (low, high) clamps the predicted x0 at every step (e.g. the genotype
-        encoding's value range). ConfigError before any model call for a bad sampler or step count.
-        """
-        sampler_name = self.sampler if sampler is None else sampler
-        chosen = build_sampler(sampler_name, self, ddim_eta=self.ddim_eta, clip_denoised=clip_denoised)
-        chosen.set_timesteps(self.sampling_steps if sampling_steps is None else sampling_steps)
-        device = self.betas.device if device is None else torch.device(device)
-        x = standard_normal(shape, generator, device, torch.float32)
-        steps = track(
-            chosen.timesteps.tolist(), description=f"{sampler_name} sampling", disable=not progress, transient=True
-        )
-        for t in steps:
-            t_batch = torch.full((x.shape[0],), t, device=device, dtype=torch.long)
-            x = chosen.step(model(x, t_batch), t, x, generator)
-        return x

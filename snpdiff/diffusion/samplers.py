@@ -1,6 +1,8 @@
-"""Reverse-process samplers with the diffusers seam: `set_timesteps(num_steps)`, then `step(model_output, t, sample)`
-once per entry of `.timesteps` (descending). Any sampler works with any model and any prediction type: the
-`GaussianDiffusion` turns the model output into (x0, eps) and the sampler only decides how to step.
+"""Reverse-process samplers with the diffusers seam: `set_timesteps(diffusion, num_steps)`, then
+`step(model_output, t, sample)` once per entry of `.timesteps` (descending). A sampler is built from its own settings
+only (`DDIMSampler(eta=0.5)`), so any sampler works with any model, any process and any prediction type: the
+`GaussianDiffusion` turns the model output into (x0, eps) and the sampler only decides how to step. The loop that
+drives them is `snpdiff.diffusion.sampling.sample`.
 
 Timestep spacing is "trailing" (Lin et al. 2024, table 2): `num_steps` timesteps evenly spaced down from the noisiest
 one, `round(T - i * T / num_steps) - 1` for i = 0 .. num_steps - 1, so sampling always starts at t = T - 1, where
@@ -13,27 +15,13 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from numbers import Integral
-from typing import TYPE_CHECKING
 
 import torch
 
+from snpdiff.diffusion.process import SAMPLER_NAMES, GaussianDiffusion, check_sampling_steps
 from snpdiff.errors import ConfigError
 
-if TYPE_CHECKING:
-    from snpdiff.diffusion.process import GaussianDiffusion
-
-SAMPLER_NAMES: tuple[str, ...] = ("ddpm", "ddim")
-
 CLEAN_TIMESTEP = -1  # the "previous timestep" of the last step: the data itself, alpha_cumprod = 1
-
-
-def check_sampling_steps(sampling_steps: int, timesteps: int) -> list[str]:
-    """The problem with `sampling_steps` for a process of `timesteps` steps, if any (empty when fine)."""
-    is_integer = isinstance(sampling_steps, Integral) and not isinstance(sampling_steps, bool)
-    if is_integer and 1 <= sampling_steps <= timesteps:
-        return []
-    return [f"diffusion.sampling_steps={sampling_steps!r} must be an integer in [1, diffusion.timesteps={timesteps}]"]
 
 
 def trailing_timesteps(num_steps: int, timesteps: int) -> torch.Tensor:
@@ -58,23 +46,24 @@ class Sampler(ABC):
     encoding's smallest and largest value), and eps is re-derived from the clamped x0.
     """
 
-    def __init__(self, diffusion: GaussianDiffusion, clip_denoised: tuple[float, float] | None = None) -> None:
+    def __init__(self, clip_denoised: tuple[float, float] | None = None) -> None:
         if clip_denoised is not None and not (len(clip_denoised) == 2 and clip_denoised[0] < clip_denoised[1]):
             raise ConfigError(f"clip_denoised={clip_denoised!r} must be a pair (low, high) with low < high, or None")
-        self.diffusion = diffusion
         self.clip_denoised = None if clip_denoised is None else (float(clip_denoised[0]), float(clip_denoised[1]))
+        self.diffusion: GaussianDiffusion | None = None
         self.timesteps = torch.empty(0, dtype=torch.long)
         self._alpha_cumprod_pairs: dict[int, tuple[float, float]] = {}
 
-    def set_timesteps(self, num_steps: int) -> None:
-        """Choose the `num_steps` timesteps to visit (sets `.timesteps`, descending). Raises ConfigError naming
-        `diffusion.sampling_steps` unless 1 <= num_steps <= diffusion.timesteps."""
-        problems = check_sampling_steps(num_steps, self.diffusion.timesteps)
+    def set_timesteps(self, diffusion: GaussianDiffusion, num_steps: int) -> None:
+        """Step on `diffusion`'s schedule, visiting `num_steps` of its timesteps (sets `.timesteps`, descending).
+        Raises ConfigError naming `diffusion.sampling_steps` unless 1 <= num_steps <= diffusion.timesteps."""
+        problems = check_sampling_steps(num_steps, diffusion.timesteps)
         if problems:
             raise ConfigError(problems[0])
-        self.timesteps = trailing_timesteps(num_steps, self.diffusion.timesteps)
+        self.diffusion = diffusion
+        self.timesteps = trailing_timesteps(num_steps, diffusion.timesteps)
         # float64 values: with strided steps 1 - a_t / a_prev is a small difference of numbers close to 1 at small t
-        alphas_cumprod = self.diffusion.alphas_cumprod_float64.tolist()
+        alphas_cumprod = diffusion.alphas_cumprod_float64.tolist()
         visited = self.timesteps.tolist()
         self._alpha_cumprod_pairs = {
             t: (alphas_cumprod[t], 1.0 if prev == CLEAN_TIMESTEP else alphas_cumprod[prev])
@@ -108,6 +97,7 @@ class Sampler(ABC):
         return mean + std * standard_normal(sample.shape, generator, sample.device, sample.dtype)
 
     def _predict(self, model_output: torch.Tensor, t: int, sample: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        assert self.diffusion is not None  # alpha_cumprod_pair(t) has already failed without set_timesteps
         return self.diffusion.predict_x0_and_eps(model_output, sample, t, clip_range=self.clip_denoised)
 
 
@@ -138,12 +128,10 @@ class DDIMSampler(Sampler):
     sigma = eta sqrt((1 - a_prev) / (1 - a_t)) sqrt(1 - a_t / a_prev), a = alpha_cumprod at t and at the previous
     strided timestep. eta = 0 is deterministic; eta = 1 has DDPM's posterior variance."""
 
-    def __init__(
-        self, diffusion: GaussianDiffusion, eta: float = 0.0, clip_denoised: tuple[float, float] | None = None
-    ) -> None:
+    def __init__(self, eta: float = 0.0, clip_denoised: tuple[float, float] | None = None) -> None:
         if not 0.0 <= eta <= 1.0:
             raise ConfigError(f"diffusion.ddim_eta={eta!r} must be in [0, 1]")
-        super().__init__(diffusion, clip_denoised)
+        super().__init__(clip_denoised)
         self.eta = float(eta)
 
     def step_mean_std(
@@ -159,15 +147,14 @@ class DDIMSampler(Sampler):
         return math.sqrt(alpha_cumprod_prev) * pred_x0 + eps_coef * pred_eps, std
 
 
-def build_sampler(
-    name: str,
-    diffusion: GaussianDiffusion,
-    ddim_eta: float = 0.0,
-    clip_denoised: tuple[float, float] | None = None,
+def sampler_from_config(
+    diffusion: GaussianDiffusion, name: str | None = None, clip_denoised: tuple[float, float] | None = None
 ) -> Sampler:
-    """The sampler called `name` (one of SAMPLER_NAMES); ConfigError naming `diffusion.sampler` otherwise."""
+    """The sampler the config names: `name` (one of SAMPLER_NAMES), by default `diffusion.sampler`, with
+    `diffusion.ddim_eta` for DDIM. ConfigError naming `diffusion.sampler` for any other name."""
+    name = diffusion.sampler if name is None else name
     if name == "ddpm":
-        return DDPMSampler(diffusion, clip_denoised=clip_denoised)
+        return DDPMSampler(clip_denoised=clip_denoised)
     if name == "ddim":
-        return DDIMSampler(diffusion, eta=ddim_eta, clip_denoised=clip_denoised)
+        return DDIMSampler(eta=diffusion.ddim_eta, clip_denoised=clip_denoised)
     raise ConfigError(f"diffusion.sampler={name!r} is not one of {SAMPLER_NAMES}")

@@ -48,9 +48,13 @@ def resolve_genotype_path(path: str | os.PathLike, role: str) -> str:
 def read_for_evaluation(
     path: str | os.PathLike, role: str, haplotype: bool = False, selection: dict | None = None
 ) -> GenotypeSet:
-    """Resolve and read one input set (``haplotype``: rows are phased haplotypes, codes 0/1); log its shape."""
+    """Resolve and read one input set (``haplotype``: rows are phased haplotypes, codes 0/1); log its shape.
+    A DataError names the role's key (``real=PATH: ...``) so the user sees which argument is at fault."""
     resolved = resolve_genotype_path(path, role)
-    genotypes = read_genotypes(resolved, haplotype=haplotype, **(selection or {}))
+    try:
+        genotypes = read_genotypes(resolved, haplotype=haplotype, **(selection or {}))
+    except DataError as error:
+        raise DataError(f"{role}={path}: {error}") from None
     log.info("%s: %s (%d rows x %d SNPs)", role, resolved, genotypes.n_rows, genotypes.n_snps)
     return genotypes
 

@@ -80,11 +80,11 @@ def metric_info(name: str) -> MetricInfo:
 def metric_goal(name: str) -> str:
     """``"maximize"`` or ``"minimize"`` for a metric name such as ``val/af_r2``, ``aats_gap`` or ``val_loss``.
 
-    Loss names (``loss``, ``*_loss`` not in the table, with or without prefix) are minimised. Target metrics
-    (``aats``, ``aa_t``, ``het_diff``, ...) raise ConfigError naming the metric to optimise instead.
+    Loss names (``loss``, ``*_loss``, ``*_loss_epoch`` not in the table, with or without prefix) are minimised.
+    Target metrics (``aats``, ``aa_t``, ``het_diff``, ...) raise ConfigError naming the metric to optimise instead.
     """
     base = name.rsplit("/", 1)[-1]
-    if base not in METRICS and (base == "loss" or base.endswith("_loss")):
+    if base not in METRICS and (base == "loss" or base.endswith(("_loss", "_loss_epoch"))):
         return "minimize"
     info = metric_info(name)
     if info.goal == "target":

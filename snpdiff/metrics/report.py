@@ -1,4 +1,8 @@
-"""Write evaluation results: ``metrics.json`` (machine-readable) and ``report.md`` (table + embedded plots)."""
+"""Write evaluation results: ``metrics.json`` (machine-readable) and ``report.md`` (table + embedded plots).
+
+The JSON file has the run folder's file name (``snpdiff.run_folder.METRICS_FILE``) in evaluate's own output folder, so
+tools that read a run's metrics find an evaluation's the same way.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,9 @@ from pathlib import Path
 
 from snpdiff.metrics.goals import METRICS, metric_info
 from snpdiff.metrics.plots import PLOT_TITLES
+from snpdiff.run_folder import METRICS_FILE
 
 REPORT_NAME = "report.md"
-METRICS_NAME = "metrics.json"
 
 
 def _json_value(value: float) -> float | None:
@@ -74,4 +78,4 @@ def write_report(
             lines += [f"### {title}", "", f"![{title}]({relative})", ""]
     report = out / REPORT_NAME
     report.write_text("\n".join(lines))
-    return {"json": write_metrics_json(metrics, out / METRICS_NAME), "report": report}
+    return {"json": write_metrics_json(metrics, out / METRICS_FILE), "report": report}

@@ -57,7 +57,7 @@ class UNet1D(nn.Module):
         seq_length: int,
         in_channels: int = 1,
         embedding_dim: int = 64,
-        channels: int = 32,
+        channels: int = 16,
         dim_mults: Sequence[int] = (1, 2, 4),
         kernel_sizes: int | Sequence[int] = 3,
         dilations: int | Sequence[int] = 1,

@@ -3,6 +3,10 @@ local Optuna one) behind one interface, agents that run each trial as ``train.py
 and analysis.
 
 Modules: ``spec`` (sweep file, alias table), ``validation`` (checks against the composed config), ``bridge``
-(parameters -> Hydra overrides), ``store`` (sweep folders and ids), ``backends`` (local, wandb), ``agent``,
-``trial`` (one trial's process), ``pruning`` (the in-training reporter), ``monitor``, ``analysis``.
+(parameters -> Hydra overrides), ``store`` (sweep folders and ids), ``backends`` (``base`` interfaces, ``local``,
+``wandb``, ``trial_loop``: the local agent loop), ``trial`` (one trial's process), ``reporter`` (the in-training
+callback a local trial gets through its command line), ``monitor``, ``analysis``, ``launch`` (agents as cluster jobs).
+
+The package stands on training and never the reverse: a trial is ``train.py`` in its own process, reached only
+through its command line (Hydra overrides) and its run folder.
 """

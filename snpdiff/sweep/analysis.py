@@ -160,7 +160,9 @@ def group_choices(overrides: list[str]) -> dict[str, Any]:
     from hydra import compose, initialize_config_dir
 
     from snpdiff.config import CONF_DIR
+    from snpdiff.schemas import register_schemas
 
+    register_schemas()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
     return OmegaConf.to_container(cfg.hydra.runtime.choices)

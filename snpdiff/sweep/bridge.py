@@ -10,6 +10,9 @@ Values are rendered in Hydra's override grammar from their Python types, never f
 - config-group choices (``model: unet_attn``) become ``model=unet_attn``;
 - keys the composed config lacks get Hydra's ``+key=`` (add) prefix; ``+``/``++`` written in the name are kept;
 - a dict value replaces a list or mapping the key held (``~key +key={...}``: Hydra would merge ``key={...}``).
+
+A sweep reaches the training run only through such overrides: its in-training reporter too, as a callback node
+(``callback_override``), which the training instantiates like every other ``_target_`` node under ``callbacks``.
 """
 
 from __future__ import annotations
@@ -63,6 +66,12 @@ def format_value(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(format_value(item) for item in value) + "]"
     raise SweepError(f"value {value!r} of type {type(value).__name__} cannot be passed to Hydra")
+
+
+def callback_override(name: str, node: Mapping[str, Any]) -> str:
+    """The override that adds callback ``name`` (a ``_target_`` mapping of plain values) to a training run:
+    ``+callbacks.<name>={_target_:'...',key:value}``."""
+    return f"+callbacks.{name}={format_value(node)}"
 
 
 def _format_choice(option: Any) -> str:

@@ -38,10 +38,7 @@ def init_sweep(
     raw = read_sweep_file(sweep_file)
     name, notice = choose_backend(backend)
     cls = backend_class(name)
-    if name == "wandb":
-        from snpdiff.sweep.backends.wandb_backend import require_credentials
-
-        require_credentials()
+    cls.check_available()
     spec = check_sweep(raw, str(sweep_file), name)
     root = sweeps_root(sweeps_dir)
     info = cls.create(spec, root, storage=storage, project=project, entity=entity)

@@ -4,11 +4,6 @@ Also the entry point W&B agents run (``python -m snpdiff.sweep.trial``): a W&B a
 ``WANDB_SWEEP_ID``, ``WANDB_RUN_ID`` and ``WANDB_SWEEP_PARAM_PATH`` (a YAML of the run's parameters) in the
 environment; this reads the parameters from that file, turns them into Hydra overrides with the bridge, and replaces
 itself with ``python train.py <overrides>``, whose W&B logger joins run ``WANDB_RUN_ID`` of the sweep.
-
-Environment a local trial of a sweep with ``early_terminate`` gets (read by ``snpdiff.sweep.pruning`` inside the
-training process): ``SNPDIFF_SWEEP_STORAGE`` (Optuna storage), ``SNPDIFF_SWEEP_STUDY`` (sweep id),
-``SNPDIFF_SWEEP_TRIAL`` (trial number), ``SNPDIFF_SWEEP_METRIC`` (the metric to report every epoch). Without a
-pruner the agent reads the trial's values from its ``metrics.json`` and the training never opens the storage.
 """
 
 from __future__ import annotations
@@ -26,17 +21,14 @@ from typing import Any
 
 import yaml
 
+from snpdiff.cli import run_or_exit
 from snpdiff.errors import SweepError
+from snpdiff.run_folder import read_metrics
 from snpdiff.sweep.bridge import format_value, params_to_overrides
 from snpdiff.sweep.spec import ALIASES, ARGS_MACROS, SweepSpec, load_sweep
 from snpdiff.sweep.store import SPEC_FILE, TRIALS_DIR, sweeps_root
 
-ENV_STORAGE = "SNPDIFF_SWEEP_STORAGE"
-ENV_STUDY = "SNPDIFF_SWEEP_STUDY"
-ENV_TRIAL = "SNPDIFF_SWEEP_TRIAL"
-ENV_METRIC = "SNPDIFF_SWEEP_METRIC"
 TRIAL_LOG = "trial.log"
-METRICS_FILE = "metrics.json"
 ERROR_TAIL_LINES = 25
 _PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
@@ -114,10 +106,9 @@ def best_value(values: Sequence[float | None], goal: str) -> float | None:
 
 def metric_values(run_dir: Path, metric: str) -> list[float]:
     """Every value of ``metric`` in the trial's ``metrics.json`` (per-epoch history and the final value)."""
-    path = Path(run_dir) / METRICS_FILE
     try:
-        payload = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        payload = read_metrics(run_dir)
+    except (OSError, json.JSONDecodeError):  # a sweep's program need not be train.py: its file is input
         return []
     values = [row[metric] for row in payload.get("history", []) if isinstance(row.get(metric), (int, float))]
     if isinstance(payload.get(metric), (int, float)):
@@ -158,10 +149,7 @@ def wandb_trial_argv(environ: Mapping[str, str] = os.environ, python: str = sys.
 
 
 def main() -> None:
-    try:
-        argv = wandb_trial_argv()
-    except SweepError as exc:
-        raise SystemExit(f"error: {exc}") from None
+    argv = run_or_exit(wandb_trial_argv)
     os.execvp(argv[0], argv)
 
 

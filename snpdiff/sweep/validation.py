@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from snpdiff.errors import ConfigError, SweepError
 from snpdiff.sweep.bridge import config_groups, split_params
 from snpdiff.sweep.spec import SweepSpec, parse_sweep
-from snpdiff.training_metrics import LOSS_METRICS, MODEL_METRICS, OOM_METRICS, QUALITY_PREFIX
+from snpdiff.training_metrics import LOSS_METRICS, MODEL_METRICS, OOM_METRICS, QUALITY_PREFIX, is_logged
 
 # Combinations of all parameters' check values tried together (sampled, with a fixed seed, beyond this many).
 MAX_COMBINATIONS = 48
@@ -37,17 +37,16 @@ def logged_metric_names() -> str:
 
 def metric_problems(name: str, goal: str, given: bool) -> list[str]:
     """Problems with the sweep's metric: never logged, or optimised the wrong way."""
-    from snpdiff.metrics import METRICS
-    from snpdiff.training_metrics import metric_goal
+    from snpdiff.metrics.goals import METRICS, metric_goal
 
     if name in MODEL_METRICS or name in OOM_METRICS or name.startswith("lr-"):
         return []
-    try:
-        natural = metric_goal(name)
-    except KeyError:
+    if not is_logged(name):
         quality = ", ".join(sorted(METRICS))
         return [f"metric.name={name!r} is never logged by the training; logged: {logged_metric_names()} "
                 f"(<metric> one of {quality})"]
+    try:
+        natural = metric_goal(name)
     except ConfigError as exc:  # a target metric such as val/aats: no direction to optimise
         return [f"metric.name={name!r}: {exc}"]
     if given and goal != natural:

@@ -1,4 +1,4 @@
-"""The local SLURM test cluster (snpdiff.cluster.local_slurm), started once per session for tests marked `slurm`.
+"""The local SLURM test cluster (launchers/local_slurm.py), started once per session for tests marked `slurm`.
 
 It needs root (the daemons run as SlurmUser=root) and, where SLURM is not installed yet, apt-get; otherwise the tests
 that use it are skipped with the reason. Its environment (SLURM_CONF) is set for the whole session so sbatch, sacct,
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from snpdiff.cluster import local_slurm
+from tests.cluster.slurm_helpers import local_slurm
 
 
 @pytest.fixture(scope="session")

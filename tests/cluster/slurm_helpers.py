@@ -1,10 +1,29 @@
-"""Waiting on jobs of the local test cluster, with the queue in the message when a wait times out."""
+"""The cluster tests' helpers: the local test cluster script (`launchers/local_slurm.py`, outside the package) as a
+module, and waiting on its jobs with the queue in the message when a wait times out."""
 
+import importlib.util
 import subprocess
+import sys
 import time
 from collections.abc import Callable
+from types import ModuleType
+
+from snpdiff.cluster import LAUNCHERS_DIR
 
 WAIT_S = 60.0
+
+
+def _load_local_slurm() -> ModuleType:
+    """Import `launchers/local_slurm.py` by path: a standalone script, deliberately not in the `snpdiff` package."""
+    path = LAUNCHERS_DIR / "local_slurm.py"
+    spec = importlib.util.spec_from_file_location("local_slurm", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # before executing: its dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+local_slurm = _load_local_slurm()
 
 
 def queue_report() -> str:

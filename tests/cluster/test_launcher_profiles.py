@@ -15,6 +15,7 @@ from snpdiff.cluster.submit import (
 )
 from snpdiff.config import CONF_DIR
 from snpdiff.errors import ConfigError
+from snpdiff.schemas import register_schemas
 
 SLURM_TARGET = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
 LOCAL_TARGET = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"
@@ -22,6 +23,7 @@ LOCAL_TARGET = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLau
 
 def launcher_of(overrides: list[str]) -> dict:
     """``hydra.launcher`` of train.py's config composed with `overrides`, resolved."""
+    register_schemas()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="train"):
         cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
     return {key: cfg.hydra.launcher[key] for key in cfg.hydra.launcher}

@@ -29,7 +29,7 @@ TRAIN_PY = PROJECT_ROOT / "train.py"
 # a tiny model on the debug data: seconds of training per job. The search path is given explicitly so these tests
 # do not hinge on train.yaml's own entry (test_launcher_profiles checks that one).
 FAST = [
-    "debug=fast", "logger=none", "callbacks.progress_bar.kind=none", "model=mlp", "model.hidden_dim=32",
+    "debug=fast", "logger=none", "callbacks.progress_bar=null", "model=mlp", "model.hidden_dim=32",
     "model.num_layers=1", f"hydra.searchpath=[file://{LAUNCHERS_DIR}]",
 ]
 MAX_EPOCHS = 40

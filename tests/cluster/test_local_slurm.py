@@ -8,8 +8,7 @@ import pytest
 import submitit
 from submitit.core.utils import UncompletedJobError
 
-from snpdiff.cluster import local_slurm
-from tests.cluster.slurm_helpers import WAIT_S, sacct_states, wait_until
+from tests.cluster.slurm_helpers import WAIT_S, local_slurm, sacct_states, wait_until
 
 pytestmark = pytest.mark.slurm
 

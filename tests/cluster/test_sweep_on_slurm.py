@@ -14,10 +14,10 @@ import pytest
 from optuna.trial import TrialState
 
 from snpdiff.sweep.backends import open_backend
-from snpdiff.sweep.backends.optuna_backend import AGENT_ATTR
+from snpdiff.sweep.backends.local import AGENT_ATTR
 from snpdiff.sweep.store import resolve_sweep
 from tests.cluster.slurm_helpers import sacct_states, wait_until
-from tests.sweep.conftest import REPO, TINY_TRIAL, write_sweep
+from tests.helpers import REPO, TINY_TRIAL, write_sweep
 
 pytestmark = pytest.mark.slurm
 

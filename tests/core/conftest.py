@@ -2,7 +2,7 @@ import pytest
 
 from snpdiff.config import compose_config
 
-FAST = ["debug=fast", "logger=none", "callbacks.progress_bar.kind=none"]
+FAST = ["debug=fast", "logger=none", "callbacks.progress_bar=null"]
 
 
 @pytest.fixture

@@ -2,32 +2,11 @@
 
 import csv
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from snpdiff.config import PROJECT_ROOT
-
-
-def run_train(*args: str, root: Path, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "SNPDIFF_ROOT": str(root), **(env or {})}
-    environment = {k: v for k, v in environment.items() if v is not None}  # None: unset
-    root.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "train.py"), *args],
-        cwd=root,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def run_dirs(root: Path, kind: str = "runs") -> list[Path]:
-    return sorted(p.parent for p in (root / "outputs").glob(f"*/{kind}/**/metrics.json"))
+from snpdiff.cli import USER_ERROR_EXIT_CODE
+from tests.helpers import run_dirs, run_train
 
 
 def test_debug_fast_with_csv_logger_end_to_end(tmp_path):
@@ -55,8 +34,17 @@ def test_multirun_gives_each_job_its_own_folder(tmp_path):
 
 def test_bad_config_fails_before_training_with_one_message(tmp_path):
     result = run_train("debug=fast", "logger=none", "model.norm_groups=5", "optimizer.lr=-1", root=tmp_path)
-    assert result.returncode != 0
+    assert result.returncode == USER_ERROR_EXIT_CODE == 2
+    assert "error: invalid config" in result.stderr
     assert "model.norm_groups" in result.stderr and "optimizer.lr=-1" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("outputs/**/checkpoints"))
+
+
+def test_learning_rate_floor_not_below_lr_fails_before_training(tmp_path):
+    result = run_train("debug=fast", "logger=none", "optimizer.lr=0.001", "scheduler.eta_min=0.5", root=tmp_path)
+    assert result.returncode == 2
+    assert "error: scheduler.eta_min=0.5 is not below optimizer.lr=0.001" in result.stderr
     assert "Traceback" not in result.stderr
     assert not list(tmp_path.glob("outputs/**/checkpoints"))
 

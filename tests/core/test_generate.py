@@ -23,7 +23,7 @@ def trained_run(tmp_path_factory):
 
     output_dir = tmp_path_factory.mktemp("run")
     cfg = compose_config(
-        ["debug=fast", "logger=none", "callbacks.progress_bar.kind=none", f"paths.output_dir={output_dir}"]
+        ["debug=fast", "logger=none", "callbacks.progress_bar=null", f"paths.output_dir={output_dir}"]
     )
     metrics = run_training(cfg)
     return Path(metrics["checkpoints"]["last"]), cfg
@@ -100,3 +100,18 @@ def test_checkpoint_with_arbitrary_objects_is_refused(trained_run, tmp_path):
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="is not a file"):
         load_trained_model(tmp_path / "nope.ckpt")
+
+
+def test_generate_cli_bad_argument_exits_2_naming_the_key(tmp_path):
+    """A user error ends through snpdiff.cli: `error: <message>` on stderr, exit status 2, no traceback."""
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "generate.py"), f"ckpt={tmp_path / 'run.ckpt'}", "format=xlsx"],
+        cwd=tmp_path,
+        env={**os.environ, "SNPDIFF_ROOT": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2
+    assert "error: format='xlsx'; allowed: plink, vcf, npy" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -8,7 +8,9 @@ from pathlib import Path
 import lightning.pytorch as pl
 import pytest
 import torch
+import yaml
 
+from snpdiff.cluster import LAUNCHERS_DIR
 from snpdiff.config import CONF_DIR
 from snpdiff.training import run_training
 
@@ -146,12 +148,50 @@ def test_resume_from_last_continues_epochs_optimizer_and_scheduler(tmp_path, fas
     assert last["epoch"] == straight_last["epoch"] == 3
 
 
-def test_min_lr_fix_is_applied_logged_and_saved(fast_cfg):
-    cfg = fast_cfg("optimizer.lr=0.001", "scheduler.eta_min=0.5", "trainer.max_epochs=1")
+def test_learning_rate_floor_is_a_ratio_of_lr_recorded_in_metrics_and_config(fast_cfg):
+    cfg = fast_cfg("optimizer.lr=0.002", "scheduler.eta_min_ratio=0.05", "trainer.max_epochs=2")
     metrics = run_training(cfg)
-    assert len(metrics["lr_fixes"]) == 1 and "scheduler.eta_min=0.5" in metrics["lr_fixes"][0]
-    saved = (Path(cfg.paths.output_dir) / "config.yaml").read_text()
-    assert "eta_min: 1.0e-05" in saved
+    assert metrics["lr_floor"] == pytest.approx(1e-4)
+    # cosine over 2 epochs: epoch 0 at lr, epoch 1 halfway to the floor
+    assert [row["lr-AdamW"] for row in metrics["history"]] == pytest.approx([0.002, (0.002 + 1e-4) / 2])
+    saved = yaml.safe_load((Path(cfg.paths.output_dir) / "config.yaml").read_text())["scheduler"]
+    assert saved["eta_min"] is None and saved["eta_min_ratio"] == 0.05
+
+
+class EpochMarker(pl.Callback):
+    """Writes one line per finished training epoch to ``path``: a callback that only a config node installs."""
+
+    def __init__(self, path: str, label: str = "epoch"):
+        self.path = Path(path)
+        self.label = label
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        with self.path.open("a") as handle:
+            handle.write(f"{self.label} {trainer.current_epoch}\n")
+
+
+def test_a_callback_added_on_the_command_line_is_instantiated_and_runs(fast_cfg, tmp_path):
+    marks = tmp_path / "marks.txt"
+    node = f"{{_target_: {EpochMarker.__module__}.EpochMarker, path: '{marks}', label: cli}}"
+    run_training(fast_cfg(f"+callbacks.marker={node}", "trainer.max_epochs=2"))
+    assert marks.read_text().splitlines() == ["cli 0", "cli 1"]
+
+
+def test_a_callback_added_as_one_yaml_file_is_instantiated_and_runs(fast_cfg, tmp_path):
+    marks = tmp_path / "marks.txt"
+    extra_conf = tmp_path / "conf"
+    (extra_conf / "callbacks").mkdir(parents=True)
+    (extra_conf / "callbacks" / "marked.yaml").write_text(
+        f"defaults:\n  - default\n  - _self_\n\nmarker:\n  _target_: {EpochMarker.__module__}.EpochMarker\n"
+        f"  path: {marks}\n"
+    )
+    cfg = fast_cfg(
+        f"hydra.searchpath=[file://{LAUNCHERS_DIR},file://{extra_conf}]", "callbacks=marked", "trainer.max_epochs=1"
+    )
+    assert cfg.callbacks.model_checkpoint.monitor == "val_loss"  # the defaults came along
+    metrics = run_training(cfg)
+    assert marks.read_text().splitlines() == ["epoch 0"]
+    assert Path(metrics["checkpoints"]["last"]).is_file()
 
 
 class InjectOutOfMemory(pl.Callback):

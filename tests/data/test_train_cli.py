@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.core.test_cli import run_dirs, run_train
+from tests.helpers import run_dirs, run_train
 
 
 @pytest.mark.slow
@@ -25,6 +25,6 @@ def test_train_on_a_plink_fileset_end_to_end(files, tmp_path):
 def test_missing_plink_path_fails_before_training_naming_the_file(tmp_path):
     missing = tmp_path / "nowhere"
     result = run_train("data=plink", f"data.path={missing}", "debug=fast", "logger=none", root=tmp_path)
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert f"PLINK .bed file {missing}.bed does not exist" in result.stderr
     assert "Traceback" not in result.stderr

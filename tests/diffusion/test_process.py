@@ -1,9 +1,13 @@
 """GaussianDiffusion: schedule buffers, forward process, training targets, conversions between eps / x0 / v, the
-true posterior, and one ConfigError per cross-key rule."""
+true posterior, one ConfigError per cross-key rule, and the package's one-way imports."""
+
+import ast
+from pathlib import Path
 
 import pytest
 import torch
 
+import snpdiff.diffusion
 from snpdiff.diffusion import PREDICTION_TYPES, GaussianDiffusion, check_diffusion_config, make_betas
 from snpdiff.errors import ConfigError
 
@@ -139,3 +143,24 @@ def test_constructor_lists_every_problem_at_once():
         GaussianDiffusion(prediction="score", sampler="euler", ddim_eta=2.0)
     for key in ("diffusion.prediction", "diffusion.sampler", "diffusion.ddim_eta"):
         assert key in str(error.value)
+
+
+def _imported_modules(module_file: str) -> set[str]:
+    """Every module `snpdiff/diffusion/<module_file>` imports, TYPE_CHECKING blocks included."""
+    tree = ast.parse((Path(snpdiff.diffusion.__file__).parent / module_file).read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names.add(node.module or "")
+    return names
+
+
+def test_imports_run_one_way_and_the_maths_shows_no_progress():
+    """schedules <- process <- samplers <- sampling: the process never reaches up to the samplers or the loop, and
+    only the loop may report progress (the maths imports no rich)."""
+    assert not {"snpdiff.diffusion.samplers", "snpdiff.diffusion.sampling"} & _imported_modules("process.py")
+    assert "snpdiff.diffusion.sampling" not in _imported_modules("samplers.py")
+    for maths in ("schedules.py", "process.py", "samplers.py"):
+        assert not any(name.split(".")[0] == "rich" for name in _imported_modules(maths)), maths

@@ -1,11 +1,18 @@
 """DDPM and DDIM samplers: trailing timesteps, strided coefficients, agreement with the true posterior, seeding,
-clipping, and `GaussianDiffusion.sample` end to end with small oracle models."""
+clipping, and the sampling loop `sample(model, diffusion, sampler, shape)` end to end with small oracle models."""
 
 import pytest
-import rich
 import torch
 
-from snpdiff.diffusion import PREDICTION_TYPES, SAMPLER_NAMES, DDIMSampler, DDPMSampler, GaussianDiffusion
+from snpdiff.diffusion import (
+    PREDICTION_TYPES,
+    SAMPLER_NAMES,
+    DDIMSampler,
+    DDPMSampler,
+    GaussianDiffusion,
+    sample,
+    sampler_from_config,
+)
 from snpdiff.errors import ConfigError
 
 TIMESTEPS = 1000
@@ -27,16 +34,17 @@ def _zero_model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 def test_trailing_timesteps_start_at_the_noisiest_step():
-    sampler = DDIMSampler(GaussianDiffusion(timesteps=TIMESTEPS))
-    sampler.set_timesteps(10)
+    diffusion = GaussianDiffusion(timesteps=TIMESTEPS)
+    sampler = DDIMSampler()
+    sampler.set_timesteps(diffusion, 10)
     assert sampler.timesteps.tolist() == [999, 899, 799, 699, 599, 499, 399, 299, 199, 99]
-    sampler.set_timesteps(TIMESTEPS)
+    sampler.set_timesteps(diffusion, TIMESTEPS)
     assert sampler.timesteps.tolist() == list(range(TIMESTEPS - 1, -1, -1))
-    sampler.set_timesteps(1)
+    sampler.set_timesteps(diffusion, 1)
     assert sampler.timesteps.tolist() == [999]
-    sampler.set_timesteps(3)  # round(1000 - i * 1000 / 3) - 1
+    sampler.set_timesteps(diffusion, 3)  # round(1000 - i * 1000 / 3) - 1
     assert sampler.timesteps.tolist() == [999, 666, 332]
-    sampler.set_timesteps(7)
+    sampler.set_timesteps(diffusion, 7)
     assert sampler.timesteps[0].item() == 999
     assert bool((sampler.timesteps.diff() < 0).all())
 
@@ -44,20 +52,21 @@ def test_trailing_timesteps_start_at_the_noisiest_step():
 @pytest.mark.parametrize("num_steps", [0, TIMESTEPS + 1])
 def test_set_timesteps_rejects_step_counts_outside_the_process(num_steps):
     with pytest.raises(ConfigError, match=r"diffusion\.sampling_steps=.*\[1, diffusion\.timesteps=1000\]"):
-        DDPMSampler(GaussianDiffusion(timesteps=TIMESTEPS)).set_timesteps(num_steps)
+        DDPMSampler().set_timesteps(GaussianDiffusion(timesteps=TIMESTEPS), num_steps)
 
 
 def test_step_rejects_a_timestep_outside_the_schedule():
-    sampler = DDIMSampler(GaussianDiffusion(timesteps=TIMESTEPS))
-    sampler.set_timesteps(10)
+    diffusion = GaussianDiffusion(timesteps=TIMESTEPS)
+    sampler = DDIMSampler()
+    sampler.set_timesteps(diffusion, 10)
     with pytest.raises(ValueError, match="timestep 998 is not among this sampler's timesteps"):
         sampler.step(torch.zeros(1, 1, 4), 998, torch.zeros(1, 1, 4))
 
 
 def test_strided_steps_use_alpha_cumprod_of_the_previous_strided_timestep():
     diffusion = GaussianDiffusion(timesteps=TIMESTEPS)
-    sampler = DDIMSampler(diffusion)
-    sampler.set_timesteps(10)
+    sampler = DDIMSampler()
+    sampler.set_timesteps(diffusion, 10)
     alphas_cumprod = diffusion.alphas_cumprod_float64.tolist()
     visited = sampler.timesteps.tolist()
     for t, prev in zip(visited[:-1], visited[1:], strict=True):
@@ -74,8 +83,8 @@ def test_ddim_10_of_1000_steps_follows_the_forward_trajectory_and_recovers_x0():
     x0 = torch.randn(4, 1, 16, generator=generator)
     eps = torch.randn(4, 1, 16, generator=generator)
     model = _x0_oracle(diffusion, x0)
-    sampler = DDIMSampler(diffusion, eta=0.0)
-    sampler.set_timesteps(10)
+    sampler = DDIMSampler(eta=0.0)
+    sampler.set_timesteps(diffusion, 10)
     visited = sampler.timesteps.tolist()
 
     x = diffusion.q_sample(x0, visited[0], eps)
@@ -99,7 +108,10 @@ def test_ddim_10_of_1000_steps_follows_the_forward_trajectory_and_recovers_x0():
 def test_sample_with_a_perfect_model_recovers_x0_for_every_prediction_type(prediction, sampler_name):
     diffusion = GaussianDiffusion(timesteps=TIMESTEPS, prediction=prediction, sampler=sampler_name, sampling_steps=10)
     x0 = torch.linspace(-1, 1, 24).view(2, 1, 12)
-    samples = diffusion.sample(_x0_oracle(diffusion, x0), x0.shape, generator=torch.Generator().manual_seed(1))
+    sampler = sampler_from_config(diffusion)
+    samples = sample(
+        _x0_oracle(diffusion, x0), diffusion, sampler, x0.shape, generator=torch.Generator().manual_seed(1)
+    )
     torch.testing.assert_close(samples, x0, atol=1e-4, rtol=0)
 
 
@@ -107,9 +119,9 @@ def test_sample_with_a_perfect_model_recovers_x0_for_every_prediction_type(predi
 def test_ddim_with_eta_1_is_ddpm(num_steps):
     """Song et al. 2021: eta = 1 gives the DDPM posterior, for the full and the respaced chain alike."""
     diffusion = GaussianDiffusion(timesteps=TIMESTEPS)
-    ddpm, ddim = DDPMSampler(diffusion), DDIMSampler(diffusion, eta=1.0)
-    ddpm.set_timesteps(num_steps)
-    ddim.set_timesteps(num_steps)
+    ddpm, ddim = DDPMSampler(), DDIMSampler(eta=1.0)
+    ddpm.set_timesteps(diffusion, num_steps)
+    ddim.set_timesteps(diffusion, num_steps)
     generator = torch.Generator().manual_seed(2)
     x_t = torch.randn(3, 1, 16, generator=generator)
     model_output = torch.randn(3, 1, 16, generator=generator)
@@ -127,8 +139,8 @@ def test_ddim_with_eta_1_is_ddpm(num_steps):
 @pytest.mark.parametrize("t", [0, 1, 37, 500, TIMESTEPS - 1])
 def test_full_ddpm_step_is_the_true_posterior_at_the_predicted_x0(t):
     diffusion = GaussianDiffusion(timesteps=TIMESTEPS, schedule_type="linear")
-    sampler = DDPMSampler(diffusion)
-    sampler.set_timesteps(TIMESTEPS)
+    sampler = DDPMSampler()
+    sampler.set_timesteps(diffusion, TIMESTEPS)
     generator = torch.Generator().manual_seed(4)
     x_t = torch.randn(2, 1, 16, generator=generator)
     model_output = torch.randn(2, 1, 16, generator=generator)
@@ -140,8 +152,9 @@ def test_full_ddpm_step_is_the_true_posterior_at_the_predicted_x0(t):
 
 
 def test_ddpm_step_adds_noise_of_the_posterior_std():
-    sampler = DDPMSampler(GaussianDiffusion(timesteps=TIMESTEPS))
-    sampler.set_timesteps(TIMESTEPS)
+    diffusion = GaussianDiffusion(timesteps=TIMESTEPS)
+    sampler = DDPMSampler()
+    sampler.set_timesteps(diffusion, TIMESTEPS)
     x_t = torch.zeros(1, 1, 200_000)
     mean, std = sampler.step_mean_std(torch.zeros_like(x_t), 400, x_t)
     stepped = sampler.step(torch.zeros_like(x_t), 400, x_t, torch.Generator().manual_seed(5))
@@ -149,8 +162,9 @@ def test_ddpm_step_adds_noise_of_the_posterior_std():
 
 
 def test_ddim_eta_0_is_deterministic():
-    sampler = DDIMSampler(GaussianDiffusion(timesteps=TIMESTEPS), eta=0.0)
-    sampler.set_timesteps(50)
+    diffusion = GaussianDiffusion(timesteps=TIMESTEPS)
+    sampler = DDIMSampler(eta=0.0)
+    sampler.set_timesteps(diffusion, 50)
     x_t = torch.randn(2, 1, 8, generator=torch.Generator().manual_seed(6))
     first = sampler.step(x_t, 979, x_t, torch.Generator().manual_seed(7))
     second = sampler.step(x_t, 979, x_t, torch.Generator().manual_seed(8))
@@ -166,7 +180,7 @@ def test_sample_shape_dtype_and_model_calls(sampler_name, steps):
         calls.append((tuple(x.shape), t.dtype, t.tolist()))
         return torch.zeros_like(x)
 
-    samples = diffusion.sample(model, (3, 1, 20), sampler=sampler_name, sampling_steps=steps)
+    samples = sample(model, diffusion, sampler_from_config(diffusion, sampler_name), (3, 1, 20), sampling_steps=steps)
     assert samples.shape == (3, 1, 20)
     assert samples.dtype == torch.float32
     assert bool(samples.isfinite().all())
@@ -183,7 +197,8 @@ def test_same_seed_same_samples_other_seed_other_samples(sampler_name):
     diffusion = GaussianDiffusion(timesteps=100, sampler=sampler_name, sampling_steps=20, ddim_eta=0.5)
 
     def draw(seed: int) -> torch.Tensor:
-        return diffusion.sample(_zero_model, (2, 1, 16), generator=torch.Generator().manual_seed(seed))
+        sampler = sampler_from_config(diffusion)
+        return sample(_zero_model, diffusion, sampler, (2, 1, 16), generator=torch.Generator().manual_seed(seed))
 
     assert torch.equal(draw(11), draw(11))
     assert not torch.allclose(draw(11), draw(12))
@@ -196,49 +211,88 @@ def test_clip_denoised_keeps_samples_in_the_encoding_range():
         return torch.full_like(x, 5.0)
 
     generator = torch.Generator().manual_seed(9)
-    clipped = diffusion.sample(overshooting_model, (2, 1, 8), generator=generator, clip_denoised=(-1.0, 1.0))
-    unclipped = diffusion.sample(overshooting_model, (2, 1, 8), generator=generator)
+    clipped = sample(
+        overshooting_model, diffusion, DDIMSampler(clip_denoised=(-1.0, 1.0)), (2, 1, 8), generator=generator
+    )
+    unclipped = sample(overshooting_model, diffusion, DDIMSampler(), (2, 1, 8), generator=generator)
     assert torch.equal(clipped, torch.ones_like(clipped))
     torch.testing.assert_close(unclipped, torch.full_like(unclipped, 5.0))
 
 
-@pytest.mark.parametrize(
-    "kwargs, message",
-    [
-        ({"sampler": "euler"}, r"diffusion\.sampler='euler' is not one of \('ddpm', 'ddim'\)"),
-        ({"sampling_steps": 101}, r"diffusion\.sampling_steps=101 must be an integer in \[1, .*timesteps=100\]"),
-        ({"clip_denoised": (1.0, -1.0)}, r"clip_denoised=\(1\.0, -1\.0\) must be a pair \(low, high\) with low < high"),
-    ],
-)
-def test_bad_sample_arguments_fail_before_the_model_runs(kwargs, message):
+def test_bad_sampler_settings_fail_before_the_model_runs():
+    diffusion = GaussianDiffusion(timesteps=100, sampling_steps=10)
     calls = []
 
     def model(x, t):
         calls.append(t)
         return x
 
-    with pytest.raises(ConfigError, match=message):
-        GaussianDiffusion(timesteps=100, sampling_steps=10).sample(model, (1, 1, 4), **kwargs)
+    with pytest.raises(ConfigError, match=r"diffusion\.sampler='euler' is not one of \('ddpm', 'ddim'\)"):
+        sampler_from_config(diffusion, "euler")
+    with pytest.raises(
+        ConfigError, match=r"clip_denoised=\(1\.0, -1\.0\) must be a pair \(low, high\) with low < high"
+    ):
+        DDPMSampler(clip_denoised=(1.0, -1.0))
+    with pytest.raises(
+        ConfigError, match=r"diffusion\.sampling_steps=101 must be an integer in \[1, .*timesteps=100\]"
+    ):
+        sample(model, diffusion, DDIMSampler(), (1, 1, 4), sampling_steps=101)
     assert calls == []
+
+
+def test_sampler_from_config_follows_the_diffusion_settings():
+    diffusion = GaussianDiffusion(sampler="ddim", ddim_eta=0.3)
+    chosen = sampler_from_config(diffusion, clip_denoised=(-1.0, 1.0))
+    assert isinstance(chosen, DDIMSampler) and chosen.eta == 0.3 and chosen.clip_denoised == (-1.0, 1.0)
+    assert isinstance(sampler_from_config(diffusion, "ddpm"), DDPMSampler)
+    assert set(SAMPLER_NAMES) == {"ddpm", "ddim"}
+
+
+def test_step_before_set_timesteps_asks_for_it():
+    with pytest.raises(ValueError, match="call set_timesteps first"):
+        DDIMSampler().step(torch.zeros(1, 1, 4), 999, torch.zeros(1, 1, 4))
 
 
 def test_ddim_sampler_rejects_eta_outside_unit_interval():
     with pytest.raises(ConfigError, match=r"diffusion\.ddim_eta=1\.5 must be in \[0, 1\]"):
-        DDIMSampler(GaussianDiffusion(), eta=1.5)
+        DDIMSampler(eta=1.5)
 
 
-@pytest.fixture
-def terminal_console():
-    """rich's global console, forced to draw progress bars although pytest captures the output."""
-    rich.reconfigure(force_terminal=True, width=100)
-    yield
-    rich.reconfigure()
+def test_samplers_are_swappable_on_one_model_and_process():
+    """The same model and process serve DDPM, DDIM and a stochastic DDIM: only the sampler instance changes, and one
+    instance can be reused for several runs."""
+    diffusion = GaussianDiffusion(timesteps=TIMESTEPS, prediction="x0")
+    x0 = torch.linspace(-1, 1, 16).view(2, 1, 8)
+    model = _x0_oracle(diffusion, x0)
+    reused = DDIMSampler(eta=0.5)
+    for sampler in (DDPMSampler(), DDIMSampler(), reused, reused):
+        samples = sample(model, diffusion, sampler, x0.shape, 10, generator=torch.Generator().manual_seed(3))
+        torch.testing.assert_close(samples, x0, atol=1e-4, rtol=0)
 
 
-def test_progress_bar_is_drawn_only_when_asked(terminal_console, capsys):
+def test_on_step_reports_every_step_and_changes_nothing():
     diffusion = GaussianDiffusion(timesteps=100, sampling_steps=20)
-    quiet = diffusion.sample(_zero_model, (1, 1, 4), generator=torch.Generator().manual_seed(10))
-    assert "ddim sampling" not in capsys.readouterr().out
-    shown = diffusion.sample(_zero_model, (1, 1, 4), generator=torch.Generator().manual_seed(10), progress=True)
-    assert "ddim sampling" in capsys.readouterr().out
+    reported = []
+    quiet = sample(_zero_model, diffusion, DDIMSampler(), (1, 1, 4), generator=torch.Generator().manual_seed(10))
+    shown = sample(
+        _zero_model,
+        diffusion,
+        DDIMSampler(),
+        (1, 1, 4),
+        generator=torch.Generator().manual_seed(10),
+        on_step=lambda done, total: reported.append((done, total)),
+    )
+    assert reported == [(done, 20) for done in range(1, 21)]
     assert torch.equal(quiet, shown)
+
+
+def test_sampling_runs_in_inference_mode():
+    diffusion = GaussianDiffusion(timesteps=100, sampling_steps=5)
+    modes = []
+
+    def model(x, t):
+        modes.append(torch.is_inference_mode_enabled())
+        return torch.zeros_like(x)
+
+    samples = sample(model, diffusion, DDIMSampler(), (1, 1, 4))
+    assert modes == [True] * 5 and samples.is_inference()

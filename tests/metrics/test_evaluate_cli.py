@@ -93,6 +93,16 @@ def test_evaluate_rejects_sets_with_different_snps(files):
     assert not (files["root"] / "bad" / "metrics.json").exists()
 
 
+def test_evaluate_bad_argument_exits_2_naming_the_key(tmp_path):
+    """A user error ends through snpdiff.cli: `error: <message>` on stderr, exit status 2, no traceback, no metrics."""
+    missing = tmp_path / "nowhere.bed"
+    result = run_evaluate(f"real={missing}", f"synthetic={missing}", f"out={tmp_path / 'out'}")
+    assert result.returncode == 2
+    assert f"error: real={missing}: " in result.stderr and "does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
 def test_run_folder_resolution(tmp_path):
     (tmp_path / "synthetic.bed").write_bytes(b"")
     assert resolve_genotype_path(tmp_path, "synthetic") == str(tmp_path / "synthetic")

@@ -19,6 +19,8 @@ from snpdiff.metrics import METRICS, metric_goal, metric_info
         ("val_loss", "minimize"),
         ("val/loss", "minimize"),
         ("train_loss", "minimize"),
+        ("train_loss_epoch", "minimize"),
+        ("final/val_loss", "minimize"),
     ],
 )
 def test_metric_goal(name, goal):
@@ -46,3 +48,14 @@ def test_target_metrics_carry_their_target():
     assert metric_info("val/aats").goal_text == "target 0.5"
     assert all((info.goal == "target") == (info.target is not None) for info in METRICS.values())
     assert all(info.goal in ("maximize", "minimize", "target") for info in METRICS.values())
+
+
+def test_training_metric_names_use_the_one_metric_goal():
+    from snpdiff import training_metrics
+
+    assert training_metrics.metric_goal is metric_goal
+    assert all(training_metrics.is_metric_name(name) for name in training_metrics.LOSS_METRICS)
+    assert training_metrics.is_metric_name("val/af_r2") and training_metrics.is_metric_name("final/val/ld_corr")
+    assert training_metrics.is_logged("val/aats") and not training_metrics.is_metric_name("val/aats")
+    assert not training_metrics.is_logged("test_loss") and not training_metrics.is_logged("val/af_rr")
+    assert [training_metrics.metric_mode(n) for n in ("val_loss", "val/af_r2", "val/aats_gap")] == ["min", "max", "min"]

@@ -12,16 +12,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from snpdiff.cli import USER_ERROR_EXIT_CODE
 from snpdiff.config import compose_config
-from snpdiff.sweep.agent import run_agent
 from snpdiff.sweep.analysis import comparable, trial_overrides
-from snpdiff.sweep.backends import AgentOptions, open_backend
-from snpdiff.sweep.backends.optuna_backend import LocalBackend
+from snpdiff.sweep.backends import AgentOptions, open_backend, run_agent
+from snpdiff.sweep.backends.local import LocalBackend
 from snpdiff.sweep.spec import load_sweep
 from snpdiff.sweep.store import resolve_sweep, sweeps_root
 from snpdiff.sweep.trial import metric_values
-
-from .conftest import REPO, TINY_TRIAL, start_agent, sweep_cli, write_sweep
+from tests.helpers import REPO, TINY_TRIAL, start_agent, sweep_cli, write_sweep
 
 pytestmark = pytest.mark.slow
 AGENT_TIMEOUT_S = 600
@@ -108,15 +107,20 @@ def test_each_trial_trained_with_its_own_parameters(three_agent_sweep):
         ran = yaml.safe_load((Path(record.run_dir) / "config.yaml").read_text())  # written by train.py
         assert ran["optimizer"]["lr"] == record.params["optimizer.lr"]
         assert ran["model"]["channels"] == record.params["model.channels"]
-        assert ran["scheduler"]["name"] == record.params["scheduler"]
+        hydra = yaml.safe_load((Path(record.run_dir) / ".hydra" / "hydra.yaml").read_text())["hydra"]
+        assert hydra["runtime"]["choices"]["scheduler"] == record.params["scheduler"]
         assert ran["model"]["norm_groups"] == 4 and ran["task_name"] == "debug"
 
 
 def test_trials_of_a_hyperband_sweep_report_every_epoch_to_their_optuna_trial(three_agent_sweep):
-    """Needs train.py to install snpdiff.sweep.pruning.make_sweep_callbacks(cfg) (the hyperband feed)."""
+    """The reporter reaches each trial through its command line only (+callbacks.sweep_reporter=...)."""
     root, sweep_id, _ = three_agent_sweep
     backend = open_backend(resolve_sweep(sweep_id, root))
     for trial in backend.study.get_trials():
+        ran = yaml.safe_load((Path(trial.user_attrs["snpdiff_run_dir"]) / ".hydra" / "overrides.yaml").read_text())
+        assert [o for o in ran if o.startswith("+callbacks.sweep_reporter=")] == [
+            f"+callbacks.sweep_reporter={{_target_:'snpdiff.sweep.reporter.SweepTrialReporter',"
+            f"storage:'{backend.info.storage}',study:'{sweep_id}',trial_number:{trial.number},metric:'val_loss'}}"]
         history = metric_values(Path(trial.user_attrs["snpdiff_run_dir"]), "val_loss")
         assert sorted(trial.intermediate_values) == [1, 2]
         assert trial.intermediate_values[2] == pytest.approx(history[-1])
@@ -155,7 +159,9 @@ def test_analyze_ranks_plots_and_writes_an_experiment_that_reproduces_the_best_t
         assert comparable(compose_config([f"experiment={name}"])) == comparable(
             compose_config(trial_overrides(best, backend.spec)))
         ran = yaml.safe_load((Path(best.run_dir) / ".hydra" / "overrides.yaml").read_text())
-        assert trial_overrides(best, backend.spec) == [o for o in ran if not o.startswith("hydra.")]
+        config_overrides = [o for o in ran if not o.startswith(("hydra.", "+callbacks.sweep_reporter="))]
+        assert trial_overrides(best, backend.spec) == config_overrides
+        assert "sweep_reporter" not in text  # the experiment reproduces the config, not the sweep's plumbing
     finally:
         experiment.unlink(missing_ok=True)
 
@@ -183,7 +189,7 @@ def _local_sweep_without_init(sweep: dict) -> str:
 
 
 def test_a_crashing_trial_is_recorded_failed_and_the_agent_goes_on():
-    """norm_groups=7 divides no level width: train.py raises its ConfigError and exits non-zero.
+    """norm_groups=7 divides no level width: train.py ends on its ConfigError with the user-error status (2).
 
     The agent runs through ``run_agent`` after a pickle round trip: the call a SLURM job makes (submitit pickles it).
     """
@@ -192,7 +198,7 @@ def test_a_crashing_trial_is_recorded_failed_and_the_agent_goes_on():
     report = function(*args)
     assert report.states == {0: "failed", 1: "finished"} and report.exit_code == 0
     failed, finished = open_backend(resolve_sweep(sweep_id)).trials()
-    assert "exit code 1" in failed.error and "norm_groups" in failed.error
+    assert f"exit code {USER_ERROR_EXIT_CODE}" in failed.error and "norm_groups" in failed.error
     assert finished.value == min(metric_values(Path(finished.run_dir), "val_loss"))
 
 

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
 from snpdiff.config import compose_config
+from snpdiff.sweep.analysis import group_choices
 from snpdiff.sweep.bridge import config_groups, format_value, params_to_overrides
 
 _ABSENT = object()
@@ -49,7 +50,8 @@ def test_group_choices_and_new_keys_get_the_right_override_form():
     assert overrides == ["scheduler=reduce", "model=unet_attn", "scheduler.min_lr=1e-07", "+trainer.max_time=null",
                          "+tags2=['a']"]
     cfg = compose_config(overrides)
-    assert cfg.scheduler.name == "reduce" and cfg.scheduler.min_lr == 1e-7 and cfg.model.use_attention is True
+    assert group_choices(overrides)["scheduler"] == "reduce"
+    assert cfg.scheduler.min_lr == 1e-7 and cfg.model.use_attention is True
     assert "max_time" in cfg.trainer and cfg.trainer.max_time is None
 
 
@@ -93,8 +95,9 @@ def test_composing_the_overrides_yields_exactly_the_parameters(params):
     overrides = params_to_overrides(params)
     cfg = compose_config(overrides)
     choices = {g: v for g, v in params.items() if g in config_groups()}
-    if "scheduler" in choices:
-        assert cfg.scheduler.name == choices["scheduler"]
+    if choices:
+        chosen = group_choices(overrides)
+        assert {g: chosen[g] for g in choices} == choices
     for key, value in params.items():
         if key in choices:
             continue

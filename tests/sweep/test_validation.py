@@ -8,8 +8,7 @@ from snpdiff.sweep.initialize import init_sweep
 from snpdiff.sweep.spec import read_sweep_file
 from snpdiff.sweep.store import CURRENT_SWEEP_FILE, resolve_sweep, sweeps_root
 from snpdiff.sweep.validation import sweep_problems
-
-from .conftest import REPO, sweep_cli, write_sweep
+from tests.helpers import REPO, sweep_cli, write_sweep
 
 # One file with many kinds of mistakes; each entry: (what the message must contain, the kind of problem).
 BROKEN_SWEEP = {

@@ -17,11 +17,10 @@ import yaml
 from wandb.proto import wandb_internal_pb2
 from wandb.sdk.lib import config_util
 
-from snpdiff.sweep.backends.wandb_backend import TRIAL_COMMAND, WandbBackend, wandb_sweep_config
+from snpdiff.sweep.backends.wandb import TRIAL_COMMAND, WandbBackend, wandb_sweep_config
 from snpdiff.sweep.spec import load_sweep
 from snpdiff.sweep.store import SweepInfo, sweeps_root
-
-from .conftest import REPO, TINY_TRIAL
+from tests.helpers import REPO, TINY_TRIAL
 
 
 def wandb_records(path: Path) -> list:

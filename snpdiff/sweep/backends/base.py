@@ -1,5 +1,10 @@
-"""The one narrow interface both sweep backends implement, so ``agent``, ``monitor`` and ``analyze`` do not care
-which one runs a sweep."""
+"""The interfaces of the sweep backends.
+
+``SweepBackend``: what ``sweep.py`` uses (create, run an agent, list trials), so ``init``, ``agent``, ``monitor`` and
+``analyze`` do not care which backend runs a sweep. ``TrialQueue``: the narrow protocol an agent loop that runs
+trials itself (``trial_loop``) needs from a backend that hands them out: claim a trial, send heartbeats, record its
+overrides, finish it. W&B's agent runs its own loop and needs no queue.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from snpdiff.sweep.spec import SweepSpec
 from snpdiff.sweep.store import SweepInfo
@@ -65,6 +70,39 @@ class AgentReport:
     exit_code: int = 0
 
 
+@dataclass
+class ClaimedTrial:
+    """A trial an agent runs: its number, the engine's id for it, every parameter value (canonical names), its
+    output folder, and the callback node (a ``_target_`` mapping) the training must install to report to the
+    engine (None: the engine reads the trial's result from its run folder after the end)."""
+
+    number: int
+    trial_id: int
+    params: dict[str, Any]
+    run_dir: Path
+    reporter: dict[str, Any] | None = None
+
+
+class TrialQueue(Protocol):
+    """A backend that hands out trials one at a time to agents that run them (the local backend)."""
+
+    info: SweepInfo
+    spec: SweepSpec
+
+    def claim(self, heartbeat_interval_s: float) -> ClaimedTrial | None:
+        """Start the next trial (None: the sweep has none left); its agent beats every ``heartbeat_interval_s``."""
+
+    def heartbeat(self, trial: ClaimedTrial) -> None:
+        """Say that ``trial``'s agent is alive (a trial silent for long is failed by the next agent that looks)."""
+
+    def record_overrides(self, trial: ClaimedTrial, overrides: list[str]) -> None:
+        """Keep the Hydra overrides ``trial`` runs with (``analyze`` rebuilds its config from them)."""
+
+    def finish(self, trial: ClaimedTrial, state: str, value: float | None = None, error: str | None = None) -> str:
+        """Record the outcome (``finished``/``failed``/``interrupted``); returns the state recorded (``pruned`` when
+        the trial's reporter was told to stop, ``failed`` when another agent failed it meanwhile)."""
+
+
 class SweepBackend(ABC):
     """A sweep engine: creates sweeps, runs agents, and lists trials."""
 
@@ -73,6 +111,10 @@ class SweepBackend(ABC):
     def __init__(self, info: SweepInfo, spec: SweepSpec):
         self.info = info
         self.spec = spec
+
+    @classmethod  # noqa: B027 - an optional hook, empty by default: the local backend needs nothing
+    def check_available(cls) -> None:
+        """Raise a SweepError when this backend cannot run here (e.g. no credentials); checked before validation."""
 
     @classmethod
     @abstractmethod

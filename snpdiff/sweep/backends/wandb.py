@@ -91,6 +91,10 @@ class WandbBackend(SweepBackend):
         return spec
 
     @classmethod
+    def check_available(cls) -> None:
+        require_credentials()
+
+    @classmethod
     def create(cls, spec: SweepSpec, root: Path, project: str | None = None, entity: str | None = None,
                **_: Any) -> SweepInfo:
         require_credentials()

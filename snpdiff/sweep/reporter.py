@@ -1,29 +1,33 @@
 """Inside a local-sweep trial: report the sweep's metric to its Optuna trial every epoch, and stop when pruned.
 
-For a sweep with ``early_terminate`` the agent starts ``train.py`` with ``SNPDIFF_SWEEP_STORAGE``,
-``SNPDIFF_SWEEP_STUDY``, ``SNPDIFF_SWEEP_TRIAL`` and ``SNPDIFF_SWEEP_METRIC`` set (see ``snpdiff.sweep.trial``).
-``make_sweep_callbacks(cfg)`` returns the reporting callback then, and ``[]`` otherwise (plain runs, sweeps without
-a pruner, W&B sweeps: W&B's server reads the run's history itself), so the training installs it unconditionally.
-A pruned trial stops training cleanly (``trainer.should_stop``) and the agent records it as pruned.
+For a sweep with ``early_terminate`` the agent adds this callback to the trial's command line, as any user could::
+
+    python train.py ... +callbacks.sweep_reporter={_target_:'snpdiff.sweep.reporter.SweepTrialReporter',
+        storage:'sqlite:////.../optuna.db',study:'<sweep id>',trial_number:3,metric:'val_loss'}
+
+and the training instantiates it like every other callback node; the training itself knows nothing of sweeps.
+Sweeps without a pruner and W&B sweeps need no reporter (the agent reads ``metrics.json``; W&B's server reads the
+run's history). A pruned trial stops training cleanly (``trainer.should_stop``) and the agent records it as pruned.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback
-
-from snpdiff.sweep.trial import ENV_METRIC, ENV_STORAGE, ENV_STUDY, ENV_TRIAL
 
 log = logging.getLogger(__name__)
 
 
 class SweepTrialReporter(Callback):
     """Reports ``metric`` after every validation epoch as the trial's intermediate value at step ``epoch + 1``
-    (epochs completed: Hyperband's resource) and stops training when the sweep's pruner says so."""
+    (epochs completed: Hyperband's resource) and stops training when the sweep's pruner says so.
+
+    ``storage``: the sweep's Optuna storage URL; ``study``: the sweep id; ``trial_number``: the trial this run is.
+    Optuna is imported on first report, so building the callback costs nothing.
+    """
 
     def __init__(self, storage: str, study: str, trial_number: int, metric: str):
         self.storage_url = storage
@@ -36,7 +40,7 @@ class SweepTrialReporter(Callback):
         if self._trial is None:
             import optuna
 
-            from snpdiff.sweep.backends.optuna_backend import load_study, open_storage
+            from snpdiff.sweep.backends.local import load_study, open_storage
 
             storage = open_storage(self.storage_url)
             study, _ = load_study(storage, self.study_name)
@@ -49,7 +53,7 @@ class SweepTrialReporter(Callback):
         """Report this epoch's value; True when the trial should stop (pruned, or no longer running)."""
         import optuna
 
-        from snpdiff.sweep.backends.optuna_backend import PRUNED_ATTR
+        from snpdiff.sweep.backends.local import PRUNED_ATTR
 
         value = trainer.callback_metrics.get(self.metric)
         if value is None:
@@ -77,14 +81,3 @@ class SweepTrialReporter(Callback):
         if stop:
             trainer.should_stop = True
 
-
-def make_sweep_callbacks(cfg: Any = None) -> list[Callback]:
-    """The callbacks a sweep trial needs: ``[SweepTrialReporter]`` inside a local-sweep trial, else ``[]``.
-
-    ``cfg`` (the training config) supplies the metric when the environment names none: ``cfg.optimized_metric``.
-    """
-    storage = os.environ.get(ENV_STORAGE)
-    if not storage:
-        return []
-    metric = os.environ.get(ENV_METRIC) or (cfg.optimized_metric if cfg is not None else "val_loss")
-    return [SweepTrialReporter(storage, os.environ[ENV_STUDY], int(os.environ[ENV_TRIAL]), metric)]

@@ -1,10 +1,9 @@
-"""Sweep agents: run trials one after another, each ``train.py`` in its own process.
+"""The agent loop of a backend that hands out trials itself (a ``TrialQueue``: the local backend).
 
-``run_agent`` is the one function every launcher calls (``sweep.py agent`` here, a SLURM job through submitit): it
-resolves the sweep, opens its backend and runs its agent loop in the calling process. ``run_trial_loop`` is the local
-backend's loop: claim a trial, run it, record the outcome, repeat; a crashed trial is recorded failed with the tail
-of its log and the loop goes on; ``max_consecutive_failures`` failures in a row stop it; SIGINT/SIGTERM stop the
-running trial (SIGTERM, then SIGKILL after ``stop_timeout_s``), record it interrupted and return.
+``run_trial_loop``: claim a trial, run it as ``train.py`` in its own process, record the outcome, repeat; a crashed
+trial is recorded failed with the tail of its log and the loop goes on; ``max_consecutive_failures`` failures in a row
+stop it; SIGINT/SIGTERM stop the running trial (SIGTERM, then SIGKILL after ``stop_timeout_s``), record it interrupted
+and return. The trial reaches its reporter only through its command line (``+callbacks.sweep_reporter={...}``).
 """
 
 from __future__ import annotations
@@ -14,19 +13,12 @@ import signal
 import subprocess
 import threading
 import time
-from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
 
-from snpdiff.sweep.backends import open_backend
-from snpdiff.sweep.backends.base import AgentOptions, AgentReport
-from snpdiff.sweep.bridge import params_to_overrides
-from snpdiff.sweep.store import resolve_sweep
+from snpdiff.run_folder import metrics_path
+from snpdiff.sweep.backends.base import AgentOptions, AgentReport, ClaimedTrial, TrialQueue
+from snpdiff.sweep.bridge import callback_override, params_to_overrides
 from snpdiff.sweep.trial import (
-    ENV_METRIC,
-    ENV_STORAGE,
-    ENV_STUDY,
-    ENV_TRIAL,
     TRIAL_LOG,
     best_value,
     error_tail,
@@ -37,15 +29,8 @@ from snpdiff.sweep.trial import (
     trial_argv,
 )
 
-if TYPE_CHECKING:
-    from snpdiff.sweep.backends.optuna_backend import ClaimedTrial, LocalBackend
-
-
-def run_agent(sweep: str | None = None, options: AgentOptions | None = None,
-              sweeps_dir: str | Path | None = None) -> AgentReport:
-    """Run one agent of ``sweep`` (``entity/project/id``, short id, or None for the current sweep) in this process."""
-    info = resolve_sweep(sweep, sweeps_dir)
-    return open_backend(info).run_agent(options or AgentOptions())
+# the key under ``callbacks`` that a trial's reporter is added as
+REPORTER_CALLBACK = "sweep_reporter"
 
 
 class _StopOnSignal:
@@ -77,8 +62,9 @@ def _say(message: str) -> None:
     print(f"[sweep agent {os.getpid()}] {message}", flush=True)
 
 
-def run_trial_loop(backend: LocalBackend, options: AgentOptions) -> AgentReport:
-    """The local backend's agent loop (see the module docstring)."""
+def run_trial_loop(backend: TrialQueue, options: AgentOptions) -> AgentReport:
+    """Run trials of ``backend``'s sweep in this process until ``options.count``, the sweep's end, a signal or too
+    many failures in a row (see the module docstring)."""
     report = AgentReport()
     failures_in_row = 0
     with _StopOnSignal() as stop:
@@ -107,7 +93,7 @@ def run_trial_loop(backend: LocalBackend, options: AgentOptions) -> AgentReport:
     return report
 
 
-def _run_trial(backend: LocalBackend, claimed: ClaimedTrial, options: AgentOptions, stop: _StopOnSignal) -> str:
+def _run_trial(backend: TrialQueue, claimed: ClaimedTrial, options: AgentOptions, stop: _StopOnSignal) -> str:
     """Run one claimed trial to its end and record it; returns the state recorded."""
     spec = backend.spec
     started = time.monotonic()
@@ -118,6 +104,8 @@ def _run_trial(backend: LocalBackend, claimed: ClaimedTrial, options: AgentOptio
         return backend.finish(claimed, "failed", error=f"the parameters do not compose into a config: {exc}")
     overrides.append(run_dir_override(claimed.run_dir))
     backend.record_overrides(claimed, overrides)
+    # the reporter is this run's plumbing, not its config: left out of the recorded overrides that `analyze` rebuilds
+    plumbing = [] if claimed.reporter is None else [callback_override(REPORTER_CALLBACK, claimed.reporter)]
     shown = ", ".join(f"{k}={v}" for k, v in claimed.params.items() if not spec.parameters[k].is_fixed)
     _say(f"trial {claimed.number} starts: {shown or '(fixed parameters only)'}")
 
@@ -126,12 +114,9 @@ def _run_trial(backend: LocalBackend, claimed: ClaimedTrial, options: AgentOptio
         env.pop(key, None)  # a local trial is not a W&B sweep run
     env.update({"WANDB_RUN_GROUP": f"sweep-{backend.info.sweep_id}",
                 "WANDB_NAME": f"sweep-{backend.info.sweep_id}-trial-{claimed.number}"})
-    if spec.early_terminate is not None:  # the pruner needs every epoch's value; without one nobody listens
-        env.update({ENV_STORAGE: backend.info.storage, ENV_STUDY: backend.info.sweep_id,
-                    ENV_TRIAL: str(claimed.number), ENV_METRIC: spec.metric})
     if stop.signum is not None:
         return backend.finish(claimed, "interrupted", error=f"stopped by {signal.Signals(stop.signum).name}")
-    process = start_trial_process(trial_argv(spec, overrides, options.python), log_path, env)
+    process = start_trial_process(trial_argv(spec, [*overrides, *plumbing], options.python), log_path, env)
     stop.process = process
     last_beat = time.monotonic()
     term_at: float | None = None
@@ -143,7 +128,7 @@ def _run_trial(backend: LocalBackend, claimed: ClaimedTrial, options: AgentOptio
             pass
         now = time.monotonic()
         if now - last_beat >= options.heartbeat_interval_s:
-            backend.heartbeat(claimed.trial_id)
+            backend.heartbeat(claimed)
             last_beat = now
         if stop.signum is not None and term_at is None:
             term_at = now
@@ -164,7 +149,7 @@ def _run_trial(backend: LocalBackend, claimed: ClaimedTrial, options: AgentOptio
     else:
         value = best_value(metric_values(claimed.run_dir, spec.metric), spec.goal)
         if value is None:
-            state = backend.finish(claimed, "failed", error=f"{spec.metric} is not in {claimed.run_dir}/metrics.json")
+            state = backend.finish(claimed, "failed", error=f"{spec.metric} is not in {metrics_path(claimed.run_dir)}")
         else:
             state = backend.finish(claimed, "finished", value=value)
     _say(f"trial {claimed.number} {state} after {seconds:.1f} s")

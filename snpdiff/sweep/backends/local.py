@@ -31,6 +31,10 @@ run_cap                       trial number >= run_cap is never run, across all a
 
 A trial's value is the best value of the metric over its epochs. Trials whose agent stopped sending heartbeats
 (killed, node lost) are marked failed by the next agent or monitor that looks.
+
+Agents run ``trial_loop.run_trial_loop`` on this backend. With ``early_terminate`` each trial gets a reporter
+callback (``snpdiff.sweep.reporter.SweepTrialReporter``, named by ``REPORTER_TARGET``) through its command line, which
+feeds the pruner every epoch; without a pruner the agent reads the trial's value from its ``metrics.json``.
 """
 
 from __future__ import annotations
@@ -43,7 +47,6 @@ import socket
 import string
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +56,8 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from snpdiff.errors import SweepError
-from snpdiff.sweep.backends.base import AgentOptions, AgentReport, SweepBackend, TrialRecord
+from snpdiff.sweep.backends.base import AgentOptions, AgentReport, ClaimedTrial, SweepBackend, TrialRecord
+from snpdiff.sweep.backends.trial_loop import run_trial_loop
 from snpdiff.sweep.spec import NORMAL_FAMILY, NORMAL_QUANTILE_BOUNDS, ParamSpec, SweepSpec, load_sweep, quantize
 from snpdiff.sweep.store import SweepInfo
 
@@ -73,6 +77,8 @@ HEARTBEAT_INTERVAL_ATTR = "snpdiff_heartbeat_interval"
 # a running trial whose heartbeat is older than this many of its intervals is failed
 STALE_AFTER_INTERVALS = 3.0
 SQLITE_TIMEOUT_S = 60
+# the in-training reporter, as a string: the agent must not import Lightning to name it
+REPORTER_TARGET = "snpdiff.sweep.reporter.SweepTrialReporter"
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -205,16 +211,6 @@ def load_study(storage: str | BaseStorage, sweep_id: str) -> tuple[optuna.Study,
     return study, spec
 
 
-@dataclass
-class ClaimedTrial:
-    """A trial this agent runs: its number, Optuna id, every parameter value, and its output folder."""
-
-    number: int
-    trial_id: int
-    params: dict[str, Any]
-    run_dir: Path
-
-
 class LocalBackend(SweepBackend):
     """Sweeps on Optuna (see the module docstring for the mapping of W&B's semantics)."""
 
@@ -249,8 +245,6 @@ class LocalBackend(SweepBackend):
 
     # --- the agent's side -------------------------------------------------------------------------------------
     def run_agent(self, options: AgentOptions) -> AgentReport:
-        from snpdiff.sweep.agent import run_trial_loop
-
         return run_trial_loop(self, options)
 
     def _live_trials(self) -> list[FrozenTrial]:
@@ -274,7 +268,7 @@ class LocalBackend(SweepBackend):
             return None
         trial_id = self.trial_id(trial.number)
         self.storage.set_trial_system_attr(trial_id, HEARTBEAT_INTERVAL_ATTR, heartbeat_interval_s)
-        self.heartbeat(trial_id)
+        self.storage.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
         grid = self.spec.method == "grid"
         params = {}
         for name, param in self.spec.parameters.items():
@@ -287,34 +281,41 @@ class LocalBackend(SweepBackend):
         trial.set_user_attr(PARAMS_ATTR, params)
         trial.set_user_attr(RUN_DIR_ATTR, str(run_dir))
         trial.set_user_attr(AGENT_ATTR, f"{socket.gethostname()}:{os.getpid()}")
-        return ClaimedTrial(trial.number, trial_id, params, run_dir)
+        return ClaimedTrial(trial.number, trial_id, params, run_dir, self.reporter(trial.number))
+
+    def reporter(self, number: int) -> dict[str, Any] | None:
+        """The callback node that feeds trial ``number``'s values to the pruner (None: no pruner listens)."""
+        if self.spec.early_terminate is None:
+            return None
+        return {"_target_": REPORTER_TARGET, "storage": self.info.storage, "study": self.info.sweep_id,
+                "trial_number": number, "metric": self.spec.metric}
 
     def trial_id(self, number: int) -> int:
         """The storage's id of trial ``number`` of this sweep."""
         return self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
 
-    def heartbeat(self, trial_id: int) -> None:
-        self.storage.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
+    def heartbeat(self, trial: ClaimedTrial) -> None:
+        self.storage.set_trial_system_attr(trial.trial_id, HEARTBEAT_ATTR, time.time())
 
-    def record_overrides(self, claimed: ClaimedTrial, overrides: list[str]) -> None:
-        self.storage.set_trial_user_attr(claimed.trial_id, OVERRIDES_ATTR, overrides)
+    def record_overrides(self, trial: ClaimedTrial, overrides: list[str]) -> None:
+        self.storage.set_trial_user_attr(trial.trial_id, OVERRIDES_ATTR, overrides)
 
-    def finish(self, claimed: ClaimedTrial, state: str, value: float | None = None, error: str | None = None) -> str:
+    def finish(self, trial: ClaimedTrial, state: str, value: float | None = None, error: str | None = None) -> str:
         """Record the outcome (``finished``/``pruned``/``failed``/``interrupted``); returns the state recorded."""
-        frozen = self.storage.get_trial(claimed.trial_id)
+        frozen = self.storage.get_trial(trial.trial_id)
         if frozen.state.is_finished():  # failed meanwhile by another agent's stale check
             return self._state_of(frozen)
         if state == "finished" and frozen.user_attrs.get(PRUNED_ATTR) is not None:
             state = "pruned"
-        self.storage.set_trial_user_attr(claimed.trial_id, STATE_ATTR, state)
+        self.storage.set_trial_user_attr(trial.trial_id, STATE_ATTR, state)
         if error:
-            self.storage.set_trial_user_attr(claimed.trial_id, ERROR_ATTR, error)
+            self.storage.set_trial_user_attr(trial.trial_id, ERROR_ATTR, error)
         if state == "finished" and value is not None:
-            self.study.tell(claimed.number, value)
+            self.study.tell(trial.number, value)
         elif state == "pruned":
-            self.study.tell(claimed.number, state=TrialState.PRUNED)
+            self.study.tell(trial.number, state=TrialState.PRUNED)
         else:
-            self.study.tell(claimed.number, state=TrialState.FAIL)
+            self.study.tell(trial.number, state=TrialState.FAIL)
         return state
 
     def fail_stale_trials(self) -> list[int]:

@@ -7,7 +7,7 @@ import time
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from snpdiff.sweep.backends.optuna_backend import LocalBackend, decode, optuna_distribution
+from snpdiff.sweep.backends.local import LocalBackend, decode, optuna_distribution
 from snpdiff.sweep.spec import load_sweep
 from snpdiff.sweep.store import sweeps_root
 

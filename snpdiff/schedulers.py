@@ -1,0 +1,98 @@
+"""Learning-rate schedulers from the ``scheduler`` config group: a ``_partial_`` torch scheduler plus a few keys.
+
+A scheduler node is a ``_target_`` with ``_partial_: true`` and every argument except the optimizer (and
+``total_steps``, which the module supplies to targets that take it). Besides the target's own arguments it may hold:
+
+- ``interval`` (``step`` | ``epoch``), ``frequency``, ``monitor``: Lightning's lr-scheduler keys;
+- ``eta_min_ratio`` / ``min_lr_ratio``: the floor as a fraction of ``optimizer.lr``, used when ``eta_min`` /
+  ``min_lr`` is null (an absolute floor that is not below ``optimizer.lr`` is a ConfigError).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from snpdiff.errors import ConfigError
+
+LIGHTNING_KEYS = ("interval", "frequency", "monitor")
+# torch's names for the lowest learning rate a scheduler reaches
+FLOOR_KEYS = ("eta_min", "min_lr")
+# keys of a scheduler node that are not arguments of its _target_
+SCHEDULER_KEYS = (*LIGHTNING_KEYS, *(f"{key}_ratio" for key in FLOOR_KEYS))
+
+
+@dataclass(frozen=True)
+class LRSchedulerFactory:
+    """Builds Lightning's lr-scheduler dict for an optimizer: ``{"scheduler": ..., "interval": ..., ...}``.
+
+    ``floor`` is the resolved lowest learning rate (``None`` for schedulers without one).
+    """
+
+    scheduler: functools.partial
+    lightning: Mapping[str, Any]
+    floor: float | None
+
+    @property
+    def takes_total_steps(self) -> bool:
+        """Whether the target has a ``total_steps`` argument the config leaves to the module."""
+        parameters = inspect.signature(self.scheduler.func).parameters
+        return "total_steps" in parameters and "total_steps" not in self.scheduler.keywords
+
+    def __call__(self, optimizer: torch.optim.Optimizer, total_steps: int) -> dict[str, Any]:
+        """The scheduler for ``optimizer``; ``total_steps`` is the run's number of optimizer steps."""
+        extra = {"total_steps": total_steps} if self.takes_total_steps else {}
+        return {"scheduler": self.scheduler(optimizer, **extra), **self.lightning}
+
+
+def lr_scheduler_factory(node: DictConfig | Mapping | None, lr: float) -> LRSchedulerFactory | None:
+    """The factory for the ``scheduler`` node (``None`` when it has no ``_target_``: a constant ``lr``).
+
+    Floors are resolved here, before any training: ``<floor>_ratio x lr`` when ``<floor>`` is null, and a
+    ConfigError naming the key when an absolute floor is not below ``lr``.
+    """
+    args = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
+    if "_target_" not in args:
+        return None
+    lightning = {key: args.pop(key) for key in LIGHTNING_KEYS if key in args}
+    floor = None
+    for key in FLOOR_KEYS:
+        ratio = args.pop(f"{key}_ratio", None)
+        if args.get(key) is None and ratio is not None:
+            if not 0 <= ratio < 1:
+                raise ConfigError(f"scheduler.{key}_ratio={ratio!r} must be in [0, 1) (a fraction of optimizer.lr)")
+            args[key] = ratio * lr
+        elif args.get(key) is not None and args[key] >= lr:
+            raise ConfigError(
+                f"scheduler.{key}={args[key]!r} is not below optimizer.lr={lr!r}; lower it, or set "
+                f"scheduler.{key}=null and scheduler.{key}_ratio to a fraction of optimizer.lr"
+            )
+        if args.get(key) is None:
+            args.pop(key, None)  # no floor given: the target's default
+        else:
+            floor = args[key]
+    args["_partial_"] = True  # the optimizer is supplied later, by the module
+    return LRSchedulerFactory(instantiate(args), lightning, floor)
+
+
+def warmup_cosine(
+    optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float, eta_min: float = 0.0
+) -> torch.optim.lr_scheduler.SequentialLR:
+    """Linear warm-up to ``optimizer.lr`` over ``warmup_fraction`` of ``total_steps``, then cosine decay to
+    ``eta_min`` over the rest (stepped every optimizer step)."""
+    warmup_steps = max(1, round(warmup_fraction * total_steps))
+    # step k of the warm-up runs at (k + 1) / warmup_steps of lr: the last warm-up step is at full lr
+    warmup = torch.optim.lr_scheduler.LinearLR(
+        optimizer, start_factor=1 / warmup_steps, total_iters=max(1, warmup_steps - 1)
+    )
+    decay = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=max(1, total_steps - warmup_steps), eta_min=eta_min
+    )
+    return torch.optim.lr_scheduler.SequentialLR(optimizer, [warmup, decay], milestones=[warmup_steps])

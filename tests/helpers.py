@@ -1,0 +1,64 @@
+"""Helpers shared by test modules (test modules import from here, never from each other or from a conftest).
+
+Sweeps: ``TINY_TRIAL`` (fixed parameters of a seconds-long real trial), ``write_sweep``, ``sweep_cli`` and
+``start_agent`` (``sweep.py`` as a user runs it). Training: ``run_train`` and ``run_dirs`` (``train.py`` as a user
+runs it).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+# Fixed parameters that make a real train.py trial take seconds: debug=fast (tiny data slice, 2 epochs of 3
+# batches), no logger, no progress bar, and a small UNet.
+TINY_TRIAL = {
+    "debug": {"value": "fast"},
+    "logger": {"value": "none"},
+    "callbacks.progress_bar": {"value": None},
+    "model.channels": {"value": 8},
+    "model.dim_mults": {"value": [1, 2]},
+    "model.norm_groups": {"value": 4},
+    "model.embedding_dim": {"value": 16},
+}
+
+
+def write_sweep(folder: Path, sweep: dict, name: str = "sweep.yaml") -> Path:
+    path = folder / name
+    path.write_text(yaml.safe_dump(sweep, sort_keys=False))
+    return path
+
+
+def sweep_cli(*args: str, check: bool = True, timeout: float = 300, columns: int = 120) -> subprocess.CompletedProcess:
+    """``python sweep.py ARGS`` as a user runs it (environment inherited; tables ``columns`` wide)."""
+    result = subprocess.run([sys.executable, str(REPO / "sweep.py"), *args], capture_output=True, text=True,
+                            timeout=timeout, cwd=REPO, env={**os.environ, "COLUMNS": str(columns)})
+    if check and result.returncode != 0:
+        raise AssertionError(f"sweep.py {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def start_agent(sweep_id: str, *args: str, log: Path | None = None) -> subprocess.Popen:
+    """``python sweep.py agent SWEEP_ID ARGS`` in the background."""
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed by the process's end
+    return subprocess.Popen([sys.executable, str(REPO / "sweep.py"), "agent", sweep_id, *args], stdout=out,
+                            stderr=subprocess.STDOUT, cwd=REPO, env=dict(os.environ))
+
+
+def run_train(*args: str, root: Path, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``python train.py ARGS`` as a user runs it, with outputs under ``root`` (``env`` values of None: unset)."""
+    environment = {**os.environ, "SNPDIFF_ROOT": str(root), **(env or {})}
+    environment = {k: v for k, v in environment.items() if v is not None}
+    root.mkdir(parents=True, exist_ok=True)
+    return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=root, env=environment,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def run_dirs(root: Path, kind: str = "runs") -> list[Path]:
+    """The run folders (those with a metrics.json) that ``run_train`` left under ``root``."""
+    return sorted(p.parent for p in (root / "outputs").glob(f"*/{kind}/**/metrics.json"))

@@ -34,4 +34,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from snpdiff.cli import unknown_keys_as_user_errors
+
+    with unknown_keys_as_user_errors("evaluate"):
+        main()

@@ -13,6 +13,7 @@ Two uses, both driven by a component's signature (like hydra-zen's ``builds(popu
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import inspect
 import typing
@@ -106,6 +107,15 @@ def _holds_target(value: Any) -> bool:
     return isinstance(value, list) and any(_holds_target(item) for item in value)
 
 
+def unknown_key_message(path: str, owner: str, allowed: Sequence[str]) -> str:
+    """``unknown key 'model.chanels' for <owner>; allowed: ...; did you mean 'model.channels'?`` (one line)."""
+    parent, _, name = path.rpartition(".")
+    message = f"unknown key '{path}' for {owner}; allowed: {', '.join(sorted(allowed))}"
+    for guess in difflib.get_close_matches(name, allowed, n=1):
+        message += f"; did you mean '{parent}.{guess}'?" if parent else f"; did you mean '{guess}'?"
+    return message
+
+
 def check_node(node: Mapping, key: str, schema: TargetSchema, extra_keys: Sequence[str] = ()) -> list[str]:
     """Every unknown key and wrongly typed value of ``node`` (resolved values) at dotted path ``key``.
 
@@ -119,15 +129,28 @@ def check_node(node: Mapping, key: str, schema: TargetSchema, extra_keys: Sequen
         path = f"{key}.{name}" if key else str(name)
         if name not in schema.keys:
             if not schema.takes_kwargs:
-                allowed = ", ".join(sorted((*schema.keys, *extra_keys)))
-                problems.append(f"unknown key '{path}' for {schema.target}; allowed: {allowed}")
+                problems.append(unknown_key_message(path, schema.target, (*schema.keys, *extra_keys)))
             continue
-        try:
-            OmegaConf.merge(schema.config, {name: value})
-        except ValidationError:
+        if not _type_ok(schema, name, value):
             allowed = _field_type(schema, name)
             problems.append(f"{path}={value!r} has the wrong type for {schema.target}; allowed: {allowed}")
     return problems
+
+
+# (target, key, repr(value)) -> whether the value fits the key's type: a sweep validates the same values many times
+_TYPE_CHECKS: dict[tuple[str, str, str], bool] = {}
+
+
+def _type_ok(schema: TargetSchema, name: str, value: Any) -> bool:
+    """Whether ``value`` fits the type of ``schema``'s key ``name`` (OmegaConf's own check; memoised)."""
+    memo_key = (schema.target, name, f"{type(value).__name__}:{value!r}")
+    if memo_key not in _TYPE_CHECKS:
+        try:
+            OmegaConf.merge(schema.config, {name: value})
+            _TYPE_CHECKS[memo_key] = True
+        except ValidationError:
+            _TYPE_CHECKS[memo_key] = False
+    return _TYPE_CHECKS[memo_key]
 
 
 def check_target_node(

@@ -11,8 +11,8 @@ from snpdiff.models.validation import (
     dropout_problems,
     embedding_dim_problems,
     flag_problems,
+    key_problems,
     positive_int_problems,
-    with_defaults,
 )
 
 
@@ -90,19 +90,23 @@ class MLPDenoiser(nn.Module):
         return self.output_proj(h).reshape(x.shape)
 
 
+# one rule per key, in the order the problems are reported
+_KEY_RULES = {
+    "seq_length": positive_int_problems,
+    "in_channels": positive_int_problems,
+    "hidden_dim": positive_int_problems,
+    "num_layers": positive_int_problems,
+    "embedding_dim": embedding_dim_problems,
+    "dropout": dropout_problems,
+    "use_time_emb": flag_problems,
+}
+
+
 def check_mlp_config(**model_keys: Any) -> list[str]:
     """Every problem with a set of MLPDenoiser keys, one message each naming the `model.` key and what is allowed.
 
-    Takes MLPDenoiser's keyword arguments (any subset; missing keys take its defaults, `seq_length` is checked only
-    when given); returns an empty list when the model can be built. Unknown keys are reported, so pass the model
-    config without Hydra's `_target_`.
+    Takes MLPDenoiser's keyword arguments as composed (the config's `model` node without `_target_`, or what
+    MLPDenoiser was called with); returns an empty list when the model can be built. No defaults of its own (they
+    live in MLPDenoiser's signature): a key not given is not checked. Unknown keys are the config schema's business.
     """
-    values, problems = with_defaults(MLPDenoiser, model_keys)
-    if "seq_length" in values:
-        problems += positive_int_problems("seq_length", values["seq_length"])
-    for key in ("in_channels", "hidden_dim", "num_layers"):
-        problems += positive_int_problems(key, values[key])
-    problems += embedding_dim_problems(values["embedding_dim"])
-    problems += dropout_problems(values["dropout"])
-    problems += flag_problems("use_time_emb", values["use_time_emb"])
-    return problems
+    return key_problems(model_keys, _KEY_RULES)

@@ -1,11 +1,11 @@
 """Value checks shared by the denoisers' `check_*_config` functions.
 
 Each helper returns a list of problem messages (empty when the value is fine). Messages name the key with the
-`model.` prefix, as it appears in the Hydra config, and say what is allowed.
+`model.` prefix, as it appears in the Hydra config, and say what is allowed. There are no defaults here (they live
+in the constructors' signatures) and no unknown-key check (the config schema's business, `snpdiff.schemas`).
 """
 
-import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 
@@ -19,21 +19,10 @@ def is_int_list(value: Any) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, str) and all(is_int(item) for item in value)
 
 
-def with_defaults(model_class: type, model_keys: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Merge `model_keys` over the defaults of `model_class.__init__` (the one place the defaults live).
-
-    Returns (merged values, problems for keys the constructor does not take). A constructor argument without a
-    default (`seq_length`) is absent from the merged values unless given.
-    """
-    parameters = dict(inspect.signature(model_class.__init__).parameters)
-    parameters.pop("self")
-    values = {name: p.default for name, p in parameters.items() if p.default is not inspect.Parameter.empty}
-    problems = [
-        f"model.{key} is not a {model_class.__name__} key; allowed keys: {', '.join(parameters)}"
-        for key in sorted(set(model_keys) - set(parameters))
-    ]
-    values.update({key: value for key, value in model_keys.items() if key in parameters})
-    return values, problems
+def key_problems(values: Mapping[str, Any], rules: Mapping[str, Callable[[str, Any], list[str]]]) -> list[str]:
+    """The problems of every key in `values` that has a rule in `rules` (key -> rule(key, value)), in the rules'
+    order. A key not given is not checked: the config and the constructors always give every key."""
+    return [problem for key, rule in rules.items() if key in values for problem in rule(key, values[key])]
 
 
 def positive_int_problems(key: str, value: Any) -> list[str]:
@@ -42,17 +31,17 @@ def positive_int_problems(key: str, value: Any) -> list[str]:
     return [f"model.{key} must be a positive integer (>= 1), got {value!r}"]
 
 
-def embedding_dim_problems(value: Any) -> list[str]:
+def embedding_dim_problems(key: str, value: Any) -> list[str]:
     """The sinusoidal time embedding is made of sin/cos pairs, so its width must be even."""
     if is_int(value) and value >= 2 and value % 2 == 0:
         return []
-    return [f"model.embedding_dim must be a positive even integer (2, 4, ..., sin/cos pairs), got {value!r}"]
+    return [f"model.{key} must be a positive even integer (2, 4, ..., sin/cos pairs), got {value!r}"]
 
 
-def dropout_problems(value: Any) -> list[str]:
+def dropout_problems(key: str, value: Any) -> list[str]:
     if isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value < 1.0:
         return []
-    return [f"model.dropout must be a number in [0, 1), got {value!r}"]
+    return [f"model.{key} must be a number in [0, 1), got {value!r}"]
 
 
 def flag_problems(key: str, value: Any) -> list[str]:

@@ -8,11 +8,13 @@ import torch
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from hydra.utils import instantiate
 
+from snpdiff.cli import unknown_override_message
 from snpdiff.config import CONF_DIR, compose_config, validate_config
 from snpdiff.data import GenotypeDataModule, simulate_genotypes, write_npy, write_parquet, write_plink, write_vcf
 from snpdiff.errors import ConfigError
 from snpdiff.models import UNet1D
 from snpdiff.schemas import check_target_node
+from tests.helpers import run_train
 
 GROUPS = [
     "model",
@@ -105,7 +107,8 @@ def test_target_node_check_names_the_key_and_the_allowed_keys():
     node = {"_target_": "torch.optim.lr_scheduler.LinearLR", "_partial_": True, "start_factr": 0.1}
     assert check_target_node(node, "scheduler.schedulers[0]", frozenset({"optimizer"})) == [
         "unknown key 'scheduler.schedulers[0].start_factr' for torch.optim.lr_scheduler.LinearLR; "
-        "allowed: end_factor, last_epoch, start_factor, total_iters"
+        "allowed: end_factor, last_epoch, start_factor, total_iters; "
+        "did you mean 'scheduler.schedulers[0].start_factor'?"
     ]
 
 
@@ -184,6 +187,27 @@ def test_unknown_key_without_plus_and_unknown_option_are_rejected_by_hydra(tmp_p
         compose_config(["model.kernel_size=3"])  # without +, Hydra itself refuses a key the config lacks
     with pytest.raises(MissingConfigException, match="(?s)model/transformer.*unet_attn"):
         compose_config(["model=transformer"])
+
+
+def test_unknown_key_without_plus_is_a_user_error_naming_the_allowed_keys(tmp_path):
+    result = run_train("model.chanels=8", root=tmp_path, timeout=120)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: unknown key 'model.chanels' for snpdiff.models.UNet1D")
+    assert "allowed: " in lines[0] and " channels," in lines[0]
+    assert lines[0].endswith("did you mean 'model.channels'?")
+    assert not (tmp_path / "outputs").exists()  # raised while composing, before any run folder
+
+
+def test_unknown_override_message_is_none_for_other_composition_errors():
+    with pytest.raises(MissingConfigException) as missing:
+        compose_config(["model=transformer"])
+    assert unknown_override_message(missing.value, "train") is None
+    with pytest.raises(ConfigCompositionException) as unknown:
+        compose_config(["trainer.max_epoch=3"])
+    message = unknown_override_message(unknown.value, "train")
+    assert message.startswith("unknown key 'trainer.max_epoch' for lightning.pytorch.Trainer; allowed: ")
+    assert message.endswith("did you mean 'trainer.max_epochs'?")
 
 
 def test_conf_dir_is_the_repository_conf():

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from snpdiff.diffusion.schedules import SCHEDULE_TYPES, make_betas
+from snpdiff.diffusion.schedules import SCHEDULE_TYPES, check_schedule_config, make_betas
 from snpdiff.errors import ConfigError
 
 TIMESTEPS = 1000
@@ -88,3 +88,15 @@ def test_beta_start_not_below_beta_end(beta_start, beta_end):
 def test_beta_outside_unit_interval(key, beta_start, beta_end):
     with pytest.raises(ConfigError, match=rf"diffusion\.{key}=.* must be a number in \(0, 1\)"):
         make_betas("sigmoid", TIMESTEPS, beta_start, beta_end)
+
+
+def test_check_schedule_config_has_no_defaults_and_checks_only_the_keys_given():
+    assert check_schedule_config({}) == []
+    assert check_schedule_config({"beta_start": 0.05}) == []  # the order needs beta_end too
+    assert check_schedule_config({"beta_start": 0.05, "beta_end": 0.02}) == [
+        "diffusion.beta_start=0.05 must be below diffusion.beta_end=0.02"
+    ]
+    assert check_schedule_config({"schedule_type": "quadratic", "timesteps": True}) == [
+        "diffusion.schedule_type='quadratic' is not one of ('linear', 'cosine', 'sigmoid')",
+        "diffusion.timesteps=True must be a positive integer",
+    ]

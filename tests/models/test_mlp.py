@@ -88,7 +88,6 @@ BAD_CONFIGS = {
     "dropout": ({"dropout": 1}, "model.dropout must be a number in [0, 1)"),
     "flag": ({"use_time_emb": 1}, "model.use_time_emb must be true or false"),
     "seq_length": ({"seq_length": 2.5}, "model.seq_length must be a positive integer"),
-    "unknown_key": ({"channels": 8}, "model.channels is not a MLPDenoiser key; allowed keys: seq_length"),
 }
 
 

@@ -1,4 +1,5 @@
-"""The callbacks snpdiff provides: ``MetricsJson`` (installed by the training itself) and ``LearningRateLog``."""
+"""The callbacks snpdiff provides: ``MetricsJson`` (installed by the training itself), ``LearningRateLog`` and
+``ModelCheckpoint``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 from typing import Any
 
 import lightning.pytorch as pl
+from lightning.pytorch import callbacks
 from lightning.pytorch.callbacks import Callback
 
 from snpdiff.errors import ConfigError
@@ -50,7 +52,10 @@ class MetricsJson(Callback):
         self.write(trainer)
 
     def summary(self, trainer: pl.Trainer) -> dict[str, Any]:
-        latest = {k: v for k, v in ((k, _scalar(v)) for k, v in trainer.callback_metrics.items()) if v is not None}
+        current = {k: v for k, v in ((k, _scalar(v)) for k, v in trainer.callback_metrics.items()) if v is not None}
+        # a metric logged only on some epochs (val/<metric>) keeps its latest value through the epochs without it
+        earlier = {k: v for row in self.history for k, v in row.items() if k not in ("epoch", "step")}
+        latest = {**earlier, **current}
         return {**latest, **self.extra, "epochs_completed": len(self.history), "history": self.history}
 
     def write(self, trainer: pl.Trainer) -> dict[str, Any]:
@@ -75,3 +80,17 @@ class LearningRateLog(Callback):
             on_step = self.logging_interval == "step"
             name = f"lr-{type(optimizer).__name__}"
             pl_module.log(name, optimizer.param_groups[0]["lr"], on_step=on_step, on_epoch=not on_step, batch_size=1)
+
+
+class ModelCheckpoint(callbacks.ModelCheckpoint):
+    """Lightning's ModelCheckpoint that passes over validations where its monitored metric was not computed.
+
+    Quality metrics (``val/<metric>``) are computed every ``quality.eval_every_n_epochs`` epochs and logged only
+    then; Lightning's class raises when the monitored key is missing after a validation, this one keeps the best
+    checkpoint as it is until the next evaluation.
+    """
+
+    def _save_topk_checkpoint(self, trainer: pl.Trainer, monitor_candidates: dict[str, Any]) -> None:
+        if self.monitor is not None and self.monitor not in monitor_candidates:
+            return
+        super()._save_topk_checkpoint(trainer, monitor_candidates)

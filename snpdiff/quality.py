@@ -36,8 +36,11 @@ class SampleQualityCallback(pl.Callback):
     ``eval_samples`` individuals with ``sampling_steps`` DDIM steps and logs the genotype metrics; plots go to
     ``<output_dir>/quality/epoch_<n>/`` and, with W&B, to the run as images.
 
-    On epochs without an evaluation the latest values are logged again, so checkpointing on a ``val/`` metric
-    always finds it.
+    The metrics are logged only on the epochs they are computed; the values of an earlier evaluation are taken out
+    of ``trainer.callback_metrics`` at the start of every validation, so early stopping and ReduceLROnPlateau on a
+    ``val/`` metric (with ``strict: false``, as ``conf/`` sets them) skip the epochs between evaluations: their
+    patience counts evaluations, not epochs. ``snpdiff.callbacks.ModelCheckpoint`` likewise keeps the best
+    checkpoint as it is on those epochs.
     """
 
     def __init__(
@@ -56,12 +59,19 @@ class SampleQualityCallback(pl.Callback):
         self.ld_window = ld_window
         self.log_plots = log_plots
         self.seed = seed
-        self.latest: dict[str, float] = {}
+        self.evaluations = 0
+
+    def state_dict(self) -> dict[str, int]:
+        """The number of evaluations so far travels in checkpoints: a resumed run does not evaluate out of turn."""
+        return {"evaluations": self.evaluations}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        self.evaluations = int(state_dict.get("evaluations", 0))
 
     def _due(self, trainer: pl.Trainer) -> bool:
         epoch = trainer.current_epoch + 1
         last = trainer.max_epochs is not None and epoch >= trainer.max_epochs
-        return not self.latest or epoch % self.eval_every_n_epochs == 0 or last
+        return self.evaluations == 0 or epoch % self.eval_every_n_epochs == 0 or last
 
     def evaluate(self, pl_module: pl.LightningModule, datamodule) -> tuple[dict[str, float], np.ndarray]:
         """Sample and score; returns the metrics and the sampled codes ``[eval_samples, snps]``."""
@@ -89,16 +99,22 @@ class SampleQualityCallback(pl.Callback):
         metrics.update(privacy_metrics(training[rows], synthetic, holdout=validation, ploidy=ploidy))
         return metrics, synthetic
 
+    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Lightning keeps every key ever logged in callback_metrics; an earlier evaluation's values left there would
+        # be read by early stopping, plateau schedulers and metrics.json as if measured again this epoch
+        for name in [name for name in trainer.callback_metrics if name.startswith(QUALITY_PREFIX)]:
+            del trainer.callback_metrics[name]
+
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking:
+        if trainer.sanity_checking or not self._due(trainer):
             return
-        if self._due(trainer):
-            metrics, synthetic = self.evaluate(pl_module, trainer.datamodule)
-            self.latest = {f"{QUALITY_PREFIX}{k}": float(v) for k, v in metrics.items() if np.isfinite(v)}
-            if self.log_plots and trainer.is_global_zero:
-                self._plots(trainer, synthetic)
-        for name, value in self.latest.items():
-            pl_module.log(name, value, on_epoch=True, sync_dist=False, rank_zero_only=True)
+        metrics, synthetic = self.evaluate(pl_module, trainer.datamodule)
+        self.evaluations += 1
+        for name, value in metrics.items():
+            if np.isfinite(value):
+                pl_module.log(f"{QUALITY_PREFIX}{name}", float(value), sync_dist=False, rank_zero_only=True)
+        if self.log_plots and trainer.is_global_zero:
+            self._plots(trainer, synthetic)
 
     def _plots(self, trainer: pl.Trainer, synthetic: np.ndarray) -> None:
         from snpdiff.metrics.plots import make_plots

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, ProgressBar
@@ -23,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 import snpdiff.training_metrics  # noqa: F401 - registers the metric_mode resolver the configs use
 from snpdiff.callbacks import MetricsJson
 from snpdiff.config import to_plain, validate_config
+from snpdiff.data.datamodule import derived_seed
 from snpdiff.errors import ConfigError
 from snpdiff.module import SNPDiffusionModule
 from snpdiff.run_folder import atomic_write_text, best_checkpoint, config_path, last_checkpoint
@@ -50,6 +53,37 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
         log.info("ckpt_path=last: no %s yet, starting fresh", last)
         return None
     return str(ckpt_path)
+
+
+class EpochSeed(Callback):
+    """Reseeds the global RNGs (torch, numpy, random) at the start of every training epoch from ``(seed, epoch,
+    rank)``: the diffusion timesteps, noise and dropout of epoch k depend on nothing that ran before it, so a run
+    resumed from a checkpoint trains epoch k exactly as the uninterrupted run did (the shuffle is seeded the same way,
+    ``snpdiff.data.datamodule.EpochShuffle``). The rank keeps DDP processes from drawing the same noise."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        seed = derived_seed(self.seed, trainer.current_epoch, trainer.global_rank)
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        random.seed(seed)
+
+
+def smaller_batch(batch_size: int) -> int:
+    """The batch size after an out-of-memory error: the largest divisor below ``batch_size`` (16 -> 8, 6 -> 3,
+    5 -> 1), so that ``batch_size // smaller`` accumulated batches keep the effective batch exactly."""
+    return next(d for d in range(batch_size // 2, 0, -1) if batch_size % d == 0)
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """What tells one version of a file from the next (inode, mtime in ns, size); None when it does not exist."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def parameter_stats(model: torch.nn.Module) -> dict[str, float]:
@@ -107,12 +141,23 @@ def quality_callbacks(cfg: DictConfig) -> list[Callback]:
     return [SampleQualityCallback(**OmegaConf.to_container(cfg.quality, resolve=True), seed=cfg.seed)]
 
 
-def _trainer(cfg: DictConfig, loggers: list, callbacks: list[Callback], accumulate: int) -> pl.Trainer:
+def _batch_limits(cfg: DictConfig, split: int) -> dict[str, int]:
+    """``trainer.limit_*_batches`` given as batch counts, times ``split`` (fractions need no change)."""
+    counts = {key: cfg.trainer.get(key) for key in ("limit_train_batches", "limit_val_batches")}
+    return {key: n * split for key, n in counts.items() if isinstance(n, int) and not isinstance(n, bool)}
+
+
+def _trainer(
+    cfg: DictConfig, loggers: list, callbacks: list[Callback], accumulate: int, split: int = 1
+) -> pl.Trainer:
+    """The Trainer of ``cfg.trainer``; ``split``: how many smaller batches now make one configured batch (after
+    out-of-memory back-offs): batch-count limits grow by it, so each epoch still covers the same rows."""
     # the progress bar is chosen by callbacks.progress_bar; without one Lightning must not add its own
     progress_bar = any(isinstance(callback, ProgressBar) for callback in callbacks)
     return instantiate(
         cfg.trainer,
         _convert_="all",
+        **_batch_limits(cfg, split),
         accumulate_grad_batches=accumulate,
         enable_progress_bar=progress_bar,
         logger=loggers or False,
@@ -159,12 +204,19 @@ def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> d
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
         module = build_module(cfg, datamodule, lr_scheduler)
         # quality first, so metrics.json and any reporter callback see its values of the same epoch
-        callbacks = [*quality_callbacks(cfg), *instantiate_nodes(cfg, "callbacks"), metrics_json, *extra_callbacks]
-        trainer = _trainer(cfg, loggers, callbacks, accumulate)
+        callbacks = [
+            EpochSeed(cfg.seed),
+            *quality_callbacks(cfg),
+            *instantiate_nodes(cfg, "callbacks"),
+            metrics_json,
+            *extra_callbacks,
+        ]
+        trainer = _trainer(cfg, loggers, callbacks, accumulate, split=int(cfg.data.batch_size) // datamodule.batch_size)
         facts = {**parameter_stats(module.model), "oom/retries": retries, "oom/batch_size": datamodule.batch_size}
         metrics_json.extra.update(facts)
         for logger in loggers:
             logger.log_metrics(facts, step=0)
+        last_before = _file_stamp(last_checkpoint(output_dir))
         try:
             trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
             break
@@ -177,17 +229,24 @@ def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> d
                     "use a smaller model (model.channels, model.dim_mults) or data.seq_length"
                 ) from exc
             retries += 1
-            datamodule.batch_size = max(1, datamodule.batch_size // 2)
-            accumulate *= 2
-            ckpt_path = resolve_ckpt_path("last", output_dir)
+            smaller = smaller_batch(datamodule.batch_size)
+            accumulate *= datamodule.batch_size // smaller
+            datamodule.batch_size = smaller
+            # resume from what this attempt saved; until it saved something, from where it started (an explicit
+            # ckpt_path, or nothing), never from an older last.ckpt that happens to lie in the folder
+            if _file_stamp(last_checkpoint(output_dir)) not in (None, last_before):
+                ckpt_path = str(last_checkpoint(output_dir))
             log.warning(
                 "out of memory: retrying with data.batch_size=%d and accumulate_grad_batches=%d (effective batch "
-                "unchanged), resuming from %s",
+                "%d, unchanged), resuming from %s",
                 datamodule.batch_size,
                 accumulate,
+                datamodule.batch_size * accumulate,
                 ckpt_path or "the start",
             )
-    with open_dict(cfg):
+    split = int(cfg.data.batch_size) // datamodule.batch_size
+    with open_dict(cfg):  # config.yaml says what ran
+        cfg.trainer.update(_batch_limits(cfg, split))
         cfg.data.batch_size = datamodule.batch_size
         cfg.trainer.accumulate_grad_batches = accumulate
     atomic_write_text(config_path(output_dir), OmegaConf.to_yaml(cfg, resolve=True))

@@ -7,8 +7,11 @@ submits with :func:`submit_agents`, so both paths read one set of keys.
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,10 @@ from snpdiff.errors import ConfigError
 PROFILE_DIR = LAUNCHERS_DIR / "hydra" / "launcher"
 # ${hydra.job.name} of a profile loaded outside train.py
 DEFAULT_JOB_NAME = "snpdiff"
+# how long submitit's requeue waits for the command to put its work aside (well within signal_delay_s)
+REQUEUE_WAIT_S = 60.0
+# a command that stopped for the requeue exits 128 + SIGUSR2 (or dies of it)
+REQUEUE_EXIT_CODES = (128 + signal.SIGUSR2, -signal.SIGUSR2)
 
 
 def profile_names() -> list[str]:
@@ -77,20 +84,45 @@ def make_executor(launcher_cfg: Mapping[str, Any], folder: str | Path | None = N
 class AgentCommand(submitit.helpers.Checkpointable):
     """Runs `command_args` as a child process of the job, its output going to the job's log.
 
-    Checkpointable: on a time limit or preemption submitit requeues the job and the same command starts again, so
-    the command itself must resume (a sweep agent picks up its interrupted trial). SLURM signals every process of
-    the job step, so the child also receives the signal (SIGUSR2).
+    Checkpointable: on a time limit or preemption SLURM sends SIGUSR2 and submitit requeues the job, and the same
+    command starts again (``SLURM_RESTART_COUNT`` > 0), so the command itself must resume (a sweep agent resumes the
+    trial it was running). ``checkpoint`` (submitit's SIGUSR2 handler calls it before requeueing) passes the signal
+    on and waits up to ``REQUEUE_WAIT_S`` for the command to exit, so the requeue does not kill it half-way.
     """
 
     def __init__(self, command_args: Sequence[str], cwd: str | Path | None = None) -> None:
         self.command_args = [str(arg) for arg in command_args]
         self.cwd = None if cwd is None else str(cwd)
+        self._process: subprocess.Popen | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_process": None}  # the running child is this job's, not the requeued one's
 
     def __call__(self) -> int:
-        done = subprocess.run(self.command_args, cwd=self.cwd, check=False)
-        if done.returncode != 0:
-            raise ClusterError(f"`{shlex.join(self.command_args)}` exited with status {done.returncode}")
-        return done.returncode
+        self._process = subprocess.Popen(self.command_args, cwd=self.cwd)
+        return_code = self._process.wait()
+        if return_code in REQUEUE_EXIT_CODES:
+            # the command stopped for a requeue before submitit's own handler ran: give it the time to requeue
+            time.sleep(REQUEUE_WAIT_S)
+            raise ClusterError(f"`{shlex.join(self.command_args)}` stopped for a requeue (SIGUSR2) that did not come")
+        if return_code != 0:
+            raise ClusterError(f"`{shlex.join(self.command_args)}` exited with status {return_code}")
+        return return_code
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission:
+        process = self._process
+        if process is not None and process.returncode is None:
+            try:
+                process.send_signal(signal.SIGUSR2)  # SLURM signals the whole step, but a cluster may not
+                deadline = time.monotonic() + REQUEUE_WAIT_S
+                # waitid(WNOWAIT): exited, without reaping it under the Popen.wait this handler interrupted
+                while time.monotonic() < deadline and os.waitid(
+                    os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT
+                ) is None:
+                    time.sleep(0.2)
+            except ChildProcessError:
+                pass  # already reaped
+        return submitit.helpers.DelayedSubmission(AgentCommand(self.command_args, self.cwd), *args, **kwargs)
 
 
 def submit_agents(

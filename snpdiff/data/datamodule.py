@@ -7,26 +7,24 @@ All config validation and every bad-input check happens in ``__init__``/``setup`
 
 from __future__ import annotations
 
-import inspect
 import logging
-from collections.abc import Mapping
-from numbers import Integral, Real
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from lightning import LightningDataModule
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from snpdiff.data.cache import CacheResult
-from snpdiff.data.encoding import ENCODING_MODES, GenotypeEncoding
-from snpdiff.data.selection import FAM_POPULATIONS, IMPUTE_MODES, load_genotypes, split_selection
+from snpdiff.data.encoding import GenotypeEncoding
+from snpdiff.data.selection import load_genotypes, split_selection
 from snpdiff.data.sim import simulate_genotypes
-from snpdiff.data.sources import FILE_SOURCES, FORMAT_OPTIONS, SOURCES, Region, open_source
+from snpdiff.data.sources import FORMAT_OPTIONS, open_source
 from snpdiff.data.sources.memory import MemorySource
 from snpdiff.data.split import split_rows
 from snpdiff.data.types import GenotypeSet, SnpInfo
+from snpdiff.data.validation import check_data_config
 from snpdiff.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -52,98 +50,37 @@ class EncodedRows(Dataset):
         return self.values[indices]
 
 
+def derived_seed(*keys: int) -> int:
+    """A 32-bit seed from several integers (e.g. ``(seed, epoch)``); distinct keys give unrelated streams."""
+    return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
+
+
+class EpochShuffle(RandomSampler):
+    """A fresh permutation of the rows each epoch, drawn from ``(seed, epoch)`` alone.
+
+    Lightning calls ``set_epoch`` before every training epoch, so a run resumed after epoch k sees the order the
+    uninterrupted run saw in epoch k + 1, not epoch 0's again. The order does not depend on the batch size, so an
+    out-of-memory back-off that splits batches keeps the rows of every effective batch. A ``RandomSampler``, so under
+    DDP Lightning replaces it with its ``DistributedSampler`` (also seeded by seed and epoch).
+    """
+
+    def __init__(self, data_source: Dataset, seed: int):
+        super().__init__(data_source)
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        # a generator function: the order is drawn at the first batch, after Lightning's set_epoch (the first
+        # iterator of a fit is created before it)
+        generator = torch.Generator().manual_seed(derived_seed(self.seed, self.epoch))
+        yield from torch.randperm(len(self.data_source), generator=generator).tolist()
+
+
 def _already_batched(batch: torch.Tensor) -> torch.Tensor:
     return batch
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, Integral) and not isinstance(value, bool)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool)
-
-
-def check_data_config(cfg: Mapping) -> list[str]:
-    """Every value problem of a ``data`` config (``cfg.data`` as a dict, keys missing take the constructor's
-    defaults), without touching any file. Unknown keys are the schema's business (``snpdiff.schemas``).
-
-    Returns messages naming the key, the value and what is allowed; an empty list when the config is fine.
-    """
-    values = {**_DEFAULTS, **cfg}
-    problems: list[str] = []
-
-    source = values["source"]
-    if source not in SOURCES:
-        return [*problems, f"data.source={source!r} is not a source; allowed: {list(SOURCES)}"]
-    if source in FILE_SOURCES and values["path"] is None:
-        problems.append(f"data.path is required for data={source}: {FILE_SOURCES[source]}")
-    if source == "sim" and values["path"] is not None:
-        problems.append(f"data.path={values['path']!r} is not used by data=sim; set it to null or pick a file source")
-    for key, sources in FORMAT_OPTIONS.items():
-        if values[key] is not None and source not in sources:
-            problems.append(f"data.{key} only applies to data={'/'.join(sources)}, not data={source}")
-    if values["snps_only"] is not None and not isinstance(values["snps_only"], bool):
-        problems.append(f"data.snps_only={values['snps_only']!r} must be true or false")
-    if values["missing_code"] is not None and not _is_int(values["missing_code"]):
-        problems.append(f"data.missing_code={values['missing_code']!r} must be an integer")
-
-    n_individuals = values["n_individuals"]
-    if n_individuals is not None and not (_is_int(n_individuals) and n_individuals >= 1):
-        problems.append(f"data.n_individuals={n_individuals!r} must be an integer >= 1 or null")
-    region_length = values["region_length"]
-    if region_length is not None and not (_is_int(region_length) and region_length >= 1):
-        problems.append(f"data.region_length={region_length!r} must be an integer >= 1 (base pairs) or null")
-    if values["sim_seed"] is not None and not _is_int(values["sim_seed"]):
-        problems.append(f"data.sim_seed={values['sim_seed']!r} must be an integer or null")
-    if values["region"] is not None:
-        try:
-            Region.parse(values["region"])
-        except ConfigError as error:
-            problems.append(str(error))
-    if not (_is_int(values["snp_offset"]) and values["snp_offset"] >= 0):
-        problems.append(f"data.snp_offset={values['snp_offset']!r} must be an integer >= 0")
-    seq_length = values["seq_length"]
-    if seq_length is not None and not (_is_int(seq_length) and seq_length >= 1):
-        problems.append(f"data.seq_length={seq_length!r} must be an integer >= 1 or null (all SNPs left)")
-    if not (_is_real(values["min_maf"]) and 0 <= values["min_maf"] <= 0.5):
-        problems.append(f"data.min_maf={values['min_maf']!r} must be a number in [0, 0.5]")
-    max_missing = values["max_missing"]
-    if max_missing is not None and not (_is_real(max_missing) and 0 <= max_missing <= 1):
-        problems.append(f"data.max_missing={max_missing!r} must be a number in [0, 1] or null (no filter)")
-    samples = values["samples"]
-    if samples is not None and not isinstance(samples, (str, list, tuple)):
-        problems.append(f"data.samples={samples!r} must be a list of sample ids, a file path or null")
-    if values["population_file"] == FAM_POPULATIONS and source != "plink":
-        problems.append(f"data.population_file=fam reads the PLINK .fam family column; data={source} has none")
-    if values["impute"] not in IMPUTE_MODES:
-        problems.append(f"data.impute={values['impute']!r} is not allowed; allowed: {list(IMPUTE_MODES)}")
-    if values["encoding"] not in ENCODING_MODES:
-        problems.append(f"data.encoding={values['encoding']!r} is not an encoding; allowed: {sorted(ENCODING_MODES)}")
-    if not (_is_real(values["scale"]) and values["scale"] > 0):
-        problems.append(f"data.scale={values['scale']!r} must be a number > 0")
-    if not isinstance(values["haplotype"], bool):
-        problems.append(f"data.haplotype={values['haplotype']!r} must be true or false")
-    elif values["haplotype"] and source not in ("sim", "vcf", "npy"):
-        problems.append(f"data.haplotype=true needs phased genotypes (data=vcf, sim or a haplotype npy), not {source}")
-    fractions_ok = True
-    for key in ("val_fraction", "test_fraction"):
-        if not (_is_real(values[key]) and 0 <= values[key] < 1):
-            problems.append(f"data.{key}={values[key]!r} must be a number in [0, 1)")
-            fractions_ok = False
-    if fractions_ok and values["val_fraction"] + values["test_fraction"] >= 1:
-        problems.append(
-            f"data.val_fraction + data.test_fraction = {values['val_fraction'] + values['test_fraction']} must be < 1"
-        )
-    if not isinstance(values["stratify"], bool):
-        problems.append(f"data.stratify={values['stratify']!r} must be true or false")
-    if not _is_int(values["seed"]):
-        problems.append(f"data.seed={values['seed']!r} must be an integer")
-    if not (_is_int(values["batch_size"]) and values["batch_size"] >= 1):
-        problems.append(f"data.batch_size={values['batch_size']!r} must be an integer >= 1")
-    if not (_is_int(values["num_workers"]) and values["num_workers"] >= 0):
-        problems.append(f"data.num_workers={values['num_workers']!r} must be an integer >= 0")
-    return problems
 
 
 class GenotypeDataModule(LightningDataModule):
@@ -299,12 +236,13 @@ class GenotypeDataModule(LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         if split not in self._values:
             raise RuntimeError("GenotypeDataModule.setup() must run before its dataloaders are used")
-        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
+        rows = EncodedRows(self._values[split])
         return DataLoader(
-            EncodedRows(self._values[split]),
+            rows,
             batch_size=self.batch_size,
-            shuffle=shuffle,
-            generator=generator,
+            sampler=EpochShuffle(rows, self.seed) if shuffle else None,
+            # the loader draws its workers' base seed from this, not from the global RNG the training noise uses
+            generator=torch.Generator().manual_seed(self.seed),
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             collate_fn=_already_batched,
@@ -318,11 +256,3 @@ class GenotypeDataModule(LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
-
-
-# the constructor's defaults, for checking a partial data config (the composed config has every key)
-_DEFAULTS = {
-    name: parameter.default
-    for name, parameter in inspect.signature(GenotypeDataModule.__init__).parameters.items()
-    if name != "self"
-}

@@ -7,7 +7,7 @@ from pathlib import Path
 from snpdiff.loggers import wandb_credentials_source
 from snpdiff.sweep.backends import backend_class
 from snpdiff.sweep.spec import read_sweep_file
-from snpdiff.sweep.store import SweepInfo, sweeps_root
+from snpdiff.sweep.store import STORAGE_ENV, SweepInfo, redact_url, sweeps_root
 from snpdiff.sweep.validation import check_sweep
 
 
@@ -33,7 +33,8 @@ def init_sweep(
     """Validate ``sweep_file`` (one SweepError naming every problem; nothing created) and create the sweep.
 
     Writes ``<sweeps dir>/<id>/sweep.yaml``, ``sweep_info.yaml`` and ``<sweeps dir>/current_sweep.yaml``.
-    Returns the sweep's record and the notice saying which backend was chosen when none was requested.
+    Returns the sweep's record and the notices (which backend was chosen when none was requested; that a storage
+    password must be exported, as it is stored and printed redacted).
     """
     raw = read_sweep_file(sweep_file)
     name, notice = choose_backend(backend)
@@ -44,4 +45,8 @@ def init_sweep(
     info = cls.create(spec, root, storage=storage, project=project, entity=entity)
     info.sweep_file = str(Path(sweep_file).resolve())
     info.save(spec, root)
+    if storage and redact_url(storage) != storage:
+        secret = (f"the storage password is not stored: export {STORAGE_ENV}='<the URL with its password>' "
+                  "where agents, monitor and analyze run (cluster jobs inherit it)")
+        notice = f"{notice}\n{secret}" if notice else secret
     return info, notice

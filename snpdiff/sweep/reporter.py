@@ -25,7 +25,9 @@ class SweepTrialReporter(Callback):
     """Reports ``metric`` after every validation epoch as the trial's intermediate value at step ``epoch + 1``
     (epochs completed: Hyperband's resource) and stops training when the sweep's pruner says so.
 
-    ``storage``: the sweep's Optuna storage URL; ``study``: the sweep id; ``trial_number``: the trial this run is.
+    ``storage``: the sweep's Optuna storage URL, its password redacted (the full URL is read from
+    ``$SNPDIFF_OPTUNA_STORAGE``, see ``snpdiff.sweep.store.storage_url``); ``study``: the sweep id;
+    ``trial_number``: the trial this run is.
     Optuna is imported on first report, so building the callback costs nothing.
     """
 
@@ -41,8 +43,9 @@ class SweepTrialReporter(Callback):
             import optuna
 
             from snpdiff.sweep.backends.local import load_study, open_storage
+            from snpdiff.sweep.store import storage_url
 
-            storage = open_storage(self.storage_url)
+            storage = open_storage(storage_url(self.storage_url))
             study, _ = load_study(storage, self.study_name)
             study_id = storage.get_study_id_from_name(self.study_name)
             self._trial = optuna.Trial(study, storage.get_trial_id_from_study_id_trial_number(study_id,

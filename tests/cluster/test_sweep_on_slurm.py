@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
+from snpdiff.run_folder import read_metrics
 from snpdiff.sweep.backends import open_backend
-from snpdiff.sweep.backends.local import AGENT_ATTR
+from snpdiff.sweep.backends.local import AGENT_ATTR, JOB_ATTR
 from snpdiff.sweep.store import resolve_sweep
 from tests.cluster.slurm_helpers import sacct_states, wait_until
 from tests.helpers import REPO, TINY_TRIAL, write_sweep
@@ -118,3 +119,47 @@ def test_a_cancelled_job_ends_its_trial_and_the_agent_command_reports_the_failur
     (record,) = backend.trials()
     assert (record.state, record.value, record.error) == ("interrupted", None, "stopped by SIGTERM"), record
     assert backend.study.get_trials()[0].state == TrialState.FAIL
+
+
+def test_a_requeued_agent_job_resumes_its_trial_which_completes_once_with_every_epoch_once(sweeps_env, tmp_path):
+    epochs = 12
+    sweep_id = init_local_sweep(tmp_path, {"trainer.max_epochs": {"value": epochs}})  # a grid of one trial
+    log_path = tmp_path / "agent.log"
+    started = time.monotonic()
+    with open(log_path, "w") as log:
+        submitter = subprocess.Popen(
+            sweep_py("agent", sweep_id, "--launcher", "slurm_cpu", "--count", "1", "--heartbeat-interval", "30",
+                     *JOB_KEYS),
+            cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: "submitted 1 agent job(s)" in log_path.read_text() or submitter.poll() is not None,
+                   "the job's submission", 60)
+        (job_id,) = submitted_job_ids(log_path.read_text())
+        backend = open_backend(resolve_sweep(sweep_id))
+        trial_dir = backend.info.trial_dir(0)
+        wait_until((trial_dir / "checkpoints" / "last.ckpt").exists, "the trial's first checkpoint", WAIT_S)
+        # what SLURM sends before a time limit (submitit's own test hook, job._interrupt(timeout=True), does this)
+        subprocess.run(["scancel", "--signal=USR2", job_id], check=True, timeout=30)
+        return_code = submitter.wait(timeout=3 * WAIT_S)
+    finally:
+        if submitter.poll() is None:
+            submitter.kill()
+    output = log_path.read_text()
+    assert return_code == 0, output
+    print(f"an agent job requeued mid-trial: {time.monotonic() - started:.1f} s")
+    wait_until(lambda: sacct_states(job_id)[-1:] == ["COMPLETED"], f"sacct COMPLETED for {job_id}", 30)
+    assert "REQUEUED" in sacct_states(job_id) or len(sacct_states(job_id)) > 1, sacct_states(job_id)
+
+    # the trial completes once, under its number, resumed from its last.ckpt in its own run folder
+    (record,) = backend.trials()
+    assert (record.number, record.state) == (0, "finished"), record
+    (trial,) = backend.study.get_trials()
+    assert trial.state == TrialState.COMPLETE and trial.user_attrs[JOB_ATTR]
+    commands = [line for line in (trial_dir / "trial.log").read_text().splitlines() if line.startswith("$ ")]
+    assert len(commands) == 2 and "ckpt_path=last" in commands[1], commands
+    history = read_metrics(trial_dir)["history"]
+    assert [row["epoch"] for row in history] == list(range(epochs))  # no epoch lost or repeated
+    assert record.value == min(row["val_loss"] for row in history)
+    job_log = "".join(path.read_text() for path in (backend.info.directory / "jobs").glob("*/*_log.*"))
+    assert "stopped for the requeue of job" in job_log and "trial 0 resumes from its last checkpoint" in job_log

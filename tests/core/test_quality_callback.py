@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from snpdiff.metrics import METRICS
 from snpdiff.training import run_training
@@ -21,11 +22,11 @@ def test_quality_metrics_are_logged_and_can_drive_checkpointing(fast_cfg):
     )
     metrics = run_training(cfg)
     history = metrics["history"]
-    # evaluated after the first epoch, every 3rd and the last (epochs 0, 2, 3); epoch 1 repeats epoch 0's values
+    # evaluated after the first epoch, every 3rd and the last (epochs 0, 2, 3); epoch 1 has no val/ metric
     assert {"val/af_r2", "val/ld_corr", "val/pca_w1", "val/aats", "val/aa_t", "val/aa_s", "val/exact_copy_rate"} <= (
         history[0].keys()
     )
-    assert history[1]["val/af_r2"] == history[0]["val/af_r2"]
+    assert not any(name.startswith("val/") for name in history[1])
     assert history[2]["val/af_r2"] != history[0]["val/af_r2"]
     for name, value in history[3].items():
         if name.startswith("val/"):
@@ -44,3 +45,80 @@ def test_quality_target_metric_is_refused_with_its_optimisable_form(fast_cfg):
 
     with pytest.raises(ConfigError, match="optimized_metric='val/aats'"):
         validate_config(fast_cfg("quality.enabled=true", "optimized_metric=val/aats"))
+
+
+QUICK_QUALITY = ("quality.enabled=true", "quality.log_plots=false", "optimized_metric=val/af_r2")
+
+
+@pytest.fixture
+def scripted_scores(monkeypatch):
+    """The quality callback with its sampling and scoring replaced by a script: evaluation i scores ``scores[i]``
+    as ``af_r2``; returns the list of epochs at which it evaluated."""
+    from snpdiff.quality import SampleQualityCallback
+
+    evaluated_epochs: list[int] = []
+
+    def install(scores: list[float]) -> list[int]:
+        def evaluate(self, pl_module, datamodule):
+            evaluated_epochs.append(pl_module.current_epoch)
+            return {"af_r2": scores[len(evaluated_epochs) - 1]}, None
+
+        monkeypatch.setattr(SampleQualityCallback, "evaluate", evaluate)
+        return evaluated_epochs
+
+    return install
+
+
+def test_quality_metrics_are_logged_only_on_evaluated_epochs(fast_cfg, scripted_scores):
+    evaluated = scripted_scores([0.5, 0.75, 0.625])  # exact in float32, as logged
+    cfg = fast_cfg(*QUICK_QUALITY, "quality.eval_every_n_epochs=2", "trainer.max_epochs=4")
+    history = run_training(cfg)["history"]
+    # after the first epoch, every 2nd (epoch index 1, 3) and the last: epoch 2 is not evaluated
+    assert evaluated == [0, 1, 3]
+    assert [row.get("val/af_r2") for row in history] == [0.5, 0.75, None, 0.625]
+    best = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())["checkpoints"]["best"]
+    assert torch.load(best, weights_only=True)["epoch"] == 1  # the best evaluation, not a stale copy of it
+
+
+def test_early_stopping_on_a_quality_metric_counts_evaluations_not_epochs(fast_cfg, scripted_scores):
+    evaluated = scripted_scores([0.9, 0.5, 0.5, 0.5, 0.5])
+    cfg = fast_cfg(
+        *QUICK_QUALITY,
+        "callbacks=early_stopping",
+        "callbacks.early_stopping.patience=2",
+        "quality.eval_every_n_epochs=2",
+        "trainer.max_epochs=8",
+    )
+    history = run_training(cfg)["history"]
+    # evaluations at epochs 0 (best), 1 and 3 (no better): the 2nd non-improving evaluation stops the run after
+    # epoch 3; counting the unevaluated epoch 2 as a repeat of epoch 1 would stop after epoch 2
+    assert evaluated == [0, 1, 3]
+    assert [row["epoch"] for row in history] == [0, 1, 2, 3]
+
+
+def test_plateau_scheduler_on_a_quality_metric_counts_evaluations_not_epochs(fast_cfg, scripted_scores):
+    scripted_scores([0.9, 0.5, 0.5, 0.5])
+    cfg = fast_cfg(
+        *QUICK_QUALITY,
+        "scheduler=reduce",
+        "scheduler.patience=1",
+        "scheduler.factor=0.5",
+        "quality.eval_every_n_epochs=2",
+        "trainer.max_epochs=6",
+    )
+    history = run_training(cfg)["history"]
+    lr = float(cfg.optimizer.lr)
+    # evaluations at epochs 0, 1, 3, 5; the 2nd non-improving one (epoch 3) exceeds patience 1: halved from epoch 4
+    assert [row["lr-AdamW"] for row in history] == pytest.approx([lr] * 4 + [lr / 2] * 2)
+
+
+def test_the_summary_keeps_a_quality_metric_from_its_last_evaluation(tmp_path):
+    """A run stopped on an epoch without an evaluation (trainer.max_time) still returns its latest val/ value."""
+    from types import SimpleNamespace
+
+    from snpdiff.callbacks import MetricsJson
+
+    metrics_json = MetricsJson(tmp_path)
+    metrics_json.history = [{"epoch": 0, "step": 3, "val_loss": 0.5, "val/af_r2": 0.75}, {"epoch": 1, "step": 6}]
+    summary = metrics_json.summary(SimpleNamespace(callback_metrics={"val_loss": torch.tensor(0.25)}))
+    assert summary["val/af_r2"] == 0.75 and summary["val_loss"] == 0.25

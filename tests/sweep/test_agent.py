@@ -14,8 +14,9 @@ import yaml
 
 from snpdiff.cli import USER_ERROR_EXIT_CODE
 from snpdiff.config import compose_config
+from snpdiff.run_folder import read_metrics
 from snpdiff.sweep.analysis import comparable, trial_overrides
-from snpdiff.sweep.backends import AgentOptions, open_backend, run_agent
+from snpdiff.sweep.backends import AgentOptions, local, open_backend, run_agent
 from snpdiff.sweep.backends.local import LocalBackend
 from snpdiff.sweep.spec import load_sweep
 from snpdiff.sweep.store import resolve_sweep, sweeps_root
@@ -248,3 +249,62 @@ def test_sigterm_marks_the_running_trial_interrupted_and_exits_cleanly(tmp_path)
     assert [(r.number, r.state) for r in records] == [(0, "interrupted")]
     output = log.read_text()
     assert "stopped by SIGTERM" in output and "Traceback" not in output
+
+
+def test_a_requeued_slurm_job_resumes_its_trial_from_last_ckpt_with_every_epoch_once(tmp_path, monkeypatch):
+    """SIGUSR2 in a SLURM job (submitit's signal: the job is requeued next) leaves the running trial to the job's next
+    start (same SLURM_JOB_ID, SLURM_RESTART_COUNT=1), which resumes it: same trial number, run folder and W&B run."""
+    epochs = 12
+    root = sweeps_root()
+    sweep = tiny_sweep({"trainer.max_epochs": {"value": epochs}, "logger": {"value": "wandb"}}, method="grid")
+    sweep_id = init_cli(root, write_sweep(tmp_path, sweep))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    monkeypatch.delenv("SLURM_RESTART_COUNT", raising=False)
+    first = start_agent(sweep_id, "--count", "1", "--heartbeat-interval", "0.5", log=tmp_path / "first.log")
+    trial_dir = root / sweep_id / "trials" / "0"
+    wait_for((trial_dir / "checkpoints" / "last.ckpt").is_file, 300, "trial 0's first checkpoint")
+    first.send_signal(signal.SIGUSR2)
+    assert first.wait(timeout=60) == 128 + signal.SIGUSR2, (tmp_path / "first.log").read_text()
+    assert not processes_running_in(trial_dir)
+    done_before = len(read_metrics(trial_dir)["history"])
+    assert 1 <= done_before < epochs  # stopped mid-trial
+    run_id = (trial_dir / "wandb_run_id.txt").read_text()
+
+    # the job waits in SLURM's queue: its silent trial is not failed as stale
+    time.sleep(2.0)  # > 3 heartbeat intervals
+    monkeypatch.setattr(local, "_job_queued", lambda job_id: True)
+    backend = open_backend(resolve_sweep(sweep_id))
+    assert [(r.number, r.state) for r in backend.trials()] == [(0, "running")]
+    assert backend.study.get_trials()[0].user_attrs[local.AWAITING_REQUEUE_ATTR] == "awaiting requeue of job 4242"
+
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    second = start_agent(sweep_id, "--count", "1", "--heartbeat-interval", "0.5", log=tmp_path / "second.log")
+    assert wait_all([second]) == [0], (tmp_path / "second.log").read_text()
+    (record,) = backend.trials()
+    assert (record.number, record.state) == (0, "finished")
+    assert "trial 0 resumes from its last checkpoint" in (tmp_path / "second.log").read_text()
+    commands = [line for line in (trial_dir / "trial.log").read_text().splitlines() if line.startswith("$ ")]
+    assert len(commands) == 2 and "ckpt_path=last" in commands[1] and "ckpt_path" not in commands[0]
+    history = read_metrics(trial_dir)["history"]
+    assert [row["epoch"] for row in history] == list(range(epochs))  # no epoch lost or repeated
+    steps = [row["step"] for row in history]
+    assert steps == sorted(set(steps))
+    assert record.value == min(row["val_loss"] for row in history)
+    assert (trial_dir / "wandb_run_id.txt").read_text() == run_id  # the same W&B run continues
+
+
+def test_a_trial_awaiting_a_requeue_that_never_comes_is_failed_once_its_job_is_gone(tmp_path, monkeypatch):
+    root = sweeps_root()
+    sweep_id = init_cli(root, write_sweep(tmp_path, tiny_sweep({}, method="grid")))
+    monkeypatch.setenv("SLURM_JOB_ID", "4243")
+    backend = open_backend(resolve_sweep(sweep_id))
+    claimed = backend.claim(heartbeat_interval_s=0.1)
+    backend.await_requeue(claimed, "4243")
+    time.sleep(0.5)
+    monkeypatch.setattr(local, "_job_queued", lambda job_id: job_id == "4243")
+    assert backend.fail_stale_trials() == []
+    assert backend.reattach("4242", 0.1) is None  # another job's agent does not take it
+    monkeypatch.setattr(local, "_job_queued", lambda job_id: False)  # cancelled while pending, or out of requeues
+    assert backend.fail_stale_trials() == [0]
+    assert backend.reattach("4243", 0.1) is None

@@ -62,7 +62,7 @@ class AgentOptions:
 
 @dataclass
 class AgentReport:
-    """What one agent did. ``stopped_by``: count | done | failures | signal | exhausted."""
+    """What one agent did. ``stopped_by``: count | done | failures | signal | exhausted | requeue."""
 
     trials: list[int] = field(default_factory=list)
     states: dict[int, str] = field(default_factory=dict)
@@ -101,6 +101,16 @@ class TrialQueue(Protocol):
     def finish(self, trial: ClaimedTrial, state: str, value: float | None = None, error: str | None = None) -> str:
         """Record the outcome (``finished``/``failed``/``interrupted``); returns the state recorded (``pruned`` when
         the trial's reporter was told to stop, ``failed`` when another agent failed it meanwhile)."""
+
+    def await_requeue(self, trial: ClaimedTrial, job_id: str) -> None:
+        """Leave ``trial`` running while SLURM requeues job ``job_id`` (its agent's job): not failed as stale while
+        the job is queued, resumed by the job's next start."""
+
+    def reattach(self, job_id: str, heartbeat_interval_s: float) -> ClaimedTrial | None:
+        """The trial job ``job_id`` was running when it was requeued, claimed again (None: there is none)."""
+
+    def trials_of_job(self, job_id: str) -> list[int]:
+        """Numbers of the trials job ``job_id``'s agent claimed, over all its runs."""
 
 
 class SweepBackend(ABC):

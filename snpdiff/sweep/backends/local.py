@@ -30,7 +30,8 @@ run_cap                       trial number >= run_cap is never run, across all a
 ============================  ==========================================================================
 
 A trial's value is the best value of the metric over its epochs. Trials whose agent stopped sending heartbeats
-(killed, node lost) are marked failed by the next agent or monitor that looks.
+(killed, node lost) are marked failed by the next agent or monitor that looks, except a trial awaiting the requeue
+of its SLURM job (``await_requeue``) while that job is still queued: the job's next start resumes it (``reattach``).
 
 Agents run ``trial_loop.run_trial_loop`` on this backend. With ``early_terminate`` each trial gets a reporter
 callback (``snpdiff.sweep.reporter.SweepTrialReporter``, named by ``REPORTER_TARGET``) through its command line, which
@@ -45,6 +46,7 @@ import secrets
 import shutil
 import socket
 import string
+import subprocess
 import time
 import warnings
 from pathlib import Path
@@ -59,7 +61,7 @@ from snpdiff.errors import SweepError
 from snpdiff.sweep.backends.base import AgentOptions, AgentReport, ClaimedTrial, SweepBackend, TrialRecord
 from snpdiff.sweep.backends.trial_loop import run_trial_loop
 from snpdiff.sweep.spec import NORMAL_FAMILY, NORMAL_QUANTILE_BOUNDS, ParamSpec, SweepSpec, load_sweep, quantize
-from snpdiff.sweep.store import SweepInfo
+from snpdiff.sweep.store import SweepInfo, redact_text, redact_url, storage_url
 
 SPEC_ATTR = "snpdiff_spec"
 # trial user attributes
@@ -70,12 +72,17 @@ ERROR_ATTR = "snpdiff_error"
 RUN_DIR_ATTR = "snpdiff_run_dir"
 AGENT_ATTR = "snpdiff_agent"
 PRUNED_ATTR = "snpdiff_pruned_epoch"
+JOB_ATTR = "snpdiff_slurm_job"  # the SLURM job (SLURM_JOB_ID) whose agent claimed the trial
+AWAITING_REQUEUE_ATTR = "snpdiff_awaiting_requeue"  # set while the trial waits for its requeued job to come back
 DISCARDED = "discarded"  # a trial number beyond run_cap or the grid: created by the race, never run
 # trial system attributes
 HEARTBEAT_ATTR = "snpdiff_heartbeat"
 HEARTBEAT_INTERVAL_ATTR = "snpdiff_heartbeat_interval"
 # a running trial whose heartbeat is older than this many of its intervals is failed
 STALE_AFTER_INTERVALS = 3.0
+# squeue's states of a job that may still run (a requeued job is PENDING until it starts again)
+QUEUED_JOB_STATES = ("PENDING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "COMPLETING",
+                     "SUSPENDED", "RESIZING", "STAGE_OUT", "SIGNALING")
 SQLITE_TIMEOUT_S = 60
 # the in-training reporter, as a string: the agent must not import Lightning to name it
 REPORTER_TARGET = "snpdiff.sweep.reporter.SweepTrialReporter"
@@ -109,8 +116,8 @@ def open_storage(url: str) -> BaseStorage:
     engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}} if url.startswith("sqlite") else None
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
-    except Exception as exc:  # noqa: BLE001 - SQLAlchemy/driver errors: one clear message
-        raise SweepError(f"cannot open Optuna storage {url!r}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy/driver errors: one clear message, without the password
+        raise SweepError(f"cannot open Optuna storage {redact_url(url)!r}: {redact_text(str(exc), url)}") from None
 
 
 def _is_plain(value: Any) -> bool:
@@ -211,6 +218,20 @@ def load_study(storage: str | BaseStorage, sweep_id: str) -> tuple[optuna.Study,
     return study, spec
 
 
+def _job_queued(job_id: str | None) -> bool:
+    """Whether SLURM job ``job_id`` may still run (pending after a requeue, or running); True where ``squeue`` is
+    missing or does not answer (then only an agent on the cluster can tell)."""
+    if not job_id:
+        return False
+    try:
+        done = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return True
+    if done.returncode != 0:
+        return "Invalid job id" not in done.stderr  # an unknown (long ended) job; other errors: cannot tell
+    return any(state in QUEUED_JOB_STATES for state in done.stdout.split())
+
+
 class LocalBackend(SweepBackend):
     """Sweeps on Optuna (see the module docstring for the mapping of W&B's semantics)."""
 
@@ -219,24 +240,25 @@ class LocalBackend(SweepBackend):
     def __init__(self, info: SweepInfo, spec: SweepSpec | None = None):
         if not info.storage:
             raise SweepError(f"local sweep {info.sweep_id}: its record has no storage")
-        self.storage = open_storage(info.storage)
+        self.storage = open_storage(storage_url(info.storage))
         self.study, stored_spec = load_study(self.storage, info.sweep_id)
         self.study_id = self.storage.get_study_id_from_name(info.sweep_id)
         super().__init__(info, spec or stored_spec)
 
     @classmethod
     def create(cls, spec: SweepSpec, root: Path, storage: str | None = None, **options: Any) -> SweepInfo:
-        """A new study in ``storage`` (default: SQLite in the new sweep folder ``root/<id>``)."""
+        """A new study in ``storage`` (default: SQLite in the new sweep folder ``root/<id>``); the record keeps the
+        URL with its password redacted."""
         sweep_id = new_sweep_id(root)
         sweep_dir = root / sweep_id
+        storage = storage or default_storage(sweep_dir)
         info = SweepInfo(sweep_id=sweep_id, backend=cls.name, sweep_dir=str(sweep_dir),
                          project=options.get("project") or spec.project, entity=options.get("entity") or spec.entity,
-                         storage=storage or default_storage(sweep_dir))
+                         storage=redact_url(storage))
         info.directory.mkdir(parents=True)
         direction = "maximize" if spec.goal == "maximize" else "minimize"
         try:
-            study = optuna.create_study(study_name=info.sweep_id, storage=open_storage(info.storage),
-                                        direction=direction)
+            study = optuna.create_study(study_name=info.sweep_id, storage=open_storage(storage), direction=direction)
             study.set_user_attr(SPEC_ATTR, spec.to_dict())
         except BaseException:
             shutil.rmtree(info.directory, ignore_errors=True)  # a failed init leaves nothing behind
@@ -258,7 +280,7 @@ class LocalBackend(SweepBackend):
     def claim(self, heartbeat_interval_s: float) -> ClaimedTrial | None:
         """Start the next trial, or None when the grid or ``run_cap`` is used up (checked atomically by number)."""
         self.fail_stale_trials()
-        if self.remaining() == 0:
+        if self.remaining() == 0 or self.target_reached():
             return None
         trial = self.study.ask()
         capacity = self.capacity()
@@ -271,20 +293,67 @@ class LocalBackend(SweepBackend):
         self.storage.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
         grid = self.spec.method == "grid"
         params = {}
-        for name, param in self.spec.parameters.items():
+        # group choices first: a conditional parameter is sampled only where it applies (grid: every point's value
+        # is fixed by its number, and the inapplicable ones are dropped)
+        order = sorted(self.spec.parameters.items(), key=lambda item: item[0] in self.spec.conditions)
+        for name, param in order:
+            if not grid and not self.spec.applies(name, params):
+                continue
             if param.is_fixed:
                 params[name] = param.value
             else:
                 sampled = suggest(trial, optuna_name(param), optuna_distribution(param, grid))
                 params[name] = decode(param, sampled, grid)
+        params = self.spec.applicable({name: params[name] for name in self.spec.parameters if name in params})
         run_dir = self.info.trial_dir(trial.number)
         trial.set_user_attr(PARAMS_ATTR, params)
         trial.set_user_attr(RUN_DIR_ATTR, str(run_dir))
         trial.set_user_attr(AGENT_ATTR, f"{socket.gethostname()}:{os.getpid()}")
+        if os.environ.get("SLURM_JOB_ID"):  # a requeued job finds its trial again by this (see ``reattach``)
+            trial.set_user_attr(JOB_ATTR, os.environ["SLURM_JOB_ID"])
         return ClaimedTrial(trial.number, trial_id, params, run_dir, self.reporter(trial.number))
 
+    def await_requeue(self, trial: ClaimedTrial, job_id: str) -> None:
+        """Leave ``trial`` running for job ``job_id``, which SLURM is about to requeue: no stale check fails it while
+        the job is queued, and the job's next start resumes it (``reattach``)."""
+        self.storage.set_trial_user_attr(trial.trial_id, AWAITING_REQUEUE_ATTR, f"awaiting requeue of job {job_id}")
+
+    def reattach(self, job_id: str, heartbeat_interval_s: float) -> ClaimedTrial | None:
+        """The trial that job ``job_id`` was running when SLURM requeued it (None: none still running), claimed again
+        by this agent with fresh heartbeats."""
+        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if trial.user_attrs.get(JOB_ATTR) != job_id or RUN_DIR_ATTR not in trial.user_attrs:
+                continue
+            trial_id = self.trial_id(trial.number)
+            self.storage.set_trial_system_attr(trial_id, HEARTBEAT_INTERVAL_ATTR, heartbeat_interval_s)
+            self.storage.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
+            self.storage.set_trial_user_attr(trial_id, AWAITING_REQUEUE_ATTR, None)
+            self.storage.set_trial_user_attr(trial_id, AGENT_ATTR, f"{socket.gethostname()}:{os.getpid()}")
+            params = dict(trial.user_attrs.get(PARAMS_ATTR, {}))
+            return ClaimedTrial(trial.number, trial_id, params, Path(trial.user_attrs[RUN_DIR_ATTR]),
+                                self.reporter(trial.number))
+        return None
+
+    def trials_of_job(self, job_id: str) -> list[int]:
+        """Numbers of the trials that job ``job_id``'s agent claimed, over all its runs (requeues included)."""
+        return [t.number for t in self.study.get_trials(deepcopy=False) if t.user_attrs.get(JOB_ATTR) == job_id]
+
+    def target_reached(self) -> bool:
+        """Whether a trial has reached ``metric.target`` (then the sweep is done: agents claim no more trials)."""
+        target = self.spec.target
+        if target is None:
+            return False
+        values = [r.value for r in self.trials() if r.state == "finished" and r.value is not None]
+        reached = [v for v in values if (v >= target if self.spec.goal == "maximize" else v <= target)]
+        if reached:
+            print(f"sweep {self.info.sweep_id}: metric.target {target} reached ({self.spec.metric}="
+                  f"{reached[0]:.6g}); no more trials", flush=True)
+        return bool(reached)
+
     def reporter(self, number: int) -> dict[str, Any] | None:
-        """The callback node that feeds trial ``number``'s values to the pruner (None: no pruner listens)."""
+        """The callback node that feeds trial ``number``'s values to the pruner (None: no pruner listens); it names
+        the storage redacted (it is on the trial's command line and in its config.yaml), the trial inherits the full
+        URL through ``$SNPDIFF_OPTUNA_STORAGE``."""
         if self.spec.early_terminate is None:
             return None
         return {"_target_": REPORTER_TARGET, "storage": self.info.storage, "study": self.info.sweep_id,
@@ -326,6 +395,8 @@ class LocalBackend(SweepBackend):
             beat = trial.system_attrs.get(HEARTBEAT_ATTR)
             interval = trial.system_attrs.get(HEARTBEAT_INTERVAL_ATTR)
             if beat is None or interval is None or now - beat <= STALE_AFTER_INTERVALS * interval:
+                continue
+            if trial.user_attrs.get(AWAITING_REQUEUE_ATTR) and _job_queued(trial.user_attrs.get(JOB_ATTR)):
                 continue
             trial_id = self.trial_id(trial.number)
             try:

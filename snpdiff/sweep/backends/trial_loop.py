@@ -4,6 +4,12 @@
 trial is recorded failed with the tail of its log and the loop goes on; ``max_consecutive_failures`` failures in a row
 stop it; SIGINT/SIGTERM stop the running trial (SIGTERM, then SIGKILL after ``stop_timeout_s``), record it interrupted
 and return. The trial reaches its reporter only through its command line (``+callbacks.sweep_reporter={...}``).
+
+In a SLURM job, SIGUSR2 (submitit's signal: the job is requeued next, after a time limit or a preemption) stops the
+running trial too but leaves it running in the sweep, awaiting the requeue; when the job starts again
+(``SLURM_RESTART_COUNT`` > 0, the same ``SLURM_JOB_ID``) its agent first resumes that trial from its ``last.ckpt``
+(``ckpt_path=last``, same run folder, so the same trial number and W&B run). ``--count`` counts the job's trials
+over all its runs.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 from snpdiff.run_folder import metrics_path
@@ -31,25 +39,38 @@ from snpdiff.sweep.trial import (
 
 # the key under ``callbacks`` that a trial's reporter is added as
 REPORTER_CALLBACK = "sweep_reporter"
+# what a trial resumed after its job's requeue adds to its command line (not recorded: analyze rebuilds the config)
+RESUME_OVERRIDE = "ckpt_path=last"
+REQUEUED = "requeued"  # a trial stopped for its job's requeue: left running in the sweep, resumed by the next run
+
+
+def _slurm_job() -> tuple[str | None, int]:
+    """This agent's SLURM job id (None: not in a job) and how many times SLURM has requeued it."""
+    return os.environ.get("SLURM_JOB_ID") or None, int(os.environ.get("SLURM_RESTART_COUNT") or 0)
 
 
 class _StopOnSignal:
-    """Turns SIGINT/SIGTERM into a request to stop (the trial loop then sends the running trial SIGTERM); a second
-    signal kills the running trial at once."""
+    """Turns SIGINT/SIGTERM/SIGUSR2 into a request to stop (the trial loop then sends the running trial SIGTERM); a
+    second signal kills the running trial at once. SIGUSR2 also says the job is requeued next (``requeue``)."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self.requeue = False
         self.process: subprocess.Popen | None = None
         self._previous: dict[int, object] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGUSR2:
+            if self.requeue:  # SLURM's and submitit's forwarded copy of the same request
+                return
+            self.requeue = True
         if self.signum is not None and self.process is not None:
             signal_process_group(self.process, signal.SIGKILL)
         self.signum = signum
 
     def __enter__(self) -> _StopOnSignal:
         if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread only
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2):
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
@@ -67,53 +88,96 @@ def run_trial_loop(backend: TrialQueue, options: AgentOptions) -> AgentReport:
     many failures in a row (see the module docstring)."""
     report = AgentReport()
     failures_in_row = 0
+    job_id, restarts = _slurm_job()
     with _StopOnSignal() as stop:
+        resumed = backend.reattach(job_id, options.heartbeat_interval_s) if job_id and restarts else None
+        # a requeued job's earlier runs count towards --count
+        earlier = len(backend.trials_of_job(job_id)) - (resumed is not None) if job_id and restarts else 0
         while stop.signum is None:
-            if options.count is not None and len(report.trials) >= options.count:
+            if options.count is not None and len(report.trials) + earlier >= options.count:
                 report.stopped_by = "count"
                 break
-            claimed = backend.claim(options.heartbeat_interval_s)
+            if resumed is not None:
+                claimed, resume, resumed = resumed, True, None
+                _say(f"job {job_id} requeued (restart {restarts}): trial {claimed.number} resumes from its last "
+                     "checkpoint")
+            else:
+                claimed, resume = backend.claim(options.heartbeat_interval_s), False
             if claimed is None:
                 report.stopped_by = "exhausted"
                 _say(f"sweep {backend.info.sweep_id}: no trials left (run cap or grid reached)")
                 break
-            state = _run_trial(backend, claimed, options, stop)
+            state = _run_trial(backend, claimed, options, stop, resume=resume)
             report.trials.append(claimed.number)
             report.states[claimed.number] = state
             failures_in_row = failures_in_row + 1 if state == "failed" else 0
-            if state == "interrupted":
+            if state in ("interrupted", REQUEUED):
                 break
             if failures_in_row >= options.max_consecutive_failures:
                 report.stopped_by, report.exit_code = "failures", 1
                 _say(f"stopping: {failures_in_row} trials failed in a row (--max-consecutive-failures)")
                 break
-        if stop.signum is not None:
+        if stop.requeue and job_id:
+            report.stopped_by, report.exit_code = "requeue", 128 + signal.SIGUSR2
+            _say(f"stopped for the requeue of job {job_id}")
+        elif stop.signum is not None:
             report.stopped_by, report.exit_code = "signal", 128 + stop.signum
             _say(f"stopped by {signal.Signals(stop.signum).name}")
     return report
 
 
-def _run_trial(backend: TrialQueue, claimed: ClaimedTrial, options: AgentOptions, stop: _StopOnSignal) -> str:
-    """Run one claimed trial to its end and record it; returns the state recorded."""
+@contextmanager
+def _beating(backend: TrialQueue, claimed: ClaimedTrial, interval_s: float) -> Iterator[None]:
+    """Send ``claimed``'s heartbeat every ``interval_s`` from a thread while the block runs."""
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(interval_s):
+            backend.heartbeat(claimed)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-trial-{claimed.number}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def _run_trial(backend: TrialQueue, claimed: ClaimedTrial, options: AgentOptions, stop: _StopOnSignal,
+               resume: bool = False) -> str:
+    """Run one claimed trial to its end and record it; returns the state recorded (``requeued``: left running for
+    the job's next start). ``resume``: the trial continues from its ``last.ckpt`` (after its job's requeue)."""
     spec = backend.spec
     started = time.monotonic()
     log_path = claimed.run_dir / TRIAL_LOG
     try:
-        overrides = params_to_overrides(claimed.params, base_overrides=spec.command_overrides())
+        # composing can take longer than a heartbeat interval on a loaded node: keep beating meanwhile, so no other
+        # agent's stale check fails this live trial
+        with _beating(backend, claimed, options.heartbeat_interval_s):
+            overrides = params_to_overrides(claimed.params, base_overrides=spec.command_overrides())
     except Exception as exc:  # noqa: BLE001 - SweepError and Hydra's errors: the trial fails, the agent goes on
         return backend.finish(claimed, "failed", error=f"the parameters do not compose into a config: {exc}")
     overrides.append(run_dir_override(claimed.run_dir))
     backend.record_overrides(claimed, overrides)
     # the reporter is this run's plumbing, not its config: left out of the recorded overrides that `analyze` rebuilds
     plumbing = [] if claimed.reporter is None else [callback_override(REPORTER_CALLBACK, claimed.reporter)]
+    if resume:
+        plumbing.append(RESUME_OVERRIDE)
     shown = ", ".join(f"{k}={v}" for k, v in claimed.params.items() if not spec.parameters[k].is_fixed)
     _say(f"trial {claimed.number} starts: {shown or '(fixed parameters only)'}")
 
     env = dict(os.environ)
     for key in ("WANDB_RUN_ID", "WANDB_SWEEP_ID", "WANDB_SWEEP_PARAM_PATH", "WANDB_RESUME"):
         env.pop(key, None)  # a local trial is not a W&B sweep run
+    if not resume:
+        env.pop("SLURM_RESTART_COUNT", None)  # a new trial of a requeued job has nothing to resume
     env.update({"WANDB_RUN_GROUP": f"sweep-{backend.info.sweep_id}",
                 "WANDB_NAME": f"sweep-{backend.info.sweep_id}-trial-{claimed.number}"})
+    job_id = _slurm_job()[0]
+    if stop.requeue and job_id:
+        backend.await_requeue(claimed, job_id)
+        return REQUEUED
     if stop.signum is not None:
         return backend.finish(claimed, "interrupted", error=f"stopped by {signal.Signals(stop.signum).name}")
     process = start_trial_process(trial_argv(spec, [*overrides, *plumbing], options.python), log_path, env)
@@ -130,6 +194,8 @@ def _run_trial(backend: TrialQueue, claimed: ClaimedTrial, options: AgentOptions
         if now - last_beat >= options.heartbeat_interval_s:
             backend.heartbeat(claimed)
             last_beat = now
+        if stop.requeue and job_id and term_at is None:
+            backend.await_requeue(claimed, job_id)  # first: SLURM may end this job at any moment now
         if stop.signum is not None and term_at is None:
             term_at = now
             signal_process_group(process, signal.SIGTERM)
@@ -138,6 +204,12 @@ def _run_trial(backend: TrialQueue, claimed: ClaimedTrial, options: AgentOptions
     stop.process = None
     seconds = time.monotonic() - started
 
+    if job_id and (stop.requeue or return_code == -signal.SIGUSR2):  # the trial may see SLURM's signal first
+        stop.requeue, stop.signum = True, stop.signum or signal.SIGUSR2
+        backend.await_requeue(claimed, job_id)
+        _say(f"trial {claimed.number} stopped after {seconds:.1f} s for the requeue of job {job_id}; it resumes "
+             "from its last checkpoint when the job starts again")
+        return REQUEUED
     if stop.signum is not None:
         state = backend.finish(claimed, "interrupted", error=f"stopped by {signal.Signals(stop.signum).name}")
     elif return_code != 0:
@@ -149,8 +221,12 @@ def _run_trial(backend: TrialQueue, claimed: ClaimedTrial, options: AgentOptions
     else:
         value = best_value(metric_values(claimed.run_dir, spec.metric), spec.goal)
         if value is None:
-            state = backend.finish(claimed, "failed", error=f"{spec.metric} is not in {metrics_path(claimed.run_dir)}")
-        else:
-            state = backend.finish(claimed, "finished", value=value)
+            error = f"{spec.metric} is not in {metrics_path(claimed.run_dir)}"
+            state = backend.finish(claimed, "failed", error=error)
+            _say(f"trial {claimed.number} failed after {seconds:.1f} s: {error}")
+            return state
+        state = backend.finish(claimed, "finished", value=value)
+        _say(f"trial {claimed.number} {state} after {seconds:.1f} s: {spec.metric}={value:.6g} (best over its epochs)")
+        return state
     _say(f"trial {claimed.number} {state} after {seconds:.1f} s")
     return state

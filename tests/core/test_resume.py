@@ -1,0 +1,148 @@
+"""Exact resume: a run interrupted after epoch k and resumed (``ckpt_path=last``, a SLURM requeue, an out-of-memory
+back-off) trains the remaining epochs exactly as the uninterrupted run does. All on CPU, compared bitwise."""
+
+import logging
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+import torch
+import yaml
+
+from snpdiff.training import run_training, smaller_batch
+
+EPOCHS = 4
+
+
+class StopAfterEpoch(pl.Callback):
+    """Ends training after epoch index ``epoch`` as a killed job would have: its last.ckpt is the latest state."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if trainer.current_epoch == self.epoch:
+            trainer.should_stop = True
+
+
+class OutOfMemoryOnce(pl.Callback):
+    """Raises a GPU's out-of-memory error once at batch ``batch_idx`` of each epoch in ``epochs`` (so the batches
+    before it were trained and must be thrown away); records every epoch a training attempt starts."""
+
+    def __init__(self, epochs: tuple[int, ...], batch_idx: int = 0):
+        self.pending = set(epochs)
+        self.batch_idx = batch_idx
+        self.started_epochs: list[int] = []
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self.started_epochs.append(trainer.current_epoch)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.current_epoch in self.pending and batch_idx == self.batch_idx:
+            self.pending.discard(trainer.current_epoch)
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected)")
+
+
+def val_losses(metrics: dict) -> list[float]:
+    return [row["val_loss"] for row in metrics["history"]]
+
+
+def weights(run_dir) -> dict[str, torch.Tensor]:
+    return torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+
+
+def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    differing = [name for name in a if not torch.equal(a[name], b[name])]
+    assert not differing, f"{len(differing)} tensors differ, e.g. {differing[0]}: max |diff| " \
+                          f"{(a[differing[0]] - b[differing[0]]).abs().max().item():.3g}"
+
+
+@pytest.fixture
+def straight(tmp_path, fast_cfg):
+    """The uninterrupted run: its metrics and the folder of its last.ckpt."""
+    run_dir = tmp_path / "straight"
+    return run_training(fast_cfg(f"trainer.max_epochs={EPOCHS}", output_dir=run_dir)), run_dir
+
+
+@pytest.mark.parametrize("completed", [1, 2])
+def test_resume_after_epoch_k_equals_the_uninterrupted_run_bitwise(completed, straight, tmp_path, fast_cfg):
+    # before the fix: [.7159, .5735, .5264, .5106] straight vs [.7159, .5735, .5200, .5085] resumed after 1 epoch
+    straight_metrics, straight_dir = straight
+    run_dir = tmp_path / "resumed"
+    cfg = fast_cfg(f"trainer.max_epochs={EPOCHS}", output_dir=run_dir)
+    run_training(cfg, extra_callbacks=[StopAfterEpoch(completed - 1)])
+    resumed = run_training(fast_cfg(f"trainer.max_epochs={EPOCHS}", "ckpt_path=last", output_dir=run_dir))
+    assert [row["epoch"] for row in resumed["history"]] == list(range(EPOCHS))
+    assert val_losses(resumed) == val_losses(straight_metrics)  # exact float equality
+    assert_same_weights(weights(run_dir), weights(straight_dir))
+
+
+def test_a_requeued_slurm_job_resumes_exactly(straight, tmp_path, fast_cfg, monkeypatch):
+    """SLURM_RESTART_COUNT > 0 (set in this process as SLURM sets it in a requeued job) resumes from last.ckpt."""
+    straight_metrics, straight_dir = straight
+    run_dir = tmp_path / "requeued"
+    run_training(fast_cfg(f"trainer.max_epochs={EPOCHS}", output_dir=run_dir), extra_callbacks=[StopAfterEpoch(0)])
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    requeued = run_training(fast_cfg(f"trainer.max_epochs={EPOCHS}", output_dir=run_dir))
+    assert val_losses(requeued) == val_losses(straight_metrics)
+    assert_same_weights(weights(run_dir), weights(straight_dir))
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["ckpt_path"] == "last"
+
+
+def test_an_out_of_memory_restart_equals_a_resume_at_the_smaller_batch(tmp_path, fast_cfg):
+    """What is comparable: OOM in epoch 1 (after one batch of it was trained) makes the run go on from epoch 0's
+    checkpoint at batch 8 x 2 accumulated. The uninterrupted batch-16 run is not bitwise comparable (two half batches
+    draw their noise differently and sum in another order), so the reference is a run stopped after epoch 0 and
+    resumed by hand with data.batch_size=8 trainer.accumulate_grad_batches=2 trainer.limit_train_batches=6, which the
+    tests above show equals an uninterrupted run."""
+    common = [f"trainer.max_epochs={EPOCHS}", "data.batch_size=16", "trainer.limit_train_batches=3"]
+    reference_dir = tmp_path / "reference"
+    run_training(fast_cfg(*common, output_dir=reference_dir), extra_callbacks=[StopAfterEpoch(0)])
+    reference = run_training(fast_cfg(
+        *common, "ckpt_path=last", "data.batch_size=8", "trainer.accumulate_grad_batches=2",
+        "trainer.limit_train_batches=6", "trainer.limit_val_batches=4", output_dir=reference_dir,
+    ))
+    oom_dir = tmp_path / "oom"
+    injector = OutOfMemoryOnce(epochs=(1,), batch_idx=1)
+    metrics = run_training(fast_cfg(*common, output_dir=oom_dir), extra_callbacks=[injector])
+    assert metrics["oom/retries"] == 1 and metrics["oom/batch_size"] == 8
+    assert injector.started_epochs == [0, 1, 1, 2, 3]  # epoch 1 again from its start, nothing else repeated
+    assert val_losses(metrics) == val_losses(reference)
+    assert_same_weights(weights(oom_dir), weights(reference_dir))
+    saved = yaml.safe_load((oom_dir / "config.yaml").read_text())
+    assert (saved["data"]["batch_size"], saved["trainer"]["accumulate_grad_batches"]) == (8, 2)
+    assert (saved["trainer"]["limit_train_batches"], saved["trainer"]["limit_val_batches"]) == (6, 4)
+
+
+def test_an_explicit_ckpt_path_survives_oom_until_this_run_saves_a_newer_last(tmp_path, fast_cfg):
+    source_dir = tmp_path / "source"
+    run_training(fast_cfg(f"trainer.max_epochs={EPOCHS}", output_dir=source_dir), extra_callbacks=[StopAfterEpoch(1)])
+    checkpoint = source_dir / "checkpoints" / "last.ckpt"
+    # OOM in epoch 2 (no last.ckpt of this run yet: back to the given checkpoint), then in epoch 3 (back to the
+    # last.ckpt this run wrote after epoch 2); before the fix the first restart began again at epoch 0
+    injector = OutOfMemoryOnce(epochs=(2, 3))
+    metrics = run_training(
+        fast_cfg(f"trainer.max_epochs={EPOCHS}", f"ckpt_path={checkpoint}", output_dir=tmp_path / "run"),
+        extra_callbacks=[injector],
+    )
+    assert injector.started_epochs == [2, 2, 3, 3]
+    assert metrics["oom/retries"] == 2
+    assert [row["epoch"] for row in metrics["history"]] == list(range(EPOCHS))
+
+
+@pytest.mark.parametrize(("batch", "smaller"), [(16, 8), (6, 3), (9, 3), (5, 1), (2, 1)])
+def test_the_smaller_batch_divides_the_batch(batch, smaller):
+    assert smaller_batch(batch) == smaller
+
+
+def test_an_odd_batch_keeps_its_effective_batch_and_says_so(fast_cfg, caplog):
+    """Batch 5 cannot be halved: 1 x 5 accumulated keeps the effective batch 5 (before the fix: 2 x 2 = 4)."""
+    cfg = fast_cfg("data.batch_size=5", "trainer.max_epochs=1", "trainer.limit_train_batches=2")
+    with caplog.at_level(logging.WARNING, logger="snpdiff.training"):
+        metrics = run_training(cfg, extra_callbacks=[OutOfMemoryOnce(epochs=(0,))])
+    assert metrics["oom/batch_size"] == 1
+    saved = yaml.safe_load((Path(cfg.paths.output_dir) / "config.yaml").read_text())
+    assert (saved["data"]["batch_size"], saved["trainer"]["accumulate_grad_batches"]) == (1, 5)
+    assert saved["trainer"]["limit_train_batches"] == 10
+    assert "data.batch_size=1 and accumulate_grad_batches=5 (effective batch 5, unchanged)" in caplog.text

@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from snpdiff.errors import ConfigError
 
-LIGHTNING_KEYS = ("interval", "frequency", "monitor")
+LIGHTNING_KEYS = ("interval", "frequency", "monitor", "strict")
 # torch's names for the lowest learning rate a scheduler reaches
 FLOOR_KEYS = ("eta_min", "min_lr")
 # keys of a scheduler node that are not arguments of its _target_
@@ -83,10 +83,21 @@ def lr_scheduler_factory(node: DictConfig | Mapping | None, lr: float) -> LRSche
 
 
 def warmup_cosine(
-    optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float, eta_min: float = 0.0
+    optimizer: torch.optim.Optimizer,
+    total_steps: int,
+    warmup_fraction: float,
+    eta_min: float = 0.0,
+    warmup_epochs: float | None = None,
+    max_epochs: int | None = None,
 ) -> torch.optim.lr_scheduler.SequentialLR:
-    """Linear warm-up to ``optimizer.lr`` over ``warmup_fraction`` of ``total_steps``, then cosine decay to
-    ``eta_min`` over the rest (stepped every optimizer step)."""
+    """Linear warm-up to ``optimizer.lr`` over ``warmup_fraction`` of ``total_steps`` (or over ``warmup_epochs`` of
+    the run's ``max_epochs`` epochs when given), then cosine decay to ``eta_min`` over the rest (stepped every
+    optimizer step)."""
+    if warmup_epochs is not None:
+        if not max_epochs or not 0 < warmup_epochs < max_epochs:
+            raise ConfigError(f"scheduler.warmup_epochs={warmup_epochs!r} must be > 0 and below "
+                              f"trainer.max_epochs={max_epochs!r}")
+        warmup_fraction = warmup_epochs / max_epochs  # total_steps spans max_epochs epochs
     warmup_steps = max(1, round(warmup_fraction * total_steps))
     # step k of the warm-up runs at (k + 1) / warmup_steps of lr: the last warm-up step is at full lr
     warmup = torch.optim.lr_scheduler.LinearLR(

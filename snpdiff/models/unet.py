@@ -16,9 +16,9 @@ from snpdiff.models.validation import (
     flag_problems,
     is_int,
     is_int_list,
+    key_problems,
     per_level_problems,
     positive_int_problems,
-    with_defaults,
 )
 
 
@@ -38,7 +38,8 @@ class UNet1D(nn.Module):
     Keys (all checked by `check_unet_config`; a bad combination raises ConfigError listing every problem):
         seq_length: SNPs per window.
         in_channels: features per SNP (1 for dosages).
-        embedding_dim: width of the sinusoidal time embedding; its MLP is 4 * embedding_dim wide. Even.
+        embedding_dim: width of the sinusoidal time embedding. Even.
+        time_dim: width of the time MLP (the conditioning every residual block receives); None: 4 * embedding_dim.
         channels: base width; level i has channels * dim_mults[i] channels.
         dim_mults: one width multiplier per level.
         kernel_sizes, dilations: conv kernel (odd) and dilation per level, or one int for every level.
@@ -69,6 +70,7 @@ class UNet1D(nn.Module):
         use_attention: bool = False,
         attention_heads: int = 4,
         attention_dim_head: int = 32,
+        time_dim: int | None = None,
     ):
         super().__init__()
         problems = check_unet_config(
@@ -87,6 +89,7 @@ class UNet1D(nn.Module):
             use_attention=use_attention,
             attention_heads=attention_heads,
             attention_dim_head=attention_dim_head,
+            time_dim=time_dim,
         )
         if problems:
             raise ConfigError("invalid UNet1D configuration:\n  - " + "\n  - ".join(problems))
@@ -100,7 +103,7 @@ class UNet1D(nn.Module):
         downsample_factor = 2 ** (levels - 1)
         self.padded_length = math.ceil(seq_length / downsample_factor) * downsample_factor
 
-        time_dim = 4 * embedding_dim if use_time_emb else None
+        time_dim = (time_dim or 4 * embedding_dim) if use_time_emb else None
         self.time_mlp = time_mlp(embedding_dim, time_dim) if use_time_emb else None
 
         def resnet(dim_in: int, dim_out: int, level: int) -> ResnetBlock1d:
@@ -202,47 +205,70 @@ def _per_level(value: int | Sequence[int], levels: int) -> list[int]:
     return [value] * levels if is_int(value) else [int(item) for item in value]
 
 
+def _optional_positive_int_problems(key: str, value: Any) -> list[str]:
+    return [] if value is None else positive_int_problems(key, value)
+
+
+def _dim_mults_problems(key: str, value: Any) -> list[str]:
+    if is_int_list(value) and len(value) > 0 and all(mult >= 1 for mult in value):
+        return []
+    return [f"model.{key} must be a non-empty list of positive integers (one per level), got {value!r}"]
+
+
+# one rule per key, in the order the problems are reported
+_KEY_RULES = {
+    "seq_length": positive_int_problems,
+    "in_channels": positive_int_problems,
+    "channels": positive_int_problems,
+    "norm_groups": positive_int_problems,
+    "attention_heads": positive_int_problems,
+    "attention_dim_head": positive_int_problems,
+    "embedding_dim": embedding_dim_problems,
+    "time_dim": _optional_positive_int_problems,
+    "dropout": dropout_problems,
+    "use_time_emb": flag_problems,
+    "use_pos_emb": flag_problems,
+    "use_scale_shift_norm": flag_problems,
+    "use_attention": flag_problems,
+    "dim_mults": _dim_mults_problems,
+}
+# per-level keys: (key, what a valid element is, the rule for one element)
+_PER_LEVEL_KEYS = (
+    ("kernel_sizes", "odd integers >= 1", lambda size: size >= 1 and size % 2 == 1),
+    ("dilations", "integers >= 1", lambda dilation: dilation >= 1),
+)
+
+
+def _norm_groups_problems(model_keys: dict[str, Any]) -> list[str]:
+    """GroupNorm needs norm_groups to divide every level width (checked when all three keys are valid)."""
+    keys = ("channels", "norm_groups", "dim_mults")
+    if not all(key in model_keys and not _KEY_RULES[key](key, model_keys[key]) for key in keys):
+        return []
+    channels, norm_groups, dim_mults = (model_keys[key] for key in keys)
+    widths = [channels * mult for mult in dim_mults]
+    if not any(width % norm_groups for width in widths):
+        return []
+    common = math.gcd(*widths)
+    divisors = [d for d in range(1, common + 1) if common % d == 0]
+    return [
+        f"model.norm_groups={norm_groups} must divide every level width model.channels * model.dim_mults "
+        f"= {widths}; allowed: one of {divisors}"
+    ]
+
+
 def check_unet_config(**model_keys: Any) -> list[str]:
     """Every problem with a set of UNet1D keys, one message each naming the `model.` key and what is allowed.
 
-    Takes UNet1D's keyword arguments (any subset; missing keys take UNet1D's defaults, `seq_length` is checked
-    only when given) and returns an empty list when UNet1D can be built from them. Keys UNet1D does not take
-    are reported too, so pass the model config without Hydra's `_target_`. This is the only place these rules
-    live: UNet1D and the config validator both call it.
+    Takes UNet1D's keyword arguments as composed (the config's `model` node without `_target_`, or what UNet1D
+    was called with) and returns an empty list when UNet1D can be built from them. It has no defaults of its own
+    (they live in UNet1D's signature): a key not given is not checked. Unknown keys are the config schema's
+    business (`snpdiff.schemas`). This is the only place these rules live: UNet1D and the config validator both
+    call it.
     """
-    values, problems = with_defaults(UNet1D, model_keys)
-    if "seq_length" in values:
-        problems += positive_int_problems("seq_length", values["seq_length"])
-    for key in ("in_channels", "channels", "norm_groups", "attention_heads", "attention_dim_head"):
-        problems += positive_int_problems(key, values[key])
-    problems += embedding_dim_problems(values["embedding_dim"])
-    problems += dropout_problems(values["dropout"])
-    for key in ("use_time_emb", "use_pos_emb", "use_scale_shift_norm", "use_attention"):
-        problems += flag_problems(key, values[key])
-
-    dim_mults = values["dim_mults"]
-    dim_mults_ok = is_int_list(dim_mults) and len(dim_mults) > 0 and all(mult >= 1 for mult in dim_mults)
-    if not dim_mults_ok:
-        problems.append(
-            f"model.dim_mults must be a non-empty list of positive integers (one per level), got {dim_mults!r}"
-        )
-    levels = len(dim_mults) if dim_mults_ok else None
-    problems += per_level_problems(
-        "kernel_sizes", values["kernel_sizes"], levels, lambda size: size >= 1 and size % 2 == 1, "odd integers >= 1"
-    )
-    problems += per_level_problems(
-        "dilations", values["dilations"], levels, lambda dilation: dilation >= 1, "integers >= 1"
-    )
-
-    channels, norm_groups = values["channels"], values["norm_groups"]
-    sizes_ok = not positive_int_problems("channels", channels) and not positive_int_problems("norm_groups", norm_groups)
-    if dim_mults_ok and sizes_ok:
-        widths = [channels * mult for mult in dim_mults]
-        if any(width % norm_groups for width in widths):
-            common = math.gcd(*widths)
-            divisors = [d for d in range(1, common + 1) if common % d == 0]
-            problems.append(
-                f"model.norm_groups={norm_groups} must divide every level width model.channels * model.dim_mults "
-                f"= {widths}; allowed: one of {divisors}"
-            )
-    return problems
+    problems = key_problems(model_keys, _KEY_RULES)
+    dim_mults = model_keys.get("dim_mults")
+    levels = len(dim_mults) if "dim_mults" in model_keys and not _dim_mults_problems("dim_mults", dim_mults) else None
+    for key, allowed, element_ok in _PER_LEVEL_KEYS:
+        if key in model_keys:
+            problems += per_level_problems(key, model_keys[key], levels, element_ok, allowed)
+    return problems + _norm_groups_problems(model_keys)

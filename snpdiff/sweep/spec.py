@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,14 +26,17 @@ METHODS = ("grid", "random", "bayes")
 GOALS = ("minimize", "maximize")
 TOP_LEVEL_KEYS = (
     "method", "metric", "parameters", "early_terminate", "run_cap", "program", "command",
-    "name", "description", "project", "entity",
+    "name", "description", "project", "entity", "controller", "count",
 )
+# The stored sweep's own key (``to_dict``): what W&B's spec cannot say (agents' default count, conditional parameters).
+STORED_KEY = "snpdiff"
 PARAM_KEYS = ("value", "values", "distribution", "min", "max", "q", "mu", "sigma", "probabilities", "parameters")
 DEFAULT_PROGRAM = "train.py"
 DEFAULT_COMMAND = ("${env}", "${interpreter}", "${program}", "${args_no_hyphens}")
 # W&B's argument macros. For a Hydra program every one of them means "the trial's Hydra overrides", rendered by
 # snpdiff.sweep.bridge (W&B's own rendering writes None as "None" and dicts in Python syntax, which Hydra rejects).
 ARGS_MACROS = ("${args}", "${args_no_hyphens}", "${args_no_boolean_flags}")
+# W&B's ${args_json}, ${args_json_file} and per-parameter macros have no Hydra form: refused with these listed.
 OTHER_MACROS = ("${env}", "${interpreter}", "${program}")
 # A quantile in (0, 1) is what the local backend samples for the normal family; the tails beyond ~5 sigma are cut.
 NORMAL_QUANTILE_BOUNDS = (3e-7, 1 - 3e-7)
@@ -59,12 +63,26 @@ DISTRIBUTIONS: dict[str, dict[str, float | None]] = {
 }
 NORMAL_FAMILY = ("normal", "q_normal", "log_normal", "q_log_normal")
 
-# The old tool's flat parameter names -> Hydra keys or config groups. The one place this mapping lives.
-ALIASES: dict[str, str] = {
+@dataclass(frozen=True)
+class Retired:
+    """An old parameter name whose feature this network does not have: dropped from a sweep with a warning."""
+
+    reason: str
+
+
+# The old tool's flat parameter names -> the Hydra key (or config group) that does what the name did there, or
+# Retired(why) for a feature this network does not have. The one place this mapping lives.
+ALIASES: dict[str, str | Retired] = {
+    # optimizer
     "learning_rate": "optimizer.lr",
     "lr": "optimizer.lr",
     "weight_decay": "optimizer.weight_decay",
     "betas": "optimizer.betas",
+    "beta1": "optimizer.betas.0",  # the halves of Adam's betas, each swept alone or both together
+    "beta2": "optimizer.betas.1",
+    "eps": "optimizer.eps",
+    "amsgrad": "optimizer.amsgrad",
+    # data and trainer
     "batch_size": "data.batch_size",
     "seq_length": "data.seq_length",
     "n_individuals": "data.n_individuals",
@@ -73,24 +91,35 @@ ALIASES: dict[str, str] = {
     "gradient_clip_val": "trainer.gradient_clip_val",
     "accumulate_grad_batches": "trainer.accumulate_grad_batches",
     "precision": "trainer.precision",
+    # model
     "embedding_dim": "model.embedding_dim",
+    "time_dim": "model.time_dim",
     "channels": "model.channels",
     "dim_mults": "model.dim_mults",
     "kernel_sizes": "model.kernel_sizes",
     "dilations": "model.dilations",
     "norm_groups": "model.norm_groups",
     "dropout": "model.dropout",
-    "use_time_emb": "model.use_time_emb",
-    "use_pos_emb": "model.use_pos_emb",
+    "with_time_emb": "model.use_time_emb",
+    "with_pos_emb": "model.use_pos_emb",
     "use_scale_shift_norm": "model.use_scale_shift_norm",
     "use_attention": "model.use_attention",
     "attention_heads": "model.attention_heads",
     "attention_dim_head": "model.attention_dim_head",
+    "edge_pad": Retired("the UNet pads the SNP axis itself (zeros on the right up to a multiple of "
+                        "2**(levels - 1), cropped from the output); there is no edge padding to choose"),
+    "pos_dim": Retired("the positional embedding is learned per SNP at the first level's width "
+                       "(model.use_pos_emb); it has no width of its own"),
+    "attention_type": Retired("the old sparse attention is not implemented: model.use_attention gives linear "
+                              "attention per level and full attention in the middle"),
+    "attention_window": Retired("the old sliding-window attention is not implemented (model.use_attention "
+                                "attends over the whole window)"),
+    "window_size": Retired("the old sliding-window attention is not implemented (model.use_attention attends "
+                           "over the whole window)"),
+    "num_global_tokens": Retired("the old sparse attention's global tokens are not implemented"),
+    # loss and diffusion
     "discrete_penalty_weight": "loss.discrete_penalty_weight",
     "use_discrete_loss": "loss.use_discrete_loss",
-    "scheduler_type": "scheduler",  # a config-group choice: cosine | reduce | onecycle | warmup_cosine | none
-    "eta_min": "scheduler.eta_min",
-    "min_lr": "scheduler.min_lr",
     "timesteps": "diffusion.timesteps",
     "beta_start": "diffusion.beta_start",
     "beta_end": "diffusion.beta_end",
@@ -98,7 +127,24 @@ ALIASES: dict[str, str] = {
     "prediction": "diffusion.prediction",
     "sampler": "diffusion.sampler",
     "sampling_steps": "diffusion.sampling_steps",
+    # learning-rate scheduler: a group choice, and the keys of the options that take them
+    "scheduler_type": "scheduler",  # cosine | reduce | onecycle | warmup_cosine | none
+    "eta_min": "scheduler.eta_min",  # cosine, warmup_cosine
+    "min_lr": "scheduler.min_lr",  # reduce
+    "warmup_epochs": "scheduler.warmup_epochs",  # warmup_cosine
+    "scheduler_factor": "scheduler.factor",  # reduce (ReduceLROnPlateau)
+    "scheduler_patience": "scheduler.patience",
+    "scheduler_threshold": "scheduler.threshold",
+    "scheduler_mode": "scheduler.mode",
+    "scheduler_min_lr": "scheduler.min_lr",
+    "scheduler_max_lr": "scheduler.max_lr",  # onecycle (OneCycleLR)
+    "scheduler_pct_start": "scheduler.pct_start",
+    "scheduler_div_factor": "scheduler.div_factor",
+    "scheduler_final_div_factor": "scheduler.final_div_factor",
+    "scheduler_anneal_strategy": "scheduler.anneal_strategy",
 }
+# What ``program:`` named in the old tool; a sweep of it runs train.py.
+OLD_PROGRAMS = ("train_sweep.py",)
 
 
 def quantize(value: float, q: float) -> float | int:
@@ -215,6 +261,7 @@ class Hyperband:
     min_iter: int | None = None
     max_iter: int | None = None
     s: int | None = None
+    strict: bool | None = None  # W&B's stricter brackets; kept for W&B, not applicable to Optuna's pruner
 
     def resource_bounds(self) -> tuple[int, int | str]:
         """``(min_resource, max_resource)`` in epochs; max is ``"auto"`` when only ``min_iter`` is given.
@@ -245,6 +292,13 @@ class SweepSpec:
     project: str | None = None
     entity: str | None = None
     metric_given: bool = True
+    target: float | None = None  # metric.target: the sweep stops once a trial reaches it
+    controller: dict[str, Any] | None = None  # W&B's controller, passed on unchanged
+    count: int | None = None  # the agents' default --count (an old file's top-level count)
+    # key -> {group: options}: a key that only some options of a swept group have is set only under those options
+    conditions: dict[str, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = field(default=(), compare=False)  # accepted, but the user should know
+    coerced: tuple[str, ...] = field(default=(), compare=False)  # numbers written as text, read as numbers
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def fixed_params(self) -> dict[str, Any]:
@@ -265,11 +319,20 @@ class SweepSpec:
         start = tokens.index("${program}") + 1 if "${program}" in tokens else len(tokens)
         return [t for t in tokens[start:] if not (t.startswith("${") and t.endswith("}"))]
 
-    def to_dict(self) -> dict[str, Any]:
-        """The canonical sweep file (flattened, aliases resolved): what is stored with the sweep."""
+    def applies(self, name: str, params: Mapping[str, Any]) -> bool:
+        """Whether parameter ``name`` applies with the group choices in ``params`` (see ``conditions``)."""
+        return all(params.get(group) in options for group, options in self.conditions.get(name, {}).items())
+
+    def applicable(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` without the conditional parameters that do not apply to its group choices."""
+        return {name: value for name, value in params.items() if self.applies(name, params)}
+
+    def to_wandb(self) -> dict[str, Any]:
+        """The sweep as W&B's spec: every W&B key of the file, parameters under their canonical names."""
         out: dict[str, Any] = {
             "method": self.method,
-            "metric": {"name": self.metric, "goal": self.goal},
+            "metric": {"name": self.metric, "goal": self.goal,
+                       **({"target": self.target} if self.target is not None else {})},
             "parameters": {name: p.to_wandb() for name, p in self.parameters.items()},
             "program": self.program,
             "command": list(self.command),
@@ -279,11 +342,21 @@ class SweepSpec:
             out["early_terminate"] = {
                 "type": "hyperband",
                 **{k: v for k, v in (("eta", hb.eta), ("min_iter", hb.min_iter), ("max_iter", hb.max_iter),
-                                     ("s", hb.s)) if v is not None},
+                                     ("s", hb.s), ("strict", hb.strict)) if v is not None},
             }
-        for key in ("run_cap", "name", "description", "project", "entity"):
+        for key in ("run_cap", "name", "description", "project", "entity", "controller"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical sweep file (flattened, aliases resolved): what is stored with the sweep."""
+        out = self.to_wandb()
+        stored = {"count": self.count,
+                  "conditions": {k: {g: list(o) for g, o in c.items()} for k, c in self.conditions.items()}}
+        stored = {k: v for k, v in stored.items() if v}
+        if stored:
+            out[STORED_KEY] = stored
         return out
 
 
@@ -303,8 +376,30 @@ def _flatten(block: Any, prefix: str, out: dict[str, tuple[str, Any]], problems:
             out[dotted] = (dotted, entry)
 
 
-def _parse_param(name: str, written: str, entry: Any, problems: list[str]) -> ParamSpec | None:
-    """One parameter entry -> ParamSpec, or None with the reasons appended to ``problems``."""
+def number_from_text(value: Any) -> float | int | None:
+    """The number a text such as ``'1e-4'`` stands for (PyYAML reads ``1e-4`` without a dot as text), else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    if not math.isfinite(number):
+        return None
+    return int(number) if number.is_integer() and not any(c in value for c in ".eE") else number
+
+
+def value_like_log_uniform(low: float, high: float) -> bool:
+    """Whether ``log_uniform`` bounds look like the values meant rather than their natural logs: both in (0, 1], or
+    both above 1 and more than a factor e apart."""
+    return (0 < low <= 1 and 0 < high <= 1) or (low > 1 and high > 1 and high / low > math.e)
+
+
+def _parse_param(name: str, written: str, entry: Any, problems: list[str],
+                 coerced: list[str] | None = None) -> ParamSpec | None:
+    """One parameter entry -> ParamSpec, or None with the reasons appended to ``problems``.
+
+    Distribution arguments written as text (``min: 1e-4``) are read as numbers and listed in ``coerced``."""
     where = f"parameter '{written}'" + (f" (alias of {name})" if written != name else "")
     if not isinstance(entry, dict):
         problems.append(f"{where}: must be a mapping with value, values or distribution; got {entry!r}")
@@ -355,6 +450,11 @@ def _parse_param(name: str, written: str, entry: Any, problems: list[str]) -> Pa
     ok = True
     for key, default in DISTRIBUTIONS[distribution].items():
         value = entry.get(key, default)
+        number = number_from_text(value)
+        if number is not None:
+            value = number
+            if coerced is not None:
+                coerced.append(f"{written}.{key}={entry[key]!r}")
         if value is None:
             problems.append(f"{where}: distribution {distribution} needs '{key}'")
             ok = False
@@ -377,6 +477,13 @@ def _parse_param(name: str, written: str, entry: Any, problems: list[str]) -> Pa
         ok = False
     if distribution.endswith("_values") and "min" in args and args["min"] <= 0:
         problems.append(f"{where}: {distribution} needs min > 0 (a log scale), got min={args['min']!r}")
+        ok = False
+    if distribution in ("log_uniform", "q_log_uniform") and ok and value_like_log_uniform(args["min"], args["max"]):
+        problems.append(
+            f"{where}: distribution {distribution} takes natural-log exponents, so min={args['min']!r}, "
+            f"max={args['max']!r} samples values in [{math.exp(args['min']):.6g}, {math.exp(args['max']):.6g}]; "
+            f"for values between {args['min']!r} and {args['max']!r} write distribution: "
+            f"{distribution}_values, or convert the old file with `python sweep.py migrate OLD.yaml -o NEW.yaml`")
         ok = False
     if "q" in args and args["q"] <= 0:
         problems.append(f"{where}: q must be > 0, got {args['q']!r}")
@@ -401,6 +508,10 @@ def _parse_hyperband(entry: Any, problems: list[str]) -> Hyperband | None:
         if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
             problems.append(f"early_terminate.{key} must be a non-negative integer, got {value!r}")
             return None
+    strict = entry.get("strict")
+    if strict is not None and not isinstance(strict, bool):
+        problems.append(f"early_terminate.strict must be true or false, got {strict!r}")
+        return None
     eta = values["eta"] if values["eta"] is not None else 3
     if eta < 2:
         problems.append(f"early_terminate.eta must be >= 2, got {eta}")
@@ -414,7 +525,7 @@ def _parse_hyperband(entry: Any, problems: list[str]) -> Hyperband | None:
     if values["min_iter"] is not None and values["min_iter"] < 1:
         problems.append(f"early_terminate.min_iter must be >= 1, got {values['min_iter']}")
         return None
-    return Hyperband(eta=eta, min_iter=values["min_iter"], max_iter=values["max_iter"], s=values["s"])
+    return Hyperband(eta=eta, min_iter=values["min_iter"], max_iter=values["max_iter"], s=values["s"], strict=strict)
 
 
 def _parse_command(command: Any, problems: list[str]) -> tuple[str, ...]:
@@ -423,10 +534,12 @@ def _parse_command(command: Any, problems: list[str]) -> tuple[str, ...]:
     if not isinstance(command, list) or not all(isinstance(t, str) for t in command):
         problems.append(f"command must be a list of strings, got {command!r}")
         return DEFAULT_COMMAND
-    for token in command:
-        if token.startswith("${") and token.endswith("}") and token not in ARGS_MACROS + OTHER_MACROS:
-            allowed = ", ".join(OTHER_MACROS + ARGS_MACROS)
-            problems.append(f"command: {token} cannot pass parameters to a Hydra program; allowed macros: {allowed}")
+    allowed = ", ".join(OTHER_MACROS + ARGS_MACROS)
+    unsupported = [token for token in command if "${" in token and token not in ARGS_MACROS + OTHER_MACROS]
+    for token in unsupported:
+        problems.append(f"command: {token!r} is not supported: a Hydra program takes the trial's parameters "
+                        f"only through ${{args_no_hyphens}}; supported macros: {allowed} (each a whole token)")
+    command = [token for token in command if token not in unsupported]  # the rest is still checked
     if "${program}" not in command:
         problems.append("command must contain ${program}")
     if not any(t in ARGS_MACROS for t in command):
@@ -440,9 +553,11 @@ def parse_sweep(raw: Any, default_metric: str = "val_loss") -> tuple[SweepSpec |
     ``default_metric`` (the config's ``optimized_metric``) is used, minimised, when the file has no ``metric``.
     """
     problems: list[str] = []
+    warnings: list[str] = []
+    coerced: list[str] = []
     if not isinstance(raw, dict):
         return None, [f"a sweep file must be a mapping with method and parameters, got {type(raw).__name__}"]
-    unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS))
+    unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS) - {STORED_KEY})
     if unknown:
         problems.append(f"unknown top-level keys {unknown}; allowed: {', '.join(TOP_LEVEL_KEYS)}")
     method = raw.get("method")
@@ -451,7 +566,7 @@ def parse_sweep(raw: Any, default_metric: str = "val_loss") -> tuple[SweepSpec |
 
     metric = raw.get("metric")
     metric_given = metric is not None
-    metric_name, goal = default_metric, "minimize"
+    metric_name, goal, target = default_metric, "minimize", None
     if metric_given:
         if not isinstance(metric, dict) or not isinstance(metric.get("name"), str):
             problems.append(f"metric must be a mapping with 'name' (and 'goal'), got {metric!r}")
@@ -462,6 +577,12 @@ def parse_sweep(raw: Any, default_metric: str = "val_loss") -> tuple[SweepSpec |
             extra = sorted(set(metric) - {"name", "goal", "target"})
             if extra:
                 problems.append(f"metric: unknown keys {extra}; allowed: name, goal, target")
+            target = metric.get("target")
+            if target is not None and not _is_number(number_from_text(target) or target):
+                problems.append(f"metric.target must be a number (the value that ends the sweep), got {target!r}")
+                target = None
+            elif target is not None:
+                target = number_from_text(target) or target
 
     flat: dict[str, tuple[str, Any]] = {}
     if "parameters" not in raw:
@@ -472,12 +593,15 @@ def parse_sweep(raw: Any, default_metric: str = "val_loss") -> tuple[SweepSpec |
     written_for: dict[str, str] = {}  # key -> the name that set it first
     for dotted, (written, entry) in flat.items():
         name = ALIASES.get(dotted, dotted)
+        if isinstance(name, Retired):
+            warnings.append(f"parameter '{written}' is dropped: {name.reason}")
+            continue
         key = name.lstrip("+")
         if key in written_for:
             problems.append(f"parameter '{written}' and '{written_for[key]}' both set {key}; keep one")
             continue
         written_for[key] = written
-        param = _parse_param(name, written, entry, problems)
+        param = _parse_param(name, written, entry, problems, coerced)
         if param is not None:
             parameters[name] = param
 
@@ -500,6 +624,23 @@ def parse_sweep(raw: Any, default_metric: str = "val_loss") -> tuple[SweepSpec |
     if not isinstance(program, str) or not program:
         problems.append(f"program must be a script path such as train.py, got {program!r}")
         program = DEFAULT_PROGRAM
+    elif Path(program).name in OLD_PROGRAMS:
+        warnings.append(f"program: {program} is the old tool's script; the trials run {DEFAULT_PROGRAM}")
+        program = DEFAULT_PROGRAM
+    stored = raw.get(STORED_KEY) or {}
+    count = raw.get("count", stored.get("count"))
+    if count is not None and not (isinstance(count, int) and not isinstance(count, bool) and count >= 1):
+        problems.append(f"count must be a positive integer, got {count!r}")
+        count = None
+    elif "count" in raw:
+        warnings.append(f"count: {count} is not a W&B sweep key (W&B refuses it); it is the agents' default "
+                        "--count here (`sweep.py agent --count N` sets it per agent)")
+    conditions = {key: {group: tuple(options) for group, options in groups.items()}
+                  for key, groups in (stored.get("conditions") or {}).items()}
+    controller = raw.get("controller")
+    if controller is not None and not isinstance(controller, dict):
+        problems.append(f"controller must be a mapping such as {{type: local}}, got {controller!r}")
+        controller = None
     command = _parse_command(raw.get("command"), problems)
     texts = {}
     for key in ("name", "description", "project", "entity"):
@@ -513,7 +654,8 @@ def parse_sweep(raw: Any, default_metric: str = "val_loss") -> tuple[SweepSpec |
         method=method if method in METHODS else "random",  # still lets the parameters be checked
         metric=metric_name, goal=goal if goal in GOALS else "minimize", parameters=parameters,
         early_terminate=hyperband, run_cap=run_cap, program=program, command=command, metric_given=metric_given,
-        raw=raw, **texts,
+        target=target, controller=controller, count=count, conditions=conditions, warnings=tuple(warnings),
+        coerced=tuple(coerced), raw=raw, **texts,
     )
     return spec, problems
 
@@ -524,9 +666,13 @@ def read_sweep_file(path: str | Path) -> Any:
     if not path.is_file():
         raise SweepError(f"sweep file {path} does not exist")
     try:
-        return yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise SweepError(f"sweep file {path} is not valid YAML: {exc}") from None
+    if raw is None:
+        raise SweepError(f"sweep file {path} is empty (or only comments); it needs at least method and parameters, "
+                         "e.g. conf/sweeps/cpu_smoke.yaml")
+    return raw
 
 
 def load_sweep(raw: Any, default_metric: str = "val_loss") -> SweepSpec:

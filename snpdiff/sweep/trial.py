@@ -142,7 +142,8 @@ def wandb_trial_argv(environ: Mapping[str, str] = os.environ, python: str = sys.
         raise SweepError(f"W&B sweep {environ['WANDB_SWEEP_ID']}: {spec_path} is missing; start agents with "
                          "`python sweep.py agent` (it writes the sweep's definition there)")
     spec = load_sweep(yaml.safe_load(spec_path.read_text()))
-    params = read_wandb_params(environ["WANDB_SWEEP_PARAM_PATH"])
+    # W&B sends every parameter to every run; a conditional one is set only where it applies
+    params = spec.applicable(read_wandb_params(environ["WANDB_SWEEP_PARAM_PATH"]))
     overrides = params_to_overrides(params, base_overrides=spec.command_overrides())
     overrides.append(run_dir_override(sweep_dir / TRIALS_DIR / environ["WANDB_RUN_ID"]))
     return trial_argv(spec, overrides, python)

@@ -85,6 +85,7 @@ KEY_CHANGES = {
     "use_attention": (False, True, "params"),
     "attention_heads": (2, 4, "params"),
     "attention_dim_head": (8, 16, "params"),
+    "time_dim": (None, 32, "params"),  # None: 4 * embedding_dim
 }
 
 
@@ -161,8 +162,16 @@ def test_accepts_omegaconf_lists_as_hydra_passes_them():
 
 
 def test_default_config_is_valid():
-    assert check_unet_config() == []
+    defaults = {name: p.default for name, p in inspect.signature(UNet1D).parameters.items() if name != "seq_length"}
+    assert check_unet_config(seq_length=1000, **defaults) == []
     assert check_unet_config(seq_length=1000, **TINY) == []
+
+
+def test_check_unet_config_has_no_defaults_and_checks_only_the_keys_given():
+    assert check_unet_config() == []
+    assert check_unet_config(norm_groups=8) == []  # needs channels and dim_mults to check divisibility
+    assert check_unet_config(dilations=[1, 2, 4]) == []  # the number of levels comes from dim_mults
+    assert check_unet_config(channels=12, norm_groups=8, dim_mults=[1, 2, 4]) != []
 
 
 # One bad input per rule: (keys, a fragment every message for that rule must contain).
@@ -197,9 +206,9 @@ BAD_CONFIGS = {
     "dropout_negative": ({"dropout": -0.1}, "model.dropout must be a number in [0, 1)"),
     "flag": ({"use_attention": "yes"}, "model.use_attention must be true or false"),
     "in_channels": ({"in_channels": 0}, "model.in_channels must be a positive integer"),
+    "time_dim": ({"time_dim": 0}, "model.time_dim must be a positive integer"),
     "seq_length": ({"seq_length": 0}, "model.seq_length must be a positive integer"),
     "bool_is_not_int": ({"channels": True}, "model.channels must be a positive integer"),
-    "unknown_key": ({"dim_mult": [1, 2]}, "model.dim_mult is not a UNet1D key; allowed keys: seq_length, in_channels"),
 }
 
 
@@ -212,7 +221,9 @@ def test_check_unet_config_names_the_key_and_the_allowed_values(case):
 
 
 def test_check_unet_config_reports_every_problem_at_once():
-    problems = check_unet_config(channels=12, norm_groups=8, kernel_sizes=[3, 4], attention_heads=0, dropout=2)
+    problems = check_unet_config(
+        channels=12, norm_groups=8, dim_mults=[1, 2, 4], kernel_sizes=[3, 4], attention_heads=0, dropout=2
+    )
     joined = "\n".join(problems)
     for key in ("norm_groups", "kernel_sizes entries", "kernel_sizes has 2 entries", "attention_heads", "dropout"):
         assert f"model.{key}" in joined

@@ -45,14 +45,14 @@ def test_values_are_rendered_in_hydras_grammar_from_their_types():
 
 
 def test_group_choices_and_new_keys_get_the_right_override_form():
-    overrides = params_to_overrides({"scheduler": "reduce", "scheduler.min_lr": 1e-7, "trainer.max_time": None,
+    overrides = params_to_overrides({"scheduler": "reduce", "scheduler.min_lr": 1e-7, "trainer.detect_anomaly": None,
                                      "+tags2": ["a"], "model": "unet_attn"})
-    assert overrides == ["scheduler=reduce", "model=unet_attn", "scheduler.min_lr=1e-07", "+trainer.max_time=null",
-                         "+tags2=['a']"]
+    assert overrides == ["scheduler=reduce", "model=unet_attn", "scheduler.min_lr=1e-07",
+                         "+trainer.detect_anomaly=null", "+tags2=['a']"]
     cfg = compose_config(overrides)
     assert group_choices(overrides)["scheduler"] == "reduce"
     assert cfg.scheduler.min_lr == 1e-7 and cfg.model.use_attention is True
-    assert "max_time" in cfg.trainer and cfg.trainer.max_time is None
+    assert "detect_anomaly" in cfg.trainer and cfg.trainer.detect_anomaly is None
 
 
 def test_wandbs_own_rendering_would_be_wrong_and_ours_is_not():

@@ -118,7 +118,7 @@ def test_structural_problems_are_all_reported():
     })
     expected = ["metric.goal='lowest'", "'b': unknown keys ['vaules']", "unknown distribution 'lognormal'",
                 "'d': must be a mapping", "q must be > 0", "only type 'hyperband'", "run_cap must be a positive",
-                "${args_json} cannot pass parameters", "must contain ${args_no_hyphens}",
+                "'${args_json}' is not supported", "must contain ${args_no_hyphens}",
                 "unknown top-level keys ['colour']",
                 "'a': grid search needs values"]
     for text in expected:
@@ -145,3 +145,59 @@ def test_stored_form_round_trips():
     assert again.command_overrides() == ["debug=fast"]
     with pytest.raises(SweepError, match="method"):
         load_sweep({**spec.to_dict(), "method": "hyper"})
+
+
+# W&B's own documented constructs (docs.wandb.ai, "Define a sweep configuration"): nested parameters, the controller,
+# metric.target, early_terminate.strict, probabilities and ${args_no_hyphens} in the command.
+WANDB_DOCUMENTED = {
+    "name": "documented", "description": "W&B's examples", "project": "snpdiff", "entity": "someone",
+    "program": "train.py", "method": "bayes",
+    "metric": {"name": "val_loss", "goal": "minimize", "target": 0.1},
+    "early_terminate": {"type": "hyperband", "min_iter": 3, "eta": 2, "strict": True},
+    "controller": {"type": "local"},
+    "command": ["${env}", "${interpreter}", "${program}", "${args_no_hyphens}"],
+    "parameters": {
+        "optimizer": {"parameters": {"lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-2},
+                                     "weight_decay": {"values": [0.0, 0.01], "probabilities": [0.3, 0.7]}}},
+        "scheduler": {"values": ["cosine", "reduce"]},
+        "scheduler.min_lr": {"value": 1e-7},
+    },
+    "run_cap": 10,
+}
+
+
+def test_wandbs_documented_keys_reach_wandb_sweep_unchanged(monkeypatch, tmp_path):
+    """W&B's server is stood in for: ``wandb.sweep`` records the config it is given."""
+    import wandb
+
+    from snpdiff.sweep.backends import wandb as wandb_backend
+    from snpdiff.sweep.validation import checked_sweep
+
+    spec, problems, _ = checked_sweep(WANDB_DOCUMENTED, "wandb")
+    assert problems == []
+    sent = {}
+    monkeypatch.setattr(wandb_backend, "require_credentials", lambda: None)
+    monkeypatch.setattr(wandb, "sweep", lambda config, project, entity: sent.update(config) or "abc123")
+    info = wandb_backend.WandbBackend.create(spec, tmp_path, project=None, entity="someone")
+    assert info.sweep_id == "abc123" and info.project == "snpdiff"
+    expected = {key: value for key, value in WANDB_DOCUMENTED.items() if key != "parameters"}
+    expected["command"] = wandb_backend.TRIAL_COMMAND  # the bridge renders the overrides (see the module)
+    assert {key: sent[key] for key in expected} == expected
+    assert sent["parameters"] == {
+        "optimizer.lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-2},
+        "optimizer.weight_decay": {"values": [0.0, 0.01], "probabilities": [0.3, 0.7]},
+        "scheduler": {"values": ["cosine", "reduce"]},
+        "scheduler.min_lr": {"value": 1e-7},
+    }
+    assert "snpdiff" not in sent  # the stored form's own key (conditions) stays with the sweep
+    assert spec.to_dict()["snpdiff"] == {"conditions": {"scheduler.min_lr": {"scheduler": ["reduce"]}}}
+    # a W&B run gets every parameter; its trial sets a conditional one only where it applies
+    assert spec.applicable({"scheduler": "cosine", "scheduler.min_lr": 1e-7}) == {"scheduler": "cosine"}
+
+
+def test_top_level_count_and_the_old_program_are_accepted_with_a_warning_each():
+    spec, problems = parse({"x": {"value": 1}}, count=7, program="train_sweep.py")
+    assert problems == [] and spec.count == 7 and spec.program == "train.py"
+    assert len(spec.warnings) == 2
+    assert "count" not in spec.to_wandb() and spec.to_dict()["snpdiff"] == {"count": 7}
+    assert load_sweep(spec.to_dict()).count == 7

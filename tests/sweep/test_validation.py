@@ -64,14 +64,56 @@ def test_cross_key_problems_of_value_combinations_are_found():
     assert problems[0].startswith("combination model.channels=8, model.norm_groups=16")
 
 
-def test_group_options_with_keys_that_only_some_of_them_have_are_refused():
-    _, problems = sweep_problems({
+def test_a_key_that_only_some_swept_options_have_is_conditional():
+    spec, problems = sweep_problems({
         "method": "random", "metric": {"name": "val_loss", "goal": "minimize"},
         "parameters": {"scheduler": {"values": ["cosine", "reduce"]},
                        "scheduler.min_lr": {"values": [1e-6, 1e-7]}},
     }, backend="local")
-    assert len(problems) == 1
-    assert "scheduler.min_lr exists with scheduler=reduce but not with scheduler=cosine" in problems[0]
+    assert problems == []
+    assert spec.conditions == {"scheduler.min_lr": {"scheduler": ("reduce",)}}
+    assert spec.to_dict()["snpdiff"] == {"conditions": {"scheduler.min_lr": {"scheduler": ["reduce"]}}}
+
+
+def test_finite_ranges_are_enumerated_and_each_problem_is_one_message():
+    """channels 8..16 with 8 norm groups: every value but 8 and 16 fails; one message names them all."""
+    _, problems = sweep_problems({
+        "method": "grid", "metric": {"name": "val_loss", "goal": "minimize"},
+        "parameters": {"model.channels": {"distribution": "int_uniform", "min": 8, "max": 16},
+                       "model.norm_groups": {"value": 8}, "model.dim_mults": {"value": [1, 2]}},
+    }, backend="local")
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("parameter 'model.channels' = 9, 10, 11, 12, 13, 14 and 1 more: model.norm_groups=8 "
+                                  "must divide every level width")
+    assert "with scheduler" not in problems[0]
+
+
+def test_hyperband_that_can_never_prune_is_a_warning_and_strict_is_not_applicable_locally():
+    from snpdiff.sweep.validation import checked_sweep
+
+    _, problems, messages = checked_sweep({
+        "method": "random", "metric": {"name": "val_loss", "goal": "minimize"},
+        "early_terminate": {"type": "hyperband", "min_iter": 5, "strict": True},
+        "parameters": {"trainer.max_epochs": {"value": 5}, "optimizer.lr": {"values": [0.001, 0.01]}},
+    }, backend="local")
+    assert problems == []
+    assert messages == [
+        "warning: early_terminate: the first hyperband rung is at epoch 5, not below trainer.max_epochs=5: no trial "
+        "runs long enough to be pruned; lower min_iter",
+        "warning: early_terminate.strict is not applicable to the local backend (Optuna's Hyperband pruner has no "
+        "strict mode); it is kept for W&B",
+    ]
+
+
+def test_per_parameter_macros_in_command_name_the_supported_ones():
+    _, problems = sweep_problems({
+        "method": "random", "metric": {"name": "val_loss", "goal": "minimize"},
+        "command": ["${env}", "${interpreter}", "${program}", "optimizer.lr=${learning_rate}", "${args_no_hyphens}"],
+        "parameters": {"learning_rate": {"values": [0.001, 0.01]}},
+    }, backend="local")
+    assert len(problems) == 1, problems
+    assert "'optimizer.lr=${learning_rate}' is not supported" in problems[0]
+    assert "supported macros: ${env}, ${interpreter}, ${program}, ${args}, ${args_no_hyphens}" in problems[0]
 
 
 def test_metric_goal_and_quality_logging_are_checked():

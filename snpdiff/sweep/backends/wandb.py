@@ -41,7 +41,7 @@ def require_credentials() -> None:
 
 def wandb_sweep_config(spec: SweepSpec) -> dict[str, Any]:
     """The sweep as W&B receives it: canonical parameter names, and the bridge's trial entry point as command."""
-    config = spec.to_dict()
+    config = spec.to_wandb()
     config["command"] = TRIAL_COMMAND
     return config
 

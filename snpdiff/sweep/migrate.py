@@ -1,0 +1,102 @@
+"""``sweep.py migrate OLD.yaml -o NEW.yaml``: an old tool's sweep file rewritten as the equivalent modern one.
+
+What changes, each said in a comment of the new file where it happened:
+
+- flat old names -> the dotted Hydra keys of ``snpdiff.sweep.spec.ALIASES`` (``learning_rate`` -> ``optimizer.lr``);
+  retired names (features this network does not have) are removed, with the reason;
+- numbers written as text (``'1e-4'``, which PyYAML reads as a string) -> numbers;
+- ``log_uniform`` whose bounds look like values (W&B reads them as natural-log exponents) -> ``log_uniform_values``;
+- ``program: train_sweep.py`` -> ``train.py``; a top-level ``count`` (W&B refuses it) is removed: ``agent --count``.
+
+Everything else (method, metric, early_terminate, run_cap, W&B's own keys, nested blocks) is kept as written.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from snpdiff.errors import SweepError
+from snpdiff.sweep.spec import (
+    ALIASES,
+    DEFAULT_PROGRAM,
+    OLD_PROGRAMS,
+    Retired,
+    number_from_text,
+    read_sweep_file,
+    value_like_log_uniform,
+)
+
+
+def _numbers(value: Any) -> Any:
+    """``value`` with every text that stands for a number (``'1e-4'``) turned into that number, recursively."""
+    if isinstance(value, list):
+        return [_numbers(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _numbers(item) for key, item in value.items()}
+    number = number_from_text(value)
+    return value if number is None else number
+
+
+def _dump(key: str, value: Any, indent: int = 0) -> list[str]:
+    text = yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=False, width=120)
+    return [" " * indent + line for line in text.rstrip("\n").splitlines()]
+
+
+def _parameter(name: str, entry: Any, indent: int) -> list[str]:
+    """The lines of one parameter entry (nested blocks recursively), with a comment for each change."""
+    comments: list[str] = []
+    target = ALIASES.get(name, name) if indent == 2 else name  # old flat names live at the top of parameters
+    if isinstance(target, Retired):
+        return [" " * indent + f"# {name}: removed; {target.reason}"]
+    if isinstance(entry, dict) and isinstance(entry.get("parameters"), dict):
+        lines = [" " * indent + f"{target}:", " " * (indent + 2) + "parameters:"]
+        for child, child_entry in entry["parameters"].items():
+            lines += _parameter(str(child), child_entry, indent + 4)
+        return lines
+    entry = _numbers(entry)
+    if (isinstance(entry, dict) and entry.get("distribution") in ("log_uniform", "q_log_uniform")
+            and all(isinstance(entry.get(k), (int, float)) for k in ("min", "max"))
+            and value_like_log_uniform(entry["min"], entry["max"])):
+        low, high = entry["min"], entry["max"]
+        comments.append(f"# was {entry['distribution']}, which takes natural-log exponents (it sampled "
+                        f"[{math.exp(low):.6g}, {math.exp(high):.6g}]); the bounds are the values meant")
+        entry = {**entry, "distribution": f"{entry['distribution']}_values"}
+    if target != name:
+        comments.append(f"# the old tool's {name}")
+    return [" " * indent + c for c in comments] + _dump(str(target), entry, indent)
+
+
+def migrate_sweep(raw: Any, source: str = "the old file") -> str:
+    """The modern sweep file (YAML text with comments) equivalent to the old tool's sweep ``raw``."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("parameters"), dict):
+        raise SweepError(f"{source} is not a sweep file: it needs a mapping with 'parameters'")
+    lines = [f"# Migrated from {source} by `python sweep.py migrate`."]
+    for key, value in raw.items():
+        if key == "parameters":
+            lines.append("parameters:")
+            for name, entry in value.items():
+                lines += _parameter(str(name), entry, 2)
+        elif key == "count":
+            lines.append(f"# count: {value} removed (W&B refuses it): run agents with "
+                         f"`python sweep.py agent --count {value}`")
+        elif key == "program" and Path(str(value)).name in OLD_PROGRAMS:
+            lines.append(f"# program: {value} was the old tool's script")
+            lines += _dump("program", DEFAULT_PROGRAM)
+        else:
+            lines += _dump(str(key), _numbers(value))
+    return "\n".join(lines) + "\n"
+
+
+def migrate_file(old: str | Path, new: str | Path) -> Path:
+    """Write the modern form of sweep file ``old`` to ``new`` (which must not be ``old``); returns ``new``."""
+    old, new = Path(old), Path(new)
+    if new.resolve() == old.resolve():
+        raise SweepError(f"migrate: write the new file elsewhere than {old} (-o NEW.yaml); the old one is kept")
+    text = migrate_sweep(read_sweep_file(old), old.name)
+    new.parent.mkdir(parents=True, exist_ok=True)
+    new.write_text(text)
+    return new

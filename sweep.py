@@ -3,8 +3,9 @@
     python sweep.py init conf/sweeps/cpu_smoke.yaml [--backend wandb|local] [--project P] [--entity E] [--storage URL]
     python sweep.py agent [ID] [--count N] [--max-consecutive-failures K]
     python sweep.py agent [ID] --launcher slurm [--agents K] [--count N] [--detach] [--launcher-override key=value]
-    python sweep.py monitor [ID]
-    python sweep.py analyze [ID] [--top-k K] [--experiment-name NAME]
+    python sweep.py monitor [ID] [--watch SECONDS] [--json]
+    python sweep.py analyze [ID] [--top-k K] [--experiment-name NAME] [--json]
+    python sweep.py migrate OLD.yaml -o NEW.yaml   # the old tool's sweep file -> the modern one
 
 ID: ``entity/project/id``, a short id, or nothing for the sweep ``init`` created last (``sweeps/current_sweep.yaml``).
 Thin entry point: the work happens in ``snpdiff.sweep``, every backend reached through ``snpdiff.sweep.backends``.
@@ -17,7 +18,7 @@ import argparse
 import sys
 
 from snpdiff.cli import fail, user_errors
-from snpdiff.sweep.backends import BACKEND_NAMES, AgentOptions, open_sweep, run_agent
+from snpdiff.sweep.backends import BACKEND_NAMES, AgentOptions, open_sweep
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -41,12 +42,14 @@ def _agent(args: argparse.Namespace) -> int:
     if args.agents != 1 or args.detach or args.launcher_override:
         fail("--agents, --detach and --launcher-override need --launcher")
 
-    options = AgentOptions(count=args.count, max_consecutive_failures=args.max_consecutive_failures,
+    from snpdiff.sweep.monitor import agent_summary
+
+    backend = open_sweep(args.sweep, args.sweeps_dir)
+    count = args.count if args.count is not None else backend.spec.count  # an old file's top-level count
+    options = AgentOptions(count=count, max_consecutive_failures=args.max_consecutive_failures,
                            heartbeat_interval_s=args.heartbeat_interval)
-    report = run_agent(args.sweep, options, sweeps_dir=args.sweeps_dir)
-    if report.trials:
-        states = ", ".join(f"{n}: {s}" for n, s in report.states.items())
-        print(f"agent ran {len(report.trials)} trial(s) ({states}); stopped: {report.stopped_by}")
+    report = backend.run_agent(options)
+    print(agent_summary(report, backend.trials(), backend.spec))
     return report.exit_code
 
 
@@ -77,28 +80,35 @@ def _agent_jobs(args: argparse.Namespace) -> int:
 
 
 def _monitor(args: argparse.Namespace) -> int:
+    import json
     import time
 
-    from snpdiff.sweep.monitor import print_monitor
+    from snpdiff.sweep.monitor import monitor_json, print_monitor
 
     backend = open_sweep(args.sweep, args.sweeps_dir)
     while True:
-        print_monitor(backend, recent=args.recent)
+        if args.json:  # one document per refresh, one line each (JSON Lines with --watch)
+            print(json.dumps(monitor_json(backend, recent=args.recent), allow_nan=False), flush=True)
+        else:
+            print_monitor(backend, recent=args.recent)
         if not args.watch:
             return 0
         time.sleep(args.watch)
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    import json
 
-    from snpdiff.sweep.analysis import analyze_sweep
-    from snpdiff.sweep.monitor import trials_table
+    from snpdiff.sweep.analysis import analysis_json, analyze_sweep
+    from snpdiff.sweep.monitor import output_console, trials_table
 
     backend = open_sweep(args.sweep, args.sweeps_dir)
     result = analyze_sweep(backend, top_k=args.top_k, experiment_name=args.experiment_name,
                            write_best=not args.no_experiment)
-    console = Console()
+    if args.json:
+        print(json.dumps(analysis_json(backend, result), allow_nan=False))
+        return 0
+    console = output_console()
     spec = backend.spec
     if result.top:
         console.print(trials_table(result.top, backend, f"top {len(result.top)} trials by {spec.metric} "
@@ -113,6 +123,14 @@ def _analyze(args: argparse.Namespace) -> int:
     if result.experiment_path:
         console.print(f"best trial {result.best.number} written to {result.experiment_path}; reproduce it with: "
                       f"python train.py experiment={result.experiment_name}")
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from snpdiff.sweep.migrate import migrate_file
+
+    new = migrate_file(args.old, args.output)
+    print(f"wrote {new}; check it and create the sweep with: python sweep.py init {new}")
     return 0
 
 
@@ -150,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     monitor.add_argument("sweep", nargs="?")
     monitor.add_argument("--recent", type=int, default=10, help="how many recent trials to list")
     monitor.add_argument("--watch", type=float, help="refresh every this many seconds")
+    monitor.add_argument("--json", action="store_true", help="print one JSON document (schema: docs/sweeps.md)")
     monitor.set_defaults(run=_monitor)
 
     analyze = commands.add_parser("analyze", help="top trials, importances, plots, best trial as an experiment")
@@ -157,7 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--top-k", type=int, default=10)
     analyze.add_argument("--experiment-name", help="default: sweep_<id>_best")
     analyze.add_argument("--no-experiment", action="store_true", help="do not write conf/experiment/<name>.yaml")
+    analyze.add_argument("--json", action="store_true", help="print one JSON document (schema: docs/sweeps.md)")
     analyze.set_defaults(run=_analyze)
+
+    migrate = commands.add_parser("migrate", help="rewrite an old tool's sweep file as the modern equivalent")
+    migrate.add_argument("old", help="the old sweep file (kept as it is)")
+    migrate.add_argument("-o", "--output", required=True, help="where to write the modern sweep file")
+    migrate.set_defaults(run=_migrate)
     return parser
 
 

@@ -20,15 +20,19 @@ register_schemas()  # conf/ options start from the constructors' defaults (schem
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     from snpdiff.cli import run_or_exit
-    from snpdiff.run_folder import checkpoint_dir, metrics_path
+    from snpdiff.console import setup_console
+    from snpdiff.run_folder import metrics_path
     from snpdiff.training import run_training
 
+    setup_console()  # after Hydra's logging setup: one line per event, no advertisements (snpdiff/console.py)
     metrics = run_or_exit(run_training, cfg)
-    log.info("checkpoints: %s", checkpoint_dir(metrics["output_dir"]))
+    log.info("checkpoints: %s", metrics["checkpoints"]["last"])
     log.info("metrics: %s", metrics_path(metrics["output_dir"]))
-    print(f"checkpoints: {metrics['checkpoints']['last']}\nmetrics: {metrics_path(metrics['output_dir'])}")
     return metrics.get(cfg.optimized_metric)
 
 
 if __name__ == "__main__":
-    main()
+    from snpdiff.cli import unknown_keys_as_user_errors
+
+    with unknown_keys_as_user_errors("train"):
+        main()

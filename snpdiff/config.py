@@ -54,11 +54,27 @@ def _positive(cfg: DictConfig, key: str, problems: list[str], allow_zero: bool =
         problems.append(f"{key}={value!r} must be a number {'>= 0' if allow_zero else '> 0'}")
 
 
+# groups whose files override top-level keys: without `# @package _global_` (e.g. an empty or comment-only file)
+# their content lands under the group's name
+OVERRIDE_GROUPS = ("experiment", "debug", "local")
+
+
+def _override_file_problem(group: str, content: Any) -> str:
+    """The message for an override file that was not read as one (empty, or without ``# @package _global_``)."""
+    if not content:
+        return f"the selected conf/{group}/ file is empty (or only comments); give it keys to set or remove it"
+    return (f"the selected conf/{group}/ file does not start with `# @package _global_`, so its keys landed under "
+            f"'{group}.'; add that line first")
+
+
 def _schema_problems(plain: dict[str, Any]) -> dict[str, list[str]]:
     """Unknown keys and wrong types per top-level key ("" for the top level itself): every ``_target_`` node
     against its target, the nodes without one against their dataclass (``snpdiff.schemas``)."""
-    problems = {"": check_node(plain, "", PLAIN_SCHEMAS[""])}
-    for key, value in plain.items():
+    misplaced = {group: plain[group] for group in OVERRIDE_GROUPS if group in plain}
+    keys = {key: value for key, value in plain.items() if key not in misplaced}
+    problems = {"": [*(_override_file_problem(group, content) for group, content in misplaced.items()),
+                     *check_node(keys, "", PLAIN_SCHEMAS[""])]}
+    for key, value in keys.items():
         problems[key] = check_target_nodes({key: value})
         if key in PLAIN_SCHEMAS and isinstance(value, dict):
             problems[key] += check_node(value, key, PLAIN_SCHEMAS[key])

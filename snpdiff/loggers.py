@@ -77,7 +77,7 @@ def wandb_logger(
     from lightning.pytorch.loggers import WandbLogger  # here: credential checks above must not import lightning
 
     os.environ.setdefault("WANDB_SILENT", "true")
-    return WandbLogger(
+    logger = WandbLogger(
         project=project,
         entity=entity,
         group=group,
@@ -89,3 +89,6 @@ def wandb_logger(
         id=_run_id(Path(save_dir), resume_from is not None),
         resume="allow",
     )
+    # Lightning always passes anonymous=None, which wandb>=0.19 answers with a deprecation warning nobody can act on
+    logger._wandb_init.pop("anonymous", None)
+    return logger

@@ -167,6 +167,9 @@ def _read_population_file(path: Path) -> dict[str, str]:
         if number == 0 and fields[0].lower() in _ID_HEADERS:
             continue
         labels[fields[0]] = fields[1]
+    if not labels:
+        raise DataError(f"population file {path} is empty (or only comments and a header); expected one "
+                        "'id<TAB>population' line per sample")
     return labels
 
 

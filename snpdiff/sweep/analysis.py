@@ -1,5 +1,6 @@
 """``sweep.py analyze``: top-k trials on the sweep's own metric and goal, parameter importances, plots, and the best
 trial written as a Hydra experiment (``conf/experiment/<name>.yaml``) that reproduces its config exactly.
+``analysis_json``: the same as one JSON document for ``analyze --json`` (schema in docs/sweeps.md).
 
 Works on ``TrialRecord``s, so both backends are analysed the same way (importances by Optuna's fANOVA on an
 in-memory study built from the records).
@@ -20,9 +21,14 @@ from omegaconf import DictConfig, OmegaConf
 from snpdiff.errors import SweepError
 from snpdiff.sweep.backends.base import SweepBackend, TrialRecord
 from snpdiff.sweep.bridge import config_groups, params_to_overrides
+from snpdiff.sweep.monitor import sweep_json, trial_json
 from snpdiff.sweep.spec import SweepSpec
 
 ANALYSIS_DIR = "analysis"
+# the plots analyze writes into ANALYSIS_DIR (docs/sweeps.md names them); PARAM_PLOT is formatted per parameter
+HISTORY_PLOT = "history.png"
+IMPORTANCES_PLOT = "importances.png"
+PARAM_PLOT = "param_{name}.png"
 # groups that conf/train.yaml lists after `experiment`: an experiment cannot select them (their content would
 # land after the experiment's), so their effect is written out as values instead
 _NOT_OVERRIDABLE = ("experiment", "debug", "local", "hydra")
@@ -66,7 +72,9 @@ def param_importances(records: list[TrialRecord], spec: SweepSpec) -> dict[str, 
     finished = [r for r in records if r.state == "finished" and r.value is not None and math.isfinite(r.value)]
     distributions = {}
     for name in spec.varying_names():
-        values = [r.params.get(name) for r in finished]
+        if any(name not in r.params for r in finished):
+            continue  # a conditional parameter (some trials never had it): fANOVA needs it in every trial
+        values = [r.params[name] for r in finished]
         if len({_param_label(v) for v in values}) < 2:
             continue
         if all(_is_number(v) for v in values):
@@ -110,14 +118,14 @@ def make_plots(records: list[TrialRecord], spec: SweepSpec, importances: dict[st
     ax.step(numbers, best_so_far, where="post", color="tab:red", label="best so far")
     ax.set(xlabel="trial", ylabel=spec.metric, title=f"optimisation history ({spec.goal})")
     ax.legend()
-    paths.append(_save(fig, out_dir / "history.png"))
+    paths.append(_save(fig, out_dir / HISTORY_PLOT))
 
     if importances:
         fig, ax = plt.subplots(figsize=(6, 0.4 * len(importances) + 1.5))
         names = list(importances)[::-1]
         ax.barh(names, [importances[n] for n in names])
         ax.set(xlabel="importance (fANOVA)", title=f"parameter importances for {spec.metric}")
-        paths.append(_save(fig, out_dir / "importances.png"))
+        paths.append(_save(fig, out_dir / IMPORTANCES_PLOT))
 
     for name in spec.varying_names():
         points = [(r.params.get(name), r.value) for r in scored if name in r.params]
@@ -135,7 +143,7 @@ def make_plots(records: list[TrialRecord], spec: SweepSpec, importances: dict[st
             ax.scatter([labels.index(_param_label(x)) for x in xs], [p[1] for p in points], s=18)
             ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
         ax.set(xlabel=name, ylabel=spec.metric, title=f"{spec.metric} against {name}")
-        paths.append(_save(fig, out_dir / f"param_{name.lstrip('+').replace('/', '_')}.png"))
+        paths.append(_save(fig, out_dir / PARAM_PLOT.format(name=name.lstrip("+").replace("/", "_"))))
     return paths
 
 
@@ -193,6 +201,17 @@ def _differences(trial: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _classes_set_by_value(values: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted keys of every ``_target_`` in ``values`` (config options chosen as such never land there)."""
+    keys = []
+    for key, value in values.items():
+        if key == "_target_":
+            keys.append(f"{prefix}{key}={value!r}")
+        elif isinstance(value, dict):
+            keys.extend(_classes_set_by_value(value, f"{prefix}{key}."))
+    return keys
+
+
 def experiment_text(overrides: list[str], header: str,
                     compose: Callable[[list[str]], DictConfig]) -> str:
     """A ``# @package _global_`` experiment that composes to the same config as ``overrides``."""
@@ -201,6 +220,10 @@ def experiment_text(overrides: list[str], header: str,
     changed = {g: chosen.get(g) for g in selectable if chosen.get(g) != default.get(g)}
     base = comparable(compose([f"{g}={'null' if o is None else o}" for g, o in changed.items()]))
     values = _differences(comparable(compose(overrides)), base)
+    # the overrides come from the sweep's storage, which others may write: like a checkpoint, input, not code
+    if classes := _classes_set_by_value(values):
+        raise SweepError(f"the trial's overrides set {', '.join(classes)}: an experiment written from a sweep may "
+                         "select config options and set plain values, never name a class by value")
     lines = ["# @package _global_", *(f"# {line}" for line in header.splitlines())]
     if changed:
         lines.append("defaults:")
@@ -248,3 +271,17 @@ def analyze_sweep(backend: SweepBackend, top_k: int = 10, out_dir: Path | None =
         result.experiment_name = experiment_name or f"sweep_{backend.info.sweep_id}_best"
         result.experiment_path = write_experiment(result.best, backend, result.experiment_name)
     return result
+
+
+def analysis_json(backend: SweepBackend, result: AnalysisResult) -> dict[str, Any]:
+    """What ``analyze --json`` prints (docs/sweeps.md#json-output)."""
+    return {
+        "sweep": sweep_json(backend),
+        "top": [trial_json(r) for r in result.top],
+        "importances": result.importances,
+        "plots": [str(path) for path in result.plots],
+        "best": None if result.best is None else trial_json(result.best),
+        "experiment": None if result.experiment_path is None else {"name": result.experiment_name,
+                                                                    "path": str(result.experiment_path)},
+        "notes": result.notes,
+    }

@@ -54,16 +54,24 @@ class SNPDiffusionModule(pl.LightningModule):
         output = self.model(x_t, t)
         target = self.diffusion.training_target(x0, noise, t)
         x0_pred = self.diffusion.predict_x0(output, x_t, t)
-        return self.loss(output, target, x0_pred, self.valid_values)
+        # per-sample loss weights (min-SNR-gamma, or ones) enter the MSE as sqrt(w) on both sides
+        scale = self.diffusion.loss_weight(t).sqrt().view(-1, *([1] * (output.ndim - 1)))
+        output, target = scale * output, scale * target
+        signal_fraction = self.diffusion.alphas_cumprod[t]
+        return self.loss(output, target, x0_pred, self.valid_values, signal_fraction)
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         t = torch.randint(0, self.diffusion.timesteps, (batch.shape[0],), device=batch.device)
         loss, parts = self._loss(batch, t, torch.randn_like(batch))
         self.log("train_loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=batch.shape[0])
         self.log("train_loss_epoch", loss, on_step=False, on_epoch=True, batch_size=batch.shape[0], sync_dist=True)
-        if "discrete_penalty" in parts:
-            self.log("train_discrete_penalty", parts["discrete_penalty"], on_step=False, on_epoch=True)
+        self._log_parts("train", parts, batch.shape[0])
         return loss
+
+    def _log_parts(self, stage: str, parts: dict[str, torch.Tensor], batch_size: int) -> None:
+        """``<stage>_mse`` and, with the discrete loss, ``<stage>_discrete_penalty`` (unweighted), per epoch."""
+        for name, value in parts.items():
+            self.log(f"{stage}_{name}", value, on_step=False, on_epoch=True, batch_size=batch_size, sync_dist=True)
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         """Deterministic: each sample at ``VAL_TIMESTEPS`` fixed timesteps with noise seeded by the batch index."""
@@ -72,9 +80,10 @@ class SNPDiffusionModule(pl.LightningModule):
         x0 = batch.repeat(VAL_TIMESTEPS, 1, 1)
         t = grid.repeat_interleave(batch.shape[0]).to(batch.device)
         noise = torch.randn(x0.shape, generator=generator).to(batch)
-        loss, _ = self._loss(x0, t, noise)
+        loss, parts = self._loss(x0, t, noise)
         self.log("val_loss", loss, on_epoch=True, prog_bar=True, batch_size=batch.shape[0], sync_dist=True)
         self.log("val_loss_epoch", loss, on_epoch=True, batch_size=batch.shape[0], sync_dist=True)
+        self._log_parts("val", parts, batch.shape[0])
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:

@@ -16,6 +16,10 @@ LOSS_METRICS = (
     "train_loss_epoch",
     "val_loss",  # per epoch, deterministic (fixed timestep grid and noise seed)
     "val_loss_epoch",  # same value as val_loss, kept for the old tool's dashboards
+    "train_mse",  # per epoch: the MSE part of the loss (= the loss with loss=mse)
+    "val_mse",  # per epoch, deterministic: comparable between trials with and without the discrete penalty
+    "train_discrete_penalty",  # per epoch, loss=discrete only: the penalty before its weight
+    "val_discrete_penalty",
     "final/val_loss",  # best val_loss of the run
 )
 MODEL_METRICS = ("model/total_params", "model/trainable_params", "model/size_mb")

@@ -59,6 +59,23 @@ class GenotypeEncoding:
         distance = np.abs(np.asarray(values, dtype=np.float32)[..., None] - self.values)
         return self.codes[distance.argmin(axis=-1)]
 
+    def decode_by_frequencies(self, values: np.ndarray | torch.Tensor, frequencies: np.ndarray) -> np.ndarray:
+        """Float values ``[individuals, snps]`` -> int8 codes by per-SNP thresholds fitted to genotype frequencies.
+
+        ``frequencies[j, k]`` is the training share of code k at SNP j (``[snps, n_codes]``, rows summing to 1). At
+        each SNP the values are ranked and cut at the cumulative frequencies, so the decoded set has the training
+        genotype frequencies (up to rounding) while each individual keeps its rank: an alternative to nearest-code
+        decoding for samples whose values are still spread between codes.
+        """
+        if isinstance(values, torch.Tensor):
+            values = values.detach().float().cpu().numpy()
+        values = np.asarray(values, dtype=np.float32)
+        cumulative = np.cumsum(np.asarray(frequencies, dtype=np.float64), axis=1)[:, :-1]  # [snps, n_codes - 1]
+        thresholds = np.stack(
+            [np.quantile(values[:, j], cumulative[j]) for j in range(values.shape[1])]
+        )  # [snps, n_codes - 1]
+        return self.codes[(values[..., None] > thresholds[None]).sum(axis=-1)]
+
     def values_tensor(self, device: torch.device | str | None = None) -> torch.Tensor:
         """The encoded value of every valid code, ascending: ``[n_codes]``."""
         return torch.as_tensor(self.values, device=device)

@@ -3,6 +3,7 @@ predicts (eps, x0 or v) and the clean data. Works with any model called as `mode
 architecture, of the samplers that stand on it (`samplers.py`) or of the sampling loop (`sampling.py`)."""
 
 from numbers import Integral, Real
+from typing import Any
 
 import torch
 from torch import nn
@@ -25,27 +26,37 @@ def check_sampling_steps(sampling_steps: int, timesteps: int) -> list[str]:
     return [f"diffusion.sampling_steps={sampling_steps!r} must be an integer in [1, diffusion.timesteps={timesteps}]"]
 
 
-def check_diffusion_config(
-    *,
-    timesteps: int = 1000,
-    schedule_type: str = "cosine",
-    beta_start: float = 1e-4,
-    beta_end: float = 0.02,
-    prediction: str = "eps",
-    sampler: str = "ddim",
-    sampling_steps: int = 50,
-    ddim_eta: float = 0.0,
-) -> list[str]:
-    """Every problem with these `diffusion.*` settings, each naming its key and what is allowed (empty when fine)."""
-    problems = check_schedule_config(schedule_type, timesteps, beta_start, beta_end)
-    if prediction not in PREDICTION_TYPES:
-        problems.append(f"diffusion.prediction={prediction!r} is not one of {PREDICTION_TYPES}")
-    if sampler not in SAMPLER_NAMES:
-        problems.append(f"diffusion.sampler={sampler!r} is not one of {SAMPLER_NAMES}")
-    if not any(problem.startswith("diffusion.timesteps=") for problem in problems):
-        problems.extend(check_sampling_steps(sampling_steps, timesteps))
-    if not isinstance(ddim_eta, Real) or isinstance(ddim_eta, bool) or not 0.0 <= ddim_eta <= 1.0:
-        problems.append(f"diffusion.ddim_eta={ddim_eta!r} must be a number in [0, 1]")
+def check_diffusion_config(**settings: Any) -> list[str]:
+    """Every problem with these `diffusion.*` settings, each naming its key and what is allowed (empty when fine).
+
+    Takes `GaussianDiffusion`'s keyword arguments as composed; no defaults of its own (they live in its signature):
+    a key not given is not checked, and without `timesteps` only the lower bound of `sampling_steps` is.
+    """
+    rules = {  # key -> (the check its value must pass, what is allowed)
+        "prediction": (lambda value: value in PREDICTION_TYPES, f"is not one of {PREDICTION_TYPES}"),
+        "sampler": (lambda value: value in SAMPLER_NAMES, f"is not one of {SAMPLER_NAMES}"),
+        "ddim_eta": (
+            lambda value: isinstance(value, Real) and not isinstance(value, bool) and 0.0 <= value <= 1.0,
+            "must be a number in [0, 1]",
+        ),
+        "min_snr_gamma": (
+            lambda value: value is None or (isinstance(value, Real) and not isinstance(value, bool) and value > 0),
+            "must be a number > 0, or null (every timestep weighted alike)",
+        ),
+    }
+    problems = check_schedule_config(settings)
+    problems += [
+        f"diffusion.{key}={settings[key]!r} {allowed}"
+        for key, (check, allowed) in rules.items()
+        if key in settings and not check(settings[key])
+    ]
+    if "sampling_steps" not in settings or any(problem.startswith("diffusion.timesteps=") for problem in problems):
+        return problems
+    if "timesteps" in settings:
+        return problems + check_sampling_steps(settings["sampling_steps"], settings["timesteps"])
+    steps = settings["sampling_steps"]
+    if not (isinstance(steps, Integral) and not isinstance(steps, bool) and steps >= 1):
+        problems.append(f"diffusion.sampling_steps={steps!r} must be an integer >= 1 (and <= diffusion.timesteps)")
     return problems
 
 
@@ -84,6 +95,7 @@ class GaussianDiffusion(nn.Module):
         sampler: str = "ddim",
         sampling_steps: int = 50,
         ddim_eta: float = 0.0,
+        min_snr_gamma: float | None = None,
     ) -> None:
         super().__init__()
         problems = check_diffusion_config(
@@ -95,6 +107,7 @@ class GaussianDiffusion(nn.Module):
             sampler=sampler,
             sampling_steps=sampling_steps,
             ddim_eta=ddim_eta,
+            min_snr_gamma=min_snr_gamma,
         )
         if problems:
             raise ConfigError("; ".join(problems))
@@ -104,6 +117,7 @@ class GaussianDiffusion(nn.Module):
         self.sampler = sampler
         self.sampling_steps = int(sampling_steps)
         self.ddim_eta = float(ddim_eta)
+        self.min_snr_gamma = None if min_snr_gamma is None else float(min_snr_gamma)
 
         betas = make_betas(schedule_type, timesteps, beta_start, beta_end)
         alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
@@ -128,7 +142,8 @@ class GaussianDiffusion(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"timesteps={self.timesteps}, schedule_type={self.schedule_type!r}, prediction={self.prediction!r}, "
-            f"sampler={self.sampler!r}, sampling_steps={self.sampling_steps}, ddim_eta={self.ddim_eta}"
+            f"sampler={self.sampler!r}, sampling_steps={self.sampling_steps}, ddim_eta={self.ddim_eta}, "
+            f"min_snr_gamma={self.min_snr_gamma}"
         )
 
     @staticmethod
@@ -156,6 +171,22 @@ class GaussianDiffusion(nn.Module):
             return x0
         signal_scale, noise_scale = self._signal_noise_scales(t, x0)
         return signal_scale * noise - noise_scale * x0
+
+    def loss_weight(self, t: torch.Tensor) -> torch.Tensor:
+        """Per-sample weight `[batch]` of the squared error on the prediction target at timesteps t (long `[batch]`).
+
+        Min-SNR-gamma (Hang et al. 2023): the error on x0 is weighted by min(SNR_t, gamma), SNR_t = a_t / (1 - a_t),
+        so the nearly noise-free steps, easy and many, stop dominating. In the prediction's own units that is
+        min(SNR, gamma) / SNR for eps, min(SNR, gamma) for x0 and min(SNR, gamma) / (SNR + 1) for v. All ones when
+        `min_snr_gamma` is None.
+        """
+        if self.min_snr_gamma is None:
+            return torch.ones(t.shape, device=t.device)
+        alphas = self.alphas_cumprod_float64[t.cpu()]
+        snr = alphas / (1.0 - alphas)
+        clipped = snr.clamp(max=self.min_snr_gamma)
+        weight = {"eps": clipped / snr, "x0": clipped, "v": clipped / (snr + 1.0)}[self.prediction]
+        return weight.to(device=t.device, dtype=torch.float32)
 
     def predict_x0(self, model_output: torch.Tensor, x_t: torch.Tensor, t: Timestep) -> torch.Tensor:
         """The clean data implied by the model's output at x_t `[batch, ...]`."""

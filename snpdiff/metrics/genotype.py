@@ -117,6 +117,24 @@ def het_diff(real: np.ndarray, synthetic: np.ndarray, ploidy: int = 2) -> float:
     return heterozygosity(synthetic, ploidy) - heterozygosity(real, ploidy)
 
 
+def individual_heterozygosity(codes: np.ndarray, ploidy: int = 2) -> np.ndarray:
+    """Per individual, the share of SNPs at which it is heterozygous (``mean_j [x_ij = 1]``): float64
+    ``[individuals]``. Haplotypes have no heterozygotes: there it is the share of alternate alleles."""
+    return np.mean(codes == 1, axis=1, dtype=np.float64)
+
+
+def het_spread(real: np.ndarray, synthetic: np.ndarray, ploidy: int = 2) -> dict[str, float]:
+    """Standard deviation over individuals of ``individual_heterozygosity`` in T and in S, and S's over T's.
+
+    Ancestry and relatedness make real individuals differ in heterozygosity; a model that averages people
+    (independent SNPs at the right frequencies) gives each about the mean, so ``het_sd_ratio`` falls well below 1.
+    """
+    sd_real = float(np.std(individual_heterozygosity(real, ploidy)))
+    sd_synthetic = float(np.std(individual_heterozygosity(synthetic, ploidy)))
+    ratio = sd_synthetic / sd_real if sd_real > 0 else float("nan")
+    return {"het_sd_t": sd_real, "het_sd_s": sd_synthetic, "het_sd_ratio": ratio}
+
+
 def ld_r2_band(codes: np.ndarray, ld_window: int = 50, block_snps: int = 128) -> np.ndarray:
     """LD r^2 of every SNP pair less than ``ld_window`` SNPs apart.
 
@@ -310,6 +328,7 @@ def evaluate_genotypes(
         "monomorphic_in_s_not_t": float(monomorphic_in_s_not_t(real, synthetic)),
         "geno_freq_r": geno_freq_r(real, synthetic, ploidy),
         "het_diff": het_diff(real, synthetic, ploidy),
+        **het_spread(real, synthetic, ploidy),
         "fst_hudson": fst_hudson(real, synthetic, ploidy),
     }
 

@@ -4,8 +4,9 @@ One place for this fact: checkpointing, early stopping, sweeps and the report al
 ``metric_info`` / ``metric_goal``. Names may carry a logging prefix (``val/af_r2``, ``test/aats``): everything up
 to the last ``/`` is ignored.
 
-Goals: ``maximize``, ``minimize``, or ``target`` (a value to hit, e.g. 0.5 for adversarial accuracy). A target
-metric has no direction, so ``metric_goal`` refuses it and names the metric to optimise instead
+Goals: ``maximize``, ``minimize``, ``target`` (a value to hit, e.g. 0.5 for adversarial accuracy) or
+``diagnostic`` (a quantity to read beside another, e.g. the S->T nearest-neighbour distance beside H->T). Target and
+diagnostic metrics have no direction, so ``metric_goal`` refuses them and names the metric to optimise instead
 (``aats_gap`` for the adversarial accuracies).
 """
 
@@ -37,6 +38,11 @@ METRICS: dict[str, MetricInfo] = {
     "monomorphic_in_s_not_t": MetricInfo("minimize", "number of SNPs with one genotype in S but several in T"),
     "geno_freq_r": MetricInfo("maximize", "Pearson r of per-SNP genotype frequencies (f0, f1, f2), T vs S"),
     "het_diff": MetricInfo("target", "mean observed heterozygosity of S minus that of T", target=0.0),
+    "het_sd_t": MetricInfo("diagnostic", "standard deviation over T's individuals of their share of heterozygous SNPs"),
+    "het_sd_s": MetricInfo("diagnostic", "the same over S's individuals (compare with het_sd_t)"),
+    "het_sd_ratio": MetricInfo(
+        "target", "het_sd_s / het_sd_t: < 1 when S's individuals are averages rather than people", target=1.0
+    ),
     "ld_corr": MetricInfo("maximize", "Pearson r of pairwise LD r^2 within the window, T vs S"),
     "ld_mae": MetricInfo("minimize", "mean absolute difference of pairwise LD r^2 within the window, T vs S"),
     "ld_decay_l2": MetricInfo("minimize", "root-mean-square gap between mean-r^2-by-SNP-distance curves, T vs S"),
@@ -58,6 +64,12 @@ METRICS: dict[str, MetricInfo] = {
         "target", "adversarial accuracy of S against held-out H instead of T", target=0.5, optimize_as="aats_gap"
     ),
     "privacy_loss": MetricInfo("minimize", "aats_holdout - aats: > 0 when S sits closer to T than to unseen H"),
+    "nn_st_median": MetricInfo("diagnostic", "median L1 distance (alleles) from each S to its nearest T"),
+    "nn_ht_median": MetricInfo(
+        "diagnostic", "median L1 distance from each held-out H to its nearest T (nn_st's yardstick)"
+    ),
+    "nn_ss_median": MetricInfo("diagnostic", "median L1 distance from each S to its nearest other S"),
+    "nn_tt_median": MetricInfo("diagnostic", "median L1 distance from each T to its nearest other T"),
     "nn_distance_ratio": MetricInfo(
         "target",
         "median nearest-T distance of S over that of H (< 1: S closer to T than unseen real people)",
@@ -80,13 +92,17 @@ def metric_info(name: str) -> MetricInfo:
 def metric_goal(name: str) -> str:
     """``"maximize"`` or ``"minimize"`` for a metric name such as ``val/af_r2``, ``aats_gap`` or ``val_loss``.
 
-    Loss names (``loss``, ``*_loss``, ``*_loss_epoch`` not in the table, with or without prefix) are minimised.
-    Target metrics (``aats``, ``aa_t``, ``het_diff``, ...) raise ConfigError naming the metric to optimise instead.
+    Loss names (``loss``, ``*_loss``, ``*_loss_epoch``, ``*_mse``, ``*_penalty`` not in the table, with or without
+    prefix) are minimised.
+    Target metrics (``aats``, ``aa_t``, ``het_diff``, ...) and diagnostics (``nn_st_median``, ...) raise ConfigError,
+    naming the metric to optimise instead where there is one.
     """
     base = name.rsplit("/", 1)[-1]
-    if base not in METRICS and (base == "loss" or base.endswith(("_loss", "_loss_epoch"))):
+    if base not in METRICS and (base == "loss" or base.endswith(("_loss", "_loss_epoch", "_mse", "_penalty"))):
         return "minimize"
     info = metric_info(name)
+    if info.goal == "diagnostic":
+        raise ConfigError(f"metric {name!r} is a diagnostic to read beside others; it has no direction")
     if info.goal == "target":
         instead = f"optimise {info.optimize_as!r} (minimize) instead" if info.optimize_as else "it has no direction"
         raise ConfigError(f"metric {name!r} aims at {info.target:g}, not at a maximum or minimum; {instead}")

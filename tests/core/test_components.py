@@ -7,10 +7,10 @@ import lightning.pytorch as pl
 import pytest
 import torch
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar, TQDMProgressBar
+from lightning.pytorch.callbacks import EarlyStopping, RichProgressBar, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 
-from snpdiff.callbacks import LearningRateLog
+from snpdiff.callbacks import LearningRateLog, ModelCheckpoint
 from snpdiff.config import CONF_DIR, compose_config, validate_config
 from snpdiff.errors import ConfigError
 from snpdiff.run_folder import checkpoint_dir
@@ -94,7 +94,7 @@ def lr_curve(option: str, tmp_path, *overrides: str) -> tuple[list[float], float
         return [LR] * TOTAL_STEPS, None
     optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=LR)
     config = factory(optimizer, TOTAL_STEPS)
-    assert set(config) <= {"scheduler", "interval", "frequency", "monitor"}
+    assert set(config) <= {"scheduler", "interval", "frequency", "monitor", "strict"}
     per_epoch = TOTAL_STEPS // 10 if config["interval"] == "epoch" else 1
     lrs = []
     for step in range(TOTAL_STEPS):

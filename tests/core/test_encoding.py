@@ -31,3 +31,16 @@ def test_haplotype_encoding_has_two_codes():
 def test_unknown_encoding_names_the_key():
     with pytest.raises(ConfigError, match=r"data.encoding='binary'.*allowed"):
         GenotypeEncoding("binary")
+
+
+def test_decode_by_frequencies_matches_training_genotype_frequencies():
+    import numpy as np
+
+    from snpdiff.data.encoding import GenotypeEncoding
+
+    encoding = GenotypeEncoding("centered")
+    values = np.array([[-0.2, 0.9], [0.1, 0.8], [0.2, 0.7], [0.3, -0.9]], dtype=np.float32)
+    frequencies = np.array([[0.25, 0.5, 0.25], [0.5, 0.0, 0.5]])
+    codes = encoding.decode_by_frequencies(values, frequencies)
+    assert codes[:, 0].tolist() == [0, 1, 1, 2]  # ranks cut at 25% and 75%
+    assert codes[:, 1].tolist() == [2, 2, 0, 0]  # half 0, half 2, by rank

@@ -1,0 +1,229 @@
+"""Learning curves: sample quality of a config against training wall time, next to the real-vs-real limit.
+
+Trains a config (default: ``python train.py`` 's, on a 1,024-SNP window of the embedded simulation with 2,000
+individuals split 1,000 / 500 / 500 into training T, validation V and test H) for ``--budget-min`` wall minutes
+(``trainer.max_time``), saving a checkpoint when the training clock passes each of ``--marks`` (minutes; EMA
+weights when the EMA callback is on). Then, off the clock, each checkpoint samples ``--eval-samples`` individuals S
+with the config's sampler and is scored against a subset of T as large as S, with H as the held-out set; the
+calibration row scores H against the same T (V as its held-out set). Writes ``<output-dir>/curve.json`` and
+``curve.png`` (af_r2, ld_corr, aa_t, aa_s, pca_w1 against minutes, the calibration value as a dashed line).
+
+    python benchmarks/learning_curve.py --output-dir runs/default [--budget-min 5] [--marks 2 5] [overrides ...]
+    python benchmarks/learning_curve.py --eval-only --output-dir runs/default [overrides ...]
+    python benchmarks/learning_curve.py --plot runs/default/curve.json runs/x0_ema/curve.json --png curves.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from matplotlib.figure import Figure
+
+from snpdiff.config import compose_config
+from snpdiff.generation import load_trained_model, sample_codes
+from snpdiff.metrics import evaluate_genotypes
+from snpdiff.training import run_training
+
+PLOTTED = ("af_r2", "ld_corr", "aa_t", "aa_s", "pca_w1")
+# the study's data: 1,000 training individuals, 500 validation, 500 test (H), a 1,024-SNP window
+STUDY_DATA = (
+    "data.seq_length=1024",
+    "data.n_individuals=2000",
+    "data.val_fraction=0.25",
+    "data.test_fraction=0.25",
+)
+
+
+class TrainingMarks(pl.Callback):
+    """Saves ``<dirpath>/<unit>_<m>.ckpt`` after the first training batch that ends at or past each mark and records
+    the step, epoch and wall minute of each. ``unit`` ``minute``: wall minutes since training started (validation
+    included); ``step``: optimizer steps, which do not depend on how loaded the machine is."""
+
+    def __init__(self, marks: list[float], dirpath: Path, unit: str = "minute"):
+        self.pending = sorted(marks)
+        self.dirpath = dirpath
+        self.unit = unit
+        self.saved: list[dict] = []
+        self.start = 0.0
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args) -> None:
+        minutes = (time.perf_counter() - self.start) / 60
+        clock = minutes if self.unit == "minute" else trainer.global_step
+        while self.pending and clock >= self.pending[0]:
+            self._save(trainer, self.pending.pop(0), minutes)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # the budget stops a little short of the last mark: the final weights stand for it
+        for mark in self.pending:
+            self._save(trainer, mark, (time.perf_counter() - self.start) / 60)
+        self.pending = []
+
+    def _save(self, trainer: pl.Trainer, mark: float, minutes: float) -> None:
+        path = self.dirpath / f"{self.unit}_{mark:g}.ckpt"
+        trainer.save_checkpoint(path)
+        self.saved.append(
+            {
+                "mark": mark,
+                "unit": self.unit,
+                "minutes": round(minutes, 2),
+                "step": trainer.global_step,
+                "epoch": trainer.current_epoch,
+                "ckpt": str(path),
+            }
+        )
+
+
+def evaluate_mark(ckpt: str, train: np.ndarray, holdout: np.ndarray, n: int, steps: int | None, seed: int) -> dict:
+    """Sample ``n`` individuals from ``ckpt`` and score them against ``n`` rows of T, H as held-out."""
+    trained = load_trained_model(ckpt)
+    start = time.perf_counter()
+    synthetic = sample_codes(trained, n=n, sampling_steps=steps, seed=seed, progress=False)
+    sample_s = time.perf_counter() - start
+    metrics = evaluate_genotypes(train, synthetic, holdout=holdout, seed=seed)
+    return {"sample_seconds": round(sample_s, 1), **{k: round(float(v), 4) for k, v in metrics.items()}}
+
+
+def reference_fakes(train: np.ndarray, populations: np.ndarray, n: int, block_snps: int, seed: int) -> dict:
+    """Synthetic sets built from T without a model, each ``[n, snps]``, to say which property moves ``aa_t``:
+    ``independent_snps`` (each SNP drawn from T's genotype frequencies: no LD, no ancestry), ``mosaic_any``
+    (consecutive ``block_snps``-SNP blocks copied from random T individuals: local LD kept, ancestry mixed within a
+    person) and ``mosaic_same_population`` (the same with every block of a person from one population)."""
+    rng = np.random.default_rng(seed)
+    individuals, snps = train.shape
+    columns = np.arange(snps)
+    frequencies = np.stack([(train == code).mean(axis=0) for code in (0, 1, 2)], axis=1)
+    draws = rng.random((n, snps, 1)) > frequencies.cumsum(axis=1)[None]
+    fakes = {"independent_snps": draws.sum(axis=2).astype(np.int8)}
+    blocks = np.arange(snps) // block_snps
+    donors_any = rng.integers(0, individuals, (n, blocks[-1] + 1))
+    fakes["mosaic_any"] = train[donors_any[:, blocks], columns]
+    labels = rng.choice(populations, n)
+    donors_same = np.stack([rng.choice(np.flatnonzero(populations == label), blocks[-1] + 1) for label in labels])
+    fakes["mosaic_same_population"] = train[donors_same[:, blocks], columns]
+    return fakes
+
+
+def plot_curves(curves: list[dict], png: Path) -> None:
+    """One panel per metric in ``PLOTTED``: each curve's value against optimizer steps (wall minutes depend on the
+    machine's load; each point records both), the calibration as a dashed line."""
+    figure = Figure(figsize=(4 * len(PLOTTED), 3.4))
+    axes = figure.subplots(1, len(PLOTTED))
+    for curve_index, curve in enumerate(curves):
+        color = f"C{curve_index}"
+        steps = [point["step"] for point in curve["points"]]
+        for axis, name in zip(axes, PLOTTED, strict=True):
+            axis.plot(
+                steps, [point["metrics"][name] for point in curve["points"]], "o-", color=color, label=curve["name"]
+            )
+            axis.axhline(curve["calibration"][name], color=color, linestyle="--", linewidth=0.8)
+    for axis, name in zip(axes, PLOTTED, strict=True):
+        axis.set_title(name)
+        axis.set_xlabel("optimizer steps (batch 32)")
+    axes[0].legend(fontsize=7)
+    figure.suptitle("dashed: held-out real vs training (calibration limit)", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(png, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output-dir", type=Path)
+    parser.add_argument("--name", default=None, help="label of the curve (default: the output folder's name)")
+    parser.add_argument("--budget-min", type=float, default=5.0)
+    parser.add_argument("--marks", type=float, nargs="+", default=[2.0, 5.0], help="minutes to checkpoint at")
+    parser.add_argument(
+        "--step-budget", type=int, default=None, help="train this many steps instead; --marks are then steps"
+    )
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared machine)")
+    parser.add_argument("--eval-samples", type=int, default=500)
+    parser.add_argument("--sampling-steps", type=int, default=None, help="default: the config's diffusion.*")
+    parser.add_argument("--eval-only", action="store_true", help="score the checkpoints already in --output-dir")
+    parser.add_argument(
+        "--reference-fakes", type=int, default=0, help="score model-free fakes made of blocks of this many SNPs"
+    )
+    parser.add_argument("--plot", type=Path, nargs="+", help="only draw these curve.json files into --png")
+    parser.add_argument("--png", type=Path, default=Path("curves.png"))
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides on top of the study's data settings")
+    args = parser.parse_args()
+    if args.plot:
+        plot_curves([json.loads(path.read_text()) for path in args.plot], args.png)
+        return
+    torch.set_num_threads(args.threads)
+    output_dir = args.output_dir.resolve()
+    minutes, seconds = int(args.budget_min), round((args.budget_min % 1) * 60)
+    budget = (
+        [f"++trainer.max_steps={args.step_budget}"]
+        if args.step_budget
+        else [f"trainer.max_time=00:00:{minutes:02d}:{seconds:02d}"]
+    )
+    cfg = compose_config(
+        [
+            *STUDY_DATA,
+            "logger=csv",
+            "callbacks.progress_bar=null",
+            "quality.enabled=false",
+            "++trainer.enable_model_summary=false",
+            "trainer.max_epochs=100000",
+            *budget,
+            f"paths.output_dir={output_dir}",
+            *args.overrides,
+        ]
+    )
+    marks_file = output_dir / "marks.json"
+    if not args.eval_only and not args.reference_fakes:
+        marks = TrainingMarks(args.marks, output_dir / "marks", "step" if args.step_budget else "minute")
+        run_training(cfg, extra_callbacks=[marks])
+        marks_file.write_text(json.dumps(marks.saved, indent=2))
+    datamodule = instantiate(cfg.data, _convert_="all")
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    train, val, test = datamodule.train_codes, datamodule.val_codes, datamodule.test_codes
+    rows = np.random.default_rng(cfg.seed).permutation(len(train))
+    calibration = evaluate_genotypes(train[rows[: len(test)]], test, holdout=val, seed=cfg.seed)
+    if args.reference_fakes:
+        fakes = reference_fakes(train, datamodule.train_populations, args.eval_samples, args.reference_fakes, cfg.seed)
+        scores = {
+            name: evaluate_genotypes(train[rows[: args.eval_samples]], fake, holdout=test, seed=cfg.seed)
+            for name, fake in fakes.items()
+        }
+        scores["held_out_real"] = calibration
+        print(json.dumps({k: {m: round(float(v), 4) for m, v in row.items()} for k, row in scores.items()}, indent=1))
+        return
+    points = []
+    for mark in json.loads(marks_file.read_text()):
+        metrics = evaluate_mark(
+            mark["ckpt"], train[rows[: args.eval_samples]], test, args.eval_samples, args.sampling_steps, cfg.seed
+        )
+        points.append({**mark, "metrics": metrics})
+        print(json.dumps(points[-1]), flush=True)
+    curve = {
+        "name": args.name or output_dir.name,
+        "overrides": list(args.overrides),
+        "budget": f"{args.step_budget} steps" if args.step_budget else f"{args.budget_min:g} min",
+        "torch_threads": args.threads,
+        "data": {"seq_length": int(datamodule.seq_length), "train/val/test": [len(train), len(val), len(test)]},
+        "eval": {
+            "samples": args.eval_samples,
+            "sampler": cfg.diffusion.sampler,
+            "sampling_steps": args.sampling_steps or cfg.diffusion.sampling_steps,
+        },
+        "calibration": {k: round(float(v), 4) for k, v in calibration.items()},
+        "points": points,
+    }
+    (output_dir / "curve.json").write_text(json.dumps(curve, indent=2))
+    plot_curves([curve], output_dir / "curve.png")
+    print(json.dumps(curve, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""The EMA callback node (conf/callbacks/ema.yaml): its weights are the closed-form moving average."""
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from snpdiff.config import compose_config
+
+
+class Drift(pl.LightningModule):
+    """One parameter that SGD with lr 1 on loss = sum(w) moves by exactly -1 per step."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(2))
+
+    def training_step(self, batch, batch_idx):
+        return self.weight.sum() + 0 * batch.sum()
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=1.0)
+
+
+def test_ema_weights_equal_the_closed_form_after_three_steps(tmp_path):
+    node = compose_config(["callbacks=ema", "callbacks.ema.decay=0.5"]).callbacks.ema
+    ema = instantiate(node)
+    module = Drift()
+    data = torch.utils.data.DataLoader(torch.zeros(3, 1), batch_size=1)
+    trainer = pl.Trainer(
+        max_steps=3,
+        callbacks=[ema],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(module, data)
+    # weights after steps 1, 2, 3: -1, -2, -3; the first update copies, then ema = 0.5 ema + 0.5 w
+    expected = 0.5 * (0.5 * -1.0 + 0.5 * -2.0) + 0.5 * -3.0
+    assert module.weight.detach().tolist() == pytest.approx([expected, expected])  # copied in at the end of fit

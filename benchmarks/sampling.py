@@ -1,9 +1,14 @@
-"""DDIM at 50 steps against DDPM over the full chain, on a trained checkpoint.
+"""DDIM at 50 steps against DDPM over the full chain, on a trained checkpoint; or DDIM speed alone, untrained.
 
-Prints JSON: wall time of each sampler for ``--n`` individuals, their ratio (goal: DDIM at least 15x faster) and
-af_r2 / ld_corr of each against the training split, with the differences (goal: within 0.02 of DDPM).
+With ``--ckpt``, prints JSON: wall time of each sampler for ``--n`` individuals, their ratio (goal: DDIM at least
+15x faster) and af_r2 / ld_corr of each against the training split, with the differences (goal: within 0.02 of
+DDPM). Without it, prints the wall time of DDIM-``--ddim-steps`` for ``--n`` individuals of ``--seq-length`` SNPs
+with the default UNet at its initial weights (speed does not depend on training; goal: 64 x 1,024 SNPs in < 8 s on
+2 cores), through the same loop (``snpdiff.diffusion.sample``, inference mode) the quality callback and
+generate.py use.
 
     python benchmarks/sampling.py --ckpt <run>/checkpoints/last.ckpt [--n 100] [--ddim-steps 50]
+    python benchmarks/sampling.py [--n 64] [--seq-length 1024] [--ddim-steps 50] [--batch-size 64]
 
 ``benchmarks/quality.py --output-dir DIR`` leaves such a checkpoint of the default config in ``DIR/checkpoints``.
 """
@@ -14,22 +19,55 @@ import argparse
 import json
 import time
 
+import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from snpdiff.diffusion import DDIMSampler, GaussianDiffusion, sample
 from snpdiff.generation import load_trained_model, sample_codes
 from snpdiff.metrics import evaluate_genotypes
+from snpdiff.models import UNet1D
 
 COMPARED = ("af_r2", "ld_corr", "aats_gap", "exact_copy_rate")
 
 
+def speed_only(n: int, seq_length: int, steps: int, batch_size: int) -> dict:
+    """Seconds for DDIM-`steps` of `n` individuals with the default UNet (initial weights), in batches."""
+    torch.manual_seed(0)
+    model = UNet1D(seq_length=seq_length).eval()
+    diffusion = GaussianDiffusion()
+    generator = torch.Generator().manual_seed(0)
+    sample(model, diffusion, DDIMSampler(), (2, 1, seq_length), sampling_steps=1, generator=generator)  # warm-up
+    start = time.perf_counter()
+    for first in range(0, n, batch_size):
+        shape = (min(batch_size, n - first), 1, seq_length)
+        sample(model, diffusion, DDIMSampler(), shape, sampling_steps=steps, generator=generator)
+    seconds = time.perf_counter() - start
+    return {
+        "n": n,
+        "seq_length": seq_length,
+        "ddim_steps": steps,
+        "batch_size": batch_size,
+        "torch_threads": torch.get_num_threads(),
+        "seconds": round(seconds, 2),
+        "ms_per_model_call": round(1000 * seconds / (steps * -(-n // batch_size)), 1),
+        "goal_under_8s_met": seconds < 8.0,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ckpt", required=True)
-    parser.add_argument("--n", type=int, default=100)
+    parser.add_argument("--ckpt", help="a trained checkpoint; without it, DDIM speed alone")
+    parser.add_argument("--n", type=int, default=None, help="individuals (100 with --ckpt, else 64)")
     parser.add_argument("--ddim-steps", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seq-length", type=int, default=1024, help="without --ckpt")
+    parser.add_argument("--batch-size", type=int, default=64, help="without --ckpt")
     args = parser.parse_args()
+    if args.ckpt is None:
+        print(json.dumps(speed_only(args.n or 64, args.seq_length, args.ddim_steps, args.batch_size), indent=2))
+        return
+    args.n = args.n or 100
     trained = load_trained_model(args.ckpt)
     data_cfg = OmegaConf.create(trained.config["data"])
     datamodule = instantiate(data_cfg, _convert_="all")

@@ -16,3 +16,13 @@ def _isolated_env(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("WANDB_DIR", str(tmp_path_factory.mktemp("wandb")))
     monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path_factory.mktemp("wandb_config")))
     monkeypatch.setenv("SNPDIFF_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """xdist groups (pyproject: `-n auto --dist loadgroup`): one per test module, so a module-scoped fixture is built
+    on one worker only, and one for all of tests/cluster, so the local SLURM cluster (a session fixture) starts
+    once per machine, not once per worker."""
+    for item in items:
+        module = item.path.relative_to(item.config.rootpath)
+        item.add_marker(pytest.mark.xdist_group("slurm" if module.parts[:2] == ("tests", "cluster") else str(module)))

@@ -1,0 +1,134 @@
+"""Train step of the UNet alone (no data pipeline, no framework): samples/s and achieved GFLOP/s per variant.
+
+One train step = q_sample + forward + MSE on eps + backward + gradient clipping + AdamW step, batch `--batch`,
+fp32, on pre-made tensors. Variants, measured interleaved over `--rounds` rounds (medians):
+
+- `3level`: the default UNet (`model=unet`, dim_mults 1-2-4, width 16), AdamW as in conf/optimizer/adamw.yaml;
+- `4level`: dim_mults 1-2-4-8, width 16;
+- `<name>+fused`: the same with AdamW's fused kernel (`fused=True`: the same update, one kernel per parameter
+  instead of a dozen ops; torch's CPU default without it is the single-tensor loop);
+- `<name>+compile`: the model under `torch.compile` (`--compile`; the first steps pay the compilation).
+
+FLOPs of forward + backward come from `torch.utils.flop_counter.FlopCounterMode` on one step. `--profile` prints
+the `torch.profiler` table of the default model's step instead (top ops by self CPU time).
+
+    python benchmarks/model_step.py [--seq-length 1024] [--batch 32] [--rounds 5] [--steps 4] [--compile] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from snpdiff.diffusion import GaussianDiffusion
+from snpdiff.models import UNet1D
+
+LEVELS = {"3level": (1, 2, 4), "4level": (1, 2, 4, 8)}
+
+
+def make_step(
+    dim_mults: tuple[int, ...], seq_length: int, batch: int, fused: bool, compile_model: bool
+) -> tuple[Callable[[], float], torch.nn.Module]:
+    """A closure running one train step on fixed tensors x0 [batch, 1, seq_length]; returns it and the model."""
+    torch.manual_seed(0)
+    model = UNet1D(seq_length=seq_length, dim_mults=dim_mults)
+    diffusion = GaussianDiffusion()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01, fused=fused or None)
+    network = torch.compile(model) if compile_model else model
+    x0 = torch.randn(batch, 1, seq_length)
+    t = torch.randint(0, diffusion.timesteps, (batch,))
+    noise = torch.randn_like(x0)
+
+    def step() -> float:
+        loss = torch.nn.functional.mse_loss(network(diffusion.q_sample(x0, t, noise), t), noise)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return float(loss.detach())
+
+    return step, model
+
+
+def step_flops(dim_mults: tuple[int, ...], seq_length: int, batch: int) -> int:
+    step, _ = make_step(dim_mults, seq_length, batch, fused=False, compile_model=False)
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops()
+
+
+def profile(seq_length: int, batch: int) -> None:
+    step, _ = make_step(LEVELS["3level"], seq_length, batch, fused=False, compile_model=False)
+    step()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        for _ in range(3):
+            step()
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seq-length", type=int, default=1024)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=4, help="timed steps per variant and round")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--compile", action="store_true", help="add torch.compile variants")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.profile:
+        profile(args.seq_length, args.batch)
+        return
+    variants = {}
+    for name, dim_mults in LEVELS.items():
+        variants[name] = (dim_mults, False, False)
+        variants[f"{name}+fused"] = (dim_mults, True, False)
+        if args.compile:
+            variants[f"{name}+compile"] = (dim_mults, False, True)
+    steps = {}
+    params = {}
+    for name, (dim_mults, fused, compile_model) in variants.items():
+        steps[name], model = make_step(dim_mults, args.seq_length, args.batch, fused, compile_model)
+        params[name] = sum(p.numel() for p in model.parameters())
+        for _ in range(args.warmup + (2 if compile_model else 0)):
+            steps[name]()
+    rates: dict[str, list[float]] = {name: [] for name in variants}
+    load_before = os.getloadavg()[0]
+    for round_ in range(args.rounds):
+        names = list(variants) if round_ % 2 == 0 else list(reversed(variants))
+        for name in names:
+            start = time.perf_counter()
+            for _ in range(args.steps):
+                steps[name]()
+            rates[name].append(args.steps * args.batch / (time.perf_counter() - start))
+    flops = {name: step_flops(dim_mults, args.seq_length, args.batch) for name, dim_mults in LEVELS.items()}
+    results: dict = {
+        "seq_length": args.seq_length,
+        "batch_size": args.batch,
+        "torch_threads": torch.get_num_threads(),
+        "rounds": args.rounds,
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+    }
+    for name in variants:
+        rate = statistics.median(rates[name])
+        level = name.split("+")[0]
+        results[name] = {
+            "parameters": params[name],
+            "samples_per_s": round(rate, 2),
+            "gflop_per_step": round(flops[level] / 1e9, 3),
+            "gflops_per_s": round(flops[level] / 1e9 * rate / args.batch, 2),
+        }
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

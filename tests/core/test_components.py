@@ -34,11 +34,14 @@ def compose(tmp_path, *overrides: str):
 @pytest.mark.parametrize("option", options("callbacks"))
 def test_every_callbacks_option_builds_its_callbacks(option, tmp_path):
     cfg = compose(tmp_path, f"callbacks={option}")
-    callbacks = {type(c): c for c in instantiate_nodes(cfg, "callbacks")}
+    built = instantiate_nodes(cfg, "callbacks")
+    callbacks = {type(c): c for c in built}
     assert {ModelCheckpoint, LearningRateLog, RichProgressBar} <= callbacks.keys()
     checkpoint = callbacks[ModelCheckpoint]
     assert checkpoint.dirpath == str(checkpoint_dir(tmp_path)) and checkpoint.monitor == "val_loss"
-    assert checkpoint.mode == "min" and checkpoint.save_last
+    assert checkpoint.mode == "min" and checkpoint.filename == "best"
+    last = [c for c in built if getattr(c, "filename", None) == "last"]
+    assert len(last) == 1 and last[0].monitor is None and last[0].dirpath == str(checkpoint_dir(tmp_path))
     if option == "early_stopping":
         assert callbacks[EarlyStopping].monitor == "val_loss" and callbacks[EarlyStopping].patience == 10
 

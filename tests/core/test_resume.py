@@ -78,6 +78,17 @@ def test_resume_after_epoch_k_equals_the_uninterrupted_run_bitwise(completed, st
     assert_same_weights(weights(run_dir), weights(straight_dir))
 
 
+
+def test_last_ckpt_holds_the_latest_epoch_even_when_the_metric_stops_improving(tmp_path, fast_cfg):
+    """With a learning rate too small to move the weights, val_loss (deterministic) never improves after epoch 0, so
+    no best checkpoint is saved after it; last.ckpt must still be rewritten every epoch (Lightning's save_last lags
+    behind in that case, which would make a resume replay epochs)."""
+    run_dir = tmp_path / "flat"
+    run_training(fast_cfg("trainer.max_epochs=3", "optimizer.lr=1e-30", "scheduler=none", output_dir=run_dir))
+    last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    best = torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=False)
+    assert (best["epoch"], last["epoch"]) == (0, 2)
+
 def test_a_requeued_slurm_job_resumes_exactly(straight, tmp_path, fast_cfg, monkeypatch):
     """SLURM_RESTART_COUNT > 0 (set in this process as SLURM sets it in a requeued job) resumes from last.ckpt."""
     straight_metrics, straight_dir = straight

@@ -105,4 +105,4 @@ def test_cpu_ddp_with_two_gloo_processes(tmp_path):
     (run_dir,) = run_dirs(tmp_path)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["world_size"] == 2
-    assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in result.stderr
+    assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in result.stdout + result.stderr

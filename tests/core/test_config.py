@@ -58,7 +58,8 @@ def _build(cfg, group: str, tmp_path: Path) -> None:
     assert model(x, t).shape == (2, 1, 32)
     diffusion = instantiate(cfg.diffusion)
     assert diffusion.timesteps == cfg.diffusion.timesteps
-    loss, _ = instantiate(cfg.loss)(x, x, torch.zeros_like(x), torch.tensor([-1.0, 0.0, 1.0]))  # 0: a valid code
+    codes, signal_fraction = torch.tensor([-1.0, 0.0, 1.0]), torch.tensor([1.0, 0.5])
+    loss, _ = instantiate(cfg.loss)(x, x, torch.zeros_like(x), codes, signal_fraction)  # x0 0: a valid code
     assert loss.item() == pytest.approx(0.0)
     optimizer = instantiate(cfg.optimizer)(model.parameters())
     assert optimizer.param_groups[0]["lr"] == cfg.optimizer.lr

@@ -89,7 +89,7 @@ def test_a_storage_password_is_never_written_nor_printed(tmp_path, monkeypatch):
     agent = sweep_cli("agent", sweep_id, "--count", "1")
     monitor = sweep_cli("monitor", sweep_id)
     printed += [agent.stdout + agent.stderr, monitor.stdout + monitor.stderr]
-    assert "0: finished" in agent.stdout, agent.stdout
+    assert "trial 0 finished" in agent.stdout, agent.stdout
 
     sweep_dir = tmp_path / "sweeps" / sweep_id
     trial_config = (sweep_dir / "trials" / "0" / "config.yaml").read_text()

@@ -91,6 +91,7 @@ def overrides(path: Path, folder: Path, seq_length: int) -> list[str]:
         "quality.enabled=false",
         "callbacks.progress_bar=null",
         "callbacks.model_checkpoint=null",
+        "callbacks.last_checkpoint=null",
         "trainer.max_epochs=1",
         f"paths.output_dir={folder / f'run_{seq_length}'}",
         f"seed={SEED}",

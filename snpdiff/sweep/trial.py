@@ -2,8 +2,11 @@
 
 Also the entry point W&B agents run (``python -m snpdiff.sweep.trial``): a W&B agent starts each trial with
 ``WANDB_SWEEP_ID``, ``WANDB_RUN_ID`` and ``WANDB_SWEEP_PARAM_PATH`` (a YAML of the run's parameters) in the
-environment; this reads the parameters from that file, turns them into Hydra overrides with the bridge, and replaces
-itself with ``python train.py <overrides>``, whose W&B logger joins run ``WANDB_RUN_ID`` of the sweep.
+environment; this reads the parameters from that file, turns them into Hydra overrides with the bridge, and runs
+``python train.py <overrides>`` (whose W&B logger joins run ``WANDB_RUN_ID`` of the sweep) as its child: see
+``snpdiff.sweep.backends.wandb.run_wandb_trial``, which also prints the agent's line when the trial ends.
+
+``trial_end_line``: that line, the same for both backends' agents (state, duration, best value of the metric).
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ def run_dir_override(run_dir: Path) -> str:
     return f"hydra.run.dir={format_value(str(run_dir))}"
 
 
-def _die_with_parent(parent_pid: int):
+def die_with_parent(parent_pid: int):
     """In the child, before exec: get SIGKILL when the agent dies (even by SIGKILL), so no trial is orphaned."""
 
     def setup() -> None:
@@ -76,7 +79,7 @@ def start_trial_process(argv: Sequence[str], log_path: Path, env: Mapping[str, s
         log.flush()
         return subprocess.Popen(
             list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=dict(env),
-            start_new_session=True, preexec_fn=_die_with_parent(os.getpid()),
+            start_new_session=True, preexec_fn=die_with_parent(os.getpid()),
         )
 
 
@@ -116,6 +119,24 @@ def metric_values(run_dir: Path, metric: str) -> list[float]:
     return values
 
 
+def agent_say(message: str, agent_pid: int | None = None) -> None:
+    """Print ``message`` as an agent's line, prefixed with the agent's process id (default: this process)."""
+    print(f"[sweep agent {agent_pid or os.getpid()}] {message}", flush=True)
+
+
+def trial_end_line(trial: int | str, state: str, seconds: float, metric: str, value: float | None = None,
+                   cause: str | None = None, detail: str | None = None) -> str:
+    """What an agent says when a trial ends, e.g. ``trial 1 finished after 26.8 s: val_loss=1.07659 (best over its
+    epochs)`` or ``trial 2 failed after 3.1 s (exit code 1): <why>``. ``trial``: its number (a W&B run: its id);
+    ``value``: the best value of ``metric`` over its epochs (shown instead of ``detail`` when known)."""
+    line = f"trial {trial} {state} after {seconds:.1f} s"
+    if cause:
+        line += f" ({cause})"
+    if value is not None:
+        detail = f"{metric}={value:.6g} (best over its epochs)"
+    return f"{line}: {detail}" if detail else line
+
+
 def read_wandb_params(path: str | Path) -> dict[str, Any]:
     """The run's parameters from the file a W&B agent writes (``{name: {value: v}}``), names de-aliased."""
     try:
@@ -131,8 +152,9 @@ def read_wandb_params(path: str | Path) -> dict[str, Any]:
     return params
 
 
-def wandb_trial_argv(environ: Mapping[str, str] = os.environ, python: str = sys.executable) -> list[str]:
-    """The training command for the W&B run described by ``environ`` (see the module docstring)."""
+def wandb_trial(environ: Mapping[str, str] = os.environ,
+                python: str = sys.executable) -> tuple[SweepSpec, Path, list[str]]:
+    """The sweep, run folder and training command of the W&B run described by ``environ`` (module docstring)."""
     missing = [k for k in ("WANDB_SWEEP_ID", "WANDB_RUN_ID", "WANDB_SWEEP_PARAM_PATH") if not environ.get(k)]
     if missing:
         raise SweepError(f"a W&B sweep trial needs {', '.join(missing)} in the environment (set by `wandb agent`)")
@@ -145,13 +167,15 @@ def wandb_trial_argv(environ: Mapping[str, str] = os.environ, python: str = sys.
     # W&B sends every parameter to every run; a conditional one is set only where it applies
     params = spec.applicable(read_wandb_params(environ["WANDB_SWEEP_PARAM_PATH"]))
     overrides = params_to_overrides(params, base_overrides=spec.command_overrides())
-    overrides.append(run_dir_override(sweep_dir / TRIALS_DIR / environ["WANDB_RUN_ID"]))
-    return trial_argv(spec, overrides, python)
+    run_dir = sweep_dir / TRIALS_DIR / environ["WANDB_RUN_ID"]
+    overrides.append(run_dir_override(run_dir))
+    return spec, run_dir, trial_argv(spec, overrides, python)
 
 
 def main() -> None:
-    argv = run_or_exit(wandb_trial_argv)
-    os.execvp(argv[0], argv)
+    from snpdiff.sweep.backends.wandb import exit_like, run_wandb_trial
+
+    exit_like(run_wandb_trial(*run_or_exit(wandb_trial)))
 
 
 if __name__ == "__main__":

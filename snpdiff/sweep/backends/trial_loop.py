@@ -28,6 +28,7 @@ from snpdiff.sweep.backends.base import AgentOptions, AgentReport, ClaimedTrial,
 from snpdiff.sweep.bridge import callback_override, params_to_overrides
 from snpdiff.sweep.trial import (
     TRIAL_LOG,
+    agent_say,
     best_value,
     error_tail,
     metric_values,
@@ -35,6 +36,7 @@ from snpdiff.sweep.trial import (
     signal_process_group,
     start_trial_process,
     trial_argv,
+    trial_end_line,
 )
 
 # the key under ``callbacks`` that a trial's reporter is added as
@@ -79,8 +81,7 @@ class _StopOnSignal:
             signal.signal(signum, handler)
 
 
-def _say(message: str) -> None:
-    print(f"[sweep agent {os.getpid()}] {message}", flush=True)
+_say = agent_say
 
 
 def run_trial_loop(backend: TrialQueue, options: AgentOptions) -> AgentReport:
@@ -216,17 +217,18 @@ def _run_trial(backend: TrialQueue, claimed: ClaimedTrial, options: AgentOptions
         tail = error_tail(log_path)
         state = backend.finish(claimed, "failed", error=f"exit code {return_code}; log {log_path}:\n{tail}")
         last_line = tail.splitlines()[-1] if tail else ""
-        _say(f"trial {claimed.number} failed after {seconds:.1f} s (exit code {return_code}): {last_line}")
+        _say(trial_end_line(claimed.number, state, seconds, spec.metric, cause=f"exit code {return_code}",
+                            detail=last_line))
         return state
     else:
         value = best_value(metric_values(claimed.run_dir, spec.metric), spec.goal)
         if value is None:
             error = f"{spec.metric} is not in {metrics_path(claimed.run_dir)}"
             state = backend.finish(claimed, "failed", error=error)
-            _say(f"trial {claimed.number} failed after {seconds:.1f} s: {error}")
+            _say(trial_end_line(claimed.number, state, seconds, spec.metric, detail=error))
             return state
         state = backend.finish(claimed, "finished", value=value)
-        _say(f"trial {claimed.number} {state} after {seconds:.1f} s: {spec.metric}={value:.6g} (best over its epochs)")
+        _say(trial_end_line(claimed.number, state, seconds, spec.metric, value=value))
         return state
-    _say(f"trial {claimed.number} {state} after {seconds:.1f} s")
+    _say(trial_end_line(claimed.number, state, seconds, spec.metric))
     return state

@@ -2,7 +2,11 @@
 
 The sweep sent to W&B runs ``python -m snpdiff.sweep.trial`` instead of ``train.py ${args_no_hyphens}``: that entry
 point reads the run's parameters from ``WANDB_SWEEP_PARAM_PATH`` and renders them with the bridge, because W&B's
-own rendering (``None`` as "None", dicts in Python syntax) is not Hydra's grammar.
+own rendering (``None`` as "None", dicts in Python syntax) is not Hydra's grammar. It runs the training as its child
+(``run_wandb_trial``), passes on the signals W&B's agent forwards (and its stop of an early-terminated run), and
+when the training ends prints the agent's line for the trial, as the local backend's agent does
+(``trial_end_line``), and appends the outcome to the agent's report file, from which ``run_agent`` makes the report
+that ``sweep.py agent`` sums up.
 
 Credentials come from ``WANDB_API_KEY`` or ``wandb login`` (~/.netrc); none means a SweepError, never a prompt, and
 the key is never written anywhere by snpdiff.
@@ -10,7 +14,13 @@ the key is never written anywhere by snpdiff.
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,10 +29,11 @@ import yaml
 
 from snpdiff.errors import SweepError
 from snpdiff.loggers import wandb_credentials_source
+from snpdiff.run_folder import metrics_path
 from snpdiff.sweep.backends.base import AgentOptions, AgentReport, SweepBackend, TrialRecord
 from snpdiff.sweep.spec import SweepSpec, load_sweep
 from snpdiff.sweep.store import SPEC_FILE, SWEEPS_DIR_ENV, SweepInfo
-from snpdiff.sweep.trial import best_value
+from snpdiff.sweep.trial import agent_say, best_value, die_with_parent, metric_values, trial_end_line
 
 TRIAL_COMMAND = ["${env}", "${interpreter}", "-m", "snpdiff.sweep.trial"]
 NO_CREDENTIALS = (
@@ -32,6 +43,11 @@ NO_CREDENTIALS = (
 )
 _STATES = {"running": "running", "pending": "running", "finished": "finished", "crashed": "failed",
            "failed": "failed", "killed": "interrupted", "preempted": "interrupted"}
+# the file (JSON lines: run_id, state, value) each trial of a `sweep.py agent` appends its outcome to
+AGENT_REPORT_ENV = "SNPDIFF_AGENT_REPORT"
+# what a trial passes on to its training (W&B's agent forwards every signal it gets; SLURM's come as USR1/USR2)
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+_STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 def require_credentials() -> None:
@@ -44,6 +60,88 @@ def wandb_sweep_config(spec: SweepSpec) -> dict[str, Any]:
     config = spec.to_wandb()
     config["command"] = TRIAL_COMMAND
     return config
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def run_wandb_trial(spec: SweepSpec, run_dir: Path, argv: Sequence[str],
+                    environ: Mapping[str, str] = os.environ) -> int:
+    """Run a W&B run's training command ``argv`` as this process's child; when it ends, print the agent's line for
+    it and append its outcome to the agent's report file (``AGENT_REPORT_ENV``). Returns its exit status (negative:
+    killed by that signal; ``exit_like`` ends this process the same way, so W&B's agent sees what it would have
+    seen from the training itself).
+
+    The state is the one W&B records for the run: ``finished`` (exit 0), ``failed`` (another exit status),
+    ``interrupted`` (stopped by a signal: Ctrl-C, ``scancel``, or W&B's stop of an early-terminated run); the value
+    is the best of the sweep's metric over the epochs in the trial's ``metrics.json``. The line is prefixed with the
+    agent's process id (this process's parent) and goes to the agent's console, which the training writes to too.
+    """
+    started = time.monotonic()
+    received: list[int] = []
+    process: subprocess.Popen | None = None
+
+    def forward(signum: int, frame: object) -> None:
+        if signum in _STOPPING:
+            received.append(signum)
+        if process is not None:
+            process.send_signal(signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in _FORWARDED}
+    try:
+        process = subprocess.Popen(list(argv), preexec_fn=die_with_parent(os.getpid()))
+        return_code = process.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    seconds = time.monotonic() - started
+
+    value = best_value(metric_values(run_dir, spec.metric), spec.goal)
+    cause = detail = None
+    if return_code < 0 or received:
+        state, cause = "interrupted", _signal_name(-return_code if return_code < 0 else received[0])
+    elif return_code:
+        state, cause, value = "failed", f"exit code {return_code}", None
+    else:
+        state = "finished"
+        if value is None:
+            detail = f"{spec.metric} is not in {metrics_path(run_dir)}"
+    agent_say(trial_end_line(run_dir.name, state, seconds, spec.metric, value=value, cause=cause, detail=detail),
+              agent_pid=os.getppid())
+    if environ.get(AGENT_REPORT_ENV):
+        try:
+            with open(environ[AGENT_REPORT_ENV], "a") as report:
+                report.write(json.dumps({"run_id": run_dir.name, "state": state, "value": value}) + "\n")
+        except OSError:
+            pass  # the agent's summary then misses this trial; the trial itself is in W&B
+    return return_code
+
+
+def exit_like(return_code: int) -> None:
+    """End this process as a child with ``return_code`` ended (negative: killed by that signal)."""
+    if return_code < 0:
+        signal.signal(-return_code, signal.SIG_DFL)
+        os.kill(os.getpid(), -return_code)
+        return_code = 128 - return_code
+    raise SystemExit(return_code)
+
+
+def _read_agent_report(path: Path) -> list[dict[str, Any]]:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return []
+    outcomes = []
+    for line in lines:
+        try:
+            outcomes.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a trial killed while writing its line
+    return outcomes
 
 
 def _parse_time(text: Any) -> datetime | None:
@@ -113,9 +211,36 @@ class WandbBackend(SweepBackend):
         import wandb
 
         os.environ[SWEEPS_DIR_ENV] = str(self.info.directory.parent)  # where the trial entry point looks
-        wandb.agent(self.info.sweep_id, entity=self.info.entity, project=self.info.project, count=options.count,
-                    forward_signals=True, max_consecutive_failed_runs=options.max_consecutive_failures)
-        return AgentReport(stopped_by="done")
+        handle, report_path = tempfile.mkstemp(prefix="snpdiff-agent-", suffix=".jsonl")
+        os.close(handle)
+        os.environ[AGENT_REPORT_ENV] = report_path  # each trial appends its outcome (run_wandb_trial)
+        try:
+            wandb.agent(self.info.sweep_id, entity=self.info.entity, project=self.info.project, count=options.count,
+                        forward_signals=True, max_consecutive_failed_runs=options.max_consecutive_failures)
+        finally:
+            os.environ.pop(AGENT_REPORT_ENV, None)
+            outcomes = _read_agent_report(Path(report_path))
+            Path(report_path).unlink(missing_ok=True)
+        return self.agent_report(outcomes, options)
+
+    def agent_report(self, outcomes: list[dict[str, Any]], options: AgentOptions) -> AgentReport:
+        """The report of an agent whose trials ended with ``outcomes`` (in order; run ids become trial numbers)."""
+        report = AgentReport()
+        if not outcomes:
+            return report
+        numbers = {record.run_id: record.number for record in self.trials()}
+        for index, outcome in enumerate(outcomes):
+            number = numbers.get(outcome.get("run_id"), len(numbers) + index)
+            report.trials.append(number)
+            report.states[number] = str(outcome.get("state"))
+        failures_in_row = 0
+        for outcome in outcomes:
+            failures_in_row = failures_in_row + 1 if outcome.get("state") == "failed" else 0
+        if failures_in_row >= options.max_consecutive_failures:
+            report.stopped_by, report.exit_code = "failures", 1
+        elif options.count is not None and len(outcomes) >= options.count:
+            report.stopped_by = "count"
+        return report
 
     def _value(self, run: Any) -> float | None:
         """Best value of the metric over the run's history (not the last), else its summary value."""

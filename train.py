@@ -20,6 +20,11 @@ register_schemas()  # conf/ options start from the constructors' defaults (schem
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     from snpdiff.cli import run_or_exit
+    from snpdiff.config import validate_config
+
+    # every config problem is reported before torch and Lightning load (seconds): a bad sweep trial fails fast
+    run_or_exit(validate_config, cfg)
+
     from snpdiff.console import setup_console
     from snpdiff.run_folder import metrics_path
     from snpdiff.training import run_training

@@ -86,9 +86,9 @@ def _component_problems(plain: dict[str, Any], schema_ok: set[str]) -> list[str]
 
     Only for groups in ``schema_ok``: where keys or types are wrong, the value rules would repeat the problem.
     """
-    from snpdiff.data import check_data_config
-    from snpdiff.diffusion import check_diffusion_config
-    from snpdiff.models import check_mlp_config, check_unet_config
+    from snpdiff.data.validation import check_data_config
+    from snpdiff.diffusion.checks import check_diffusion_config
+    from snpdiff.models.checks import check_mlp_config, check_unet_config
 
     is_mlp = plain.get("model", {}).get("_target_", "").endswith("MLPDenoiser")
     checkers = {

@@ -14,13 +14,15 @@ import functools
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from snpdiff.errors import ConfigError
+
+if TYPE_CHECKING:  # torch loads where a scheduler is built: config validation reads SCHEDULER_KEYS without it
+    import torch
 
 LIGHTNING_KEYS = ("interval", "frequency", "monitor", "strict")
 # torch's names for the lowest learning rate a scheduler reaches
@@ -93,6 +95,8 @@ def warmup_cosine(
     """Linear warm-up to ``optimizer.lr`` over ``warmup_fraction`` of ``total_steps`` (or over ``warmup_epochs`` of
     the run's ``max_epochs`` epochs when given), then cosine decay to ``eta_min`` over the rest (stepped every
     optimizer step)."""
+    import torch
+
     if warmup_epochs is not None:
         if not max_epochs or not 0 < warmup_epochs < max_epochs:
             raise ConfigError(f"scheduler.warmup_epochs={warmup_epochs!r} must be > 0 and below "

@@ -27,6 +27,8 @@ from hydra.utils import get_object
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import ValidationError
 
+from snpdiff.signatures import NotStatic, has_literal_defaults, read_signature
+
 # arguments the code passes itself when it instantiates a node under this top-level key, so they are not config keys
 PASSED_BY_CODE: dict[str, frozenset[str]] = {
     "model": frozenset({"seq_length", "in_channels"}),
@@ -72,8 +74,19 @@ def _config_type(annotation: Any) -> Any:
     return Any
 
 
-def _parameters(target: str) -> tuple[dict[str, inspect.Parameter], dict[str, Any], bool]:
-    """Keyword parameters of ``target`` (a class's ``__init__`` or a function), their type hints, and ``**kwargs``."""
+def _parameters(target: str, need_defaults: bool = False) -> tuple[dict[str, inspect.Parameter], dict[str, Any], bool]:
+    """Keyword parameters of ``target`` (a class's ``__init__`` or a function), their type hints, and ``**kwargs``.
+
+    Read from the source where it can be (``snpdiff.signatures``: validating a config then imports neither torch
+    nor Lightning), else from the imported target; ``need_defaults``: every default's value must be known.
+    """
+    try:
+        parameters, hints, takes_kwargs = read_signature(target)
+        if not need_defaults or has_literal_defaults(parameters):
+            named = {n: p for n, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+            return named, hints, takes_kwargs
+    except NotStatic:
+        pass
     obj = get_object(target)
     function = obj.__init__ if inspect.isclass(obj) else obj
     parameters = dict(inspect.signature(function).parameters)
@@ -198,7 +211,7 @@ def check_target_nodes(config: Mapping) -> list[str]:
 
 def constructor_defaults(target: str, passed_by_code: frozenset[str] = frozenset()) -> dict[str, Any]:
     """``{"_target_": target, key: default, ...}`` for every keyword argument of ``target`` that has a default."""
-    parameters, _, _ = _parameters(target)
+    parameters, _, _ = _parameters(target, need_defaults=True)
     defaults: dict[str, Any] = {"_target_": target}
     for name, parameter in parameters.items():
         if name in passed_by_code or parameter.default is inspect.Parameter.empty:

@@ -1,11 +1,36 @@
-"""Genotype data: sources (sim, PLINK, VCF/BCF, Parquet, npy), the cache, writers and the Lightning data module."""
+"""Genotype data: sources (sim, PLINK, VCF/BCF, Parquet, npy), the cache, writers and the Lightning data module.
 
-from snpdiff.data.datamodule import GenotypeDataModule, check_data_config
-from snpdiff.data.readers import read_genotypes
-from snpdiff.data.sim import simulate_genotypes
-from snpdiff.data.types import GenotypeSet, SnpInfo
-from snpdiff.data.writers import synthetic_sample_ids, write_npy, write_parquet, write_plink, write_vcf
+The names below load on first use (module ``__getattr__``): config validation reads ``check_data_config`` and the
+data module's signature without importing Lightning or torch.
+"""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what __getattr__ loads, for type checkers and snpdiff.signatures
+    from snpdiff.data.datamodule import GenotypeDataModule
+    from snpdiff.data.readers import read_genotypes
+    from snpdiff.data.sim import simulate_genotypes
+    from snpdiff.data.types import GenotypeSet, SnpInfo
+    from snpdiff.data.validation import check_data_config
+    from snpdiff.data.writers import synthetic_sample_ids, write_npy, write_parquet, write_plink, write_vcf
+
+# public name -> the submodule that defines it
+_EXPORTS = {
+    "GenotypeDataModule": "datamodule",
+    "GenotypeSet": "types",
+    "SnpInfo": "types",
+    "check_data_config": "validation",
+    "read_genotypes": "readers",
+    "simulate_genotypes": "sim",
+    "synthetic_sample_ids": "writers",
+    "write_npy": "writers",
+    "write_parquet": "writers",
+    "write_plink": "writers",
+    "write_vcf": "writers",
+}
 __all__ = [
     "GenotypeDataModule",
     "GenotypeSet",
@@ -19,3 +44,13 @@ __all__ = [
     "write_plink",
     "write_vcf",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

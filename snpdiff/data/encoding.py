@@ -6,10 +6,14 @@ haplotypes. ``MISSING_CODE`` (-1) marks a missing call in memory and in caches.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from snpdiff.errors import ConfigError
+
+if TYPE_CHECKING:  # torch loads where tensors are used: config validation reads ENCODING_MODES without it
+    import torch
 
 MISSING_CODE = -1
 DOSAGE_CODES = (0, 1, 2)
@@ -54,6 +58,8 @@ class GenotypeEncoding:
 
     def decode(self, values: np.ndarray | torch.Tensor) -> np.ndarray:
         """Float values [..., snps] -> int8 codes of the nearest valid value."""
+        import torch
+
         if isinstance(values, torch.Tensor):
             values = values.detach().float().cpu().numpy()
         distance = np.abs(np.asarray(values, dtype=np.float32)[..., None] - self.values)
@@ -67,6 +73,8 @@ class GenotypeEncoding:
         genotype frequencies (up to rounding) while each individual keeps its rank: an alternative to nearest-code
         decoding for samples whose values are still spread between codes.
         """
+        import torch
+
         if isinstance(values, torch.Tensor):
             values = values.detach().float().cpu().numpy()
         values = np.asarray(values, dtype=np.float32)
@@ -78,6 +86,8 @@ class GenotypeEncoding:
 
     def values_tensor(self, device: torch.device | str | None = None) -> torch.Tensor:
         """The encoded value of every valid code, ascending: ``[n_codes]``."""
+        import torch
+
         return torch.as_tensor(self.values, device=device)
 
     def to_dict(self) -> dict:

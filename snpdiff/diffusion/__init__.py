@@ -1,11 +1,33 @@
 """Gaussian diffusion for any model called as `model(x, t)`: schedules, forward process, DDPM/DDIM samplers and the
-sampling loop. Imports run one way: schedules <- process <- samplers <- sampling."""
+sampling loop. Imports run one way: checks <- schedules <- process <- samplers <- sampling.
 
-from snpdiff.diffusion.process import PREDICTION_TYPES, SAMPLER_NAMES, GaussianDiffusion, check_diffusion_config
-from snpdiff.diffusion.samplers import DDIMSampler, DDPMSampler, Sampler, sampler_from_config
-from snpdiff.diffusion.sampling import sample
-from snpdiff.diffusion.schedules import SCHEDULE_TYPES, make_betas
+The value rules (`checks`) are torch-free and imported here; everything else loads on first use, so validating a
+config does not import torch.
+"""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from snpdiff.diffusion.checks import PREDICTION_TYPES, SAMPLER_NAMES, SCHEDULE_TYPES, check_diffusion_config
+
+if TYPE_CHECKING:  # what __getattr__ loads, for type checkers and snpdiff.signatures
+    from snpdiff.diffusion.process import GaussianDiffusion
+    from snpdiff.diffusion.samplers import DDIMSampler, DDPMSampler, Sampler, sampler_from_config
+    from snpdiff.diffusion.sampling import sample
+    from snpdiff.diffusion.schedules import make_betas
+
+# name -> the submodule that defines it (loaded on first use)
+_LAZY = {
+    "DDIMSampler": "samplers",
+    "DDPMSampler": "samplers",
+    "GaussianDiffusion": "process",
+    "Sampler": "samplers",
+    "make_betas": "schedules",
+    "sample": "sampling",
+    "sampler_from_config": "samplers",
+}
 __all__ = [
     "PREDICTION_TYPES",
     "SAMPLER_NAMES",
@@ -19,3 +41,13 @@ __all__ = [
     "sample",
     "sampler_from_config",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

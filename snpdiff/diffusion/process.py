@@ -2,62 +2,20 @@
 predicts (eps, x0 or v) and the clean data. Works with any model called as `model(x, t)`; knows nothing of its
 architecture, of the samplers that stand on it (`samplers.py`) or of the sampling loop (`sampling.py`)."""
 
-from numbers import Integral, Real
-from typing import Any
 
 import torch
 from torch import nn
 
-from snpdiff.diffusion.schedules import check_schedule_config, make_betas
+from snpdiff.diffusion.checks import (  # noqa: F401 (re-exported)
+    PREDICTION_TYPES,
+    SAMPLER_NAMES,
+    check_diffusion_config,
+    check_sampling_steps,
+)
+from snpdiff.diffusion.schedules import make_betas
 from snpdiff.errors import ConfigError
 
-PREDICTION_TYPES: tuple[str, ...] = ("eps", "x0", "v")
-# the values of `diffusion.sampler`; `samplers.sampler_from_config` builds the sampler each one names
-SAMPLER_NAMES: tuple[str, ...] = ("ddpm", "ddim")
-
 Timestep = int | torch.Tensor  # one timestep for the whole batch, or a long tensor [batch]
-
-
-def check_sampling_steps(sampling_steps: int, timesteps: int) -> list[str]:
-    """The problem with `sampling_steps` for a process of `timesteps` steps, if any (empty when fine)."""
-    is_integer = isinstance(sampling_steps, Integral) and not isinstance(sampling_steps, bool)
-    if is_integer and 1 <= sampling_steps <= timesteps:
-        return []
-    return [f"diffusion.sampling_steps={sampling_steps!r} must be an integer in [1, diffusion.timesteps={timesteps}]"]
-
-
-def check_diffusion_config(**settings: Any) -> list[str]:
-    """Every problem with these `diffusion.*` settings, each naming its key and what is allowed (empty when fine).
-
-    Takes `GaussianDiffusion`'s keyword arguments as composed; no defaults of its own (they live in its signature):
-    a key not given is not checked, and without `timesteps` only the lower bound of `sampling_steps` is.
-    """
-    rules = {  # key -> (the check its value must pass, what is allowed)
-        "prediction": (lambda value: value in PREDICTION_TYPES, f"is not one of {PREDICTION_TYPES}"),
-        "sampler": (lambda value: value in SAMPLER_NAMES, f"is not one of {SAMPLER_NAMES}"),
-        "ddim_eta": (
-            lambda value: isinstance(value, Real) and not isinstance(value, bool) and 0.0 <= value <= 1.0,
-            "must be a number in [0, 1]",
-        ),
-        "min_snr_gamma": (
-            lambda value: value is None or (isinstance(value, Real) and not isinstance(value, bool) and value > 0),
-            "must be a number > 0, or null (every timestep weighted alike)",
-        ),
-    }
-    problems = check_schedule_config(settings)
-    problems += [
-        f"diffusion.{key}={settings[key]!r} {allowed}"
-        for key, (check, allowed) in rules.items()
-        if key in settings and not check(settings[key])
-    ]
-    if "sampling_steps" not in settings or any(problem.startswith("diffusion.timesteps=") for problem in problems):
-        return problems
-    if "timesteps" in settings:
-        return problems + check_sampling_steps(settings["sampling_steps"], settings["timesteps"])
-    steps = settings["sampling_steps"]
-    if not (isinstance(steps, Integral) and not isinstance(steps, bool) and steps >= 1):
-        problems.append(f"diffusion.sampling_steps={steps!r} must be an integer >= 1 (and <= diffusion.timesteps)")
-    return problems
 
 
 class GaussianDiffusion(nn.Module):

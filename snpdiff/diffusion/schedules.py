@@ -2,55 +2,15 @@
 beta_t I), for t = 0 .. timesteps - 1."""
 
 import math
-from collections.abc import Callable, Mapping
-from numbers import Integral, Real
-from typing import Any
 
 import torch
 
+from snpdiff.diffusion.checks import SCHEDULE_TYPES, check_schedule_config  # noqa: F401 (re-exported)
 from snpdiff.errors import ConfigError
-
-SCHEDULE_TYPES: tuple[str, ...] = ("linear", "cosine", "sigmoid")
 
 COSINE_OFFSET = 0.008  # s in Nichol & Dhariwal (2021), eq. 17: keeps beta_0 from being vanishingly small
 MAX_BETA = 0.999  # Nichol & Dhariwal clip betas below 1 so that no step destroys the signal completely
 SIGMOID_RANGE = 6.0  # the sigmoid schedule walks sigmoid(x) for x in [-6, 6], rescaled onto [beta_start, beta_end]
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool)
-
-
-# key -> (the check its value must pass, what is allowed)
-SCHEDULE_KEY_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "schedule_type": (lambda value: value in SCHEDULE_TYPES, f"is not one of {SCHEDULE_TYPES}"),
-    "timesteps": (
-        lambda value: isinstance(value, Integral) and not isinstance(value, bool) and value >= 1,
-        "must be a positive integer",
-    ),
-    "beta_start": (lambda value: _is_real(value) and 0.0 < value < 1.0, "must be a number in (0, 1)"),
-    "beta_end": (lambda value: _is_real(value) and 0.0 < value < 1.0, "must be a number in (0, 1)"),
-}
-
-
-def check_schedule_config(settings: Mapping[str, Any]) -> list[str]:
-    """Every problem with the schedule keys among `settings` (`schedule_type`, `timesteps`, `beta_start`,
-    `beta_end`), each naming its `diffusion.<key>` and what is allowed (empty when fine).
-
-    No defaults of its own (they live in `GaussianDiffusion`'s signature): a key not given is not checked.
-    beta_start/beta_end are checked for every schedule type, though `cosine` does not use them.
-    """
-    problems = [
-        f"diffusion.{key}={settings[key]!r} {allowed}"
-        for key, (check, allowed) in SCHEDULE_KEY_RULES.items()
-        if key in settings and not check(settings[key])
-    ]
-    betas_ok = all(key in settings and SCHEDULE_KEY_RULES[key][0](settings[key]) for key in ("beta_start", "beta_end"))
-    if betas_ok and settings["beta_start"] >= settings["beta_end"]:
-        problems.append(
-            f"diffusion.beta_start={settings['beta_start']!r} must be below diffusion.beta_end={settings['beta_end']!r}"
-        )
-    return problems
 
 
 def make_betas(schedule_type: str, timesteps: int, beta_start: float, beta_end: float) -> torch.Tensor:

@@ -1,6 +1,40 @@
-"""Genotype fidelity and privacy metrics of synthetic genotypes, their goals, plots and reports."""
+"""Genotype fidelity and privacy metrics of synthetic genotypes, their goals, plots and reports.
 
-from snpdiff.metrics.genotype import evaluate_genotypes
-from snpdiff.metrics.goals import METRICS, MetricInfo, metric_goal, metric_info
+The names below load on first use (module ``__getattr__``): ``snpdiff.metrics.goals`` is read by config validation,
+which must not pay for scipy and scikit-learn that the metrics themselves need.
+"""
 
-__all__ = ["METRICS", "MetricInfo", "evaluate_genotypes", "metric_goal", "metric_info"]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what __getattr__ loads, for type checkers
+    from snpdiff.metrics.genotype import evaluate_genotypes
+    from snpdiff.metrics.goals import METRICS, MetricInfo, metric_goal, metric_info
+
+# public name -> the submodule that defines it
+_EXPORTS = {
+    "METRICS": "goals",
+    "MetricInfo": "goals",
+    "evaluate_genotypes": "genotype",
+    "metric_goal": "goals",
+    "metric_info": "goals",
+}
+__all__ = [
+    "METRICS",
+    "MetricInfo",
+    "evaluate_genotypes",
+    "metric_goal",
+    "metric_info",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -2,10 +2,30 @@
 
 Each model has a `check_*_config(**keys) -> list[str]` that returns every problem with the keys it is given (it has
 no defaults: they live in the constructor's signature, and the config schema reports unknown keys); the models
-call it on construction with every key, and the config validator with the composed `model` node.
+call it on construction with every key, and the config validator with the composed `model` node. The checks are
+torch-free (`snpdiff.models.checks`); the networks load on first use, so validating a config does not import torch.
 """
 
-from snpdiff.models.mlp import MLPDenoiser, check_mlp_config
-from snpdiff.models.unet import UNet1D, check_unet_config
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from snpdiff.models.checks import check_mlp_config, check_unet_config
+
+if TYPE_CHECKING:  # what __getattr__ loads, for type checkers and snpdiff.signatures
+    from snpdiff.models.mlp import MLPDenoiser
+    from snpdiff.models.unet import UNet1D
+
+_NETWORKS = {"MLPDenoiser": "mlp", "UNet1D": "unet"}  # name -> the submodule that defines it (loaded on first use)
 __all__ = ["MLPDenoiser", "UNet1D", "check_mlp_config", "check_unet_config"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _NETWORKS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_NETWORKS[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

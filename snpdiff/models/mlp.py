@@ -1,19 +1,11 @@
 """A fully connected denoiser over the flattened SNP window (a baseline for short windows; `model=mlp`)."""
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from snpdiff.errors import ConfigError
 from snpdiff.models.blocks import time_mlp
-from snpdiff.models.validation import (
-    dropout_problems,
-    embedding_dim_problems,
-    flag_problems,
-    key_problems,
-    positive_int_problems,
-)
+from snpdiff.models.checks import check_mlp_config
 
 
 class ResidualMLPBlock(nn.Module):
@@ -88,25 +80,3 @@ class MLPDenoiser(nn.Module):
         for block in self.blocks:
             h = block(h, time_emb)
         return self.output_proj(h).reshape(x.shape)
-
-
-# one rule per key, in the order the problems are reported
-_KEY_RULES = {
-    "seq_length": positive_int_problems,
-    "in_channels": positive_int_problems,
-    "hidden_dim": positive_int_problems,
-    "num_layers": positive_int_problems,
-    "embedding_dim": embedding_dim_problems,
-    "dropout": dropout_problems,
-    "use_time_emb": flag_problems,
-}
-
-
-def check_mlp_config(**model_keys: Any) -> list[str]:
-    """Every problem with a set of MLPDenoiser keys, one message each naming the `model.` key and what is allowed.
-
-    Takes MLPDenoiser's keyword arguments as composed (the config's `model` node without `_target_`, or what
-    MLPDenoiser was called with); returns an empty list when the model can be built. No defaults of its own (they
-    live in MLPDenoiser's signature): a key not given is not checked. Unknown keys are the config schema's business.
-    """
-    return key_problems(model_keys, _KEY_RULES)

@@ -1,6 +1,6 @@
 """One trial in its own process: the command line, the process itself, its log, and the value it reached.
 
-Also the entry point W&B agents run (``python -m snpdiff.sweep.trial``): a W&B agent starts each trial with
+Also the entry point W&B agents run (``python -m snpdiff.sweep.backends.wandb``): a W&B agent starts each trial with
 ``WANDB_SWEEP_ID``, ``WANDB_RUN_ID`` and ``WANDB_SWEEP_PARAM_PATH`` (a YAML of the run's parameters) in the
 environment; this reads the parameters from that file, turns them into Hydra overrides with the bridge, and runs
 ``python train.py <overrides>`` (whose W&B logger joins run ``WANDB_RUN_ID`` of the sweep) as its child: see
@@ -24,7 +24,6 @@ from typing import Any
 
 import yaml
 
-from snpdiff.cli import run_or_exit
 from snpdiff.errors import SweepError
 from snpdiff.run_folder import read_metrics
 from snpdiff.sweep.bridge import format_value, params_to_overrides
@@ -170,13 +169,3 @@ def wandb_trial(environ: Mapping[str, str] = os.environ,
     run_dir = sweep_dir / TRIALS_DIR / environ["WANDB_RUN_ID"]
     overrides.append(run_dir_override(run_dir))
     return spec, run_dir, trial_argv(spec, overrides, python)
-
-
-def main() -> None:
-    from snpdiff.sweep.backends.wandb import exit_like, run_wandb_trial
-
-    exit_like(run_wandb_trial(*run_or_exit(wandb_trial)))
-
-
-if __name__ == "__main__":
-    main()

@@ -206,7 +206,7 @@ def test_the_sweep_sent_to_wandb_runs_the_bridge_not_wandbs_argument_rendering()
                                                         "max": 1e-2}},
                        "early_terminate": {"type": "hyperband", "min_iter": 3}, "run_cap": 20})
     config = wandb_sweep_config(spec)
-    assert config["command"] == ["${env}", "${interpreter}", "-m", "snpdiff.sweep.trial"]
+    assert config["command"] == ["${env}", "${interpreter}", "-m", "snpdiff.sweep.backends.wandb"]
     assert config["parameters"] == {"optimizer.lr": {"distribution": "log_uniform_values", "min": 1e-4,
                                                      "max": 1e-2}}
     assert config["early_terminate"] == {"type": "hyperband", "eta": 3, "min_iter": 3}

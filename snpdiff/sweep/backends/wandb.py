@@ -1,7 +1,7 @@
 """The W&B backend: ``wandb.sweep`` creates the sweep, W&B's agent runs it, W&B's public API lists its runs.
 
-The sweep sent to W&B runs ``python -m snpdiff.sweep.trial`` instead of ``train.py ${args_no_hyphens}``: that entry
-point reads the run's parameters from ``WANDB_SWEEP_PARAM_PATH`` and renders them with the bridge, because W&B's
+The sweep sent to W&B runs ``python -m snpdiff.sweep.backends.wandb`` instead of ``train.py ${args_no_hyphens}``:
+that entry point reads the run's parameters from ``WANDB_SWEEP_PARAM_PATH`` and renders them with the bridge, because W&B's
 own rendering (``None`` as "None", dicts in Python syntax) is not Hydra's grammar. It runs the training as its child
 (``run_wandb_trial``), passes on the signals W&B's agent forwards (and its stop of an early-terminated run), and
 when the training ends prints the agent's line for the trial, as the local backend's agent does
@@ -27,15 +27,23 @@ from typing import Any
 
 import yaml
 
+from snpdiff.cli import run_or_exit
 from snpdiff.errors import SweepError
 from snpdiff.loggers import wandb_credentials_source
 from snpdiff.run_folder import metrics_path
 from snpdiff.sweep.backends.base import AgentOptions, AgentReport, SweepBackend, TrialRecord
 from snpdiff.sweep.spec import SweepSpec, load_sweep
 from snpdiff.sweep.store import SPEC_FILE, SWEEPS_DIR_ENV, SweepInfo
-from snpdiff.sweep.trial import agent_say, best_value, die_with_parent, metric_values, trial_end_line
+from snpdiff.sweep.trial import (
+    agent_say,
+    best_value,
+    die_with_parent,
+    metric_values,
+    trial_end_line,
+    wandb_trial,
+)
 
-TRIAL_COMMAND = ["${env}", "${interpreter}", "-m", "snpdiff.sweep.trial"]
+TRIAL_COMMAND = ["${env}", "${interpreter}", "-m", "snpdiff.sweep.backends.wandb"]
 NO_CREDENTIALS = (
     "the W&B backend needs W&B credentials, and none were found. Provide them in one of two ways: "
     "set WANDB_API_KEY in the environment (batch jobs: export it in the job, never in a file), or run "
@@ -271,3 +279,12 @@ class WandbBackend(SweepBackend):
 
     def state(self) -> str:
         return str(self.api.sweep(self._sweep_path()).state).lower()
+
+
+def main() -> None:
+    """The command each run of a W&B sweep executes: train with the run's parameters, then print its end line."""
+    exit_like(run_wandb_trial(*run_or_exit(wandb_trial)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Composing and validating a config loads no heavy library, and the signatures it reads from source are the real ones.
+
+A trial with a bad config must fail in about a second, and ``sweep.py init`` validates dozens of configs: what they
+import is a deterministic proxy of that time (torch and Lightning cost seconds of CPU), so it is asserted here
+instead of a timing.
+"""
+
+import inspect
+import json
+import re
+import subprocess
+import sys
+import typing
+from pathlib import Path
+
+import pytest
+from hydra.utils import get_object
+
+from snpdiff.config import CONF_DIR, PROJECT_ROOT
+from snpdiff.schemas import OWN_COMPONENTS, PASSED_BY_CODE, _config_type, constructor_defaults
+from snpdiff.signatures import read_signature
+
+HEAVY = ("torch", "lightning", "sklearn", "scipy")
+
+VALIDATE = """
+import json, sys
+from snpdiff.config import compose_config, validate_config
+from snpdiff.errors import ConfigError
+validate_config(compose_config([]))
+try:
+    validate_config(compose_config(["model.norm_groups=7", "model=unet", "scheduler=onecycle", "callbacks=ema"]))
+    problem = None
+except ConfigError as error:
+    problem = str(error)
+print(json.dumps({"problem": problem, "loaded": [name for name in %r if name in sys.modules]}))
+"""
+
+
+def test_composing_and_validating_a_config_imports_no_heavy_library():
+    result = subprocess.run([sys.executable, "-c", VALIDATE % (HEAVY,)], cwd=PROJECT_ROOT, capture_output=True,
+                            text=True, check=True)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["loaded"] == []
+    assert "model.norm_groups=7 must divide every level width" in report["problem"]
+
+
+def _config_targets() -> list[str]:
+    targets = set(OWN_COMPONENTS.values())
+    for path in CONF_DIR.rglob("*.yaml"):
+        targets |= set(re.findall(r"^\s*_target_:\s*([\w.]+)", path.read_text(), flags=re.MULTILINE))
+    return sorted(targets)
+
+
+def _imported_signature(target: str) -> tuple[dict[str, inspect.Parameter], dict[str, typing.Any] | None, bool]:
+    obj = get_object(target)
+    function = obj.__init__ if inspect.isclass(obj) else obj
+    parameters = dict(inspect.signature(function).parameters)
+    parameters.pop("self", None)
+    try:
+        hints = typing.get_type_hints(function)
+    except NameError:  # an annotation imported only for type checkers: the source reader still has it
+        hints = None
+    takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in parameters.values())
+    named = {n: p for n, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    return named, hints, takes_kwargs
+
+
+@pytest.mark.parametrize("target", _config_targets())
+def test_signatures_read_from_source_match_the_imported_ones(target):
+    parameters, hints, takes_kwargs = read_signature(target)
+    imported, imported_hints, imported_kwargs = _imported_signature(target)
+    assert [(n, p.kind) for n, p in parameters.items()] == [(n, p.kind) for n, p in imported.items()]
+    assert takes_kwargs == imported_kwargs
+    if imported_hints is not None:
+        for name in parameters:
+            expected = _config_type(imported_hints.get(name, typing.Any))
+            assert _config_type(hints.get(name, typing.Any)) == expected, name
+
+
+@pytest.mark.parametrize("path", sorted(OWN_COMPONENTS))
+def test_schema_defaults_read_from_source_are_the_constructors(path):
+    group = path.split("/")[0]
+    target = OWN_COMPONENTS[path]
+    imported, _, _ = _imported_signature(target)
+    expected = {"_target_": target}
+    for name, parameter in imported.items():
+        if name not in PASSED_BY_CODE.get(group, ()) and parameter.default is not inspect.Parameter.empty:
+            default = parameter.default
+            expected[name] = list(default) if isinstance(default, tuple) else default
+    assert constructor_defaults(target, PASSED_BY_CODE.get(group, frozenset())) == expected
+
+
+def test_the_heavy_modules_are_where_the_work_is():
+    """The lazy package attributes still reach the real classes (what instantiate and users import)."""
+    from snpdiff.data import GenotypeDataModule
+    from snpdiff.diffusion import GaussianDiffusion
+    from snpdiff.metrics import evaluate_genotypes
+    from snpdiff.models import UNet1D
+
+    assert GenotypeDataModule.__module__ == "snpdiff.data.datamodule"
+    assert GaussianDiffusion.__module__ == "snpdiff.diffusion.process"
+    assert UNet1D.__module__ == "snpdiff.models.unet"
+    assert Path(inspect.getfile(evaluate_genotypes)).name == "genotype.py"

@@ -1,12 +1,12 @@
 """The W&B backend: ``wandb.sweep`` creates the sweep, W&B's agent runs it, W&B's public API lists its runs.
 
 The sweep sent to W&B runs ``python -m snpdiff.sweep.backends.wandb`` instead of ``train.py ${args_no_hyphens}``:
-that entry point reads the run's parameters from ``WANDB_SWEEP_PARAM_PATH`` and renders them with the bridge, because W&B's
-own rendering (``None`` as "None", dicts in Python syntax) is not Hydra's grammar. It runs the training as its child
-(``run_wandb_trial``), passes on the signals W&B's agent forwards (and its stop of an early-terminated run), and
-when the training ends prints the agent's line for the trial, as the local backend's agent does
-(``trial_end_line``), and appends the outcome to the agent's report file, from which ``run_agent`` makes the report
-that ``sweep.py agent`` sums up.
+that entry point reads the run's parameters from ``WANDB_SWEEP_PARAM_PATH`` and renders them with the bridge,
+because W&B's own rendering (``None`` as "None", dicts in Python syntax) is not Hydra's grammar. It runs the
+training as its child (``run_wandb_trial``), passes on the signals W&B's agent forwards (and its stop of an
+early-terminated run), and when the training ends prints the agent's line for the trial, as the local backend's
+agent does (``trial_end_line``), and appends the outcome to the agent's report file, from which ``run_agent`` makes
+the report that ``sweep.py agent`` sums up.
 
 Credentials come from ``WANDB_API_KEY`` or ``wandb login`` (~/.netrc); none means a SweepError, never a prompt, and
 the key is never written anywhere by snpdiff.

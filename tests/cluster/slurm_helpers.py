@@ -11,6 +11,9 @@ from types import ModuleType
 from snpdiff.cluster import LAUNCHERS_DIR
 
 WAIT_S = 60.0
+# Test jobs ask for 5 minutes, not less: submitit has SLURM send SIGUSR2 90 s before the limit (its requeue signal),
+# which a job with a 2-minute limit gets after 30 s, within reach of a slow start on a loaded machine.
+JOB_TIMEOUT_MIN = 5
 
 
 def _load_local_slurm() -> ModuleType:

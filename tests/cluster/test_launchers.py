@@ -21,7 +21,7 @@ import yaml
 from snpdiff.cluster import LAUNCHERS_DIR, LAUNCHERS_ENV
 from snpdiff.cluster.submit import load_launcher_profile, submit_agents
 from snpdiff.config import PROJECT_ROOT
-from tests.cluster.slurm_helpers import sacct_states, wait_until
+from tests.cluster.slurm_helpers import JOB_TIMEOUT_MIN, sacct_states, wait_until
 
 pytestmark = pytest.mark.slurm
 
@@ -136,7 +136,7 @@ def test_interrupted_job_requeues_and_resumes_from_its_checkpoint(multirun):
 def test_secret_reaches_jobs_only_through_the_environment(multirun, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_API_KEY", multirun.marker)
     executor = submitit.AutoExecutor(folder=tmp_path / "submitit")
-    executor.update_parameters(timeout_min=2)
+    executor.update_parameters(timeout_min=JOB_TIMEOUT_MIN)
     job = executor.submit(lambda: hashlib.sha256(os.environ["WANDB_API_KEY"].encode()).hexdigest())
     assert job.result() == hashlib.sha256(multirun.marker.encode()).hexdigest()
 
@@ -173,7 +173,7 @@ def test_ddp_profile_runs_two_gloo_ranks_as_slurm_tasks(slurm_cluster, tmp_path)
 
 
 def test_submit_agents_runs_the_command_once_per_job(slurm_cluster, tmp_path):
-    profile = load_launcher_profile("slurm_cpu", ["timeout_min=2", "mem_gb=1"])
+    profile = load_launcher_profile("slurm_cpu", [f"timeout_min={JOB_TIMEOUT_MIN}", "mem_gb=1"])
     command = [
         sys.executable, "-c",
         f"import os, pathlib; pathlib.Path({str(tmp_path)!r}, os.environ['SLURM_ARRAY_TASK_ID']).write_text('ran')",

@@ -8,7 +8,7 @@ import pytest
 import submitit
 from submitit.core.utils import UncompletedJobError
 
-from tests.cluster.slurm_helpers import WAIT_S, local_slurm, sacct_states, wait_until
+from tests.cluster.slurm_helpers import JOB_TIMEOUT_MIN, WAIT_S, local_slurm, sacct_states, wait_until
 
 pytestmark = pytest.mark.slurm
 
@@ -31,7 +31,7 @@ def test_sbatch_job_completes_and_sacct_reports_it(slurm_cluster, tmp_path):
 def test_submitit_job_returns_its_value(slurm_cluster, tmp_path):
     executor = submitit.AutoExecutor(folder=tmp_path / "submitit")
     assert executor.cluster == "slurm"
-    executor.update_parameters(timeout_min=2, slurm_partition=local_slurm.PARTITION)
+    executor.update_parameters(timeout_min=JOB_TIMEOUT_MIN, slurm_partition=local_slurm.PARTITION)
     job = executor.submit(slurm_job_id_and_double, 21)
     assert job.result() == (job.job_id, 42)
     wait_until(lambda: sacct_states(job.job_id) == ["COMPLETED"], f"sacct to report job {job.job_id} COMPLETED")
@@ -39,7 +39,7 @@ def test_submitit_job_returns_its_value(slurm_cluster, tmp_path):
 
 def test_cancelled_submitit_job_is_seen_as_failed(slurm_cluster, tmp_path):
     executor = submitit.AutoExecutor(folder=tmp_path / "submitit")
-    executor.update_parameters(timeout_min=2, slurm_partition=local_slurm.PARTITION)
+    executor.update_parameters(timeout_min=JOB_TIMEOUT_MIN, slurm_partition=local_slurm.PARTITION)
     job = executor.submit(time.sleep, 120)
     wait_until(lambda: job.watcher.get_state(job.job_id, mode="force") == "RUNNING", f"job {job.job_id} to run")
     job.cancel(check=True)

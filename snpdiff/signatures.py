@@ -118,6 +118,12 @@ def _is_type_checking(statement: ast.stmt) -> bool:
     return isinstance(statement, ast.If) and ast.unparse(statement.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
 
 
+def _assigned_names(statement: ast.Assign) -> set[str]:
+    """The plain names an assignment binds (``a = ...``, ``a, b = ...``)."""
+    targets = [t for target in statement.targets for t in (target.elts if isinstance(target, ast.Tuple) else [target])]
+    return {t.id for t in targets if isinstance(t, ast.Name)}
+
+
 def _binding(module: str, name: str) -> tuple[str, ast.AST | str]:
     """What ``name`` is bound to at the top level of ``module``: its definition (a ``ClassDef``/``FunctionDef``
     there), or the dotted name it was imported as. A package that loads its names on first use (a module
@@ -131,6 +137,8 @@ def _binding(module: str, name: str) -> tuple[str, ast.AST | str]:
             found = statement
         elif isinstance(statement, ast.FunctionDef) and statement.name == "__getattr__":
             has_getattr = True
+        elif isinstance(statement, ast.Assign) and "__getattr__" in _assigned_names(statement):
+            has_getattr = True  # `__getattr__, __dir__ = lazy_exports(...)` (snpdiff.lazy)
         elif isinstance(statement, ast.ImportFrom):
             for alias in statement.names:
                 if alias.name == "*":

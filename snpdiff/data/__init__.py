@@ -6,8 +6,9 @@ data module's signature without importing Lightning or torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from snpdiff.lazy import lazy_exports
 
 if TYPE_CHECKING:  # what __getattr__ loads, for type checkers and snpdiff.signatures
     from snpdiff.data.datamodule import GenotypeDataModule
@@ -46,11 +47,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

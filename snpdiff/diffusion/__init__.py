@@ -7,10 +7,10 @@ config does not import torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from snpdiff.diffusion.checks import PREDICTION_TYPES, SAMPLER_NAMES, SCHEDULE_TYPES, check_diffusion_config
+from snpdiff.lazy import lazy_exports
 
 if TYPE_CHECKING:  # what __getattr__ loads, for type checkers and snpdiff.signatures
     from snpdiff.diffusion.process import GaussianDiffusion
@@ -43,11 +43,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

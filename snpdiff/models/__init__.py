@@ -8,9 +8,9 @@ torch-free (`snpdiff.models.checks`); the networks load on first use, so validat
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from snpdiff.lazy import lazy_exports
 from snpdiff.models.checks import check_mlp_config, check_unet_config
 
 if TYPE_CHECKING:  # what __getattr__ loads, for type checkers and snpdiff.signatures
@@ -21,11 +21,4 @@ _NETWORKS = {"MLPDenoiser": "mlp", "UNet1D": "unet"}  # name -> the submodule th
 __all__ = ["MLPDenoiser", "UNet1D", "check_mlp_config", "check_unet_config"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _NETWORKS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_NETWORKS[name]}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _NETWORKS, globals())

@@ -2,7 +2,7 @@
 
 Sweeps: ``TINY_TRIAL`` (fixed parameters of a seconds-long real trial), ``write_sweep``, ``sweep_cli`` and
 ``start_agent`` (``sweep.py`` as a user runs it). Training: ``run_train`` and ``run_dirs`` (``train.py`` as a user
-runs it).
+runs it), ``StopAfterEpoch`` (ends a run as a killed job would).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import lightning.pytorch as pl
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,3 +63,14 @@ def run_train(*args: str, root: Path, env: dict | None = None, timeout: int = 30
 def run_dirs(root: Path, kind: str = "runs") -> list[Path]:
     """The run folders (those with a metrics.json) that ``run_train`` left under ``root``."""
     return sorted(p.parent for p in (root / "outputs").glob(f"*/{kind}/**/metrics.json"))
+
+
+class StopAfterEpoch(pl.Callback):
+    """Ends training after epoch index ``epoch`` as a killed job would have: its last.ckpt is the latest state."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.current_epoch == self.epoch:
+            trainer.should_stop = True

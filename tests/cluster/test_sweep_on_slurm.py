@@ -56,6 +56,24 @@ def submitted_job_ids(output: str) -> list[str]:
     return match.group(1).split()
 
 
+def start_agent_job(sweep_id: str, log_path: Path, heartbeat_s: float) -> subprocess.Popen:
+    """``sweep.py agent --launcher slurm_cpu --count 1`` in the background, its output going to ``log_path``."""
+    with open(log_path, "w") as log:
+        return subprocess.Popen(
+            sweep_py("agent", sweep_id, "--launcher", "slurm_cpu", "--count", "1", "--heartbeat-interval",
+                     str(heartbeat_s), *JOB_KEYS),
+            cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        )
+
+
+def submitted_job_id(submitter: subprocess.Popen, log_path: Path) -> str:
+    """The SLURM job id the agent command submitted, once it says so."""
+    wait_until(lambda: "submitted 1 agent job(s)" in log_path.read_text() or submitter.poll() is not None,
+               "the job's submission", 60)
+    (job_id,) = submitted_job_ids(log_path.read_text())
+    return job_id
+
+
 def test_two_agent_jobs_with_count_two_record_four_finished_trials(sweeps_env, tmp_path):
     sweep_id = init_local_sweep(tmp_path, {"optimizer.lr": {"values": LEARNING_RATES}})
     started = time.monotonic()
@@ -88,16 +106,9 @@ def test_two_agent_jobs_with_count_two_record_four_finished_trials(sweeps_env, t
 def test_a_cancelled_job_ends_its_trial_and_the_agent_command_reports_the_failure(sweeps_env, tmp_path):
     sweep_id = init_local_sweep(tmp_path, {"trainer.max_epochs": {"value": 10_000}})  # runs until cancelled
     log_path = tmp_path / "agent.log"
-    with open(log_path, "w") as log:
-        submitter = subprocess.Popen(
-            sweep_py("agent", sweep_id, "--launcher", "slurm_cpu", "--count", "1", "--heartbeat-interval", "0.5",
-                     *JOB_KEYS),
-            cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-        )
+    submitter = start_agent_job(sweep_id, log_path, heartbeat_s=0.5)
     try:
-        wait_until(lambda: "submitted 1 agent job(s)" in log_path.read_text() or submitter.poll() is not None,
-                   "the job's submission", 60)
-        (job_id,) = submitted_job_ids(log_path.read_text())
+        job_id = submitted_job_id(submitter, log_path)
         backend = open_backend(resolve_sweep(sweep_id))
         # the trial is training (it has checkpointed an epoch) when the job is cancelled
         checkpoint = backend.info.trial_dir(0) / "checkpoints" / "last.ckpt"
@@ -126,16 +137,9 @@ def test_a_requeued_agent_job_resumes_its_trial_which_completes_once_with_every_
     sweep_id = init_local_sweep(tmp_path, {"trainer.max_epochs": {"value": epochs}})  # a grid of one trial
     log_path = tmp_path / "agent.log"
     started = time.monotonic()
-    with open(log_path, "w") as log:
-        submitter = subprocess.Popen(
-            sweep_py("agent", sweep_id, "--launcher", "slurm_cpu", "--count", "1", "--heartbeat-interval", "30",
-                     *JOB_KEYS),
-            cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-        )
+    submitter = start_agent_job(sweep_id, log_path, heartbeat_s=30)
     try:
-        wait_until(lambda: "submitted 1 agent job(s)" in log_path.read_text() or submitter.poll() is not None,
-                   "the job's submission", 60)
-        (job_id,) = submitted_job_ids(log_path.read_text())
+        job_id = submitted_job_id(submitter, log_path)
         backend = open_backend(resolve_sweep(sweep_id))
         trial_dir = backend.info.trial_dir(0)
         wait_until((trial_dir / "checkpoints" / "last.ckpt").exists, "the trial's first checkpoint", WAIT_S)

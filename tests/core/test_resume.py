@@ -10,19 +10,9 @@ import torch
 import yaml
 
 from snpdiff.training import run_training, smaller_batch
+from tests.helpers import StopAfterEpoch
 
 EPOCHS = 4
-
-
-class StopAfterEpoch(pl.Callback):
-    """Ends training after epoch index ``epoch`` as a killed job would have: its last.ckpt is the latest state."""
-
-    def __init__(self, epoch: int):
-        self.epoch = epoch
-
-    def on_train_epoch_end(self, trainer, pl_module):
-        if trainer.current_epoch == self.epoch:
-            trainer.should_stop = True
 
 
 class OutOfMemoryOnce(pl.Callback):

@@ -13,6 +13,7 @@ import yaml
 from snpdiff.cluster import LAUNCHERS_DIR
 from snpdiff.config import CONF_DIR
 from snpdiff.training import run_training
+from tests.helpers import StopAfterEpoch
 
 REQUIRED_METRICS = {
     "train_loss",
@@ -115,17 +116,6 @@ def test_val_loss_is_deterministic_for_the_same_weights(fast_cfg):
     torch.manual_seed(99)
     second = trainer.validate(module, datamodule=datamodule, verbose=False)[0]["val_loss"]
     assert first == second
-
-
-class StopAfterEpoch(pl.Callback):
-    """Ends training after ``epoch`` as a killed job would have: its last checkpoint is the latest state on disk."""
-
-    def __init__(self, epoch: int):
-        self.epoch = epoch
-
-    def on_train_epoch_end(self, trainer, pl_module):
-        if trainer.current_epoch == self.epoch:
-            trainer.should_stop = True
 
 
 def test_resume_from_last_continues_epochs_optimizer_and_scheduler(tmp_path, fast_cfg):

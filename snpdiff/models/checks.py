@@ -43,6 +43,7 @@ _UNET_KEY_RULES = {
     "use_pos_emb": flag_problems,
     "use_scale_shift_norm": flag_problems,
     "use_attention": flag_problems,
+    "level_attention": flag_problems,
     "dim_mults": _dim_mults_problems,
 }
 # per-level keys: (key, what a valid element is, the rule for one element)

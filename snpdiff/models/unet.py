@@ -41,6 +41,8 @@ class UNet1D(nn.Module):
         use_pos_emb: add a learned per-SNP embedding [channels * dim_mults[0], seq_length] after the first conv.
         use_scale_shift_norm: time conditioning as FiLM (scale and shift) instead of an additive shift.
         use_attention: linear attention at every level and full attention in the middle block.
+        level_attention: with use_attention, false keeps only the middle block's full attention (the lowest
+            resolution: window-wide context at a quarter of the cost); no effect without use_attention.
         attention_heads, attention_dim_head: heads and width per head of both attentions.
     """
 
@@ -59,6 +61,7 @@ class UNet1D(nn.Module):
         use_pos_emb: bool = True,
         use_scale_shift_norm: bool = True,
         use_attention: bool = False,
+        level_attention: bool = True,
         attention_heads: int = 4,
         attention_dim_head: int = 32,
         time_dim: int | None = None,
@@ -78,6 +81,7 @@ class UNet1D(nn.Module):
             use_pos_emb=use_pos_emb,
             use_scale_shift_norm=use_scale_shift_norm,
             use_attention=use_attention,
+            level_attention=level_attention,
             attention_heads=attention_heads,
             attention_dim_head=attention_dim_head,
             time_dim=time_dim,
@@ -109,8 +113,8 @@ class UNet1D(nn.Module):
                 dropout=dropout,
             )
 
-        def level_attention(level: int) -> nn.Module:
-            if not use_attention:
+        def attention_at(level: int) -> nn.Module:
+            if not (use_attention and level_attention):
                 return nn.Identity()
             return LinearAttention1d(widths[level], attention_heads, attention_dim_head)
 
@@ -125,7 +129,7 @@ class UNet1D(nn.Module):
                     [
                         resnet(width, width, level),
                         resnet(width, width, level),
-                        level_attention(level),
+                        attention_at(level),
                         nn.Identity() if is_last else Downsample(width, widths[level + 1]),
                     ]
                 )
@@ -146,7 +150,7 @@ class UNet1D(nn.Module):
                     [
                         resnet(2 * width, width, level),
                         resnet(2 * width, width, level),
-                        level_attention(level),
+                        attention_at(level),
                         Upsample(width, widths[level - 1]) if level > 0 else nn.Identity(),
                     ]
                 )

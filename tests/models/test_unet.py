@@ -83,6 +83,7 @@ KEY_CHANGES = {
     "use_pos_emb": (True, False, "params"),
     "use_scale_shift_norm": (True, False, "params"),
     "use_attention": (False, True, "params"),
+    "level_attention": (True, False, "params"),
     "attention_heads": (2, 4, "params"),
     "attention_dim_head": (8, 16, "params"),
     "time_dim": (None, 32, "params"),  # None: 4 * embedding_dim
@@ -100,7 +101,7 @@ def test_every_key_changes_the_network(case):
     key = case.removesuffix("_per_level")
     value_a, value_b, shows_in = KEY_CHANGES[case]
     # The attention sizes only exist when attention is on.
-    extra = {"use_attention": True} if key.startswith("attention_") else {}
+    extra = {"use_attention": True} if key.startswith("attention_") or key == "level_attention" else {}
     model_a = build(**extra, **{key: value_a})
     model_b = build(**extra, **{key: value_b})
     if shows_in == "params":
@@ -109,6 +110,19 @@ def test_every_key_changes_the_network(case):
         assert n_params(model_a) == n_params(model_b)
         train = key == "dropout"
         assert not torch.allclose(output(model_a, train), output(model_b, train), atol=1e-6)
+
+
+def test_level_attention_false_keeps_only_the_middle_attention():
+    from snpdiff.models.blocks import Attention1d, LinearAttention1d
+
+    def count(model, kind):
+        return sum(isinstance(module, kind) for module in model.modules())
+
+    every_level = build(use_attention=True, seq_length=64)
+    middle_only = build(use_attention=True, level_attention=False, seq_length=64)
+    assert count(every_level, LinearAttention1d) == 2 * len(every_level.downs) and count(every_level, Attention1d) == 1
+    assert count(middle_only, LinearAttention1d) == 0 and count(middle_only, Attention1d) == 1
+    assert count(build(level_attention=False, seq_length=64), Attention1d) == 0  # no effect without use_attention
 
 
 def test_dropout_acts_only_in_train_mode():

@@ -83,11 +83,16 @@ class TrainingMarks(pl.Callback):
         )
 
 
-def evaluate_mark(ckpt: str, train: np.ndarray, holdout: np.ndarray, n: int, steps: int | None, seed: int) -> dict:
-    """Sample ``n`` individuals from ``ckpt`` and score them against ``n`` rows of T, H as held-out."""
+def evaluate_mark(
+    ckpt: str, train: np.ndarray, holdout: np.ndarray, n: int, steps: int | None, seed: int, frequencies=None
+) -> dict:
+    """Sample ``n`` individuals from ``ckpt`` and score them against ``n`` rows of T, H as held-out; with
+    ``frequencies`` (T's genotype shares per SNP) decoded by frequency thresholds instead of the nearest code."""
     trained = load_trained_model(ckpt)
     start = time.perf_counter()
-    synthetic = sample_codes(trained, n=n, sampling_steps=steps, seed=seed, progress=False)
+    synthetic = sample_codes(
+        trained, n=n, sampling_steps=steps, seed=seed, progress=False, frequencies=frequencies
+    )
     sample_s = time.perf_counter() - start
     metrics = evaluate_genotypes(train, synthetic, holdout=holdout, seed=seed)
     return {"sample_seconds": round(sample_s, 1), **{k: round(float(v), 4) for k, v in metrics.items()}}
@@ -114,25 +119,45 @@ def reference_fakes(train: np.ndarray, populations: np.ndarray, n: int, block_sn
 
 
 def plot_curves(curves: list[dict], png: Path) -> None:
-    """One panel per metric in ``PLOTTED``: each curve's value against optimizer steps (wall minutes depend on the
-    machine's load; each point records both), the calibration as a dashed line."""
-    figure = Figure(figsize=(4 * len(PLOTTED), 3.4))
+    """One panel per metric in ``PLOTTED``: each curve's value against training minutes (time budgets) or optimizer
+    steps (step budgets), the calibration as a dashed line."""
+    by_minute = all(point["unit"] == "minute" for curve in curves for point in curve["points"])
+    figure = Figure(figsize=(4 * len(PLOTTED), 3.6))
     axes = figure.subplots(1, len(PLOTTED))
     for curve_index, curve in enumerate(curves):
         color = f"C{curve_index}"
-        steps = [point["step"] for point in curve["points"]]
+        xs = [point["mark"] if by_minute else point["step"] for point in curve["points"]]
         for axis, name in zip(axes, PLOTTED, strict=True):
-            axis.plot(
-                steps, [point["metrics"][name] for point in curve["points"]], "o-", color=color, label=curve["name"]
-            )
+            axis.plot(xs, [point["metrics"][name] for point in curve["points"]], "o-", color=color, label=curve["name"])
             axis.axhline(curve["calibration"][name], color=color, linestyle="--", linewidth=0.8)
     for axis, name in zip(axes, PLOTTED, strict=True):
         axis.set_title(name)
-        axis.set_xlabel("optimizer steps (batch 32)")
+        axis.set_xlabel("training minutes (2 CPU cores)" if by_minute else "optimizer steps")
     axes[0].legend(fontsize=7)
     figure.suptitle("dashed: held-out real vs training (calibration limit)", fontsize=9)
     figure.tight_layout()
     figure.savefig(png, dpi=110)
+
+
+TABLE = ("af_r2", "ld_corr", "aa_t", "aa_s", "pca_w1", "het_sd_s", "nn_st_median", "exact_copy_rate", "privacy_loss")
+
+
+def markdown_table(curves: list[dict]) -> str:
+    """One row per point of every curve (its minute, step and the ``TABLE`` metrics), then the calibration row."""
+    lines = [
+        "| run | minute | step | " + " | ".join(TABLE) + " |",
+        "|---|---|---|" + "---|" * len(TABLE),
+    ]
+    for curve in curves:
+        for index, point in enumerate(curve["points"]):
+            name = curve["name"] if index == 0 else ""
+            values = " | ".join(f"{point['metrics'][key]:.3g}" for key in TABLE)
+            lines.append(f"| {name} | {point['mark']:g} | {point['step']} | {values} |")
+    calibration = curves[0]["calibration"]
+    lines.append("| held-out real (calibration) | | | " + " | ".join(
+        f"{calibration[key]:.3g}" if key in calibration else "" for key in TABLE
+    ) + " |")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -148,15 +173,25 @@ def main() -> None:
     parser.add_argument("--eval-samples", type=int, default=500)
     parser.add_argument("--sampling-steps", type=int, default=None, help="default: the config's diffusion.*")
     parser.add_argument("--eval-only", action="store_true", help="score the checkpoints already in --output-dir")
+    parser.add_argument("--only-marks", type=float, nargs="+", help="with --eval-only: score only these marks")
+    parser.add_argument(
+        "--decode", choices=("nearest", "frequencies"), default="nearest",
+        help="samples -> codes: nearest code, or per-SNP thresholds at T's genotype frequencies",
+    )
+    parser.add_argument("--curve-file", default="curve.json", help="name of the JSON (and PNG) in --output-dir")
     parser.add_argument(
         "--reference-fakes", type=int, default=0, help="score model-free fakes made of blocks of this many SNPs"
     )
-    parser.add_argument("--plot", type=Path, nargs="+", help="only draw these curve.json files into --png")
+    parser.add_argument(
+        "--plot", type=Path, nargs="+", help="only draw these curve.json files into --png and print their table"
+    )
     parser.add_argument("--png", type=Path, default=Path("curves.png"))
     parser.add_argument("overrides", nargs="*", help="Hydra overrides on top of the study's data settings")
     args = parser.parse_args()
     if args.plot:
-        plot_curves([json.loads(path.read_text()) for path in args.plot], args.png)
+        curves = [json.loads(path.read_text()) for path in args.plot]
+        plot_curves(curves, args.png)
+        print(markdown_table(curves))
         return
     torch.set_num_threads(args.threads)
     output_dir = args.output_dir.resolve()
@@ -199,10 +234,16 @@ def main() -> None:
         scores["held_out_real"] = calibration
         print(json.dumps({k: {m: round(float(v), 4) for m, v in row.items()} for k, row in scores.items()}, indent=1))
         return
+    frequencies = None
+    if args.decode == "frequencies":
+        frequencies = np.stack([(train == code).mean(axis=0) for code in datamodule.encoding.codes], axis=1)
     points = []
     for mark in json.loads(marks_file.read_text()):
+        if args.only_marks and mark["mark"] not in args.only_marks:
+            continue
         metrics = evaluate_mark(
-            mark["ckpt"], train[rows[: args.eval_samples]], test, args.eval_samples, args.sampling_steps, cfg.seed
+            mark["ckpt"], train[rows[: args.eval_samples]], test, args.eval_samples, args.sampling_steps, cfg.seed,
+            frequencies,
         )
         points.append({**mark, "metrics": metrics})
         print(json.dumps(points[-1]), flush=True)
@@ -216,12 +257,14 @@ def main() -> None:
             "samples": args.eval_samples,
             "sampler": cfg.diffusion.sampler,
             "sampling_steps": args.sampling_steps or cfg.diffusion.sampling_steps,
+            "decode": args.decode,
         },
         "calibration": {k: round(float(v), 4) for k, v in calibration.items()},
         "points": points,
     }
-    (output_dir / "curve.json").write_text(json.dumps(curve, indent=2))
-    plot_curves([curve], output_dir / "curve.png")
+    curve_file = output_dir / args.curve_file
+    curve_file.write_text(json.dumps(curve, indent=2))
+    plot_curves([curve], curve_file.with_suffix(".png"))
     print(json.dumps(curve, indent=2))
 
 

@@ -13,6 +13,7 @@ from lightning.pytorch.callbacks import Callback
 
 from snpdiff.errors import ConfigError
 from snpdiff.run_folder import atomic_write_json, metrics_path
+from snpdiff.training_metrics import QUALITY_PREFIX
 
 
 def _scalar(value: Any) -> float | None:
@@ -57,6 +58,15 @@ class MetricsJson(Callback):
         earlier = {k: v for row in self.history for k, v in row.items() if k not in ("epoch", "step")}
         latest = {**earlier, **current}
         return {**latest, **self.extra, "epochs_completed": len(self.history), "history": self.history}
+
+    def last_evaluation(self) -> dict[str, float]:
+        """``final/val/<metric>`` for the sample-quality metrics of the last epoch that computed them, and
+        ``final/quality_epoch`` (that epoch); empty when quality was never evaluated."""
+        for row in reversed(self.history):
+            quality = {k: v for k, v in row.items() if k.startswith(QUALITY_PREFIX)}
+            if quality:
+                return {"final/quality_epoch": row["epoch"], **{f"final/{k}": v for k, v in quality.items()}}
+        return {}
 
     def write(self, trainer: pl.Trainer) -> dict[str, Any]:
         payload = self.summary(trainer)

@@ -144,11 +144,14 @@ def sample_codes(
     sampling_steps: int | None = None,
     seed: int = 0,
     progress: bool = True,
+    frequencies: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Sample ``n`` individuals and map them to the nearest valid genotype codes: int8 ``[n, seq_length]``.
+    """Sample ``n`` individuals and map them to valid genotype codes: int8 ``[n, seq_length]``.
 
     ``sampler`` (``ddpm`` | ``ddim``) and ``sampling_steps`` default to the checkpoint's ``diffusion.*``; DDPM means
     the full chain unless steps are given. ``progress`` shows one bar over every reverse step of every batch.
+    Decoding: the nearest code, or with ``frequencies`` (``[seq_length, n_codes]`` training genotype shares) per-SNP
+    thresholds over the whole set (``GenotypeEncoding.decode_by_frequencies``).
     """
     if n < 1 or batch_size < 1:
         raise ConfigError(f"n={n} and batch_size={batch_size} must be >= 1")
@@ -174,8 +177,11 @@ def sample_codes(
                 device=device,
                 on_step=partial(_advance_by_step, bar, task, size),
             )
-            batches.append(trained.encoding.decode(x0[:, 0]))
-    return np.concatenate(batches).astype(np.int8)
+            batches.append(x0[:, 0].float().cpu().numpy())
+    values = np.concatenate(batches)
+    if frequencies is not None:
+        return trained.encoding.decode_by_frequencies(values, frequencies).astype(np.int8)
+    return trained.encoding.decode(values).astype(np.int8)
 
 
 def _advance_by_step(bar: Progress, task: TaskID, individuals: int, done: int, steps: int) -> None:

@@ -32,7 +32,8 @@ PRIVACY_KEYS = (
 
 
 class SampleQualityCallback(pl.Callback):
-    """After the first epoch, every ``eval_every_n_epochs`` epochs and after the last one, samples
+    """After the first epoch, every ``eval_every_n_epochs`` epochs and at the run's last validation (``max_epochs``,
+    ``max_steps`` or a ``trainer.max_time`` stop), samples
     ``eval_samples`` individuals with ``sampling_steps`` DDIM steps and logs the genotype metrics; plots go to
     ``<output_dir>/quality/epoch_<n>/`` and, with W&B, to the run as images.
 
@@ -70,7 +71,13 @@ class SampleQualityCallback(pl.Callback):
 
     def _due(self, trainer: pl.Trainer) -> bool:
         epoch = trainer.current_epoch + 1
-        last = trainer.max_epochs is not None and epoch >= trainer.max_epochs
+        # the run's last validation: max_epochs reached, max_steps reached, or a stop already requested before
+        # validation (trainer.max_time's Timer stops mid-epoch and Lightning validates once more)
+        last = (
+            (trainer.max_epochs is not None and epoch >= trainer.max_epochs)
+            or (trainer.max_steps > 0 and trainer.global_step >= trainer.max_steps)
+            or trainer.should_stop
+        )
         return self.evaluations == 0 or epoch % self.eval_every_n_epochs == 0 or last
 
     def evaluate(self, pl_module: pl.LightningModule, datamodule) -> tuple[dict[str, float], np.ndarray]:
@@ -91,13 +98,19 @@ class SampleQualityCallback(pl.Callback):
         )
         pl_module.train(was_training)
         synthetic = encoding.decode(x0[:, 0])
+        return self.score(synthetic, datamodule), synthetic
+
+    def score(self, synthetic: np.ndarray, datamodule) -> dict[str, float]:
+        """The metrics of ``synthetic`` codes: fidelity against the validation split V, privacy against as many
+        training individuals as ``synthetic`` has (a fixed random subset, by ``seed``) with V as held-out."""
+        encoding = datamodule.encoding
         validation, training = datamodule.val_codes, datamodule.train_codes
-        rows = np.random.default_rng(self.seed).permutation(len(training))[: self.eval_samples]
+        rows = np.random.default_rng(self.seed).permutation(len(training))[: len(synthetic)]
         ploidy = 1 if encoding.haplotype else 2
         metrics = evaluate_genotypes(validation, synthetic, ld_window=self.ld_window, ploidy=ploidy, seed=self.seed)
         metrics = {k: v for k, v in metrics.items() if k not in PRIVACY_KEYS}
         metrics.update(privacy_metrics(training[rows], synthetic, holdout=validation, ploidy=ploidy))
-        return metrics, synthetic
+        return metrics
 
     def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # Lightning keeps every key ever logged in callback_metrics; an earlier evaluation's values left there would

@@ -251,7 +251,7 @@ def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> d
         cfg.trainer.accumulate_grad_batches = accumulate
     atomic_write_text(config_path(output_dir), OmegaConf.to_yaml(cfg, resolve=True))
 
-    final = {"final/val_loss": module.best_val_loss}
+    final = {"final/val_loss": module.best_val_loss, **metrics_json.last_evaluation()}
     for logger in loggers:
         logger.log_metrics(final, step=trainer.global_step)
     metrics_json.extra.update(

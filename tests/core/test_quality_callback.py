@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import lightning.pytorch as pl
 import pytest
 import torch
 
@@ -122,3 +123,62 @@ def test_the_summary_keeps_a_quality_metric_from_its_last_evaluation(tmp_path):
     metrics_json.history = [{"epoch": 0, "step": 3, "val_loss": 0.5, "val/af_r2": 0.75}, {"epoch": 1, "step": 6}]
     summary = metrics_json.summary(SimpleNamespace(callback_metrics={"val_loss": torch.tensor(0.25)}))
     assert summary["val/af_r2"] == 0.75 and summary["val_loss"] == 0.25
+
+
+class StopMidEpoch(pl.Callback):
+    """Requests a stop after the first training batch of epoch ``epoch``, as trainer.max_time's Timer does."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if trainer.current_epoch == self.epoch:
+            trainer.should_stop = True
+
+
+@pytest.mark.parametrize("stop", ["time", "steps"])
+def test_a_run_stopped_by_its_budget_is_evaluated_at_its_last_validation(fast_cfg, scripted_scores, stop):
+    """A time or step budget ends the run on an epoch that eval_every_n_epochs would skip: the quality metrics are
+    computed there too, and final/ in metrics.json carries that last evaluation (not an earlier one)."""
+    evaluated = scripted_scores([0.5, 0.75])
+    budget = ["++trainer.max_steps=6"] if stop == "steps" else []  # debug=fast: 3 batches per epoch, epochs 0-1
+    cfg = fast_cfg(*QUICK_QUALITY, "quality.eval_every_n_epochs=10", "trainer.max_epochs=8", *budget)
+    metrics = run_training(cfg, extra_callbacks=[] if budget else [StopMidEpoch(2)])
+    last_epoch = metrics["history"][-1]["epoch"]
+    assert last_epoch < 7 and evaluated == [0, last_epoch]
+    saved = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
+    assert saved["final/val/af_r2"] == 0.75 and saved["final/quality_epoch"] == last_epoch
+
+
+def test_quality_is_computed_on_the_ema_weights_when_ema_is_on(fast_cfg, monkeypatch):
+    """With callbacks=ema the evaluation samples from the averaged weights: at each evaluation the model holds the
+    EMA callback's averaged parameters, not the raw ones it trains (which differ after a few steps)."""
+    from snpdiff.quality import SampleQualityCallback
+
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    ema_callback = []
+
+    def evaluate(self, pl_module, datamodule):
+        average = ema_callback[0]._average_model.module  # swapped for validation: it holds the raw weights now
+        seen.append(
+            (
+                torch.cat([p.detach().flatten() for p in pl_module.parameters()]),
+                torch.cat([p.detach().flatten() for p in average.parameters()]),
+            )
+        )
+        return {"af_r2": 0.5}, None
+
+    class FindEma(pl.Callback):
+        def on_fit_start(self, trainer, pl_module):
+            ema_callback[:] = [c for c in trainer.callbacks if type(c).__name__ == "EMAWeightAveraging"]
+
+    monkeypatch.setattr(SampleQualityCallback, "evaluate", evaluate)
+    cfg = fast_cfg(*QUICK_QUALITY, "callbacks=ema", "callbacks.ema.decay=0.5", "trainer.max_epochs=2")
+    trained = run_training(cfg, extra_callbacks=[FindEma()])
+    assert ema_callback and len(seen) == 2
+    # the last evaluation (no step after it) saw the weights last.ckpt saves as the EMA state_dict, not the raw ones
+    final_ema = torch.load(trained["checkpoints"]["last"], weights_only=False)["state_dict"]
+    evaluated = seen[-1][0]
+    saved = torch.cat([final_ema[name].flatten() for name, _ in ema_callback[0]._average_model.module.named_parameters()])
+    assert torch.equal(evaluated, saved)
+    assert not torch.equal(evaluated, seen[-1][1])

@@ -111,7 +111,7 @@ class GenotypeDataModule(LightningDataModule):
         sim_seed: int | None = None,
         region: str | None = None,
         snp_offset: int = 0,
-        seq_length: int | None = 256,
+        seq_length: int | None = 1024,
         min_maf: float = 0.01,
         max_missing: float | None = None,
         samples: list[str] | str | None = None,

@@ -101,7 +101,7 @@ def test_one_default_per_key_the_constructors(tmp_path):
     defaults = {n: p.default for n, p in inspect.signature(UNet1D.__init__).parameters.items() if n != "self"}
     assert cfg.model.channels == defaults["channels"] == 16
     assert list(cfg.model.dim_mults) == list(defaults["dim_mults"])
-    assert cfg.data.seq_length == 256 and cfg.data.batch_size == 32
+    assert cfg.data.seq_length == 1024 and cfg.data.batch_size == 32
 
 
 def test_target_node_check_names_the_key_and_the_allowed_keys():
@@ -120,7 +120,8 @@ def test_defaults_are_the_documented_ones(tmp_path):
     assert cfg.loss.use_discrete_loss is False
     assert cfg.optimizer._target_ == "torch.optim.AdamW"
     assert cfg.scheduler._target_ == "torch.optim.lr_scheduler.CosineAnnealingLR"
-    assert cfg.data.source == "sim" and cfg.data.n_individuals == 1000
+    assert cfg.data.source == "sim" and cfg.data.n_individuals == 1250
+    assert cfg.trainer.max_time == "00:00:10:00" and cfg.diffusion.prediction == "x0" and "ema" in cfg.callbacks
     assert cfg.trainer.accelerator == "cpu"
     assert "wandb" in cfg.logger
     assert cfg.optimized_metric == "val_loss" and cfg.ckpt_path is None

@@ -112,7 +112,7 @@ def test_q_posterior_matches_ho_et_al_formula():
 def test_defaults_are_valid():
     assert check_diffusion_config() == []
     diffusion = GaussianDiffusion()
-    assert (diffusion.timesteps, diffusion.schedule_type, diffusion.prediction) == (1000, "cosine", "eps")
+    assert (diffusion.timesteps, diffusion.schedule_type, diffusion.prediction) == (1000, "cosine", "x0")
     assert (diffusion.sampler, diffusion.sampling_steps, diffusion.ddim_eta) == ("ddim", 50, 0.0)
 
 

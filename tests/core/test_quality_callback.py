@@ -177,8 +177,9 @@ def test_quality_is_computed_on_the_ema_weights_when_ema_is_on(fast_cfg, monkeyp
     trained = run_training(cfg, extra_callbacks=[FindEma()])
     assert ema_callback and len(seen) == 2
     # the last evaluation (no step after it) saw the weights last.ckpt saves as the EMA state_dict, not the raw ones
-    final_ema = torch.load(trained["checkpoints"]["last"], weights_only=False)["state_dict"]
+    final_ema = torch.load(trained["checkpoints"]["last"], weights_only=True)["state_dict"]
     evaluated = seen[-1][0]
-    saved = torch.cat([final_ema[name].flatten() for name, _ in ema_callback[0]._average_model.module.named_parameters()])
+    names = [name for name, _ in ema_callback[0]._average_model.module.named_parameters()]
+    saved = torch.cat([final_ema[name].flatten() for name in names])
     assert torch.equal(evaluated, saved)
     assert not torch.equal(evaluated, seen[-1][1])

@@ -126,7 +126,7 @@ class GenotypeDataModule(LightningDataModule):
         test_fraction: float = 0.1,
         stratify: bool = True,
         seed: int = 0,
-        batch_size: int = 32,
+        batch_size: int = 16,
         num_workers: int = 0,
         cache_dir: str | None = None,
     ):

@@ -101,7 +101,7 @@ def test_one_default_per_key_the_constructors(tmp_path):
     defaults = {n: p.default for n, p in inspect.signature(UNet1D.__init__).parameters.items() if n != "self"}
     assert cfg.model.channels == defaults["channels"] == 16
     assert list(cfg.model.dim_mults) == list(defaults["dim_mults"])
-    assert cfg.data.seq_length == 1024 and cfg.data.batch_size == 32
+    assert cfg.data.seq_length == 1024 and cfg.data.batch_size == 16
 
 
 def test_target_node_check_names_the_key_and_the_allowed_keys():

@@ -3,10 +3,12 @@
 Both paths train the same model (same seed, same initial weights) on the same pre-materialised batches (a list of
 tensors ``[32, 1, seq_length]`` built once per length), with the same optimizer, LR scheduler, gradient clipping,
 timesteps and noise (the RNG is re-seeded before each path's first step), in the same process and thread count.
-Neither path does per-step set-up: the plain loop is ``randint, randn_like, loss, zero_grad, backward, clip, step,
-scheduler.step``; the Lightning path is ``Trainer.fit`` with train.py's trainer config and callbacks. Only steps
-after ``--warmup`` are timed (perf_counter, the same boundaries in both). The paths alternate ABBA over
-``--rounds`` rounds; each round builds both afresh (outside the timing). Printed JSON, per length:
+Neither path does per-step set-up: the plain loop is ``randint, randn_like, loss, backward, clip, step, zero_grad``,
+then the EMA update of the weights when the config has the EMA callback (on by default: torch's ``AveragedModel``
+with the same foreach EMA function), and ``scheduler.step`` per epoch; the Lightning path is ``Trainer.fit`` with
+train.py's trainer config and callbacks. Only steps after ``--warmup`` are timed (perf_counter, the same boundaries
+in both). The paths alternate ABBA over ``--rounds`` rounds; each round builds both afresh (outside the timing).
+Printed JSON, per length:
 
 - ``plain_samples_per_s``, ``lightning_samples_per_s``: medians over rounds;
 - ``ratio``: median over rounds of lightning / plain of the same round (goal >= 0.95);
@@ -33,6 +35,7 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from hydra.utils import instantiate
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -129,6 +132,8 @@ def plain_loop(cfg, datamodule, batches: list[torch.Tensor], warmup: int) -> tup
     scheduler = module.lr_scheduler_factory(optimizer, len(batches))
     module.train()
     clip = float(cfg.trainer.gradient_clip_val)
+    ema = cfg.callbacks.get("ema")
+    average = None if ema is None else AveragedModel(module, multi_avg_fn=get_ema_multi_avg_fn(float(ema.decay)))
     losses = []
     torch.manual_seed(SEED)
     start = 0.0
@@ -141,6 +146,8 @@ def plain_loop(cfg, datamodule, batches: list[torch.Tensor], warmup: int) -> tup
         torch.nn.utils.clip_grad_norm_(module.parameters(), clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        if average is not None:
+            average.update_parameters(module)
         losses.append(float(loss))
     if scheduler["interval"] == "epoch":
         scheduler["scheduler"].step()

@@ -1,5 +1,5 @@
-"""The callbacks snpdiff provides: ``MetricsJson`` (installed by the training itself), ``LearningRateLog`` and
-``ModelCheckpoint``."""
+"""The callbacks snpdiff provides: ``MetricsJson`` (installed by the training itself), ``LearningRateLog``,
+``ModelCheckpoint`` and ``EMAWeightAveraging``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch import callbacks
 from lightning.pytorch.callbacks import Callback
+from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from snpdiff.errors import ConfigError
 from snpdiff.run_folder import atomic_write_json, metrics_path
@@ -104,3 +105,20 @@ class ModelCheckpoint(callbacks.ModelCheckpoint):
         if self.monitor is not None and self.monitor not in monitor_candidates:
             return
         super()._save_topk_checkpoint(trainer, monitor_candidates)
+
+
+class EMAWeightAveraging(callbacks.EMAWeightAveraging):
+    """Lightning's EMAWeightAveraging with the update as torch's foreach kernel (``get_ema_multi_avg_fn``).
+
+    Lightning's class averages through ``avg_fn``, which torch's ``AveragedModel`` applies one parameter at a time in
+    Python (181 parameters for the default UNet: 9.0 ms per optimizer step on 2 cores, about 3% of a batch-32 step);
+    ``multi_avg_fn`` does the same ``ema = decay * ema + (1 - decay) * weights`` as one ``torch._foreach_lerp_`` per
+    device and dtype (3.2 ms). The average is the same to float rounding; arguments, checkpoint state (same class
+    name, so the same ``state_key``) and behaviour are Lightning's.
+    """
+
+    def __init__(self, decay: float = 0.999, **kwargs: Any):
+        super().__init__(decay=decay, **kwargs)
+        # WeightAveraging hands these kwargs to AveragedModel, which takes avg_fn or multi_avg_fn, not both
+        self._kwargs.pop("avg_fn")
+        self._kwargs["multi_avg_fn"] = get_ema_multi_avg_fn(decay)

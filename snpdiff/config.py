@@ -22,6 +22,16 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = PROJECT_ROOT / "conf"
 
 
+def fused_optimizer(precision: object) -> bool:
+    """``fused: ${fused_optimizer:${trainer.precision}}`` (conf/optimizer): Adam(W)'s fused kernel, except under a
+    mixed precision, where Lightning refuses gradient clipping with an optimizer that unscales gradients itself."""
+    return "mixed" not in str(precision)
+
+
+if not OmegaConf.has_resolver("fused_optimizer"):
+    OmegaConf.register_new_resolver("fused_optimizer", fused_optimizer)
+
+
 def compose_config(overrides: list[str] | None = None, config_name: str = "train") -> DictConfig:
     """Compose ``conf/<config_name>.yaml`` with Hydra's compose API, as ``train.py`` would, in struct mode.
 

@@ -8,7 +8,9 @@ The loop is the only place that calls the model during sampling and the only one
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import torch
 
@@ -17,6 +19,8 @@ from snpdiff.diffusion.samplers import Sampler, standard_normal
 
 Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # model(x [batch, ...], t long [batch]) -> prediction
 StepCallback = Callable[[int, int], None]  # on_step(steps done, steps in all), after every step
+
+CPU_SLICE = 32  # individuals per model call on CPU (see `sample`)
 
 
 @torch.inference_mode()
@@ -29,6 +33,7 @@ def sample(
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
     on_step: StepCallback | None = None,
+    cpu_slice: int | None = CPU_SLICE,
 ) -> torch.Tensor:
     """Draw x0 float32 `shape` (`[batch, channels, snps]` for the SNP models) by running `diffusion`'s reverse process
     from x_T ~ N(0, I) with `sampler`.
@@ -38,14 +43,55 @@ def sample(
     noise (the same seed gives the same samples). `device` defaults to the diffusion's buffers' device. `on_step`,
     if given, is called after every step with (steps done, steps in all), e.g. to advance a progress bar.
     ConfigError before any model call for a step count outside [1, diffusion.timesteps].
+
+    On CPU a model call over more than `cpu_slice` individuals runs as slices of `cpu_slice`, spread over as many
+    pool threads as torch has intra-op threads, each slice with one intra-op thread (None: one whole-batch call).
+    For the small convolutions of the SNP UNets this is faster than one call with every thread inside each op
+    (default UNet, 1,024 SNPs, 2 cores, interleaved calls: 177 against 213 ms per call at batch 64, 658 against
+    803 ms at batch 256): a core keeps a 32-individual slice's feature maps in its own cache and no op waits at a
+    barrier for the other threads. It needs a model that treats individuals independently, as every snpdiff
+    denoiser does in eval mode; the samples are the whole-batch call's to float rounding (bitwise at the default in
+    the test, as between thread counts). The noise and the sampler's steps are the same: only the model call is
+    split.
     """
     sampler.set_timesteps(diffusion, diffusion.sampling_steps if sampling_steps is None else sampling_steps)
     device = diffusion.betas.device if device is None else torch.device(device)
     x = standard_normal(shape, generator, device, torch.float32)
     timesteps = sampler.timesteps.tolist()
-    for done, t in enumerate(timesteps, start=1):
-        t_batch = torch.full((x.shape[0],), t, device=device, dtype=torch.long)
-        x = sampler.step(model(x, t_batch), t, x, generator)
-        if on_step is not None:
-            on_step(done, len(timesteps))
+    slicing = device.type == "cpu" and cpu_slice is not None and x.shape[0] > cpu_slice
+    with _sliced_calls(model, cpu_slice if slicing else None) as call:
+        for done, t in enumerate(timesteps, start=1):
+            t_batch = torch.full((x.shape[0],), t, device=device, dtype=torch.long)
+            x = sampler.step(call(x, t_batch), t, x, generator)
+            if on_step is not None:
+                on_step(done, len(timesteps))
     return x
+
+
+@contextmanager
+def _sliced_calls(model: Model, slice_size: int | None) -> Iterator[Model]:
+    """`model`, or for a `slice_size` a stand-in that runs it on slices of that many individuals in a thread pool.
+
+    torch's intra-op thread count is one process-wide setting: it is 1 while a sliced call runs and restored after,
+    and each pool thread sets its own OpenMP count to 1, so the slices never oversubscribe the cores.
+    """
+    if slice_size is None:
+        yield model
+        return
+
+    def one_slice(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        torch.set_num_threads(1)
+        with torch.inference_mode():  # inference mode is per thread
+            return model(x, t)
+
+    threads = torch.get_num_threads()
+    with ThreadPoolExecutor(threads, thread_name_prefix="snpdiff-sample") as pool:
+
+        def call(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            torch.set_num_threads(1)
+            try:
+                return torch.cat(list(pool.map(one_slice, x.split(slice_size), t.split(slice_size))))
+            finally:
+                torch.set_num_threads(threads)
+
+        yield call

@@ -127,6 +127,18 @@ def test_defaults_are_the_documented_ones(tmp_path):
     assert cfg.optimized_metric == "val_loss" and cfg.ckpt_path is None
 
 
+@pytest.mark.parametrize(
+    "overrides, fused",
+    [([], True), (["optimizer=adam"], True), (["trainer=gpu"], False), (["optimizer.fused=false"], False)],
+)
+def test_adam_optimizers_are_fused_except_under_mixed_precision(overrides, fused, tmp_path):
+    """Fused Adam(W) by default; off under trainer=gpu's bf16-mixed (Lightning refuses clipping with it there)."""
+    cfg = compose_config([*overrides, f"paths.output_dir={tmp_path}"])
+    validate_config(cfg)
+    optimizer = instantiate(cfg.optimizer)(torch.nn.Linear(2, 2).parameters())
+    assert optimizer.defaults["fused"] is fused
+
+
 def test_unet_attn_is_unet_with_attention_on(tmp_path):
     unet = compose_config([f"paths.output_dir={tmp_path}"]).model
     attn = compose_config(["model=unet_attn", f"paths.output_dir={tmp_path}"]).model

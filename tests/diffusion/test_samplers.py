@@ -1,6 +1,8 @@
 """DDPM and DDIM samplers: trailing timesteps, strided coefficients, agreement with the true posterior, seeding,
 clipping, and the sampling loop `sample(model, diffusion, sampler, shape)` end to end with small oracle models."""
 
+import threading
+
 import pytest
 import torch
 
@@ -299,3 +301,60 @@ def test_sampling_runs_in_inference_mode():
 
     samples = sample(model, diffusion, DDIMSampler(), (1, 1, 4))
     assert modes == [True] * 5 and samples.is_inference()
+
+
+def test_cpu_model_calls_run_in_slices_across_threads_and_give_the_whole_batch_samples():
+    """With 2 torch threads a batch of 64 runs as 2 slices of 32 on 2 pool threads with 1 intra-op thread each
+    (in inference mode there too); the samples equal the whole-batch call's and the thread count is restored."""
+    from snpdiff.models import UNet1D
+
+    torch.manual_seed(0)
+    unet = UNet1D(seq_length=32, channels=8, dim_mults=(1, 2), norm_groups=4).eval()
+    diffusion = GaussianDiffusion(timesteps=100, sampling_steps=5)
+    seen = []
+
+    def model(x, t):
+        seen.append(
+            (x.shape[0], threading.current_thread().name, torch.get_num_threads(), torch.is_inference_mode_enabled())
+        )
+        return unet(x, t)
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        split = sample(model, diffusion, DDIMSampler(), (64, 1, 32), generator=torch.Generator().manual_seed(3))
+        assert torch.get_num_threads() == 2
+        calls, seen[:] = list(seen), []
+        whole = sample(
+            model, diffusion, DDIMSampler(), (64, 1, 32), generator=torch.Generator().manual_seed(3), cpu_slice=None
+        )
+    finally:
+        torch.set_num_threads(before)
+    assert len(calls) == 10 and {size for size, *_ in calls} == {32}
+    assert all(
+        name.startswith("snpdiff-sample") and threads == 1 and inference for _, name, threads, inference in calls
+    )
+    assert len({name for _, name, *_ in calls}) == 2
+    assert seen == [(64, threading.current_thread().name, 2, True)] * 5
+    torch.testing.assert_close(split, whole, rtol=1e-5, atol=1e-5)
+
+
+def test_batches_up_to_one_slice_run_whole():
+    """A batch of at most `cpu_slice` (32) individuals is one call with the usual threads; 40 is 32 + 8."""
+    diffusion = GaussianDiffusion(timesteps=100, sampling_steps=3)
+    sizes = []
+
+    def model(x, t):
+        sizes.append(x.shape[0])
+        return torch.zeros_like(x)
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        sample(model, diffusion, DDIMSampler(), (32, 1, 8))
+        assert sizes == [32, 32, 32]
+        sizes.clear()
+        sample(model, diffusion, DDIMSampler(), (40, 1, 8))
+    finally:
+        torch.set_num_threads(before)
+    assert sorted(sizes) == [8, 8, 8, 32, 32, 32]

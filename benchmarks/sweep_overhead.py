@@ -1,13 +1,21 @@
 """Per-trial overhead of a local sweep against running the same trainings directly.
 
-    python benchmarks/sweep_overhead.py [--trials 8]
+    python benchmarks/sweep_overhead.py [--trials 6]
 
-Runs ``--trials`` short trainings (debug=fast, a tiny UNet) twice: as direct ``python train.py <overrides>`` runs one
-after another, and as one ``python sweep.py agent --count N`` on a local grid sweep with the same overrides (one
-grid point per seed), then once more with ``early_terminate: hyperband`` (the training then reports every epoch to
-the Optuna study). Prints JSON: total seconds of each, and the sweep's extra seconds per trial, absolute and as a
-fraction of a direct run. Goal: under 1 s per trial. ``sweep.py init`` (validation, study creation) is timed
-separately: it happens once per sweep, not per trial.
+Short trainings (debug=fast, a tiny UNet), one per seed. Every training process, direct or started by the agent, is
+started through the same small timing wrapper, which logs its own wall time, so:
+
+- the agent's side is exact: one ``python sweep.py agent <id> --count N`` on a local grid sweep of the same
+  overrides, minus the wall time of its N training processes, is what the agent adds: its start-up (timed alone on
+  the exhausted sweep, three times) plus, per trial, claiming it, composing its overrides (once per group
+  combination: cached), starting the process and recording the result;
+- the trial's side (what running under the agent adds inside the training: the Optuna reporter with hyperband) is
+  the median training-process time under the agent minus that of the same trainings run directly, in ABBA blocks
+  of ``--trials // 2`` (the shared machine's drift makes this part noisy: the per-block values are printed).
+
+Once without pruning and once with ``early_terminate: hyperband`` (the training then reports every epoch to the
+Optuna study). Goal: under 0.5 s per trial. ``sweep.py init`` (validation, study creation) is timed separately: it
+happens once per sweep, not per trial.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,6 +47,16 @@ FIXED = {
 }
 
 
+WRAPPER = """#!/bin/bash
+# runs the training, then appends its wall seconds to $SNPDIFF_BENCH_TIMES
+start=$(date +%s.%N)
+"$SNPDIFF_BENCH_PYTHON" "$@"
+code=$?
+echo "$start $(date +%s.%N)" >> "$SNPDIFF_BENCH_TIMES"
+exit $code
+"""
+
+
 def run(argv: list[str], env: dict[str, str]) -> float:
     """Seconds ``argv`` takes (it must succeed)."""
     start = time.perf_counter()
@@ -47,48 +66,56 @@ def run(argv: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
+def process_seconds(times_file: Path) -> list[float]:
+    """The wall seconds the wrapper logged, one per training process, and empty the log."""
+    rows = [line.split() for line in times_file.read_text().splitlines()] if times_file.exists() else []
+    times_file.unlink(missing_ok=True)
+    return [float(end) - float(start) for start, end in rows]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--trials", type=int, default=6, help="trials per variant (even: two ABBA blocks)")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     from snpdiff.sweep.bridge import params_to_overrides
     from snpdiff.sweep.trial import run_dir_override
 
+    block = max(1, args.trials // 2)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        wrapper = tmp / "timed-python"
+        wrapper.write_text(WRAPPER)
+        wrapper.chmod(0o755)
+        times = tmp / "times.txt"
         env = {
             **os.environ,
             "SNPDIFF_SWEEPS_DIR": str(tmp / "sweeps"),
             "SNPDIFF_CACHE": str(tmp / "cache"),
             "OMP_NUM_THREADS": "1",
+            "SNPDIFF_BENCH_PYTHON": sys.executable,
+            "SNPDIFF_BENCH_TIMES": str(times),
         }
-        seeds = list(range(1, args.trials + 1))
-        # warm the data cache and the OS file cache, so neither side pays the first simulation
-        warm = params_to_overrides({**FIXED, "seed": 0})
-        run([sys.executable, "train.py", *warm, run_dir_override(tmp / "warm")], env)
 
-        direct = sum(
-            run(
-                [
-                    sys.executable,
-                    "train.py",
-                    *params_to_overrides({**FIXED, "seed": seed}),
-                    run_dir_override(tmp / "direct" / str(seed)),
-                ],
-                env,
-            )
-            for seed in seeds
-        )
+        def direct(seeds: list[int], folder: Path) -> list[float]:
+            for seed in seeds:
+                overrides = params_to_overrides({**FIXED, "seed": seed})
+                run([str(wrapper), "train.py", *overrides, run_dir_override(folder / str(seed))], env)
+            return process_seconds(times)
+
+        # warm the data cache and the OS file cache, so neither side pays the first simulation
+        direct([0], tmp / "warm")
 
         results = {}
         for label, extra in (("sweep", {}), ("sweep_with_hyperband", {"early_terminate": HYPERBAND})):
+            seeds = list(range(1, 2 * block + 1))
             sweep_file = tmp / f"{label}.yaml"
             sweep_file.write_text(
                 yaml.safe_dump(
                     {
                         "method": "grid",
                         "metric": {"name": "val_loss", "goal": "minimize"},
+                        "command": [str(wrapper), "${program}", "${args_no_hyphens}"],
                         "parameters": {**{k: {"value": v} for k, v in FIXED.items()}, "seed": {"values": seeds}},
                         **extra,
                     }
@@ -105,23 +132,41 @@ def main() -> None:
             ).stdout
             init_s = time.perf_counter() - start
             sweep_id = out.split("created local sweep ")[1].split()[0]
-            sweep = run([sys.executable, "sweep.py", "agent", sweep_id, "--count", str(args.trials)], env)
-            overhead = (sweep - direct) / args.trials
+            agent = [sys.executable, "sweep.py", "agent", sweep_id, "--count", str(block)]
+            agent_extra, trial_s, direct_s, trial_minus_direct = [], [], [], []
+            for index in range(2):  # ABBA: agent block, direct block, direct block, agent block
+                sides = ("agent", "direct") if index == 0 else ("direct", "agent")
+                block_seeds = seeds[index * block : (index + 1) * block]
+                for side in sides:
+                    if side == "agent":
+                        wall = run(agent, env)
+                        processes = process_seconds(times)
+                        agent_extra.append(wall - sum(processes))
+                        trial_s.append(statistics.median(processes))
+                    else:
+                        direct_s.append(statistics.median(direct(block_seeds, tmp / label / "direct")))
+                trial_minus_direct.append(trial_s[-1] - direct_s[-1])
+            start_s = statistics.median(run(agent, env) for _ in range(3))  # the grid is exhausted now
+            per_trial_agent = (statistics.mean(agent_extra) - start_s) / block
+            per_trial_inside = statistics.mean(trial_minus_direct)
             results[label] = {
-                "total_s": round(sweep, 2),
                 "init_s": round(init_s, 2),
-                "overhead_per_trial_s": round(overhead, 3),
-                "overhead_fraction": round(overhead / (direct / args.trials), 4),
+                "direct_per_trial_s": round(statistics.median(direct_s), 2),
+                "agent_start_s": round(start_s, 3),
+                "agent_side_per_trial_s": round(per_trial_agent, 3),
+                "agent_added_per_block_s": [round(x, 3) for x in agent_extra],
+                "trial_side_per_trial_s": round(per_trial_inside, 3),
+                "trial_minus_direct_per_block_s": [round(x, 3) for x in trial_minus_direct],
+                "overhead_per_trial_s": round(per_trial_agent + per_trial_inside, 3),
+                "with_agent_start_per_trial_s": round(per_trial_agent + per_trial_inside + start_s / block, 3),
             }
 
     print(
         json.dumps(
             {
-                "trials": args.trials,
-                "direct_total_s": round(direct, 2),
-                "direct_per_trial_s": round(direct / args.trials, 2),
+                "trials": 2 * block,
                 **results,
-                "goal_per_trial_s": 1.0,
+                "goal_per_trial_s": 0.5,
                 "machine": {
                     "cpus": os.cpu_count(),
                     "python": platform.python_version(),

@@ -87,14 +87,24 @@ def _parameters(target: str, need_defaults: bool = False) -> tuple[dict[str, ins
             return named, hints, takes_kwargs
     except NotStatic:
         pass
+    named, hints, takes_kwargs = imported_signature(target)
+    return named, hints or {}, takes_kwargs
+
+
+def imported_signature(target: str) -> tuple[dict[str, inspect.Parameter], dict[str, Any] | None, bool]:
+    """Keyword parameters, type hints and ``**kwargs`` of ``target`` imported (a class's ``__init__`` or a function).
+
+    The hints are None when an annotation does not resolve (a third-party one imported only for type checkers): then
+    only the names can be checked.
+    """
     obj = get_object(target)
     function = obj.__init__ if inspect.isclass(obj) else obj
     parameters = dict(inspect.signature(function).parameters)
     parameters.pop("self", None)
     try:
         hints = typing.get_type_hints(function)
-    except Exception:  # noqa: BLE001 (a third-party annotation that does not resolve: check names only)
-        hints = {}
+    except Exception:  # noqa: BLE001
+        hints = None
     takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in parameters.values())
     named = {n: p for n, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
     return named, hints, takes_kwargs

@@ -22,21 +22,24 @@ class Drift(pl.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=1.0)
 
 
-def test_ema_weights_equal_the_closed_form_after_three_steps(tmp_path):
-    node = compose_config(["callbacks=ema", "callbacks.ema.decay=0.5"]).callbacks.ema
-    ema = instantiate(node)
-    module = Drift()
-    data = torch.utils.data.DataLoader(torch.zeros(3, 1), batch_size=1)
+def fit(module: pl.LightningModule, data: torch.Tensor, ema: pl.Callback, folder) -> None:
+    """One step per row of ``data`` with ``ema`` as the only callback."""
     trainer = pl.Trainer(
-        max_steps=3,
+        max_steps=len(data),
         callbacks=[ema],
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        default_root_dir=tmp_path,
+        default_root_dir=folder,
     )
-    trainer.fit(module, data)
+    trainer.fit(module, torch.utils.data.DataLoader(data, batch_size=1))
+
+
+def test_ema_weights_equal_the_closed_form_after_three_steps(tmp_path):
+    node = compose_config(["callbacks=ema", "callbacks.ema.decay=0.5"]).callbacks.ema
+    module = Drift()
+    fit(module, torch.zeros(3, 1), instantiate(node), tmp_path)
     # weights after steps 1, 2, 3: -1, -2, -3; the first update copies, then ema = 0.5 ema + 0.5 w
     expected = 0.5 * (0.5 * -1.0 + 0.5 * -2.0) + 0.5 * -3.0
     assert module.weight.detach().tolist() == pytest.approx([expected, expected])  # copied in at the end of fit
@@ -65,17 +68,7 @@ def test_foreach_update_gives_lightnings_average(tmp_path):
     node = compose_config(["callbacks.ema.decay=0.7"]).callbacks.ema
     for name, ema in (("ours", instantiate(node)), ("lightning", LightningEMA(decay=0.7))):
         module = Regression()
-        data = torch.utils.data.DataLoader(torch.randn(5, 4, generator=torch.Generator().manual_seed(1)), batch_size=1)
-        trainer = pl.Trainer(
-            max_steps=5,
-            callbacks=[ema],
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            default_root_dir=tmp_path / name,
-        )
-        trainer.fit(module, data)
+        fit(module, torch.randn(5, 4, generator=torch.Generator().manual_seed(1)), ema, tmp_path / name)
         averaged[name] = torch.cat([p.detach().flatten() for p in module.parameters()])
         if name == "ours":
             assert type(ema) is EMAWeightAveraging

@@ -14,10 +14,9 @@ import typing
 from pathlib import Path
 
 import pytest
-from hydra.utils import get_object
 
 from snpdiff.config import CONF_DIR, PROJECT_ROOT
-from snpdiff.schemas import OWN_COMPONENTS, PASSED_BY_CODE, _config_type, constructor_defaults
+from snpdiff.schemas import OWN_COMPONENTS, PASSED_BY_CODE, _config_type, constructor_defaults, imported_signature
 from snpdiff.signatures import read_signature
 
 HEAVY = ("torch", "lightning", "sklearn", "scipy")
@@ -37,8 +36,9 @@ print(json.dumps({"problem": problem, "loaded": [name for name in %r if name in 
 
 
 def test_composing_and_validating_a_config_imports_no_heavy_library():
-    result = subprocess.run([sys.executable, "-c", VALIDATE % (HEAVY,)], cwd=PROJECT_ROOT, capture_output=True,
-                            text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", VALIDATE % (HEAVY,)], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["loaded"] == []
     assert "model.norm_groups=7 must divide every level width" in report["problem"]
@@ -51,24 +51,10 @@ def _config_targets() -> list[str]:
     return sorted(targets)
 
 
-def _imported_signature(target: str) -> tuple[dict[str, inspect.Parameter], dict[str, typing.Any] | None, bool]:
-    obj = get_object(target)
-    function = obj.__init__ if inspect.isclass(obj) else obj
-    parameters = dict(inspect.signature(function).parameters)
-    parameters.pop("self", None)
-    try:
-        hints = typing.get_type_hints(function)
-    except NameError:  # an annotation imported only for type checkers: the source reader still has it
-        hints = None
-    takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in parameters.values())
-    named = {n: p for n, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-    return named, hints, takes_kwargs
-
-
 @pytest.mark.parametrize("target", _config_targets())
 def test_signatures_read_from_source_match_the_imported_ones(target):
     parameters, hints, takes_kwargs = read_signature(target)
-    imported, imported_hints, imported_kwargs = _imported_signature(target)
+    imported, imported_hints, imported_kwargs = imported_signature(target)
     assert [(n, p.kind) for n, p in parameters.items()] == [(n, p.kind) for n, p in imported.items()]
     assert takes_kwargs == imported_kwargs
     if imported_hints is not None:
@@ -81,7 +67,7 @@ def test_signatures_read_from_source_match_the_imported_ones(target):
 def test_schema_defaults_read_from_source_are_the_constructors(path):
     group = path.split("/")[0]
     target = OWN_COMPONENTS[path]
-    imported, _, _ = _imported_signature(target)
+    imported, _, _ = imported_signature(target)
     expected = {"_target_": target}
     for name, parameter in imported.items():
         if name not in PASSED_BY_CODE.get(group, ()) and parameter.default is not inspect.Parameter.empty:

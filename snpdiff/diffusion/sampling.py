@@ -50,9 +50,9 @@ def sample(
     (default UNet, 1,024 SNPs, 2 cores, interleaved calls: 177 against 213 ms per call at batch 64, 658 against
     803 ms at batch 256): a core keeps a 32-individual slice's feature maps in its own cache and no op waits at a
     barrier for the other threads. It needs a model that treats individuals independently, as every snpdiff
-    denoiser does in eval mode; the samples are the whole-batch call's to float rounding (bitwise at the default in
-    the test, as between thread counts). The noise and the sampler's steps are the same: only the model call is
-    split.
+    denoiser does in eval mode; the samples are the whole-batch call's to float rounding, as between thread counts
+    (bitwise for the default UNet at batch 64 in `benchmarks/sampling.py`). The noise and the sampler's steps are the
+    same: only the model call is split.
     """
     sampler.set_timesteps(diffusion, diffusion.sampling_steps if sampling_steps is None else sampling_steps)
     device = diffusion.betas.device if device is None else torch.device(device)

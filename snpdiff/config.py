@@ -122,6 +122,12 @@ def _optimizer_problems(cfg: DictConfig) -> list[str]:
     betas = OmegaConf.select(cfg, "optimizer.betas")
     if betas is None or len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
         problems.append(f"optimizer.betas={betas!r} must be two numbers in [0, 1)")
+    precision, clip = OmegaConf.select(cfg, "trainer.precision"), OmegaConf.select(cfg, "trainer.gradient_clip_val")
+    if OmegaConf.select(cfg, "optimizer.fused") and not fused_optimizer(precision) and clip:
+        # Lightning raises this only at the first clipped step, after the data and model are built
+        problems.append(f"optimizer.fused=true cannot go with trainer.precision={precision} and "
+                        f"trainer.gradient_clip_val={clip}: Lightning refuses gradient clipping with a fused optimizer "
+                        "under mixed precision; allowed: optimizer.fused=false, or trainer.gradient_clip_val=null")
     return problems
 
 

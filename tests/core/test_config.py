@@ -139,6 +139,13 @@ def test_adam_optimizers_are_fused_except_under_mixed_precision(overrides, fused
     assert optimizer.defaults["fused"] is fused
 
 
+def test_a_fused_optimizer_with_mixed_precision_clipping_fails_before_training(tmp_path):
+    cfg = compose_config(["trainer=gpu", "optimizer.fused=true", f"paths.output_dir={tmp_path}"])
+    with pytest.raises(ConfigError, match=r"optimizer.fused=true cannot go with trainer.precision=bf16-mixed"):
+        validate_config(cfg)
+    validate_config(compose_config(["trainer=gpu", "optimizer.fused=true", "trainer.gradient_clip_val=null"]))
+
+
 def test_unet_attn_is_unet_with_attention_on(tmp_path):
     unet = compose_config([f"paths.output_dir={tmp_path}"]).model
     attn = compose_config(["model=unet_attn", f"paths.output_dir={tmp_path}"]).model

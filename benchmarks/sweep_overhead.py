@@ -94,18 +94,14 @@ ASK = "import optuna, sys; print(optuna.load_study(study_name=sys.argv[2], stora
 
 def reporter_cost(url: str, study: str, env: dict[str, str]) -> dict:
     """Seconds of the trial reporter's first and later reports, to a trial asked for in another process."""
-    number = subprocess.run(
-        [sys.executable, "-c", ASK, url, study], env=env, capture_output=True, text=True, check=True
-    ).stdout.split()[-1]
-    out = subprocess.run(
-        [sys.executable, "-c", REPORTER, url, study, number],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    number = stdout_of([sys.executable, "-c", ASK, url, study], env).split()[-1]
+    out = stdout_of([sys.executable, "-c", REPORTER, url, study, number], env)
     return json.loads(out.strip().splitlines()[-1])
+
+
+def stdout_of(argv: list[str], env: dict[str, str]) -> str:
+    """What ``argv``, run in the repository, prints (it must succeed)."""
+    return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=True).stdout
 
 
 def process_seconds(times_file: Path) -> list[float]:
@@ -164,14 +160,7 @@ def main() -> None:
                 )
             )
             start = time.perf_counter()
-            out = subprocess.run(
-                [sys.executable, "sweep.py", "init", str(sweep_file), "--backend", "local"],
-                cwd=REPO,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
+            out = stdout_of([sys.executable, "sweep.py", "init", str(sweep_file), "--backend", "local"], env)
             init_s = time.perf_counter() - start
             sweep_id = out.split("created local sweep ")[1].split()[0]
             agent = [sys.executable, "sweep.py", "agent", sweep_id, "--count", str(block)]

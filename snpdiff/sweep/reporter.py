@@ -1,86 +1,74 @@
-"""Inside a local-sweep trial: report the sweep's metric to its Optuna trial every epoch, and stop when pruned.
+"""Inside a local-sweep trial: report the sweep's metric to the trial's agent every epoch, and stop when pruned.
 
-For a sweep with ``early_terminate`` the agent adds this callback to the trial's command line, as any user could::
+For a sweep with ``early_terminate`` the agent adds this callback to the trial's command line::
 
-    python train.py ... +callbacks.sweep_reporter={_target_:'snpdiff.sweep.reporter.SweepTrialReporter',
-        storage:'sqlite:////.../optuna.db',study:'<sweep id>',trial_number:3,metric:'val_loss'}
+    python train.py ... +callbacks.sweep_reporter={_target_:'snpdiff.sweep.reporter.SweepTrialReporter',metric:'val_loss'}
 
-and the training instantiates it like every other callback node; the training itself knows nothing of sweeps.
-Sweeps without a pruner and W&B sweeps need no reporter (the agent reads ``metrics.json``; W&B's server reads the
-run's history). A pruned trial stops training cleanly (``trainer.should_stop``) and the agent records it as pruned.
+and hands the trial one end of a socket pair (``snpdiff.sweep.channel``); the training instantiates the callback like
+every other callback node and knows nothing of sweeps. After each validation epoch the callback sends the epoch and
+the value and waits for the agent's one-word answer (``go`` or ``stop``). The agent, which has the sweep's Optuna study open already, reports the value to the pruner
+(``snpdiff.sweep.backends.local.LocalBackend.report``): the trial imports neither Optuna nor a database driver and
+never sees the storage's URL. A pruned trial stops training cleanly (``trainer.should_stop``) and the agent records it
+as pruned. Sweeps without a pruner and W&B sweeps need no reporter (the agent reads ``metrics.json``; W&B's server
+reads the run's history).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+import os
+import socket
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback
+
+from snpdiff.errors import ConfigError
+from snpdiff.sweep.channel import CHANNEL_ENV, GO, STOP, report_line
 
 log = logging.getLogger(__name__)
 
 
 class SweepTrialReporter(Callback):
-    """Reports ``metric`` after every validation epoch as the trial's intermediate value at step ``epoch + 1``
-    (epochs completed: Hyperband's resource) and stops training when the sweep's pruner says so.
+    """Sends ``metric`` after every validation epoch to the trial's agent as the value at step ``epoch + 1`` (epochs
+    completed: Hyperband's resource) and stops training when the agent answers ``stop`` (pruned, or the trial is no
+    longer running in the sweep) or is gone. Only an agent's trial has the channel: built anywhere else, the callback
+    fails at once, naming the variable."""
 
-    ``storage``: the sweep's Optuna storage URL, its password redacted (the full URL is read from
-    ``$SNPDIFF_OPTUNA_STORAGE``, see ``snpdiff.sweep.store.storage_url``); ``study``: the sweep id;
-    ``trial_number``: the trial this run is.
-    Optuna is imported on first report, so building the callback costs nothing.
-    """
-
-    def __init__(self, storage: str, study: str, trial_number: int, metric: str):
-        self.storage_url = storage
-        self.study_name = study
-        self.trial_number = trial_number
+    def __init__(self, metric: str):
+        channel = os.environ.get(CHANNEL_ENV, "")
+        if not channel.isdigit():
+            raise ConfigError(f"callbacks.sweep_reporter ({__name__}.SweepTrialReporter) runs only in a trial that "
+                              f"a local sweep agent started (`python sweep.py agent ...`): ${CHANNEL_ENV} is "
+                              f"{channel or 'not set'!r}, not the file descriptor of the agent's channel")
         self.metric = metric
-        self._trial: Any = None
+        self._fd = int(channel)
+        self._channel: socket.socket | None = None
+        self._answers = None
 
-    def _open(self) -> Any:
-        if self._trial is None:
-            import optuna
-
-            from snpdiff.sweep.backends.local import load_study, open_storage
-            from snpdiff.sweep.store import storage_url
-
-            storage = open_storage(storage_url(self.storage_url))
-            study, _ = load_study(storage, self.study_name)
-            study_id = storage.get_study_id_from_name(self.study_name)
-            self._trial = optuna.Trial(study, storage.get_trial_id_from_study_id_trial_number(study_id,
-                                                                                             self.trial_number))
-        return self._trial
-
-    def _report(self, trainer: pl.Trainer) -> bool:
-        """Report this epoch's value; True when the trial should stop (pruned, or no longer running)."""
-        import optuna
-
-        from snpdiff.sweep.backends.local import PRUNED_ATTR
-
-        value = trainer.callback_metrics.get(self.metric)
-        if value is None:
-            return False  # not logged this epoch (e.g. a quality metric between evaluations)
-        trial = self._open()
-        epoch = trainer.current_epoch + 1
+    def _ask(self, epoch: int, value: float) -> bool:
+        """Send one report; True when the trial should stop."""
+        if self._channel is None:
+            self._channel = socket.socket(fileno=self._fd)
+            self._answers = self._channel.makefile("rb")
         try:
-            trial.report(float(value), epoch)
-            if trial.should_prune():
-                trial.set_user_attr(PRUNED_ATTR, epoch)
-                log.info("sweep trial %d pruned after epoch %d (%s=%.6g)", self.trial_number, epoch, self.metric,
-                         float(value))
-                return True
-        except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError) as exc:
-            log.warning("sweep trial %d is no longer running (%s); stopping", self.trial_number, exc)
+            self._channel.sendall(report_line(epoch, value))
+            answer = self._answers.readline().strip()
+        except OSError as exc:
+            answer = f"({exc})".encode()
+        if answer not in (GO, STOP):
+            log.warning("sweep agent gave no answer to the report of epoch %d (%r): stopping", epoch, answer)
             return True
-        return False
+        return answer == STOP
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        stop = self._report(trainer) if trainer.is_global_zero else False
+        stop = False
+        if trainer.is_global_zero:
+            value = trainer.callback_metrics.get(self.metric)
+            # not logged this epoch (e.g. a quality metric between evaluations): nothing to report
+            stop = value is not None and self._ask(trainer.current_epoch + 1, float(value))
         if trainer.world_size > 1:
             stop = trainer.strategy.broadcast(stop, src=0)
         if stop:
             trainer.should_stop = True
-

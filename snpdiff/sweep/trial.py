@@ -70,15 +70,17 @@ def die_with_parent(parent_pid: int):
     return setup
 
 
-def start_trial_process(argv: Sequence[str], log_path: Path, env: Mapping[str, str]) -> subprocess.Popen:
-    """Start a trial in its own session (so a terminal's Ctrl-C reaches only the agent), logging to ``log_path``."""
+def start_trial_process(argv: Sequence[str], log_path: Path, env: Mapping[str, str],
+                        pass_fds: Sequence[int] = ()) -> subprocess.Popen:
+    """Start a trial in its own session (so a terminal's Ctrl-C reaches only the agent), logging to ``log_path``;
+    ``pass_fds``: the agent's file descriptors the trial inherits (its report channel)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         log.write(("$ " + " ".join(argv) + "\n").encode())
         log.flush()
         return subprocess.Popen(
             list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=dict(env),
-            start_new_session=True, preexec_fn=die_with_parent(os.getpid()),
+            start_new_session=True, preexec_fn=die_with_parent(os.getpid()), pass_fds=tuple(pass_fds),
         )
 
 

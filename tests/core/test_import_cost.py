@@ -44,6 +44,15 @@ def test_composing_and_validating_a_config_imports_no_heavy_library():
     assert "model.norm_groups=7 must divide every level width" in report["problem"]
 
 
+def test_a_sweep_trials_reporter_loads_neither_optuna_nor_a_database_library():
+    """The pruner's storage is the agent's: a trial's side of hyperband is a socket (its first report used to import
+    Optuna, SQLAlchemy and Alembic: about a second of every trial)."""
+    code = ("import json, sys, snpdiff.sweep.reporter; "
+            "print(json.dumps([n for n in ('optuna', 'sqlalchemy', 'alembic') if n in sys.modules]))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
 def _config_targets() -> list[str]:
     targets = set(OWN_COMPONENTS.values())
     for path in CONF_DIR.rglob("*.yaml"):

@@ -114,14 +114,14 @@ def test_each_trial_trained_with_its_own_parameters(three_agent_sweep):
 
 
 def test_trials_of_a_hyperband_sweep_report_every_epoch_to_their_optuna_trial(three_agent_sweep):
-    """The reporter reaches each trial through its command line only (+callbacks.sweep_reporter=...)."""
+    """The reporter reaches each trial through its command line only (+callbacks.sweep_reporter=...) and its values
+    the study through the agent (the trial's socket channel)."""
     root, sweep_id, _ = three_agent_sweep
     backend = open_backend(resolve_sweep(sweep_id, root))
     for trial in backend.study.get_trials():
         ran = yaml.safe_load((Path(trial.user_attrs["snpdiff_run_dir"]) / ".hydra" / "overrides.yaml").read_text())
         assert [o for o in ran if o.startswith("+callbacks.sweep_reporter=")] == [
-            f"+callbacks.sweep_reporter={{_target_:'snpdiff.sweep.reporter.SweepTrialReporter',"
-            f"storage:'{backend.info.storage}',study:'{sweep_id}',trial_number:{trial.number},metric:'val_loss'}}"]
+            "+callbacks.sweep_reporter={_target_:'snpdiff.sweep.reporter.SweepTrialReporter',metric:'val_loss'}"]
         history = metric_values(Path(trial.user_attrs["snpdiff_run_dir"]), "val_loss")
         assert sorted(trial.intermediate_values) == [1, 2]
         assert trial.intermediate_values[2] == pytest.approx(history[-1])
@@ -179,6 +179,28 @@ def test_a_grid_of_four_with_three_agents_runs_each_point_once(tmp_path):
     assert all(r.state == "finished" for r in records)
     logs = "".join((tmp_path / f"agent{i}.log").read_text() for i in range(3))
     assert logs.count("no trials left") == 3
+
+
+def test_a_trial_worse_than_its_bracket_is_pruned_by_its_agent_after_its_first_epoch(tmp_path):
+    """Through the real agent process: the trial's reporter sends its first epoch over the socket channel, the agent
+    asks the pruner and answers stop; the trial ends cleanly and is recorded pruned."""
+    root = sweeps_root()
+    sweep_id = init_cli(root, write_sweep(tmp_path, tiny_sweep(
+        {"trainer.max_epochs": {"value": 3}}, early_terminate={"type": "hyperband", "min_iter": 1, "eta": 3, "s": 0})))
+    study = open_backend(resolve_sweep(sweep_id)).study
+    for _ in range(3):  # three earlier trials that reached an impossible val_loss of -1 after one epoch
+        rival = study.ask()
+        rival.report(-1.0, 1)
+        rival.should_prune()
+        study.tell(rival, -1.0)
+    out = sweep_cli("agent", sweep_id, "--count", "1").stdout
+    assert "trial 3 pruned after epoch 1 (val_loss=" in out  # the agent's answer to the report
+    assert "trial 3 pruned after " in out.split("pruned after epoch 1")[1]  # and its end line
+    record = open_backend(resolve_sweep(sweep_id)).trials()[-1]
+    assert (record.number, record.state) == (3, "pruned")
+    metrics = read_metrics(Path(record.run_dir))
+    assert metrics["epochs_completed"] == 1  # stopped by the pruner, not by max_epochs=3
+    assert study.trials[3].intermediate_values == {1: pytest.approx(metrics["history"][0]["val_loss"])}
 
 
 def _local_sweep_without_init(sweep: dict) -> str:

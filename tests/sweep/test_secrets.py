@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from snpdiff.errors import SweepError
+from snpdiff.run_folder import read_metrics
 from snpdiff.sweep.store import STORAGE_ENV, redact_url, storage_url
 from tests.helpers import REPO, TINY_TRIAL, sweep_cli, write_sweep
 
@@ -93,7 +94,12 @@ def test_a_storage_password_is_never_written_nor_printed(tmp_path, monkeypatch):
 
     sweep_dir = tmp_path / "sweeps" / sweep_id
     trial_config = (sweep_dir / "trials" / "0" / "config.yaml").read_text()
-    assert REDACTED in trial_config  # the reporter was on the command line, and reported: the pruner saw epochs
+    assert "sweep_reporter:" in trial_config and REDACTED not in trial_config  # the reporter, not the storage
+    import optuna
+
+    reported = optuna.load_study(study_name=sweep_id, storage=os.environ["STAND_IN_SQLITE"]).trials[0]
+    history = read_metrics(sweep_dir / "trials" / "0")["history"]
+    assert reported.intermediate_values == {e + 1: pytest.approx(row["val_loss"]) for e, row in enumerate(history)}
     assert "optuna.db" in str(list((tmp_path / "database").iterdir()))
     assert f"storage: {REDACTED}" in (sweep_dir / "sweep_info.yaml").read_text()
     assert (tmp_path / "sweeps" / "current_sweep.yaml").read_text() == (sweep_dir / "sweep_info.yaml").read_text()

@@ -73,8 +73,9 @@ class AgentReport:
 @dataclass
 class ClaimedTrial:
     """A trial an agent runs: its number, the engine's id for it, every parameter value (canonical names), its
-    output folder, and the callback node (a ``_target_`` mapping) the training must install to report to the
-    engine (None: the engine reads the trial's result from its run folder after the end)."""
+    output folder, and the callback node (a ``_target_`` mapping) the training must install to send its agent the
+    metric every epoch, which the agent reports to the engine (None: the engine reads the trial's result from its run
+    folder after the end)."""
 
     number: int
     trial_id: int
@@ -94,6 +95,9 @@ class TrialQueue(Protocol):
 
     def heartbeat(self, trial: ClaimedTrial) -> None:
         """Say that ``trial``'s agent is alive (a trial silent for long is failed by the next agent that looks)."""
+
+    def report(self, trial: ClaimedTrial, epoch: int, value: float) -> bool:
+        """Give the engine ``trial``'s value after ``epoch`` epochs (sent by its reporter); True: stop the trial."""
 
     def record_overrides(self, trial: ClaimedTrial, overrides: list[str]) -> None:
         """Keep the Hydra overrides ``trial`` runs with (``analyze`` rebuilds its config from them)."""

@@ -35,7 +35,8 @@ of its SLURM job (``await_requeue``) while that job is still queued: the job's n
 
 Agents run ``trial_loop.run_trial_loop`` on this backend. With ``early_terminate`` each trial gets a reporter
 callback (``snpdiff.sweep.reporter.SweepTrialReporter``, named by ``REPORTER_TARGET``) through its command line, which
-feeds the pruner every epoch; without a pruner the agent reads the trial's value from its ``metrics.json``.
+sends its agent the metric every epoch over a socket pair; the agent feeds the pruner (``report``) and answers whether
+to stop. Without a pruner the agent reads the trial's value from its ``metrics.json``.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ from snpdiff.sweep.backends.base import AgentOptions, AgentReport, ClaimedTrial,
 from snpdiff.sweep.backends.trial_loop import run_trial_loop
 from snpdiff.sweep.spec import NORMAL_FAMILY, NORMAL_QUANTILE_BOUNDS, ParamSpec, SweepSpec, load_sweep, quantize
 from snpdiff.sweep.store import SweepInfo, redact_text, redact_url, storage_url
+from snpdiff.sweep.trial import agent_say
 
 SPEC_ATTR = "snpdiff_spec"
 # trial user attributes
@@ -351,13 +353,25 @@ class LocalBackend(SweepBackend):
         return bool(reached)
 
     def reporter(self, number: int) -> dict[str, Any] | None:
-        """The callback node that feeds trial ``number``'s values to the pruner (None: no pruner listens); it names
-        the storage redacted (it is on the trial's command line and in its config.yaml), the trial inherits the full
-        URL through ``$SNPDIFF_OPTUNA_STORAGE``."""
+        """The callback node that sends trial ``number``'s values to its agent, which reports them to the pruner
+        (``report``); None: no pruner listens."""
         if self.spec.early_terminate is None:
             return None
-        return {"_target_": REPORTER_TARGET, "storage": self.info.storage, "study": self.info.sweep_id,
-                "trial_number": number, "metric": self.spec.metric}
+        return {"_target_": REPORTER_TARGET, "metric": self.spec.metric}
+
+    def report(self, trial: ClaimedTrial, epoch: int, value: float) -> bool:
+        """Give the pruner ``trial``'s ``value`` after ``epoch`` epochs; True when the trial should stop: pruned
+        (recorded, so ``finish`` records it as pruned) or no longer running (failed meanwhile by a stale check)."""
+        running = optuna.Trial(self.study, trial.trial_id)
+        try:
+            running.report(value, epoch)
+            if not running.should_prune():
+                return False
+            self.storage.set_trial_user_attr(trial.trial_id, PRUNED_ATTR, epoch)
+            agent_say(f"trial {trial.number} pruned after epoch {epoch} ({self.spec.metric}={value:.6g})")
+        except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError) as exc:
+            agent_say(f"trial {trial.number} is no longer running ({exc}); stopping it")
+        return True
 
     def trial_id(self, number: int) -> int:
         """The storage's id of trial ``number`` of this sweep."""

@@ -3,7 +3,9 @@
 ``run_trial_loop``: claim a trial, run it as ``train.py`` in its own process, record the outcome, repeat; a crashed
 trial is recorded failed with the tail of its log and the loop goes on; ``max_consecutive_failures`` failures in a row
 stop it; SIGINT/SIGTERM stop the running trial (SIGTERM, then SIGKILL after ``stop_timeout_s``), record it interrupted
-and return. The trial reaches its reporter only through its command line (``+callbacks.sweep_reporter={...}``).
+and return. The trial reaches its reporter only through its command line (``+callbacks.sweep_reporter={...}``); the
+reporter sends the metric every epoch over a socket pair (``snpdiff.sweep.channel``) that the loop serves while it
+waits for the trial, reporting each value to the backend (the pruner) and answering whether to stop.
 
 In a SLURM job, SIGUSR2 (submitit's signal: the job is requeued next, after a time limit or a preemption) stops the
 running trial too but leaves it running in the sweep, awaiting the requeue; when the job starts again
@@ -15,7 +17,9 @@ over all its runs.
 from __future__ import annotations
 
 import os
+import select
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -26,6 +30,8 @@ from types import FrameType
 from snpdiff.run_folder import metrics_path
 from snpdiff.sweep.backends.base import AgentOptions, AgentReport, ClaimedTrial, TrialQueue
 from snpdiff.sweep.bridge import callback_override, params_to_overrides
+from snpdiff.sweep.channel import CHANNEL_ENV, GO, STOP, read_report
+from snpdiff.sweep.store import STORAGE_ENV
 from snpdiff.sweep.trial import (
     TRIAL_LOG,
     agent_say,
@@ -44,6 +50,8 @@ REPORTER_CALLBACK = "sweep_reporter"
 # what a trial resumed after its job's requeue adds to its command line (not recorded: analyze rebuilds the config)
 RESUME_OVERRIDE = "ckpt_path=last"
 REQUEUED = "requeued"  # a trial stopped for its job's requeue: left running in the sweep, resumed by the next run
+# how long the agent waits for the rest of a report line the trial has begun to send
+REPORT_READ_TIMEOUT_S = 10.0
 
 
 def _slurm_job() -> tuple[str | None, int]:
@@ -127,6 +135,68 @@ def run_trial_loop(backend: TrialQueue, options: AgentOptions) -> AgentReport:
     return report
 
 
+class ReportChannel:
+    """The agent's end of a trial's report channel (a socket pair; the trial inherits ``trial_fd``): each report the
+    trial's reporter sends goes to ``backend.report`` and is answered ``go`` or ``stop``. A malformed line is answered
+    ``go`` (said once per line); a trial that closes its end (it ended) or stalls mid-line closes the channel."""
+
+    def __init__(self, backend: TrialQueue, claimed: ClaimedTrial) -> None:
+        self.backend, self.claimed = backend, claimed
+        self.socket: socket.socket | None
+        self.socket, self._trial_end = socket.socketpair()
+        self.socket.settimeout(REPORT_READ_TIMEOUT_S)
+        self._lines = self.socket.makefile("rb")
+        self.trial_fd = self._trial_end.fileno()
+
+    def started(self) -> None:
+        """The trial holds its copy of its end now: close the agent's (so the trial's exit reads as end of file)."""
+        self._trial_end.close()
+
+    def serve(self, timeout: float) -> None:
+        """Answer the report that arrives within ``timeout`` seconds, if one does."""
+        if self.socket is not None and select.select([self.socket], [], [], timeout)[0]:
+            self.answer()
+
+    def answer(self) -> None:
+        """Read one report (the socket is readable) and answer it."""
+        try:
+            line = self._lines.readline()
+        except OSError:
+            line = b""
+        if not line:
+            self.close()
+            return
+        try:
+            epoch, value = read_report(line)
+        except ValueError as exc:
+            _say(f"trial {self.claimed.number}: ignored a report: {exc}")
+            reply = GO
+        else:
+            reply = STOP if self.backend.report(self.claimed, epoch, value) else GO
+        try:
+            self.socket.sendall(reply + b"\n")
+        except OSError:  # the trial ended meanwhile
+            self.close()
+
+    def close(self) -> None:
+        if self.socket is not None:
+            self._lines.close()
+            self.socket.close()
+            self.socket = None
+        self._trial_end.close()
+
+
+def _wait(process: subprocess.Popen, reports: ReportChannel | None, timeout: float) -> int | None:
+    """Wait up to ``timeout`` seconds for the trial, answering its reports meanwhile; its exit code (None: running)."""
+    if reports is None or reports.socket is None:
+        try:
+            return process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+    reports.serve(timeout)
+    return process.poll()
+
+
 @contextmanager
 def _beating(backend: TrialQueue, claimed: ClaimedTrial, interval_s: float) -> Iterator[None]:
     """Send ``claimed``'s heartbeat every ``interval_s`` from a thread while the block runs."""
@@ -143,6 +213,30 @@ def _beating(backend: TrialQueue, claimed: ClaimedTrial, interval_s: float) -> I
     finally:
         done.set()
         thread.join()
+
+
+def _watch(backend: TrialQueue, claimed: ClaimedTrial, options: AgentOptions, stop: _StopOnSignal,
+           process: subprocess.Popen, reports: ReportChannel | None) -> int:
+    """Wait for the trial's process to end, answering its reports, beating its heartbeat and passing on a stop
+    request (SIGTERM, then SIGKILL after ``options.stop_timeout_s``); returns its exit code."""
+    job_id = _slurm_job()[0]
+    stop.process = process
+    last_beat = time.monotonic()
+    term_at: float | None = None
+    while (return_code := _wait(process, reports, min(0.5, options.heartbeat_interval_s))) is None:
+        now = time.monotonic()
+        if now - last_beat >= options.heartbeat_interval_s:
+            backend.heartbeat(claimed)
+            last_beat = now
+        if stop.requeue and job_id and term_at is None:
+            backend.await_requeue(claimed, job_id)  # first: SLURM may end this job at any moment now
+        if stop.signum is not None and term_at is None:
+            term_at = now
+            signal_process_group(process, signal.SIGTERM)
+        elif term_at is not None and now - term_at > options.stop_timeout_s:
+            signal_process_group(process, signal.SIGKILL)
+    stop.process = None
+    return return_code
 
 
 def _run_trial(backend: TrialQueue, claimed: ClaimedTrial, options: AgentOptions, stop: _StopOnSignal,
@@ -173,6 +267,7 @@ def _run_trial(backend: TrialQueue, claimed: ClaimedTrial, options: AgentOptions
         env.pop(key, None)  # a local trial is not a W&B sweep run
     if not resume:
         env.pop("SLURM_RESTART_COUNT", None)  # a new trial of a requeued job has nothing to resume
+    env.pop(STORAGE_ENV, None)  # the trial reports through its agent: it never opens the storage
     env.update({"WANDB_RUN_GROUP": f"sweep-{backend.info.sweep_id}",
                 "WANDB_NAME": f"sweep-{backend.info.sweep_id}-trial-{claimed.number}"})
     job_id = _slurm_job()[0]
@@ -181,28 +276,18 @@ def _run_trial(backend: TrialQueue, claimed: ClaimedTrial, options: AgentOptions
         return REQUEUED
     if stop.signum is not None:
         return backend.finish(claimed, "interrupted", error=f"stopped by {signal.Signals(stop.signum).name}")
-    process = start_trial_process(trial_argv(spec, [*overrides, *plumbing], options.python), log_path, env)
-    stop.process = process
-    last_beat = time.monotonic()
-    term_at: float | None = None
-    while True:
-        try:
-            return_code = process.wait(timeout=min(0.5, options.heartbeat_interval_s))
-            break
-        except subprocess.TimeoutExpired:
-            pass
-        now = time.monotonic()
-        if now - last_beat >= options.heartbeat_interval_s:
-            backend.heartbeat(claimed)
-            last_beat = now
-        if stop.requeue and job_id and term_at is None:
-            backend.await_requeue(claimed, job_id)  # first: SLURM may end this job at any moment now
-        if stop.signum is not None and term_at is None:
-            term_at = now
-            signal_process_group(process, signal.SIGTERM)
-        elif term_at is not None and now - term_at > options.stop_timeout_s:
-            signal_process_group(process, signal.SIGKILL)
-    stop.process = None
+    reports = None if claimed.reporter is None else ReportChannel(backend, claimed)
+    try:
+        if reports is not None:
+            env[CHANNEL_ENV] = str(reports.trial_fd)
+        process = start_trial_process(trial_argv(spec, [*overrides, *plumbing], options.python), log_path, env,
+                                      pass_fds=() if reports is None else (reports.trial_fd,))
+        if reports is not None:
+            reports.started()
+        return_code = _watch(backend, claimed, options, stop, process, reports)
+    finally:
+        if reports is not None:
+            reports.close()
     seconds = time.monotonic() - started
 
     if job_id and (stop.requeue or return_code == -signal.SIGUSR2):  # the trial may see SLURM's signal first

@@ -13,9 +13,10 @@ started through the same small timing wrapper, which logs its own wall time, so:
   the median training-process time under the agent minus that of the same trainings run directly, in ABBA blocks
   of ``--trials // 2`` (the shared machine's drift makes this part noisy: the per-block values are printed).
 
-Once without pruning and once with ``early_terminate: hyperband`` (the training then reports every epoch to the
-Optuna study). For hyperband the reporter's own cost is also timed exactly, in a process that has Lightning loaded
-as a training has: its first report (importing Optuna, opening the study's storage) and the later ones. Goal: under
+Once without pruning and once with ``early_terminate: hyperband`` (the training then sends every epoch's metric to
+its agent, which reports it to the Optuna study's pruner). For hyperband the reporter's own cost is also timed
+exactly, in a process that has Lightning loaded as a training has, against this process serving the agent's end of
+the channel: its first report and the later ones, each a full round trip. Goal: under
 0.5 s per trial. ``sweep.py init`` (validation, study creation) is timed separately: it happens once per sweep, not
 per trial.
 """
@@ -69,33 +70,57 @@ def run(argv: list[str], env: dict[str, str]) -> float:
 
 
 REPORTER = """
-import json, sys, time
+import json, time
 import lightning.pytorch  # a training has it loaded already
-import optuna
 from snpdiff.sweep.reporter import SweepTrialReporter
-url, study, number = sys.argv[1], sys.argv[2], int(sys.argv[3])
 class Trainer:  # the fields the reporter reads
     callback_metrics = {"val_loss": 0.5}
-    current_epoch = 0
-reporter = SweepTrialReporter(url, study, number, "val_loss")
+    current_epoch, sanity_checking, is_global_zero, world_size, should_stop = 0, False, True, 1, False
+reporter = SweepTrialReporter("val_loss")
 seconds = []
 for epoch in range(6):
     Trainer.current_epoch = epoch
     start = time.perf_counter()
-    reporter._report(Trainer)
+    reporter.on_validation_end(Trainer, None)
     seconds.append(time.perf_counter() - start)
-optuna.load_study(study_name=study, storage=url).tell(number, state=optuna.trial.TrialState.FAIL)
 later = sorted(seconds[1:])[2]
-print(json.dumps({"reporter_first_report_s": round(seconds[0], 3), "reporter_later_report_s": round(later, 4)}))
+print(json.dumps({"reporter_first_report_s": round(seconds[0], 4), "reporter_later_report_s": round(later, 4),
+                  "reporter_stopped": Trainer.should_stop}))
 """
 
-ASK = "import optuna, sys; print(optuna.load_study(study_name=sys.argv[2], storage=sys.argv[1]).ask().number)"
 
+def reporter_cost(sweep_id: str, root: Path, env: dict[str, str]) -> dict:
+    """Seconds of a trial reporter's first and later reports (a process with Lightning loaded), each a round trip
+    to this process serving the agent's end of the channel as an agent does (reporting to the study's pruner)."""
+    import threading
 
-def reporter_cost(url: str, study: str, env: dict[str, str]) -> dict:
-    """Seconds of the trial reporter's first and later reports, to a trial asked for in another process."""
-    number = stdout_of([sys.executable, "-c", ASK, url, study], env).split()[-1]
-    out = stdout_of([sys.executable, "-c", REPORTER, url, study, number], env)
+    from snpdiff.sweep.backends import open_backend
+    from snpdiff.sweep.backends.base import ClaimedTrial
+    from snpdiff.sweep.backends.trial_loop import ReportChannel
+    from snpdiff.sweep.channel import CHANNEL_ENV
+    from snpdiff.sweep.store import resolve_sweep
+
+    backend = open_backend(resolve_sweep(sweep_id, root))
+    number = backend.study.ask().number  # the grid is used up: a trial of its own, as an agent's claim makes
+    claimed = ClaimedTrial(number, backend.trial_id(number), {}, root / "reporter")
+    channel = ReportChannel(backend, claimed)
+    process = subprocess.Popen([sys.executable, "-c", REPORTER], cwd=REPO, stdout=subprocess.PIPE, text=True,
+                               env={**env, CHANNEL_ENV: str(channel.trial_fd)}, pass_fds=(channel.trial_fd,))
+    channel.started()
+
+    def serve() -> None:
+        while process.poll() is None:
+            channel.serve(0.1)
+
+    server = threading.Thread(target=serve)
+    server.start()
+    out = process.communicate()[0]
+    server.join()
+    channel.close()
+    backend.finish(claimed, "failed", error="benchmark")
+    reported = sorted(backend.storage.get_trial(claimed.trial_id).intermediate_values)
+    if process.returncode != 0 or reported != list(range(1, 7)):
+        raise SystemExit(f"the reporter process failed or reported epochs {reported}:\n{out}")
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -192,8 +217,7 @@ def main() -> None:
                 "with_agent_start_per_trial_s": round(per_trial_agent + per_trial_inside + start_s / block, 3),
             }
             if extra:
-                url = f"sqlite:///{tmp / 'sweeps' / sweep_id / 'optuna.db'}"
-                results[label].update(reporter_cost(url, sweep_id, env))
+                results[label].update(reporter_cost(sweep_id, tmp / "sweeps", env))
 
     print(
         json.dumps(

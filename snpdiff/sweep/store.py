@@ -10,8 +10,8 @@ Layout (root: ``--sweeps-dir``, else ``$SNPDIFF_SWEEPS_DIR``, else ``./sweeps``)
     <root>/<sweep id>/analysis/        # what `analyze` writes
 
 A storage URL's password is never written or printed: records keep ``postgresql://user:***@host/db`` and every
-process that opens the storage (agents, their trials' reporters, monitor, analyze) reads the full URL from
-``$SNPDIFF_OPTUNA_STORAGE``, as W&B's key comes from ``$WANDB_API_KEY``.
+process that opens the storage (agents, monitor, analyze; never a trial, which reports through its agent) reads
+the full URL from ``$SNPDIFF_OPTUNA_STORAGE``, as W&B's key comes from ``$WANDB_API_KEY``.
 """
 
 from __future__ import annotations

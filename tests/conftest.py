@@ -22,7 +22,17 @@ def _isolated_env(monkeypatch, tmp_path_factory):
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """xdist groups (pyproject: `-n auto --dist loadgroup`): one per test module, so a module-scoped fixture is built
     on one worker only, and one for all of tests/cluster, so the local SLURM cluster (a session fixture) starts
-    once per machine, not once per worker."""
+    once per machine, not once per worker.
+
+    Workers take whole groups in collection order, so the groups are reordered longest first (the cluster group,
+    then by their number of slow tests; ties and the tests inside a group keep their order): a long module started
+    last would leave one worker running it alone at the end."""
+    groups = {}
     for item in items:
         module = item.path.relative_to(item.config.rootpath)
-        item.add_marker(pytest.mark.xdist_group("slurm" if module.parts[:2] == ("tests", "cluster") else str(module)))
+        group = "slurm" if module.parts[:2] == ("tests", "cluster") else str(module)
+        item.add_marker(pytest.mark.xdist_group(group))
+        groups.setdefault(group, []).append(item)
+    weight = {group: (group != "slurm", -sum(item.get_closest_marker("slow") is not None for item in members))
+              for group, members in groups.items()}
+    items[:] = [item for group in sorted(groups, key=weight.__getitem__) for item in groups[group]]

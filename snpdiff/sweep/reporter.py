@@ -2,15 +2,15 @@
 
 For a sweep with ``early_terminate`` the agent adds this callback to the trial's command line::
 
-    python train.py ... +callbacks.sweep_reporter={_target_:'snpdiff.sweep.reporter.SweepTrialReporter',metric:'val_loss'}
+    python train.py ... '+callbacks.sweep_reporter={_target_:snpdiff.sweep.reporter.SweepTrialReporter,metric:val_loss}'
 
 and hands the trial one end of a socket pair (``snpdiff.sweep.channel``); the training instantiates the callback like
 every other callback node and knows nothing of sweeps. After each validation epoch the callback sends the epoch and
-the value and waits for the agent's one-word answer (``go`` or ``stop``). The agent, which has the sweep's Optuna study open already, reports the value to the pruner
-(``snpdiff.sweep.backends.local.LocalBackend.report``): the trial imports neither Optuna nor a database driver and
-never sees the storage's URL. A pruned trial stops training cleanly (``trainer.should_stop``) and the agent records it
-as pruned. Sweeps without a pruner and W&B sweeps need no reporter (the agent reads ``metrics.json``; W&B's server
-reads the run's history).
+the value and waits for the agent's one-word answer (``go`` or ``stop``). The agent, which has the sweep's Optuna
+study open already, reports the value to the pruner (``snpdiff.sweep.backends.local.LocalBackend.report``): the trial
+imports neither Optuna nor a database driver and never sees the storage's URL. A pruned trial stops training cleanly
+(``trainer.should_stop``) and the agent records it as pruned. Sweeps without a pruner and W&B sweeps need no reporter
+(the agent reads ``metrics.json``; W&B's server reads the run's history).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from snpdiff.cli import USER_ERROR_EXIT_CODE
 from tests.helpers import run_dirs, run_train
 
 
+@pytest.mark.slow
 def test_debug_fast_with_csv_logger_end_to_end(tmp_path):
     result = run_train("debug=fast", "logger=csv", root=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -23,6 +24,7 @@ def test_debug_fast_with_csv_logger_end_to_end(tmp_path):
     assert (run_dir / ".hydra" / "config.yaml").is_file() and (run_dir / "config.yaml").is_file()
 
 
+@pytest.mark.slow
 def test_multirun_gives_each_job_its_own_folder(tmp_path):
     result = run_train("-m", "optimizer.lr=1e-4,3e-4", "debug=fast", "logger=none", root=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -49,6 +51,7 @@ def test_learning_rate_floor_not_below_lr_fails_before_training(tmp_path):
     assert not list(tmp_path.glob("outputs/**/checkpoints"))
 
 
+@pytest.mark.slow
 def test_wandb_offline_without_credentials_and_no_key_on_disk(tmp_path):
     """No W&B server can run here: the run is a real wandb offline run (what users get without an account)."""
     env = {"WANDB_MODE": None, "HOME": str(tmp_path)}
@@ -74,6 +77,7 @@ def test_wandb_offline_without_credentials_and_no_key_on_disk(tmp_path):
             assert secret.encode() not in path.read_bytes(), path
 
 
+@pytest.mark.slow
 def test_resumed_run_continues_its_wandb_run(tmp_path):
     env = {"WANDB_MODE": "offline"}
     first = run_train("debug=fast", "logger=wandb", "trainer.max_epochs=1", root=tmp_path, env=env)

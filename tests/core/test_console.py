@@ -44,6 +44,7 @@ def train_console(tmp_path_factory) -> tuple[str, str]:
     return console, (run_dir / "debug.log").read_text()
 
 
+@pytest.mark.slow
 def test_train_console_has_each_event_once_and_no_noise(train_console):
     console, _ = train_console
     lines = [line for line in console.splitlines() if line.strip()]

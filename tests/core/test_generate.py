@@ -44,6 +44,7 @@ def test_checkpoint_rebuilds_model_and_samples_valid_codes_reproducibly(trained_
 
 
 @pytest.mark.parametrize("fmt", ["plink", "vcf", "npy"])
+@pytest.mark.slow
 def test_generate_cli_writes_readable_files_with_source_snp_metadata(trained_run, fmt, tmp_path):
     ckpt, _ = trained_run
     out = tmp_path / "synthetic"

@@ -118,6 +118,7 @@ def test_a_requeued_slurm_job_resumes_exactly(straight, tmp_path, fast_cfg, monk
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["ckpt_path"] == "last"
 
 
+@pytest.mark.slow
 def test_an_out_of_memory_restart_equals_a_resume_at_the_smaller_batch(tmp_path, fast_cfg):
     """What is comparable: OOM in epoch 1 (after one batch of it was trained) makes the run go on from epoch 0's
     checkpoint at batch 8 x 2 accumulated. The uninterrupted batch-16 run is not bitwise comparable (two half batches

@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
@@ -91,6 +92,7 @@ def parameter_dicts(draw):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(parameter_dicts())
+@pytest.mark.slow
 def test_composing_the_overrides_yields_exactly_the_parameters(params):
     overrides = params_to_overrides(params)
     cfg = compose_config(overrides)

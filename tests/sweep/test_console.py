@@ -54,6 +54,7 @@ def _records(root: Path, sweep_id: str):
     return open_backend(resolve_sweep(sweep_id, root)).trials()
 
 
+@pytest.mark.slow
 def test_agent_prints_each_trials_value_and_a_stop_summary(ran_sweep):
     root, sweep_id, out, _ = ran_sweep
     records = _records(root, sweep_id)

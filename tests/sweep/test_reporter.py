@@ -121,7 +121,6 @@ def run_with_agent(backend: LocalBackend, claimed, overrides: list[str], monkeyp
         channel.close()
 
 
-@pytest.mark.slow
 def test_a_trial_worse_than_its_bracket_is_pruned_after_its_first_epoch(tmp_path, monkeypatch, capsys):
     backend = local_sweep(early_terminate=HYPERBAND)
     for _ in range(3):  # three earlier trials that reached an impossible val_loss of -1 after one epoch
@@ -143,7 +142,6 @@ def test_a_trial_worse_than_its_bracket_is_pruned_after_its_first_epoch(tmp_path
     assert [r.state for r in backend.trials()][-1] == "pruned"
 
 
-@pytest.mark.slow
 def test_an_unpruned_trial_reports_every_epoch(tmp_path, monkeypatch):
     backend = local_sweep(early_terminate=LATE_HYPERBAND)
     claimed = backend.claim(heartbeat_interval_s=60)
@@ -153,7 +151,6 @@ def test_an_unpruned_trial_reports_every_epoch(tmp_path, monkeypatch):
     assert len(reported) == 2 and metrics["epochs_completed"] == 2
 
 
-@pytest.mark.slow
 def test_a_trial_whose_agent_is_gone_stops_after_its_next_report(tmp_path, monkeypatch):
     backend = local_sweep(early_terminate=LATE_HYPERBAND)
     channel = ReportChannel(backend, backend.claim(heartbeat_interval_s=60))

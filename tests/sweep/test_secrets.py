@@ -60,6 +60,7 @@ def test_the_full_storage_url_comes_from_the_environment_or_a_clear_error():
         storage_url(REDACTED, {STORAGE_ENV: URL.replace("snp_user", "other")})
 
 
+@pytest.mark.slow
 def test_a_storage_password_is_never_written_nor_printed(tmp_path, monkeypatch):
     stand_in = tmp_path / "stand_in"
     stand_in.mkdir()
@@ -107,6 +108,7 @@ def test_a_storage_password_is_never_written_nor_printed(tmp_path, monkeypatch):
     assert [text for text in printed if PASSWORD in text] == []
 
 
+@pytest.mark.slow
 def test_a_wandb_key_in_the_environment_reaches_no_file(tmp_path):
     """A training run with W&B offline, started as a submitit job (the local executor: its pickles, scripts and logs
     are in the job folder), with WANDB_API_KEY planted; its run folder, W&B folder and job folder are searched."""

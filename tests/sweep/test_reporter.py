@@ -98,6 +98,29 @@ def test_the_agents_end_reports_answers_and_survives_bad_lines(capsys):
     assert channel.socket is None
 
 
+def test_a_report_the_storage_fails_to_take_is_answered_go_and_said(capsys):
+    """The storage's failure is simulated (a real SQLite lock would take the backend's 60 s timeout to fail): the
+    backend's ``report`` raises as SQLAlchemy does on a locked database."""
+
+    class LockedStorage(LocalBackend):
+        def report(self, trial, epoch, value):
+            raise RuntimeError("(sqlite3.OperationalError) database is locked")
+
+    backend = LockedStorage(local_sweep(early_terminate=LATE_HYPERBAND).info)
+    claimed = backend.claim(heartbeat_interval_s=60)
+    channel = ReportChannel(backend, claimed)
+    trial = socket.socket(fileno=trial_end(channel))
+    answers = trial.makefile("rb")
+    trial.sendall(report_line(1, 0.5))
+    channel.serve(5)
+    assert answers.readline() == b"go\n" and channel.socket is not None
+    assert f"trial {claimed.number}: could not report epoch 1 to the sweep ((sqlite3.OperationalError) database is " \
+           "locked); it goes on" in capsys.readouterr().out
+    answers.close()
+    trial.close()
+    channel.close()
+
+
 def run_with_agent(backend: LocalBackend, claimed, overrides: list[str], monkeypatch) -> dict:
     """``run_training`` in this process with the reporter of ``claimed``, its agent's end served from a thread."""
     from snpdiff.training import run_training

@@ -137,8 +137,9 @@ def run_trial_loop(backend: TrialQueue, options: AgentOptions) -> AgentReport:
 
 class ReportChannel:
     """The agent's end of a trial's report channel (a socket pair; the trial inherits ``trial_fd``): each report the
-    trial's reporter sends goes to ``backend.report`` and is answered ``go`` or ``stop``. A malformed line is answered
-    ``go`` (said once per line); a trial that closes its end (it ended) or stalls mid-line closes the channel."""
+    trial's reporter sends goes to ``backend.report`` and is answered ``go`` or ``stop``. A malformed line, or a report
+    the storage fails to take, is answered ``go`` (and said): a storage hiccup neither stops the trial nor the agent.
+    A trial that closes its end (it ended) or stalls mid-line closes the channel."""
 
     def __init__(self, backend: TrialQueue, claimed: ClaimedTrial) -> None:
         self.backend, self.claimed = backend, claimed
@@ -172,7 +173,11 @@ class ReportChannel:
             _say(f"trial {self.claimed.number}: ignored a report: {exc}")
             reply = GO
         else:
-            reply = STOP if self.backend.report(self.claimed, epoch, value) else GO
+            try:
+                reply = STOP if self.backend.report(self.claimed, epoch, value) else GO
+            except Exception as exc:  # noqa: BLE001 - the storage's errors (e.g. a lock timeout): the trial goes on
+                _say(f"trial {self.claimed.number}: could not report epoch {epoch} to the sweep ({exc}); it goes on")
+                reply = GO
         try:
             self.socket.sendall(reply + b"\n")
         except OSError:  # the trial ended meanwhile

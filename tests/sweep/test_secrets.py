@@ -9,6 +9,7 @@ import pytest
 
 from snpdiff.errors import SweepError
 from snpdiff.run_folder import read_metrics
+from snpdiff.sweep.backends.trial_loop import trial_env
 from snpdiff.sweep.store import STORAGE_ENV, redact_url, storage_url
 from tests.helpers import REPO, TINY_TRIAL, sweep_cli, write_sweep
 
@@ -61,6 +62,15 @@ def test_the_full_storage_url_comes_from_the_environment_or_a_clear_error():
 
 
 @pytest.mark.slow
+def test_a_trial_never_inherits_the_storage_url():
+    """The agent's environment has the full URL; the trial's does not (it reports through its agent)."""
+    agent = {STORAGE_ENV: URL, "WANDB_RUN_ID": "abc", "SLURM_RESTART_COUNT": "1", "PATH": "/usr/bin"}
+    env = trial_env("k3x9", 4, resume=False, environ=agent)
+    assert env == {"PATH": "/usr/bin", "WANDB_RUN_GROUP": "sweep-k3x9", "WANDB_NAME": "sweep-k3x9-trial-4"}
+    assert trial_env("k3x9", 4, resume=True, environ=agent)["SLURM_RESTART_COUNT"] == "1"  # resumes its checkpoint
+    assert agent[STORAGE_ENV] == URL  # the agent's own environment is left alone
+
+
 def test_a_storage_password_is_never_written_nor_printed(tmp_path, monkeypatch):
     stand_in = tmp_path / "stand_in"
     stand_in.mkdir()

@@ -23,7 +23,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import FrameType
 
@@ -191,6 +191,20 @@ class ReportChannel:
         self._trial_end.close()
 
 
+def trial_env(sweep_id: str, number: int, resume: bool, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment trial ``number`` of local sweep ``sweep_id`` runs in: the agent's ``environ`` without what
+    would mislead or expose it (W&B sweep-run variables, the storage URL, a requeue count it has nothing to resume
+    from unless ``resume``), with its W&B group and run name."""
+    env = dict(environ)
+    for key in ("WANDB_RUN_ID", "WANDB_SWEEP_ID", "WANDB_SWEEP_PARAM_PATH", "WANDB_RESUME"):
+        env.pop(key, None)  # a local trial is not a W&B sweep run
+    if not resume:
+        env.pop("SLURM_RESTART_COUNT", None)  # a new trial of a requeued job has nothing to resume
+    env.pop(STORAGE_ENV, None)  # the trial reports through its agent: it never opens the storage
+    env.update({"WANDB_RUN_GROUP": f"sweep-{sweep_id}", "WANDB_NAME": f"sweep-{sweep_id}-trial-{number}"})
+    return env
+
+
 def _wait(process: subprocess.Popen, reports: ReportChannel | None, timeout: float) -> int | None:
     """Wait up to ``timeout`` seconds for the trial, answering its reports meanwhile; its exit code (None: running)."""
     if reports is None or reports.socket is None:
@@ -267,14 +281,7 @@ def _run_trial(backend: TrialQueue, claimed: ClaimedTrial, options: AgentOptions
     shown = ", ".join(f"{k}={v}" for k, v in claimed.params.items() if not spec.parameters[k].is_fixed)
     _say(f"trial {claimed.number} starts: {shown or '(fixed parameters only)'}")
 
-    env = dict(os.environ)
-    for key in ("WANDB_RUN_ID", "WANDB_SWEEP_ID", "WANDB_SWEEP_PARAM_PATH", "WANDB_RESUME"):
-        env.pop(key, None)  # a local trial is not a W&B sweep run
-    if not resume:
-        env.pop("SLURM_RESTART_COUNT", None)  # a new trial of a requeued job has nothing to resume
-    env.pop(STORAGE_ENV, None)  # the trial reports through its agent: it never opens the storage
-    env.update({"WANDB_RUN_GROUP": f"sweep-{backend.info.sweep_id}",
-                "WANDB_NAME": f"sweep-{backend.info.sweep_id}-trial-{claimed.number}"})
+    env = trial_env(backend.info.sweep_id, claimed.number, resume, os.environ)
     job_id = _slurm_job()[0]
     if stop.requeue and job_id:
         backend.await_requeue(claimed, job_id)

@@ -26,11 +26,18 @@ def fail(message: str) -> None:
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn an ``SnpdiffError`` raised inside the block into ``error: <message>`` and exit status 2."""
+    """Turn an ``SnpdiffError`` raised inside the block into ``error: <message>`` and exit status 2, also one that a
+    component's constructor raised inside Hydra's ``instantiate`` (which wraps it in an ``InstantiationException``)."""
     try:
         yield
     except SnpdiffError as exc:
         fail(str(exc))
+    except Exception as exc:
+        from hydra.errors import InstantiationException
+
+        if isinstance(exc, InstantiationException) and isinstance(exc.__cause__, SnpdiffError):
+            fail(str(exc.__cause__))
+        raise
 
 
 def run_or_exit(function: Callable[..., T], *args, **kwargs) -> T:

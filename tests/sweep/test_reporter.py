@@ -11,6 +11,7 @@ import threading
 import pytest
 from hydra.utils import instantiate
 
+from snpdiff.cli import USER_ERROR_EXIT_CODE, user_errors
 from snpdiff.config import compose_config
 from snpdiff.errors import ConfigError
 from snpdiff.sweep.backends.local import PRUNED_ATTR, REPORTER_TARGET, LocalBackend
@@ -67,6 +68,16 @@ def test_outside_an_agents_trial_the_reporter_fails_at_once_naming_the_channel(m
     monkeypatch.setenv(CHANNEL_ENV, "three")
     with pytest.raises(ConfigError, match=rf"\${CHANNEL_ENV} is 'three'"):
         SweepTrialReporter("val_loss")
+
+
+def test_built_by_hydra_the_error_ends_as_a_user_error(monkeypatch, capsys):
+    """As train.py builds it: Hydra wraps the constructor's ConfigError; the entry point's user_errors unwraps it."""
+    monkeypatch.delenv(CHANNEL_ENV, raising=False)
+    with pytest.raises(SystemExit) as ended, user_errors():
+        instantiate({"_target_": REPORTER_TARGET, "metric": "val_loss"})
+    assert ended.value.code == USER_ERROR_EXIT_CODE
+    assert capsys.readouterr().err.startswith("error: callbacks.sweep_reporter (snpdiff.sweep.reporter."
+                                              "SweepTrialReporter) runs only in a trial that a local sweep agent")
 
 
 def test_the_agents_end_reports_answers_and_survives_bad_lines(capsys):

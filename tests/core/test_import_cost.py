@@ -44,13 +44,22 @@ def test_composing_and_validating_a_config_imports_no_heavy_library():
     assert "model.norm_groups=7 must divide every level width" in report["problem"]
 
 
+def loaded_by(modules: str, names: tuple[str, ...]) -> list[str]:
+    """Which of ``names`` are in ``sys.modules`` after a fresh interpreter imports ``modules`` (comma-separated)."""
+    code = f"import json, sys, {modules}; print(json.dumps([n for n in {names!r} if n in sys.modules]))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def test_a_sweep_trials_reporter_loads_neither_optuna_nor_a_database_library():
     """The pruner's storage is the agent's: a trial's side of hyperband is a socket (its first report used to import
     Optuna, SQLAlchemy and Alembic: about a second of every trial)."""
-    code = ("import json, sys, snpdiff.sweep.reporter; "
-            "print(json.dumps([n for n in ('optuna', 'sqlalchemy', 'alembic') if n in sys.modules]))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+    assert loaded_by("snpdiff.sweep.reporter", ("optuna", "sqlalchemy", "alembic")) == []
+
+
+def test_the_local_agent_that_serves_the_reports_loads_neither_torch_nor_lightning():
+    """The other end of the channel: the agent's loop and backend name the reporter by string only."""
+    assert loaded_by("snpdiff.sweep.backends.local, snpdiff.sweep.backends.trial_loop", ("torch", "lightning")) == []
 
 
 def _config_targets() -> list[str]:

@@ -13,6 +13,9 @@ from omegaconf import DictConfig
 def main(cfg: DictConfig) -> None:
     from snpdiff.cli import run_or_exit
     from snpdiff.generation import write_synthetic
+    from snpdiff.memory import keep_freed_memory
+
+    keep_freed_memory()  # the model calls reuse freed memory instead of page-faulting it in again (snpdiff/memory.py)
 
     for path in run_or_exit(write_synthetic, cfg):
         print(f"wrote {path}")

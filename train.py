@@ -26,10 +26,12 @@ def main(cfg: DictConfig) -> float | None:
     run_or_exit(validate_config, cfg)
 
     from snpdiff.console import setup_console
+    from snpdiff.memory import keep_freed_memory
     from snpdiff.run_folder import metrics_path
     from snpdiff.training import run_training
 
     setup_console()  # after Hydra's logging setup: one line per event, no advertisements (snpdiff/console.py)
+    keep_freed_memory()  # feature maps reuse freed memory instead of page-faulting it in again (snpdiff/memory.py)
     metrics = run_or_exit(run_training, cfg)
     log.info("checkpoints: %s", metrics["checkpoints"]["last"])
     log.info("metrics: %s", metrics_path(metrics["output_dir"]))

@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 
 from snpdiff.config import compose_config
 from snpdiff.generation import load_trained_model, sample_codes
+from snpdiff.memory import keep_freed_memory
 from snpdiff.metrics import evaluate_genotypes
 from snpdiff.training import run_training
 
@@ -90,9 +91,7 @@ def evaluate_mark(
     ``frequencies`` (T's genotype shares per SNP) decoded by frequency thresholds instead of the nearest code."""
     trained = load_trained_model(ckpt)
     start = time.perf_counter()
-    synthetic = sample_codes(
-        trained, n=n, sampling_steps=steps, seed=seed, progress=False, frequencies=frequencies
-    )
+    synthetic = sample_codes(trained, n=n, sampling_steps=steps, seed=seed, progress=False, frequencies=frequencies)
     sample_s = time.perf_counter() - start
     metrics = evaluate_genotypes(train, synthetic, holdout=holdout, seed=seed)
     return {"sample_seconds": round(sample_s, 1), **{k: round(float(v), 4) for k, v in metrics.items()}}
@@ -154,9 +153,11 @@ def markdown_table(curves: list[dict]) -> str:
             values = " | ".join(f"{point['metrics'][key]:.3g}" for key in TABLE)
             lines.append(f"| {name} | {point['mark']:g} | {point['step']} | {values} |")
     calibration = curves[0]["calibration"]
-    lines.append("| held-out real (calibration) | | | " + " | ".join(
-        f"{calibration[key]:.3g}" if key in calibration else "" for key in TABLE
-    ) + " |")
+    lines.append(
+        "| held-out real (calibration) | | | "
+        + " | ".join(f"{calibration[key]:.3g}" if key in calibration else "" for key in TABLE)
+        + " |"
+    )
     return "\n".join(lines)
 
 
@@ -175,7 +176,9 @@ def main() -> None:
     parser.add_argument("--eval-only", action="store_true", help="score the checkpoints already in --output-dir")
     parser.add_argument("--only-marks", type=float, nargs="+", help="with --eval-only: score only these marks")
     parser.add_argument(
-        "--decode", choices=("nearest", "frequencies"), default="nearest",
+        "--decode",
+        choices=("nearest", "frequencies"),
+        default="nearest",
         help="samples -> codes: nearest code, or per-SNP thresholds at T's genotype frequencies",
     )
     parser.add_argument("--curve-file", default="curve.json", help="name of the JSON (and PNG) in --output-dir")
@@ -194,6 +197,7 @@ def main() -> None:
         print(markdown_table(curves))
         return
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as train.py does
     output_dir = args.output_dir.resolve()
     minutes, seconds = int(args.budget_min), round((args.budget_min % 1) * 60)
     budget = (
@@ -242,7 +246,12 @@ def main() -> None:
         if args.only_marks and mark["mark"] not in args.only_marks:
             continue
         metrics = evaluate_mark(
-            mark["ckpt"], train[rows[: args.eval_samples]], test, args.eval_samples, args.sampling_steps, cfg.seed,
+            mark["ckpt"],
+            train[rows[: args.eval_samples]],
+            test,
+            args.eval_samples,
+            args.sampling_steps,
+            cfg.seed,
             frequencies,
         )
         points.append({**mark, "metrics": metrics})

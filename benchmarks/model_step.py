@@ -28,6 +28,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from snpdiff.diffusion import GaussianDiffusion
+from snpdiff.memory import keep_freed_memory
 from snpdiff.models import UNet1D
 
 LEVELS = {"3level": (1, 2, 4), "4level": (1, 2, 4, 8)}
@@ -83,7 +84,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--compile", action="store_true", help="add torch.compile variants")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--malloc",
+        choices=("keep", "default"),
+        default="keep",
+        help="keep: glibc malloc keeps freed memory, as train.py and generate.py set it (snpdiff.memory); default: "
+        "glibc's own settings (benchmarks/allocator.py compares the two)",
+    )
     args = parser.parse_args()
+    if args.malloc == "keep":
+        keep_freed_memory()
     torch.set_num_threads(args.threads)
     if args.profile:
         profile(args.seq_length, args.batch)
@@ -116,6 +126,7 @@ def main() -> None:
         "batch_size": args.batch,
         "torch_threads": torch.get_num_threads(),
         "rounds": args.rounds,
+        "malloc": args.malloc,
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
     for name in variants:

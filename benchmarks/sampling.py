@@ -30,6 +30,7 @@ from omegaconf import OmegaConf
 from snpdiff.diffusion import DDIMSampler, GaussianDiffusion, sample
 from snpdiff.diffusion.sampling import CPU_SLICE
 from snpdiff.generation import load_trained_model, sample_codes
+from snpdiff.memory import keep_freed_memory
 from snpdiff.metrics import evaluate_genotypes
 from snpdiff.models import UNet1D
 
@@ -101,14 +102,19 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64, help="without --ckpt")
     parser.add_argument("--rounds", type=int, default=3, help="without --ckpt: end-to-end rounds per path")
     parser.add_argument("--calls", type=int, default=20, help="without --ckpt: single model calls per path")
+    parser.add_argument(
+        "--malloc",
+        choices=("keep", "default"),
+        default="keep",
+        help="keep: glibc malloc keeps freed memory, as train.py and generate.py set it (snpdiff.memory); default: "
+        "glibc's own settings (benchmarks/allocator.py compares the two)",
+    )
     args = parser.parse_args()
+    if args.malloc == "keep":
+        keep_freed_memory()
     if args.ckpt is None:
-        print(
-            json.dumps(
-                speed_only(args.n or 64, args.seq_length, args.ddim_steps, args.batch_size, args.rounds, args.calls),
-                indent=2,
-            )
-        )
+        result = speed_only(args.n or 64, args.seq_length, args.ddim_steps, args.batch_size, args.rounds, args.calls)
+        print(json.dumps({**result, "malloc": args.malloc}, indent=2))
         return
     args.n = args.n or 100
     trained = load_trained_model(args.ckpt)
@@ -118,7 +124,12 @@ def main() -> None:
     datamodule.setup("fit")
     train = datamodule.train_codes
 
-    results = {"n": args.n, "timesteps": trained.diffusion.timesteps, "seq_length": trained.seq_length}
+    results = {
+        "malloc": args.malloc,
+        "n": args.n,
+        "timesteps": trained.diffusion.timesteps,
+        "seq_length": trained.seq_length,
+    }
     rows = {}
     for name, sampler, steps in (("ddim", "ddim", args.ddim_steps), ("ddpm", "ddpm", trained.diffusion.timesteps)):
         start = time.perf_counter()

@@ -41,6 +41,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from snpdiff.config import compose_config
 from snpdiff.data import GenotypeSet, SnpInfo, write_npy
+from snpdiff.memory import keep_freed_memory
 from snpdiff.module import SNPDiffusionModule
 from snpdiff.schedulers import lr_scheduler_factory
 from snpdiff.training import build_module, instantiate_nodes
@@ -207,6 +208,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as train.py does
     results: dict = {
         "batch_size": BATCH_SIZE,
         "torch_threads": torch.get_num_threads(),

@@ -58,7 +58,7 @@ def main() -> None:
         "sampling": {
             "ddim50_seconds": lambda r: r["seconds"],
             "ddim50_seconds_whole_batch_calls": lambda r: r["seconds_whole_batch_calls"],
-            "ms_per_model_call": lambda r: r["ms_per_model_call"],
+            "ms_per_model_call_slices": lambda r: r["ms_per_model_call_slices"],
             "ms_per_model_call_whole_batch": lambda r: r["ms_per_model_call_whole_batch"],
         },
         "train_step": {

@@ -304,7 +304,7 @@ def test_sampling_runs_in_inference_mode():
 
 
 def test_cpu_model_calls_run_in_slices_across_threads_and_give_the_whole_batch_samples():
-    """With 2 torch threads a batch of 64 runs as 2 slices of 32 on 2 pool threads with 1 intra-op thread each
+    """With 2 torch threads a batch of 128 runs as 4 slices of 32 on 2 pool threads with 1 intra-op thread each
     (in inference mode there too); the samples equal the whole-batch call's and the thread count is restored."""
     from snpdiff.models import UNet1D
 
@@ -322,25 +322,26 @@ def test_cpu_model_calls_run_in_slices_across_threads_and_give_the_whole_batch_s
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        split = sample(model, diffusion, DDIMSampler(), (64, 1, 32), generator=torch.Generator().manual_seed(3))
+        split = sample(model, diffusion, DDIMSampler(), (128, 1, 32), generator=torch.Generator().manual_seed(3))
         assert torch.get_num_threads() == 2
         calls, seen[:] = list(seen), []
         whole = sample(
-            model, diffusion, DDIMSampler(), (64, 1, 32), generator=torch.Generator().manual_seed(3), cpu_slice=None
+            model, diffusion, DDIMSampler(), (128, 1, 32), generator=torch.Generator().manual_seed(3), cpu_slice=None
         )
     finally:
         torch.set_num_threads(before)
-    assert len(calls) == 10 and {size for size, *_ in calls} == {32}
+    assert len(calls) == 20 and {size for size, *_ in calls} == {32}
     assert all(
         name.startswith("snpdiff-sample") and threads == 1 and inference for _, name, threads, inference in calls
     )
     assert len({name for _, name, *_ in calls}) == 2
-    assert seen == [(64, threading.current_thread().name, 2, True)] * 5
+    assert seen == [(128, threading.current_thread().name, 2, True)] * 5
     torch.testing.assert_close(split, whole, rtol=1e-5, atol=1e-5)
 
 
-def test_batches_up_to_one_slice_run_whole():
-    """A batch of at most `cpu_slice` (32) individuals is one call with the usual threads; 40 is 32 + 8."""
+def test_batches_under_two_slices_per_thread_run_whole():
+    """With 2 threads a batch under 2 x 2 slices of `cpu_slice` (32) individuals is one call with the usual
+    threads (at 64 slicing was slower end to end); 130 is 4 x 32 + 2."""
     diffusion = GaussianDiffusion(timesteps=100, sampling_steps=3)
     sizes = []
 
@@ -351,10 +352,10 @@ def test_batches_up_to_one_slice_run_whole():
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        sample(model, diffusion, DDIMSampler(), (32, 1, 8))
-        assert sizes == [32, 32, 32]
+        sample(model, diffusion, DDIMSampler(), (127, 1, 8))
+        assert sizes == [127, 127, 127]
         sizes.clear()
-        sample(model, diffusion, DDIMSampler(), (40, 1, 8))
+        sample(model, diffusion, DDIMSampler(), (130, 1, 8))
     finally:
         torch.set_num_threads(before)
-    assert sorted(sizes) == [8, 8, 8, 32, 32, 32]
+    assert sorted(sizes) == [2] * 3 + [32] * 12

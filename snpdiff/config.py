@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from snpdiff.errors import ConfigError
+from snpdiff.schedulers import resolve_floors
 from snpdiff.schemas import PLAIN_SCHEMAS, check_node, check_target_nodes, register_schemas
 from snpdiff.training_metrics import is_metric_name  # also registers the configs' metric_mode resolver
 
@@ -141,6 +142,13 @@ def _scheduler_problems(cfg: DictConfig) -> list[str]:
     factor = scheduler.get("factor")
     if factor is not None and not (isinstance(factor, (int, float)) and 0 < factor < 1):
         problems.append(f"scheduler.factor={factor!r} must be in (0, 1)")
+    lr = OmegaConf.select(cfg, "optimizer.lr", default=None)
+    if not problems and isinstance(lr, (int, float)) and lr > 0 and OmegaConf.is_config(scheduler):
+        try:
+            args = OmegaConf.to_container(scheduler, resolve=True)
+        except OmegaConfBaseException:
+            return problems  # reported by _resolved
+        problems += resolve_floors(args, lr)[1]  # what the scheduler's build would refuse, before torch loads
     return problems
 
 

@@ -64,15 +64,28 @@ def lr_scheduler_factory(node: DictConfig | Mapping | None, lr: float) -> LRSche
     if "_target_" not in args:
         return None
     lightning = {key: args.pop(key) for key in LIGHTNING_KEYS if key in args}
-    floor = None
+    floor, problems = resolve_floors(args, lr)
+    if problems:
+        raise ConfigError(problems[0])
+    args["_partial_"] = True  # the optimizer is supplied later, by the module
+    return LRSchedulerFactory(instantiate(args), lightning, floor)
+
+
+def resolve_floors(args: dict[str, Any], lr: float) -> tuple[float | None, list[str]]:
+    """Resolve a scheduler node's floor keys in ``args`` (in place): ``<floor>_ratio x lr`` when ``<floor>`` is
+    null, the ratio keys removed, a null floor left to the target's default. Returns the floor (None if none) and
+    a problem per bad floor: a ratio outside [0, 1), or an absolute floor not below ``lr``. Config validation calls
+    it too (no torch), so such a config fails before anything loads."""
+    floor, problems = None, []
     for key in FLOOR_KEYS:
         ratio = args.pop(f"{key}_ratio", None)
         if args.get(key) is None and ratio is not None:
-            if not 0 <= ratio < 1:
-                raise ConfigError(f"scheduler.{key}_ratio={ratio!r} must be in [0, 1) (a fraction of optimizer.lr)")
+            if not (isinstance(ratio, (int, float)) and 0 <= ratio < 1):
+                problems.append(f"scheduler.{key}_ratio={ratio!r} must be in [0, 1) (a fraction of optimizer.lr)")
+                continue
             args[key] = ratio * lr
         elif args.get(key) is not None and args[key] >= lr:
-            raise ConfigError(
+            problems.append(
                 f"scheduler.{key}={args[key]!r} is not below optimizer.lr={lr!r}; lower it, or set "
                 f"scheduler.{key}=null and scheduler.{key}_ratio to a fraction of optimizer.lr"
             )
@@ -80,8 +93,7 @@ def lr_scheduler_factory(node: DictConfig | Mapping | None, lr: float) -> LRSche
             args.pop(key, None)  # no floor given: the target's default
         else:
             floor = args[key]
-    args["_partial_"] = True  # the optimizer is supplied later, by the module
-    return LRSchedulerFactory(instantiate(args), lightning, floor)
+    return floor, problems
 
 
 def warmup_cosine(

@@ -133,9 +133,17 @@ def test_every_scheduler_option_builds_and_schedules_a_real_optimizer(option, tm
 
 @pytest.mark.parametrize(("option", "key"), [("cosine", "eta_min"), ("warmup_cosine", "eta_min"), ("reduce", "min_lr")])
 def test_absolute_floor_not_below_lr_is_a_config_error(option, key, tmp_path):
-    cfg = compose(tmp_path, f"scheduler={option}", "optimizer.lr=0.001", f"scheduler.{key}=0.01")
-    with pytest.raises(ConfigError, match=rf"scheduler.{key}=0.01 is not below optimizer.lr=0.001.*{key}_ratio"):
+    """Refused by config validation (before torch loads: a sweep trial sampling such a pair fails in about a
+    second) and by the scheduler's build alike."""
+    cfg = compose_config(
+        [f"paths.output_dir={tmp_path}", f"scheduler={option}", "optimizer.lr=0.001", f"scheduler.{key}=0.01"]
+    )
+    message = rf"scheduler.{key}=0.01 is not below optimizer.lr=0.001.*{key}_ratio"
+    with pytest.raises(ConfigError, match=message):
+        validate_config(cfg)
+    with pytest.raises(ConfigError, match=message):
         lr_scheduler_factory(cfg.scheduler, 0.001)
+    validate_config(compose(tmp_path, f"scheduler={option}", "optimizer.lr=0.001", f"scheduler.{key}=0.0009"))
 
 
 def test_absolute_floor_wins_over_the_ratio(tmp_path):
@@ -145,5 +153,7 @@ def test_absolute_floor_wins_over_the_ratio(tmp_path):
 
 def test_floor_ratio_outside_zero_one_is_refused(tmp_path):
     cfg = compose_config([f"paths.output_dir={tmp_path}", "scheduler.eta_min_ratio=1.5"])
+    with pytest.raises(ConfigError, match=r"scheduler.eta_min_ratio=1.5 must be in \[0, 1\)"):
+        validate_config(cfg)
     with pytest.raises(ConfigError, match=r"scheduler.eta_min_ratio=1.5 must be in \[0, 1\)"):
         lr_scheduler_factory(cfg.scheduler, 0.001)

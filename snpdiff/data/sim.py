@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+from importlib.metadata import version
 from pathlib import Path
 
-import msprime
 import numpy as np
-import stdpopsim
 
 from snpdiff.data.cache import cached, default_cache_dir
 from snpdiff.data.types import GenotypeSet, SnpInfo, haplotype_row_ids
@@ -35,6 +34,9 @@ def _population_sizes(n_individuals: int, populations: list[str]) -> dict[str, i
 
 
 def _simulate(n_individuals: int, region_length: int, seed: int, haplotype: bool) -> GenotypeSet:
+    # imported here, not at the top: 0.6 s of every training process, and a cached simulation never needs them
+    import stdpopsim
+
     species = stdpopsim.get_species(SPECIES)
     model = species.get_demographic_model(DEMOGRAPHIC_MODEL)
     # no chromosome/genetic map: a generic contig with the genome-wide mean recombination rate
@@ -111,7 +113,7 @@ def simulate_genotypes(
         "haplotype": bool(haplotype),
         "model": f"{SPECIES}/{DEMOGRAPHIC_MODEL}",
         "min_maf": SIM_MIN_MAF,
-        "versions": {"msprime": msprime.__version__, "stdpopsim": stdpopsim.__version__},
+        "versions": {"msprime": version("msprime"), "stdpopsim": version("stdpopsim")},
     }
 
     def build() -> tuple[GenotypeSet, dict]:

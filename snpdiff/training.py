@@ -187,6 +187,8 @@ def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> d
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    # the configured callbacks of the first attempt, built before the data so that a constructor's error comes first
+    configured = instantiate_nodes(cfg, "callbacks")
 
     datamodule = instantiate(cfg.data, _convert_="all")
     datamodule.prepare_data()
@@ -207,7 +209,7 @@ def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> d
         callbacks = [
             EpochSeed(cfg.seed),
             *quality_callbacks(cfg),
-            *instantiate_nodes(cfg, "callbacks"),
+            *(configured if retries == 0 else instantiate_nodes(cfg, "callbacks")),  # fresh for each attempt
             metrics_json,
             *extra_callbacks,
         ]

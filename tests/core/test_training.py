@@ -9,9 +9,12 @@ import lightning.pytorch as pl
 import pytest
 import torch
 import yaml
+from hydra.errors import InstantiationException
 
 from snpdiff.cluster import LAUNCHERS_DIR
 from snpdiff.config import CONF_DIR
+from snpdiff.errors import ConfigError, DataError
+from snpdiff.run_folder import config_path
 from snpdiff.training import run_training
 from tests.helpers import StopAfterEpoch
 
@@ -165,6 +168,26 @@ def test_a_callback_added_on_the_command_line_is_instantiated_and_runs(fast_cfg,
     node = f"{{_target_: {EpochMarker.__module__}.EpochMarker, path: '{marks}', label: cli}}"
     run_training(fast_cfg(f"+callbacks.marker={node}", "trainer.max_epochs=2"))
     assert marks.read_text().splitlines() == ["cli 0", "cli 1"]
+
+
+class RefusingCallback(pl.Callback):
+    """A callback whose constructor rejects its input, as the sweep reporter does outside an agent's trial."""
+
+    def __init__(self, setting: str):
+        raise ConfigError(f"RefusingCallback: setting={setting!r} is not allowed")
+
+
+def test_a_callback_constructors_error_comes_before_the_data_loads_and_leaves_no_run_files(fast_cfg, tmp_path):
+    """The data here is a missing file: the callback's error is raised first, so nothing was read or written."""
+    node = f"{{_target_: {RefusingCallback.__module__}.RefusingCallback, setting: bad}}"
+    missing = tmp_path / "missing.npy"
+    cfg = fast_cfg(f"+callbacks.refusing={node}", "data=npy", f"data.path={missing}")
+    with pytest.raises(InstantiationException) as error:
+        run_training(cfg)
+    assert isinstance(error.value.__cause__, ConfigError) and "setting='bad'" in str(error.value.__cause__)
+    assert not config_path(Path(cfg.paths.output_dir)).exists()
+    with pytest.raises(DataError, match="missing.npy"):  # the same config without the callback fails on the data
+        run_training(fast_cfg("data=npy", f"data.path={missing}"))
 
 
 def test_a_callback_added_as_one_yaml_file_is_instantiated_and_runs(fast_cfg, tmp_path):

@@ -1,7 +1,8 @@
 """Building blocks of the denoisers: time embedding, residual conv block, attention, resampling.
 
-Feature maps are shaped [batch, channels, snps]; time embeddings [batch, time_dim]. Every block is a plain
-`torch.nn.Module` that knows nothing of training or configuration files.
+Feature maps are shaped [batch, channels, snps], or [batch, channels, 1, snps] (the UNet's inner layout, see
+`Conv1d`); time embeddings [batch, time_dim]. Every block is a plain `torch.nn.Module` that knows nothing of
+training or configuration files.
 """
 
 import math
@@ -40,6 +41,29 @@ def time_mlp(embedding_dim: int, time_dim: int) -> nn.Sequential:
     )
 
 
+class Conv1d(nn.Conv1d):
+    """`nn.Conv1d` (the same parameters and state-dict keys) that also takes feature maps [batch, channels, 1, snps].
+
+    Those run as the equivalent 2-D convolution over a height of 1. Kept in channels-last memory (torch's
+    `channels_last`: channels innermost), such maps reach oneDNN's CPU convolutions in a layout they use as they are;
+    [batch, channels, snps] maps are always reordered to a blocked layout and back around every convolution, which
+    took 30 of 52 ms of the convolutions' time per default-UNet call at batch 64 (docs/performance.md).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 3:
+            return super().forward(x)
+        padding = self.padding if isinstance(self.padding, str) else (0, *self.padding)
+        return F.conv2d(
+            x, self.weight.unsqueeze(2), self.bias, (1, *self.stride), padding, (1, *self.dilation), self.groups
+        )
+
+
+def _per_channel(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """[batch or 1, channels, ...] -> the same values broadcastable over feature maps shaped like `like`."""
+    return values.reshape(*values.shape[:2], *([1] * (like.dim() - 2)))
+
+
 class ConvBlock(nn.Module):
     """Dropout -> Conv1d ('same' padding) -> GroupNorm -> optional time scale/shift -> SiLU.
 
@@ -51,13 +75,13 @@ class ConvBlock(nn.Module):
     ):
         super().__init__()
         self.dropout = nn.Dropout(dropout)
-        self.conv = nn.Conv1d(dim_in, dim_out, kernel_size, dilation=dilation, padding="same")
+        self.conv = Conv1d(dim_in, dim_out, kernel_size, dilation=dilation, padding="same")
         self.norm = nn.GroupNorm(norm_groups, dim_out)
 
     def forward(
         self, x: torch.Tensor, scale: torch.Tensor | None = None, shift: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """x [batch, dim_in, snps]; scale and shift [batch, dim_out, 1] or None."""
+        """x [batch, dim_in, (1,) snps]; scale and shift [batch, dim_out] plus a 1 for each axis after it, or None."""
         x = self.norm(self.conv(self.dropout(x)))
         if scale is not None:
             # x * (1 + scale) + shift in one pass over x (FiLM is the block's largest elementwise cost)
@@ -94,12 +118,12 @@ class ResnetBlock1d(nn.Module):
         conv = {"kernel_size": kernel_size, "dilation": dilation, "norm_groups": norm_groups}
         self.block1 = ConvBlock(dim_in, dim_out, **conv)
         self.block2 = ConvBlock(dim_out, dim_out, **conv, dropout=dropout)
-        self.skip = nn.Conv1d(dim_in, dim_out, 1) if dim_in != dim_out else nn.Identity()
+        self.skip = Conv1d(dim_in, dim_out, 1) if dim_in != dim_out else nn.Identity()
 
     def forward(self, x: torch.Tensor, time_emb: torch.Tensor | None = None) -> torch.Tensor:
         scale = shift = None
         if self.time_proj is not None:
-            conditioning = self.time_proj(time_emb)[:, :, None]
+            conditioning = _per_channel(self.time_proj(time_emb), x)
             if self.use_scale_shift_norm:
                 scale, shift = conditioning.chunk(2, dim=1)
             else:
@@ -115,7 +139,7 @@ class ChannelRMSNorm(nn.Module):
         self.gain = nn.Parameter(torch.ones(1, dim, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(x, dim=1) * self.gain * x.shape[1] ** 0.5
+        return F.normalize(x, dim=1) * _per_channel(self.gain, x) * x.shape[1] ** 0.5
 
 
 class LinearAttention1d(nn.Module):
@@ -131,17 +155,17 @@ class LinearAttention1d(nn.Module):
         self.scale = dim_head**-0.5
         inner = heads * dim_head
         self.norm = ChannelRMSNorm(dim)
-        self.to_qkv = nn.Conv1d(dim, 3 * inner, 1, bias=False)
-        self.to_out = nn.Sequential(nn.Conv1d(inner, dim, 1), ChannelRMSNorm(dim))
+        self.to_qkv = Conv1d(dim, 3 * inner, 1, bias=False)
+        self.to_out = nn.Sequential(Conv1d(inner, dim, 1), ChannelRMSNorm(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch, _, snps = x.shape
+        batch, snps = x.shape[0], x.shape[-1]
         q, k, v = (part.reshape(batch, self.heads, -1, snps) for part in self.to_qkv(self.norm(x)).chunk(3, dim=1))
         q = q.softmax(dim=-2) * self.scale
         k = k.softmax(dim=-1)
         context = torch.einsum("bhdn,bhen->bhde", k, v)  # [batch, heads, dim_head, dim_head]
         out = torch.einsum("bhde,bhdn->bhen", context, q)
-        return x + self.to_out(out.reshape(batch, -1, snps))
+        return x + self.to_out(_as_feature_map(out, x))
 
 
 class Attention1d(nn.Module):
@@ -156,29 +180,42 @@ class Attention1d(nn.Module):
         self.heads = heads
         inner = heads * dim_head
         self.norm = ChannelRMSNorm(dim)
-        self.to_qkv = nn.Conv1d(dim, 3 * inner, 1, bias=False)
-        self.to_out = nn.Conv1d(inner, dim, 1)
+        self.to_qkv = Conv1d(dim, 3 * inner, 1, bias=False)
+        self.to_out = Conv1d(inner, dim, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch, _, snps = x.shape
+        batch, snps = x.shape[0], x.shape[-1]
         # [batch, heads, snps, dim_head] each, the layout scaled_dot_product_attention expects.
         q, k, v = (
             part.reshape(batch, self.heads, -1, snps).transpose(-1, -2)
             for part in self.to_qkv(self.norm(x)).chunk(3, dim=1)
         )
         out = F.scaled_dot_product_attention(q, k, v)
-        return x + self.to_out(out.transpose(-1, -2).reshape(batch, -1, snps))
+        return x + self.to_out(_as_feature_map(out.transpose(-1, -2), x))
 
 
-class Downsample(nn.Conv1d):
+def _as_feature_map(heads: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Attention output [batch, heads, dim_head, snps] as a feature map shaped and laid out like `like`."""
+    out = heads.reshape(like.shape[0], -1, *like.shape[2:])
+    return out.contiguous(memory_format=torch.channels_last) if like.dim() == 4 else out
+
+
+class Downsample(Conv1d):
     """Strided conv that halves the SNP axis: [batch, dim_in, snps] -> [batch, dim_out, snps // 2] (snps even)."""
 
     def __init__(self, dim_in: int, dim_out: int):
         super().__init__(dim_in, dim_out, kernel_size=4, stride=2, padding=1)
 
 
+class NearestDoubling(nn.Module):
+    """Every SNP position twice: [batch, channels, (1,) snps] -> [batch, channels, (1,) 2 * snps]."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=(1, 2) if x.dim() == 4 else 2, mode="nearest")
+
+
 class Upsample(nn.Sequential):
     """Nearest-neighbour doubling then a conv: [batch, dim_in, snps] -> [batch, dim_out, 2 * snps]."""
 
     def __init__(self, dim_in: int, dim_out: int):
-        super().__init__(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv1d(dim_in, dim_out, 3, padding=1))
+        super().__init__(NearestDoubling(), Conv1d(dim_in, dim_out, 3, padding=1))

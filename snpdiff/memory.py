@@ -21,6 +21,7 @@ import logging
 import os
 import platform
 import sys
+from collections.abc import Mapping
 
 log = logging.getLogger("snpdiff")
 
@@ -50,7 +51,7 @@ def keep_freed_memory() -> bool:
     return applied
 
 
-def _allocator_chosen(environ: os._Environ | dict[str, str]) -> bool:
+def _allocator_chosen(environ: Mapping[str, str]) -> bool:
     """Whether `environ` already sets glibc malloc's thresholds or preloads another malloc."""
     tunables = environ.get("GLIBC_TUNABLES", "")
     return (

@@ -56,3 +56,23 @@ def test_resnet_block_time_conditioning_modes():
     assert film(x, time_emb).shape == (2, 16, 30)
     assert not torch.allclose(film(x, time_emb), film(x, torch.randn(2, 12)))
     assert film.block1.conv.dilation == (2,) and film.block1.conv.kernel_size == (5,)
+
+
+def test_conv1d_is_nn_conv1d_on_both_layouts():
+    """blocks.Conv1d keeps nn.Conv1d's state dict (checkpoints from before the channels-last layout load), and on
+    [batch, channels, 1, snps] channels-last maps computes what nn.Conv1d computes on [batch, channels, snps]."""
+    from torch import nn
+
+    from snpdiff.models.blocks import Conv1d
+
+    for options in ({"padding": "same", "dilation": 2}, {"padding": 1, "stride": 2}, {"padding": 0}):
+        torch.manual_seed(0)
+        ours, plain = Conv1d(4, 6, 3, **options), nn.Conv1d(4, 6, 3, **options)
+        plain.load_state_dict(ours.state_dict())
+        assert list(ours.state_dict()) == ["weight", "bias"] and ours.weight.shape == (6, 4, 3)
+        x = torch.randn(2, 4, 16)
+        expected = plain(x)
+        assert torch.equal(ours(x), expected)
+        wide = ours(x.unsqueeze(2).contiguous(memory_format=torch.channels_last))
+        assert wide.shape == (2, 6, 1, expected.shape[-1])
+        torch.testing.assert_close(wide.squeeze(2), expected, rtol=1e-5, atol=1e-5)

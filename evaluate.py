@@ -8,13 +8,13 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from snpdiff.cli import run_or_exit
-from snpdiff.memory import keep_freed_memory
+from snpdiff.cli.memory import keep_freed_memory
 from snpdiff.metrics.files import evaluate_files
 
 
 @hydra.main(config_path="conf", config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    keep_freed_memory()  # the metrics' matrix blocks reuse freed memory (snpdiff/memory.py)
+    keep_freed_memory()  # the metrics' matrix blocks reuse freed memory (snpdiff/cli/memory.py)
     result = run_or_exit(
         evaluate_files,
         real=cfg.real,

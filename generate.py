@@ -12,10 +12,10 @@ from omegaconf import DictConfig
 @hydra.main(version_base="1.3", config_path="conf", config_name="generate")
 def main(cfg: DictConfig) -> None:
     from snpdiff.cli import run_or_exit
+    from snpdiff.cli.memory import keep_freed_memory
     from snpdiff.generation import write_synthetic
-    from snpdiff.memory import keep_freed_memory
 
-    keep_freed_memory()  # the model calls reuse freed memory instead of page-faulting it in again (snpdiff/memory.py)
+    keep_freed_memory()  # model calls reuse freed memory instead of page-faulting it in (snpdiff/cli/memory.py)
 
     for path in run_or_exit(write_synthetic, cfg):
         print(f"wrote {path}")

@@ -1,6 +1,6 @@
 """Train a genotype diffusion model: ``python train.py [group=option ...] [key=value ...]``.
 
-Thin Hydra entry point; the work happens in ``snpdiff.training.run_training``. A user error (bad config, bad data
+Thin Hydra entry point; the work happens in ``snpdiff.training.run.run_training``. A user error (bad config, bad data
 file) ends with ``error: <message>`` on stderr and exit status 2, before training starts.
 """
 
@@ -10,11 +10,13 @@ import hydra
 from omegaconf import DictConfig
 
 from snpdiff.cluster import expose_launchers
-from snpdiff.schemas import register_schemas
+from snpdiff.config.resolvers import register_resolvers
+from snpdiff.config.schema import register_schemas
 
 log = logging.getLogger("snpdiff")
 expose_launchers()  # conf/train.yaml puts $SNPDIFF_LAUNCHERS on Hydra's search path
 register_schemas()  # conf/ options start from the constructors' defaults (schema/<group>/<name>)
+register_resolvers()  # ${metric_mode:...} and ${fused_optimizer:...} in conf/ (snpdiff/config/resolvers.py)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
@@ -25,13 +27,13 @@ def main(cfg: DictConfig) -> float | None:
     # every config problem is reported before torch and Lightning load (seconds): a bad sweep trial fails fast
     run_or_exit(validate_config, cfg)
 
-    from snpdiff.console import setup_console
-    from snpdiff.memory import keep_freed_memory
+    from snpdiff.cli.console import setup_console
+    from snpdiff.cli.memory import keep_freed_memory
     from snpdiff.run_folder import metrics_path
-    from snpdiff.training import run_training
+    from snpdiff.training.run import run_training
 
-    setup_console()  # after Hydra's logging setup: one line per event, no advertisements (snpdiff/console.py)
-    keep_freed_memory()  # feature maps reuse freed memory instead of page-faulting it in again (snpdiff/memory.py)
+    setup_console()  # after Hydra's logging setup: one line per event, no advertisements (snpdiff/cli/console.py)
+    keep_freed_memory()  # feature maps reuse freed memory instead of page-faulting it in again (snpdiff/cli/memory.py)
     metrics = run_or_exit(run_training, cfg)
     log.info("checkpoints: %s", metrics["checkpoints"]["last"])
     log.info("metrics: %s", metrics_path(metrics["output_dir"]))

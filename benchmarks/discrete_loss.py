@@ -23,7 +23,7 @@ from snpdiff.config import compose_config
 from snpdiff.diffusion import sample, sampler_from_config
 from snpdiff.generation import load_trained_model
 from snpdiff.metrics import evaluate_genotypes
-from snpdiff.training import run_training
+from snpdiff.training.run import run_training
 
 NEAR = 0.1  # "near a valid code": within this distance of one (in encoded units; codes 1 apart when centered)
 

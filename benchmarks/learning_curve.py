@@ -26,11 +26,11 @@ import torch
 from hydra.utils import instantiate
 from matplotlib.figure import Figure
 
+from snpdiff.cli.memory import keep_freed_memory
 from snpdiff.config import compose_config
 from snpdiff.generation import load_trained_model, sample_codes
-from snpdiff.memory import keep_freed_memory
 from snpdiff.metrics import evaluate_genotypes
-from snpdiff.training import run_training
+from snpdiff.training.run import run_training
 
 PLOTTED = ("af_r2", "ld_corr", "aa_t", "aa_s", "pca_w1")
 # the study's data: 1,000 training individuals, 500 validation, 500 test (H), a 1,024-SNP window

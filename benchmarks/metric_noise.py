@@ -23,7 +23,7 @@ import numpy as np
 from hydra.utils import instantiate
 
 from snpdiff.config import compose_config
-from snpdiff.quality import SampleQualityCallback
+from snpdiff.training.quality import SampleQualityCallback
 
 METRICS = ("af_r2", "ld_corr", "pca_w1", "aa_t", "aa_s", "aats_gap", "nn_st_median")
 

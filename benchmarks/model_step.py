@@ -27,8 +27,8 @@ from collections.abc import Callable
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from snpdiff.cli.memory import keep_freed_memory
 from snpdiff.diffusion import GaussianDiffusion
-from snpdiff.memory import keep_freed_memory
 from snpdiff.models import UNet1D
 
 LEVELS = {"3level": (1, 2, 4), "4level": (1, 2, 4, 8)}
@@ -88,7 +88,7 @@ def main() -> None:
         "--malloc",
         choices=("keep", "default"),
         default="keep",
-        help="keep: glibc malloc keeps freed memory, as train.py and generate.py set it (snpdiff.memory); default: "
+        help="keep: glibc malloc keeps freed memory, as train.py and generate.py set it (snpdiff.cli.memory); default: "
         "glibc's own settings (benchmarks/allocator.py compares the two)",
     )
     args = parser.parse_args()

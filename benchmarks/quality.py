@@ -24,7 +24,7 @@ from hydra.utils import instantiate
 from snpdiff.config import compose_config
 from snpdiff.generation import load_trained_model, sample_codes
 from snpdiff.metrics import evaluate_genotypes
-from snpdiff.training import run_training
+from snpdiff.training.run import run_training
 
 TARGETS = {
     "af_r2": (">=", 0.98),

@@ -28,10 +28,10 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from snpdiff.cli.memory import keep_freed_memory
 from snpdiff.diffusion import DDIMSampler, GaussianDiffusion, sample
 from snpdiff.diffusion.sampling import CPU_SLICE, _sliced_calls
 from snpdiff.generation import load_trained_model, sample_codes
-from snpdiff.memory import keep_freed_memory
 from snpdiff.metrics import evaluate_genotypes
 from snpdiff.models import UNet1D
 
@@ -116,7 +116,7 @@ def main() -> None:
         "--malloc",
         choices=("keep", "default"),
         default="keep",
-        help="keep: glibc malloc keeps freed memory, as train.py and generate.py set it (snpdiff.memory); default: "
+        help="keep: glibc malloc keeps freed memory, as train.py and generate.py set it (snpdiff.cli.memory); default: "
         "glibc's own settings (benchmarks/allocator.py compares the two)",
     )
     args = parser.parse_args()

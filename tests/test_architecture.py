@@ -1,24 +1,36 @@
-"""The package's arrows run one way (docs: Architecture). Read statically from the source with ``ast``: every
+"""The package's arrows run one way (README: Architecture). Read statically from the source with ``ast``: every
 import counts, at module level or inside a function (a lazy import is still an arrow).
 
+- every module sits on one of the README's floors (``FLOORS``) and imports only from its own floor or below;
 - no import loops between snpdiff modules;
-- the training side (``snpdiff.training``, ``snpdiff.module``, ``snpdiff.config`` and all they import) never
-  imports ``snpdiff.sweep``: sweeps stand on training and reach it only through the command line;
 - ``snpdiff.models`` knows nothing of Lightning, Hydra (or OmegaConf) and W&B;
 - ``snpdiff`` never imports the entry points.
+
+Training never reaching ``snpdiff.sweep`` follows from the floors (sweep is above training).
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections import deque
 from functools import cache
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1] / "snpdiff"
-TRAINING_SIDE = ("snpdiff.training", "snpdiff.module", "snpdiff.config")
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE_DIR = ROOT / "snpdiff"
 FORBIDDEN_IN_MODELS = ("lightning", "pytorch_lightning", "hydra", "omegaconf", "wandb")
 ENTRY_POINTS = ("train", "sweep", "generate", "evaluate")
+# top to bottom, as the README draws them: a module may import from its own floor and those below, never above
+FLOORS = (
+    ("sweep", ("snpdiff.sweep",)),
+    ("training", ("snpdiff.training",)),
+    ("components", ("snpdiff.generation", "snpdiff.cli")),
+    ("config", ("snpdiff.config",)),
+    ("blocks", ("snpdiff.data", "snpdiff.models", "snpdiff.diffusion", "snpdiff.metrics", "snpdiff.cluster")),
+    ("base", ("snpdiff.run_folder", "snpdiff.compat")),
+    ("errors", ("snpdiff.errors", "snpdiff")),
+)
 
 
 def module_name(path: Path) -> str:
@@ -93,12 +105,63 @@ def chain_to(start: str, goal) -> list[str] | None:
     return None
 
 
+def floor_of(module: str) -> int:
+    """The floor's index in ``FLOORS`` (0 = top); the longest matching room wins (``snpdiff`` itself is the
+    package's face, on the bottom floor)."""
+    matches = [(len(room), index) for index, (_, rooms) in enumerate(FLOORS) for room in rooms
+               if module == room or module.startswith(room + ".")]
+    assert matches, f"{module} is on no floor: add its room to FLOORS and to the README's picture"
+    return max(matches)[1]
+
+
+def arrows_up(imports_of) -> list[str]:
+    """Every import that runs up a floor, as ``a (floor) -> b (floor)``."""
+    found = []
+    for module in modules():
+        for target in sorted(imports_of(module)):
+            if floor_of(target) < floor_of(module):
+                found.append(f"{module} ({FLOORS[floor_of(module)][0]}) -> {target} ({FLOORS[floor_of(target)][0]})")
+    return found
+
+
 def test_the_walker_sees_lazy_imports_and_resolves_submodules():
     """The walker itself, on modules whose imports are known: a sanity check that the rules below can fail."""
     assert len(modules()) > 20 and "snpdiff.sweep.backends" in modules()
     assert "snpdiff.sweep.backends.local" in imports("snpdiff.sweep.backends")[0]  # inside backend_class
     assert "snpdiff.run_folder" in imports("snpdiff.sweep.trial")[0]
-    assert "wandb" in imports("snpdiff.training")[1]  # imported inside a function
+    assert "lightning" in imports("snpdiff.training.loggers")[1]  # imported inside a function
+
+
+def test_every_module_sits_on_a_floor_and_no_import_runs_up_a_floor():
+    found = arrows_up(lambda module: imports(module)[0])
+    assert not found, "imports up a floor:\n" + "\n".join(found)
+
+
+def test_a_planted_import_up_a_floor_fails_the_floor_rule():
+    """The rule can fail: a models module that imported the training room would be reported."""
+    planted = {"snpdiff.models.unet": {"snpdiff.training.run"}}
+    found = arrows_up(lambda module: imports(module)[0] | planted.get(module, set()))
+    assert found == ["snpdiff.models.unet (blocks) -> snpdiff.training.run (training)"]
+
+
+def drawn_floors(readme: str) -> list[tuple[str, list[str]]]:
+    """The floors of the README's picture (the code block after "Floors, top to bottom"): each line's first word
+    and the rooms it names (``snpdiff/x/`` or ``snpdiff/x.py`` -> ``snpdiff.x``), entry points left out."""
+    picture = readme.split("Floors, top to bottom", 1)[1].split("```")[1]
+    floors = []
+    for line in picture.strip().splitlines():
+        name = line.split()[0]
+        rooms = [re.sub(r"(/__init__)?(\.py)?/?$", "", room).replace("/", ".")
+                 for room in re.findall(r"snpdiff/[\w/.]*", line)]
+        if rooms:
+            floors.append((name, sorted(rooms)))
+    return floors
+
+
+def test_the_readme_draws_the_floors_this_test_enforces():
+    """The README's floor picture lists the same floors, top to bottom, with the same rooms."""
+    expected = [(name, sorted(rooms)) for name, rooms in FLOORS]
+    assert drawn_floors((ROOT / "README.md").read_text()) == expected
 
 
 def test_no_import_loops():
@@ -108,12 +171,6 @@ def test_no_import_loops():
         if chain is not None:
             loops.setdefault(frozenset(chain), " -> ".join(chain))
     assert not loops, "import loops:\n" + "\n".join(sorted(loops.values()))
-
-
-def test_training_never_imports_the_sweep_package():
-    in_sweep = lambda module: module == "snpdiff.sweep" or module.startswith("snpdiff.sweep.")  # noqa: E731
-    found = [" -> ".join(chain) for chain in (chain_to(root, in_sweep) for root in TRAINING_SIDE) if chain]
-    assert not found, "training reaches snpdiff.sweep:\n" + "\n".join(found)
 
 
 def test_models_know_nothing_of_lightning_hydra_or_wandb():

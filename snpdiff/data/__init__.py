@@ -8,29 +8,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from snpdiff.lazy import lazy_exports
+import lazy_loader
 
-if TYPE_CHECKING:  # what __getattr__ loads, for type checkers and snpdiff.signatures
+if TYPE_CHECKING:  # what __getattr__ loads, for type checkers and snpdiff.config.signatures
     from snpdiff.data.datamodule import GenotypeDataModule
     from snpdiff.data.readers import read_genotypes
+    from snpdiff.data.rules import check_data_config
     from snpdiff.data.sim import simulate_genotypes
     from snpdiff.data.types import GenotypeSet, SnpInfo
-    from snpdiff.data.validation import check_data_config
     from snpdiff.data.writers import synthetic_sample_ids, write_npy, write_parquet, write_plink, write_vcf
 
-# public name -> the submodule that defines it
-_EXPORTS = {
-    "GenotypeDataModule": "datamodule",
-    "GenotypeSet": "types",
-    "SnpInfo": "types",
-    "check_data_config": "validation",
-    "read_genotypes": "readers",
-    "simulate_genotypes": "sim",
-    "synthetic_sample_ids": "writers",
-    "write_npy": "writers",
-    "write_parquet": "writers",
-    "write_plink": "writers",
-    "write_vcf": "writers",
+# submodule -> the names it defines (loaded on first use)
+_LAZY = {
+    "datamodule": ["GenotypeDataModule"],
+    "readers": ["read_genotypes"],
+    "sim": ["simulate_genotypes"],
+    "types": ["GenotypeSet", "SnpInfo"],
+    "rules": ["check_data_config"],
+    "writers": ["synthetic_sample_ids", "write_npy", "write_parquet", "write_plink", "write_vcf"],
 }
 __all__ = [
     "GenotypeDataModule",
@@ -47,4 +42,4 @@ __all__ = [
 ]
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+__getattr__, __dir__, _ = lazy_loader.attach(__name__, submod_attrs=_LAZY)

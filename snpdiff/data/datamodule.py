@@ -18,13 +18,13 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from snpdiff.data.cache import CacheResult
 from snpdiff.data.encoding import GenotypeEncoding
+from snpdiff.data.rules import check_data_config
 from snpdiff.data.selection import load_genotypes, split_selection
 from snpdiff.data.sim import simulate_genotypes
 from snpdiff.data.sources import FORMAT_OPTIONS, open_source
 from snpdiff.data.sources.memory import MemorySource
 from snpdiff.data.split import split_rows
 from snpdiff.data.types import GenotypeSet, SnpInfo
-from snpdiff.data.validation import check_data_config
 from snpdiff.errors import ConfigError
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ architecture, of the samplers that stand on it (`samplers.py`) or of the samplin
 import torch
 from torch import nn
 
-from snpdiff.diffusion.checks import (  # noqa: F401 (re-exported)
+from snpdiff.diffusion.rules import (  # noqa: F401 (re-exported)
     PREDICTION_TYPES,
     SAMPLER_NAMES,
     check_diffusion_config,

@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from snpdiff.diffusion.checks import SCHEDULE_TYPES, check_schedule_config  # noqa: F401 (re-exported)
+from snpdiff.diffusion.rules import SCHEDULE_TYPES, check_schedule_config  # noqa: F401 (re-exported)
 from snpdiff.errors import ConfigError
 
 COSINE_OFFSET = 0.008  # s in Nichol & Dhariwal (2021), eq. 17: keeps beta_0 from being vanishingly small

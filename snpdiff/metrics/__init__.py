@@ -8,19 +8,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from snpdiff.lazy import lazy_exports
+import lazy_loader
 
 if TYPE_CHECKING:  # what __getattr__ loads, for type checkers
     from snpdiff.metrics.genotype import evaluate_genotypes
     from snpdiff.metrics.goals import METRICS, MetricInfo, metric_goal, metric_info
 
-# public name -> the submodule that defines it
-_EXPORTS = {
-    "METRICS": "goals",
-    "MetricInfo": "goals",
-    "evaluate_genotypes": "genotype",
-    "metric_goal": "goals",
-    "metric_info": "goals",
+# submodule -> the names it defines (loaded on first use)
+_LAZY = {
+    "genotype": ["evaluate_genotypes"],
+    "goals": ["METRICS", "MetricInfo", "metric_goal", "metric_info"],
 }
 __all__ = [
     "METRICS",
@@ -31,4 +28,4 @@ __all__ = [
 ]
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+__getattr__, __dir__, _ = lazy_loader.attach(__name__, submod_attrs=_LAZY)

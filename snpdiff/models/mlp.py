@@ -5,7 +5,7 @@ from torch import nn
 
 from snpdiff.errors import ConfigError
 from snpdiff.models.blocks import time_mlp
-from snpdiff.models.checks import check_mlp_config
+from snpdiff.models.rules import check_mlp_config
 
 
 class ResidualMLPBlock(nn.Module):

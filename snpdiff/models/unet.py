@@ -17,8 +17,7 @@ from snpdiff.models.blocks import (
     Upsample,
     time_mlp,
 )
-from snpdiff.models.checks import check_unet_config
-from snpdiff.models.validation import is_int
+from snpdiff.models.rules import check_unet_config, is_int
 
 
 class UNet1D(nn.Module):

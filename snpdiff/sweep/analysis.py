@@ -168,7 +168,7 @@ def group_choices(overrides: list[str]) -> dict[str, Any]:
     from hydra import compose, initialize_config_dir
 
     from snpdiff.config import CONF_DIR
-    from snpdiff.schemas import register_schemas
+    from snpdiff.config.schema import register_schemas
 
     register_schemas()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

@@ -24,9 +24,9 @@ from functools import lru_cache
 from typing import Any
 
 import yaml
-from hydra.core.override_parser.types import Quote, QuotedString
 from omegaconf import DictConfig, OmegaConf
 
+from snpdiff.compat import quote_override
 from snpdiff.errors import SweepError
 
 _DICT_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -55,7 +55,7 @@ def format_value(value: Any) -> str:
         text = repr(value)
         return text if any(c in text for c in ".eE") else text + ".0"
     if isinstance(value, str):
-        return QuotedString(text=_escape_interpolation(value), quote=Quote.single).with_quotes()
+        return quote_override(_escape_interpolation(value))
     if isinstance(value, Mapping):
         parts = []
         for key, item in value.items():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from snpdiff.loggers import wandb_credentials_source
 from snpdiff.sweep.backends import backend_class
 from snpdiff.sweep.spec import read_sweep_file
 from snpdiff.sweep.store import STORAGE_ENV, SweepInfo, redact_url, sweeps_root
 from snpdiff.sweep.validation import check_sweep
+from snpdiff.training.loggers import wandb_credentials_source
 
 
 def choose_backend(requested: str | None) -> tuple[str, str | None]:

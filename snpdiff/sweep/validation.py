@@ -20,7 +20,6 @@ import difflib
 import itertools
 import math
 import random
-import re
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,10 +28,11 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from snpdiff.compat import declared_type, interpolation_references, raw_value
 from snpdiff.errors import ConfigError, SweepError
+from snpdiff.metrics.names import LOSS_METRICS, MODEL_METRICS, OOM_METRICS, QUALITY_PREFIX, is_logged
 from snpdiff.sweep.bridge import config_groups, split_params
 from snpdiff.sweep.spec import ALIASES, NORMAL_FAMILY, ParamSpec, SweepSpec, number_from_text, parse_sweep, quantize
-from snpdiff.training_metrics import LOSS_METRICS, MODEL_METRICS, OOM_METRICS, QUALITY_PREFIX, is_logged
 
 # Values of a finite range (int_uniform, q_*) checked one by one; a longer range is checked at this many evenly
 # spread values (init says so).
@@ -126,7 +126,7 @@ def _holds_number(cfg: DictConfig, key: str) -> bool:
     target = OmegaConf.select(cfg, f"{parent_key}._target_", default=None) if parent_key else None
     if not isinstance(target, str):
         return False
-    from snpdiff.schemas import constructor_defaults, target_schema
+    from snpdiff.config.schema import constructor_defaults, target_schema
 
     try:
         schema = target_schema(target)
@@ -134,7 +134,7 @@ def _holds_number(cfg: DictConfig, key: str) -> bool:
         return False
     if name not in schema.keys:
         return False
-    ref_type = schema.config._get_node(name)._metadata.ref_type
+    ref_type = declared_type(schema.config, name)
     if any(t in (int, float) for t in (ref_type, *typing.get_args(ref_type))):
         return True
     default = constructor_defaults(target).get(name)  # an untyped argument: its default tells
@@ -157,14 +157,14 @@ def _type_problem(key: str, current: Any, value: Any) -> str | None:
     return None
 
 
-def _leaf_keys(cfg: DictConfig, prefix: str = "") -> Iterable[str]:
-    for key in cfg:
-        dotted = f"{prefix}{key}"
-        node = cfg._get_node(key)
-        if isinstance(node, DictConfig):
-            yield from _leaf_keys(node, dotted + ".")
+def _leaf_keys(cfg: DictConfig | Mapping, prefix: str = "") -> Iterable[str]:
+    """Every dotted key of ``cfg`` that holds a value, read as written (interpolations unresolved)."""
+    raw = OmegaConf.to_container(cfg, resolve=False) if isinstance(cfg, DictConfig) else cfg
+    for key, value in raw.items():
+        if isinstance(value, Mapping):
+            yield from _leaf_keys(value, f"{prefix}{key}.")
         else:
-            yield dotted
+            yield f"{prefix}{key}"
 
 
 def _did_you_mean(name: str, known: Iterable[str]) -> str:
@@ -202,10 +202,6 @@ def _finite_check_values(param: ParamSpec) -> tuple[list[Any], bool]:
     return [values[round(i * step)] for i in range(MAX_ENUMERATED)], False
 
 
-def _interpolation_refs(text: str) -> set[str]:
-    return set(re.findall(r"\$\{(?:[\w.]+:)?([\w.]+)\}", text))
-
-
 def _freeze(cfg: DictConfig, fixed: Mapping[str, Any], swept: Iterable[str]) -> DictConfig:
     """A copy of ``cfg`` with the sweep's ``fixed`` values set and every interpolation that does not read a swept key
     replaced by its value: resolving interpolations is most of what validating a config costs, and a sweep
@@ -225,8 +221,7 @@ def _freeze(cfg: DictConfig, fixed: Mapping[str, Any], swept: Iterable[str]) -> 
             parent = OmegaConf.select(frozen, parent_key) if parent_key else frozen
             if not OmegaConf.is_interpolation(parent, name):
                 continue
-            text = parent._get_node(name)._value()
-            if depends(_interpolation_refs(str(text))):
+            if depends(interpolation_references(str(raw_value(parent, name)))):
                 continue
             try:
                 parent[name] = OmegaConf.select(cfg, key, throw_on_resolution_failure=True)

@@ -14,8 +14,8 @@ from snpdiff.cluster.submit import (
     submit_agents,
 )
 from snpdiff.config import CONF_DIR
+from snpdiff.config.schema import register_schemas
 from snpdiff.errors import ConfigError
-from snpdiff.schemas import register_schemas
 
 SLURM_TARGET = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
 LOCAL_TARGET = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"

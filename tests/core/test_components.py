@@ -10,12 +10,12 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import EarlyStopping, RichProgressBar, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 
-from snpdiff.callbacks import LearningRateLog, ModelCheckpoint
 from snpdiff.config import CONF_DIR, compose_config, validate_config
 from snpdiff.errors import ConfigError
 from snpdiff.run_folder import checkpoint_dir
-from snpdiff.schedulers import lr_scheduler_factory
-from snpdiff.training import instantiate_nodes
+from snpdiff.training.callbacks import LearningRateLog, ModelCheckpoint
+from snpdiff.training.run import instantiate_nodes
+from snpdiff.training.schedulers import lr_scheduler_factory
 
 LR = 0.01
 TOTAL_STEPS = 40

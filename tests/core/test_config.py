@@ -8,12 +8,12 @@ import torch
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from hydra.utils import instantiate
 
-from snpdiff.cli import unknown_override_message
+from snpdiff.cli.exit import unknown_override_message
 from snpdiff.config import CONF_DIR, compose_config, validate_config
+from snpdiff.config.schema import check_target_node
 from snpdiff.data import GenotypeDataModule, simulate_genotypes, write_npy, write_parquet, write_plink, write_vcf
 from snpdiff.errors import ConfigError
 from snpdiff.models import UNet1D
-from snpdiff.schemas import check_target_node
 from tests.helpers import run_train
 
 GROUPS = [
@@ -63,7 +63,7 @@ def _build(cfg, group: str, tmp_path: Path) -> None:
     assert loss.item() == pytest.approx(0.0)
     optimizer = instantiate(cfg.optimizer)(model.parameters())
     assert optimizer.param_groups[0]["lr"] == cfg.optimizer.lr
-    from snpdiff.schedulers import lr_scheduler_factory
+    from snpdiff.training.schedulers import lr_scheduler_factory
 
     factory = lr_scheduler_factory(cfg.scheduler, cfg.optimizer.lr)
     if factory is not None:

@@ -1,4 +1,4 @@
-"""What a user sees on the console of ``train.py`` (snpdiff/console.py), and the messages for empty input files."""
+"""What a user sees on the console of ``train.py`` (snpdiff/cli/console.py), and the messages for empty input files."""
 
 from __future__ import annotations
 
@@ -13,16 +13,16 @@ from collections import Counter
 
 import pytest
 
-from snpdiff.config import compose_config, validate_config
-from snpdiff.console import (
+from snpdiff.cli.console import (
     LIGHTNING_RANK_ZERO_LOGGER,
     DropAdvertisements,
     filter_dependency_warnings,
     route_lightning_logs,
-    summary_text,
 )
+from snpdiff.config import compose_config, validate_config
 from snpdiff.data.selection import _read_population_file
 from snpdiff.errors import ConfigError, DataError
+from snpdiff.training.callbacks import summary_text
 from tests.helpers import REPO, run_dirs
 
 LOG_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d [\d:,]+\]\[(?P<logger>[\w.]+)\]\[\w+\] - (?P<message>.*)$")

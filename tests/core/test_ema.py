@@ -50,7 +50,7 @@ def test_foreach_update_gives_lightnings_average(tmp_path):
     loop, and lands on the average Lightning's own class computes (to float rounding) after 5 AdamW steps."""
     from lightning.pytorch.callbacks import EMAWeightAveraging as LightningEMA
 
-    from snpdiff.callbacks import EMAWeightAveraging
+    from snpdiff.training.callbacks import EMAWeightAveraging
 
     class Regression(pl.LightningModule):
         def __init__(self):

@@ -14,7 +14,7 @@ from snpdiff.config import PROJECT_ROOT
 from snpdiff.data import read_genotypes
 from snpdiff.errors import ConfigError
 from snpdiff.generation import load_trained_model, sample_codes
-from snpdiff.training import run_training
+from snpdiff.training.run import run_training
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from snpdiff.config import CONF_DIR, PROJECT_ROOT
-from snpdiff.schemas import OWN_COMPONENTS, PASSED_BY_CODE, _config_type, constructor_defaults, imported_signature
-from snpdiff.signatures import read_signature
+from snpdiff.config.schema import OWN_COMPONENTS, PASSED_BY_CODE, _config_type, constructor_defaults, imported_signature
+from snpdiff.config.signatures import read_signature
 
 HEAVY = ("torch", "lightning", "sklearn", "scipy")
 

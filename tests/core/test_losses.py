@@ -5,7 +5,7 @@ import torch
 
 from snpdiff.data.encoding import GenotypeEncoding
 from snpdiff.diffusion import PREDICTION_TYPES, SCHEDULE_TYPES, GaussianDiffusion
-from snpdiff.losses import DiffusionLoss, discrete_penalty, weighted_discrete_penalty
+from snpdiff.diffusion.losses import DiffusionLoss, discrete_penalty, weighted_discrete_penalty
 
 
 @pytest.mark.parametrize("mode", ["unit", "centered", "dosage"])

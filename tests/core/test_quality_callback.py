@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from snpdiff.metrics import METRICS
-from snpdiff.training import run_training
+from snpdiff.training.run import run_training
 
 
 def test_quality_metrics_are_logged_and_can_drive_checkpointing(fast_cfg):
@@ -55,7 +55,7 @@ QUICK_QUALITY = ("quality.enabled=true", "quality.log_plots=false", "optimized_m
 def scripted_scores(monkeypatch):
     """The quality callback with its sampling and scoring replaced by a script: evaluation i scores ``scores[i]``
     as ``af_r2``; returns the list of epochs at which it evaluated."""
-    from snpdiff.quality import SampleQualityCallback
+    from snpdiff.training.quality import SampleQualityCallback
 
     evaluated_epochs: list[int] = []
 
@@ -117,7 +117,7 @@ def test_the_summary_keeps_a_quality_metric_from_its_last_evaluation(tmp_path):
     """A run stopped on an epoch without an evaluation (trainer.max_time) still returns its latest val/ value."""
     from types import SimpleNamespace
 
-    from snpdiff.callbacks import MetricsJson
+    from snpdiff.training.callbacks import MetricsJson
 
     metrics_json = MetricsJson(tmp_path)
     metrics_json.history = [{"epoch": 0, "step": 3, "val_loss": 0.5, "val/af_r2": 0.75}, {"epoch": 1, "step": 6}]
@@ -153,7 +153,7 @@ def test_a_run_stopped_by_its_budget_is_evaluated_at_its_last_validation(fast_cf
 def test_quality_is_computed_on_the_ema_weights_when_ema_is_on(fast_cfg, monkeypatch):
     """With callbacks=ema the evaluation samples from the averaged weights: at each evaluation the model holds the
     EMA callback's averaged parameters, not the raw ones it trains (which differ after a few steps)."""
-    from snpdiff.quality import SampleQualityCallback
+    from snpdiff.training.quality import SampleQualityCallback
 
     seen: list[tuple[torch.Tensor, torch.Tensor]] = []
     ema_callback = []

@@ -9,7 +9,8 @@ import pytest
 import torch
 import yaml
 
-from snpdiff.training import run_training, smaller_batch
+from snpdiff.training.oom import smaller_batch
+from snpdiff.training.run import run_training
 from tests.helpers import StopAfterEpoch
 
 EPOCHS = 4
@@ -168,7 +169,7 @@ def test_the_smaller_batch_divides_the_batch(batch, smaller):
 def test_an_odd_batch_keeps_its_effective_batch_and_says_so(fast_cfg, caplog):
     """Batch 5 cannot be halved: 1 x 5 accumulated keeps the effective batch 5 (before the fix: 2 x 2 = 4)."""
     cfg = fast_cfg("data.batch_size=5", "trainer.max_epochs=1", "trainer.limit_train_batches=2")
-    with caplog.at_level(logging.WARNING, logger="snpdiff.training"):
+    with caplog.at_level(logging.WARNING, logger="snpdiff.training.run"):
         metrics = run_training(cfg, extra_callbacks=[OutOfMemoryOnce(epochs=(0,))])
     assert metrics["oom/batch_size"] == 1
     saved = yaml.safe_load((Path(cfg.paths.output_dir) / "config.yaml").read_text())

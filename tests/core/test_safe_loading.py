@@ -8,7 +8,7 @@ import torch
 
 from snpdiff.errors import ConfigError
 from snpdiff.generation import load_trained_model
-from snpdiff.training import run_training
+from snpdiff.training.run import run_training
 
 
 @pytest.fixture(scope="module")

@@ -84,7 +84,7 @@ def test_each_config_file_composes_instantiates_and_serves_batches(files, tmp_pa
 
 
 def test_every_data_option_has_every_constructor_key():
-    """conf/data/*.yaml start from GenotypeDataModule's defaults (snpdiff.schemas), so every key is there."""
+    """conf/data/*.yaml start from GenotypeDataModule's defaults (snpdiff.config.schema), so every key is there."""
     keys = set(inspect.signature(GenotypeDataModule.__init__).parameters) - {"self"}
     wired = {key for key in OmegaConf.load(CONF_DIR / "data" / "_common.yaml") if key != "defaults"}
     assert wired == {"seed", "cache_dir"}

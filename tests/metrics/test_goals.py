@@ -51,11 +51,11 @@ def test_target_metrics_carry_their_target():
 
 
 def test_training_metric_names_use_the_one_metric_goal():
-    from snpdiff import training_metrics
+    from snpdiff.metrics import names
 
-    assert training_metrics.metric_goal is metric_goal
-    assert all(training_metrics.is_metric_name(name) for name in training_metrics.LOSS_METRICS)
-    assert training_metrics.is_metric_name("val/af_r2") and training_metrics.is_metric_name("final/val/ld_corr")
-    assert training_metrics.is_logged("val/aats") and not training_metrics.is_metric_name("val/aats")
-    assert not training_metrics.is_logged("test_loss") and not training_metrics.is_logged("val/af_rr")
-    assert [training_metrics.metric_mode(n) for n in ("val_loss", "val/af_r2", "val/aats_gap")] == ["min", "max", "min"]
+    assert names.metric_goal is metric_goal
+    assert all(names.is_metric_name(name) for name in names.LOSS_METRICS)
+    assert names.is_metric_name("val/af_r2") and names.is_metric_name("final/val/ld_corr")
+    assert names.is_logged("val/aats") and not names.is_metric_name("val/aats")
+    assert not names.is_logged("test_loss") and not names.is_logged("val/af_rr")
+    assert [names.metric_mode(n) for n in ("val_loss", "val/af_r2", "val/aats_gap")] == ["min", "max", "min"]

@@ -12,10 +12,10 @@ import torch
 from hydra.utils import instantiate
 
 from snpdiff.config import compose_config
-from snpdiff.schedulers import lr_scheduler_factory
 from snpdiff.sweep.bridge import params_to_overrides
 from snpdiff.sweep.spec import ALIASES, Retired, parse_sweep
 from snpdiff.sweep.validation import checked_sweep
+from snpdiff.training.schedulers import lr_scheduler_factory
 
 # the old tool's 41 flat names, and the 8 more its guide names
 OLD_NAMES = (

@@ -134,7 +134,7 @@ def test_a_report_the_storage_fails_to_take_is_answered_go_and_said(capsys):
 
 def run_with_agent(backend: LocalBackend, claimed, overrides: list[str], monkeypatch) -> dict:
     """``run_training`` in this process with the reporter of ``claimed``, its agent's end served from a thread."""
-    from snpdiff.training import run_training
+    from snpdiff.training.run import run_training
 
     channel = ReportChannel(backend, claimed)
     monkeypatch.setenv(CHANNEL_ENV, str(trial_end(channel)))
@@ -190,7 +190,7 @@ def test_a_trial_whose_agent_is_gone_stops_after_its_next_report(tmp_path, monke
     channel = ReportChannel(backend, backend.claim(heartbeat_interval_s=60))
     monkeypatch.setenv(CHANNEL_ENV, str(trial_end(channel)))
     channel.close()  # the agent's end closed: no answer will come
-    from snpdiff.training import run_training
+    from snpdiff.training.run import run_training
 
     metrics = run_training(compose_config([*TINY, "trainer.max_epochs=3", f"paths.output_dir={tmp_path / 'run'}",
                                            callback_override(REPORTER_CALLBACK,

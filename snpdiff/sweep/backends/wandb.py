@@ -29,7 +29,6 @@ import yaml
 
 from snpdiff.cli import run_or_exit
 from snpdiff.errors import SweepError
-from snpdiff.loggers import wandb_credentials_source
 from snpdiff.run_folder import metrics_path
 from snpdiff.sweep.backends.base import AgentOptions, AgentReport, SweepBackend, TrialRecord
 from snpdiff.sweep.spec import SweepSpec, load_sweep
@@ -42,6 +41,7 @@ from snpdiff.sweep.trial import (
     trial_end_line,
     wandb_trial,
 )
+from snpdiff.training.loggers import wandb_credentials_source
 
 TRIAL_COMMAND = ["${env}", "${interpreter}", "-m", "snpdiff.sweep.backends.wandb"]
 NO_CREDENTIALS = (

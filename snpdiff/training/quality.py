@@ -12,11 +12,13 @@ from pathlib import Path
 import lightning.pytorch as pl
 import numpy as np
 import torch
+from lightning.pytorch.loggers import WandbLogger
 
+from snpdiff.compat import forget_logged_metrics
 from snpdiff.diffusion import sample, sampler_from_config
 from snpdiff.metrics import evaluate_genotypes
+from snpdiff.metrics.names import QUALITY_PREFIX
 from snpdiff.metrics.privacy import privacy_metrics
-from snpdiff.training_metrics import QUALITY_PREFIX
 
 log = logging.getLogger(__name__)
 PRIVACY_KEYS = (
@@ -40,7 +42,7 @@ class SampleQualityCallback(pl.Callback):
     The metrics are logged only on the epochs they are computed; the values of an earlier evaluation are taken out
     of ``trainer.callback_metrics`` at the start of every validation, so early stopping and ReduceLROnPlateau on a
     ``val/`` metric (with ``strict: false``, as ``conf/`` sets them) skip the epochs between evaluations: their
-    patience counts evaluations, not epochs. ``snpdiff.callbacks.ModelCheckpoint`` likewise keeps the best
+    patience counts evaluations, not epochs. ``snpdiff.training.callbacks.ModelCheckpoint`` likewise keeps the best
     checkpoint as it is on those epochs.
     """
 
@@ -115,8 +117,7 @@ class SampleQualityCallback(pl.Callback):
     def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # Lightning keeps every key ever logged in callback_metrics; an earlier evaluation's values left there would
         # be read by early stopping, plateau schedulers and metrics.json as if measured again this epoch
-        for name in [name for name in trainer.callback_metrics if name.startswith(QUALITY_PREFIX)]:
-            del trainer.callback_metrics[name]
+        forget_logged_metrics(trainer, QUALITY_PREFIX)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or not self._due(trainer):
@@ -140,6 +141,6 @@ class SampleQualityCallback(pl.Callback):
             datamodule.val_codes, synthetic, None, out_dir, populations, ld_window=self.ld_window, ploidy=ploidy
         )
         for logger in trainer.loggers:
-            if type(logger).__name__ == "WandbLogger":
+            if isinstance(logger, WandbLogger):
                 for name, path in plots.items():
                     logger.log_image(key=f"{QUALITY_PREFIX}{name}", images=[str(path)], step=trainer.global_step)

@@ -27,7 +27,8 @@ from hydra.utils import get_object
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import ValidationError
 
-from snpdiff.signatures import NotStatic, has_literal_defaults, read_signature
+from snpdiff.compat import declared_type
+from snpdiff.config.signatures import NotStatic, has_literal_defaults, read_signature
 
 # arguments the code passes itself when it instantiates a node under this top-level key, so they are not config keys
 PASSED_BY_CODE: dict[str, frozenset[str]] = {
@@ -41,7 +42,7 @@ OWN_COMPONENTS = {
     "model/unet": "snpdiff.models.UNet1D",
     "model/mlp": "snpdiff.models.MLPDenoiser",
     "diffusion/gaussian": "snpdiff.diffusion.GaussianDiffusion",
-    "loss/diffusion": "snpdiff.losses.DiffusionLoss",
+    "loss/diffusion": "snpdiff.diffusion.losses.DiffusionLoss",
     "data/genotypes": "snpdiff.data.GenotypeDataModule",
 }
 _PLAIN_TYPES = (int, float, bool, str, Path)
@@ -77,7 +78,7 @@ def _config_type(annotation: Any) -> Any:
 def _parameters(target: str, need_defaults: bool = False) -> tuple[dict[str, inspect.Parameter], dict[str, Any], bool]:
     """Keyword parameters of ``target`` (a class's ``__init__`` or a function), their type hints, and ``**kwargs``.
 
-    Read from the source where it can be (``snpdiff.signatures``: validating a config then imports neither torch
+    Read from the source where it can be (``snpdiff.config.signatures``: validating a config then imports neither torch
     nor Lightning), else from the imported target; ``need_defaults``: every default's value must be known.
     """
     try:
@@ -189,7 +190,7 @@ def check_target_node(
 
 
 def _field_type(schema: TargetSchema, name: str) -> str:
-    annotation = schema.config._get_node(name)._metadata.ref_type  # the declared type, not the value's
+    annotation = declared_type(schema.config, name)  # the declared type, not the value's
     return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
 
@@ -198,7 +199,7 @@ def check_target_nodes(config: Mapping) -> list[str]:
 
     Arguments in ``PASSED_BY_CODE`` under a node's top-level key are not allowed as keys.
     """
-    from snpdiff.schedulers import SCHEDULER_KEYS
+    from snpdiff.config.schedulers import SCHEDULER_KEYS
 
     problems: list[str] = []
 

@@ -1,5 +1,5 @@
 """What the console shows: one line per event, no third-party advertisements, no dependency warnings a user cannot
-act on, and a model summary with real figures.
+act on (the model summary with real figures is ``snpdiff.training.callbacks.ModelSummary``).
 
 ``setup_console()`` is called by ``train.py`` once Hydra has configured logging (its console and ``<task>.log``
 handlers on the root logger):
@@ -19,10 +19,6 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass
-from typing import Any
-
-from lightning.pytorch.callbacks import ModelSummary as LightningModelSummary
-from lightning.pytorch.utilities.model_summary.model_summary import get_formatted_model_size, get_human_readable_count
 
 LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric")
 # the logger Lightning's rank_zero_info/rank_zero_warn write to (lightning.pytorch.utilities.rank_zero sets it)
@@ -92,34 +88,3 @@ def setup_console() -> None:
     if not any(isinstance(f, DropAdvertisements) for f in rank_zero.filters):
         rank_zero.addFilter(DropAdvertisements())
     filter_dependency_warnings()
-
-
-def summary_text(summary_data: list[tuple[str, list[str]]], total_parameters: int, trainable_parameters: int,
-                 model_size: float, total_flops: int) -> str:
-    """Lightning's layer table and totals, without a FLOPs column and total when none were measured (Lightning
-    counts FLOPs only for a module with an ``example_input_array``)."""
-    columns = [(name, values) for name, values in summary_data if name != "FLOPs" or total_flops]
-    widths = [max(len(name), *(len(value) for value in values)) for name, values in columns]
-    table = [[name for name, _ in columns], *zip(*(values for _, values in columns), strict=True)]
-    rows = [" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in table]
-    rows.insert(1, "-" * (sum(widths) + 3 * (len(widths) - 1)))
-    totals = [(get_human_readable_count(trainable_parameters), "Trainable params"),
-              (get_human_readable_count(total_parameters - trainable_parameters), "Non-trainable params"),
-              (get_human_readable_count(total_parameters), "Total params"),
-              (get_formatted_model_size(model_size), "Total estimated model params size (MB)")]
-    if total_flops:
-        totals.append((get_human_readable_count(total_flops), "Total FLOPs"))
-    rows += [f"{value:<10} {label}" for value, label in totals]
-    return "\n".join(rows)
-
-
-class ModelSummary(LightningModelSummary):
-    """Lightning's ``ModelSummary`` callback, logged as one record, with FLOPs only when they were measured."""
-
-    @staticmethod
-    def summarize(summary_data: list[tuple[str, list[str]]], total_parameters: int, trainable_parameters: int,
-                  model_size: float, total_training_modes: dict[str, int], total_flops: int,
-                  **summarize_kwargs: Any) -> None:
-        text = summary_text(summary_data, total_parameters, trainable_parameters, model_size, total_flops)
-        logging.getLogger(__name__).info("model summary:\n%s", text)
-

@@ -1,20 +1,27 @@
-"""The callbacks snpdiff provides: ``MetricsJson`` (installed by the training itself), ``LearningRateLog``,
-``ModelCheckpoint`` and ``EMAWeightAveraging``."""
+"""The callbacks snpdiff provides: ``MetricsJson`` and ``EpochSeed`` (installed by the training itself),
+``LearningRateLog``, ``ModelCheckpoint``, ``EMAWeightAveraging`` and ``ModelSummary`` (``conf/callbacks``)."""
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import random
 from typing import Any
 
 import lightning.pytorch as pl
+import numpy as np
+import torch
 from lightning.pytorch import callbacks
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities.model_summary.model_summary import get_formatted_model_size, get_human_readable_count
 from torch.optim.swa_utils import get_ema_multi_avg_fn
 
+from snpdiff.compat import use_multi_avg_fn
+from snpdiff.data.datamodule import derived_seed
 from snpdiff.errors import ConfigError
+from snpdiff.metrics.names import QUALITY_PREFIX
 from snpdiff.run_folder import atomic_write_json, metrics_path
-from snpdiff.training_metrics import QUALITY_PREFIX
 
 
 def _scalar(value: Any) -> float | None:
@@ -75,6 +82,22 @@ class MetricsJson(Callback):
         return payload
 
 
+class EpochSeed(Callback):
+    """Reseeds the global RNGs (torch, numpy, random) at the start of every training epoch from ``(seed, epoch,
+    rank)``: the diffusion timesteps, noise and dropout of epoch k depend on nothing that ran before it, so a run
+    resumed from a checkpoint trains epoch k exactly as the uninterrupted run did (the shuffle is seeded the same way,
+    ``snpdiff.data.datamodule.EpochShuffle``). The rank keeps DDP processes from drawing the same noise."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        seed = derived_seed(self.seed, trainer.current_epoch, trainer.global_rank)
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        random.seed(seed)
+
+
 class LearningRateLog(Callback):
     """Logs ``lr-<Optimizer>`` (the first parameter group's learning rate) through ``self.log``.
 
@@ -102,6 +125,7 @@ class ModelCheckpoint(callbacks.ModelCheckpoint):
     """
 
     def _save_topk_checkpoint(self, trainer: pl.Trainer, monitor_candidates: dict[str, Any]) -> None:
+        # a private hook of Lightning's (snpdiff.compat.TOPK_CHECKPOINT_HOOK, tested there)
         if self.monitor is not None and self.monitor not in monitor_candidates:
             return
         super()._save_topk_checkpoint(trainer, monitor_candidates)
@@ -119,6 +143,34 @@ class EMAWeightAveraging(callbacks.EMAWeightAveraging):
 
     def __init__(self, decay: float = 0.999, **kwargs: Any):
         super().__init__(decay=decay, **kwargs)
-        # WeightAveraging hands these kwargs to AveragedModel, which takes avg_fn or multi_avg_fn, not both
-        self._kwargs.pop("avg_fn")
-        self._kwargs["multi_avg_fn"] = get_ema_multi_avg_fn(decay)
+        use_multi_avg_fn(self, get_ema_multi_avg_fn(decay))
+
+
+def summary_text(summary_data: list[tuple[str, list[str]]], total_parameters: int, trainable_parameters: int,
+                 model_size: float, total_flops: int) -> str:
+    """Lightning's layer table and totals, without a FLOPs column and total when none were measured (Lightning
+    counts FLOPs only for a module with an ``example_input_array``)."""
+    columns = [(name, values) for name, values in summary_data if name != "FLOPs" or total_flops]
+    widths = [max(len(name), *(len(value) for value in values)) for name, values in columns]
+    table = [[name for name, _ in columns], *zip(*(values for _, values in columns), strict=True)]
+    rows = [" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in table]
+    rows.insert(1, "-" * (sum(widths) + 3 * (len(widths) - 1)))
+    totals = [(get_human_readable_count(trainable_parameters), "Trainable params"),
+              (get_human_readable_count(total_parameters - trainable_parameters), "Non-trainable params"),
+              (get_human_readable_count(total_parameters), "Total params"),
+              (get_formatted_model_size(model_size), "Total estimated model params size (MB)")]
+    if total_flops:
+        totals.append((get_human_readable_count(total_flops), "Total FLOPs"))
+    rows += [f"{value:<10} {label}" for value, label in totals]
+    return "\n".join(rows)
+
+
+class ModelSummary(callbacks.ModelSummary):
+    """Lightning's ``ModelSummary`` callback, logged as one record, with FLOPs only when they were measured."""
+
+    @staticmethod
+    def summarize(summary_data: list[tuple[str, list[str]]], total_parameters: int, trainable_parameters: int,
+                  model_size: float, total_training_modes: dict[str, int], total_flops: int,
+                  **summarize_kwargs: Any) -> None:
+        text = summary_text(summary_data, total_parameters, trainable_parameters, model_size, total_flops)
+        logging.getLogger(__name__).info("model summary:\n%s", text)

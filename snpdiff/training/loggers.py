@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import netrc
 import os
+import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,6 +77,8 @@ def wandb_logger(
     """
     from lightning.pytorch.loggers import WandbLogger  # here: credential checks above must not import lightning
 
+    from snpdiff.compat import drop_wandb_init_key
+
     os.environ.setdefault("WANDB_SILENT", "true")
     logger = WandbLogger(
         project=project,
@@ -90,5 +93,18 @@ def wandb_logger(
         resume="allow",
     )
     # Lightning always passes anonymous=None, which wandb>=0.19 answers with a deprecation warning nobody can act on
-    logger._wandb_init.pop("anonymous", None)
+    drop_wandb_init_key(logger, "anonymous")
     return logger
+
+
+
+def finish_wandb_run() -> None:
+    """End this process's W&B run, if one is open. Lightning's ``WandbLogger`` leaves it open after ``finalize``
+    (which ``Trainer.fit`` calls itself), and wandb would then wait for it when the process exits; the training
+    closes it once its last metrics are logged."""
+    if "wandb" not in sys.modules:
+        return  # no W&B logger ran in this process
+    import wandb
+
+    if wandb.run is not None:
+        wandb.finish()

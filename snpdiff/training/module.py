@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from snpdiff.diffusion import GaussianDiffusion
-from snpdiff.losses import DiffusionLoss
+from snpdiff.diffusion.losses import DiffusionLoss
 
 # validation evaluates every sample at this many evenly spaced timesteps, with noise from a fixed seed
 VAL_TIMESTEPS = 4

@@ -1,4 +1,4 @@
-"""What the four entry points share: one way to end on a user error.
+"""How the four entry points end on a user error.
 
 A user error (an ``SnpdiffError``: bad config, bad file, bad sweep) prints ``error: <message>`` on stderr and exits
 with status 2, before any work starts where it can be found early. Anything else is a bug and keeps its traceback
@@ -53,7 +53,7 @@ def unknown_override_message(error: BaseException, config_name: str) -> str | No
     from omegaconf import DictConfig
     from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
-    from snpdiff.schemas import PASSED_BY_CODE, target_schema, unknown_key_message
+    from snpdiff.config.schema import PASSED_BY_CODE, target_schema, unknown_key_message
 
     cause = error.__cause__
     not_in_config = isinstance(cause, (ConfigKeyError, ConfigAttributeError))  # "Key '...' is not in struct"
@@ -80,28 +80,19 @@ def unknown_keys_as_user_errors(config_name: str) -> Iterator[None]:
     """Around a ``@hydra.main`` app: an override of a key the config lacks (``model.chanels=8``, no ``+``) ends as
     ``error: unknown key ...; allowed: ...; did you mean ...?`` and exit status 2, before any work starts.
 
-    Hydra composes before the app's function runs and reports composition errors itself, in
-    ``hydra._internal.utils.run_and_report``; this wraps that reporter while the block runs. Every other error
-    keeps Hydra's usual report.
+    Hydra composes before the app's function runs and reports composition errors itself; this wraps that reporter
+    while the block runs (``snpdiff.compat.hydra_error_reporter``). Every other error keeps Hydra's usual report.
     """
-    from hydra._internal import utils
+    from snpdiff.compat import hydra_error_reporter
 
-    report = utils.run_and_report
+    def checked(function: Callable[[], Any]) -> Any:
+        try:
+            return function()
+        except Exception as exc:
+            message = unknown_override_message(exc, config_name)
+            if message is None:
+                raise
+            fail(message)
 
-    def run_and_report(function: Callable[[], Any]) -> Any:
-        def checked() -> Any:
-            try:
-                return function()
-            except Exception as exc:
-                message = unknown_override_message(exc, config_name)
-                if message is None:
-                    raise
-                fail(message)
-
-        return report(checked)
-
-    utils.run_and_report = run_and_report
-    try:
+    with hydra_error_reporter(checked):
         yield
-    finally:
-        utils.run_and_report = report

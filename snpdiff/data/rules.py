@@ -2,7 +2,7 @@
 
 ``check_data_config`` takes the composed values (``cfg.data`` as a dict, or the data module's own arguments); it
 has no defaults of its own (they live in ``GenotypeDataModule.__init__``) and checks only the keys it is given, so
-a rule whose key is absent is skipped. Unknown keys and types are the schema's business (``snpdiff.schemas``).
+a rule whose key is absent is skipped. Unknown keys and types are the schema's business (``snpdiff.config.schema``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Config composition and validation: every problem of a config is found here, before any work starts.
+"""Config validation: every problem of a composed config is found here, before any work starts.
 
-Unknown keys and types come from structured configs (``snpdiff.schemas``); value rules of a component live beside
-the component (``check_unet_config``, ``check_diffusion_config``, ``check_data_config``). This module composes,
-calls them, adds the rules that span groups and collects every problem into one ``ConfigError``.
+Unknown keys and types come from structured configs (``snpdiff.config.schema``); value rules of a component live
+beside the component (``check_unet_config``, ``check_diffusion_config``, ``check_data_config``). This module calls
+them, adds the rules that span groups and collects every problem into one ``ConfigError``.
 """
 
 from __future__ import annotations
@@ -11,50 +11,14 @@ import math
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from snpdiff.config.resolvers import fused_optimizer
+from snpdiff.config.schedulers import resolve_floors
+from snpdiff.config.schema import PLAIN_SCHEMAS, check_node, check_target_nodes
 from snpdiff.errors import ConfigError
-from snpdiff.schedulers import resolve_floors
-from snpdiff.schemas import PLAIN_SCHEMAS, check_node, check_target_nodes, register_schemas
-from snpdiff.training_metrics import is_metric_name  # also registers the configs' metric_mode resolver
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-CONF_DIR = PROJECT_ROOT / "conf"
-
-
-def fused_optimizer(precision: object) -> bool:
-    """``fused: ${fused_optimizer:${trainer.precision}}`` (conf/optimizer): Adam(W)'s fused kernel, except under a
-    mixed precision, where Lightning refuses gradient clipping with an optimizer that unscales gradients itself."""
-    return "mixed" not in str(precision)
-
-
-if not OmegaConf.has_resolver("fused_optimizer"):
-    OmegaConf.register_new_resolver("fused_optimizer", fused_optimizer)
-
-
-def compose_config(overrides: list[str] | None = None, config_name: str = "train") -> DictConfig:
-    """Compose ``conf/<config_name>.yaml`` with Hydra's compose API, as ``train.py`` would, in struct mode.
-
-    Outside a running Hydra app ``paths.output_dir`` points at a fresh folder under ``paths.log_dir``
-    unless an override sets it.
-    """
-    from hydra import compose, initialize_config_dir
-
-    from snpdiff.cluster import expose_launchers
-
-    expose_launchers()
-    register_schemas()
-    overrides = list(overrides or [])
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name=config_name):
-        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
-    output_dir = cfg.hydra.run.dir
-    with open_dict(cfg):
-        if not any(o.split("=", 1)[0].lstrip("+~") == "paths.output_dir" for o in overrides):
-            cfg.paths.output_dir = output_dir
-        del cfg["hydra"]
-    OmegaConf.set_struct(cfg, True)
-    return cfg
+from snpdiff.metrics.names import is_metric_name
 
 
 def _positive(cfg: DictConfig, key: str, problems: list[str], allow_zero: bool = False) -> None:
@@ -80,7 +44,7 @@ def _override_file_problem(group: str, content: Any) -> str:
 
 def _schema_problems(plain: dict[str, Any]) -> dict[str, list[str]]:
     """Unknown keys and wrong types per top-level key ("" for the top level itself): every ``_target_`` node
-    against its target, the nodes without one against their dataclass (``snpdiff.schemas``)."""
+    against its target, the nodes without one against their dataclass (``snpdiff.config.schema``)."""
     misplaced = {group: plain[group] for group in OVERRIDE_GROUPS if group in plain}
     keys = {key: value for key, value in plain.items() if key not in misplaced}
     problems = {"": [*(_override_file_problem(group, content) for group, content in misplaced.items()),
@@ -97,9 +61,9 @@ def _component_problems(plain: dict[str, Any], schema_ok: set[str]) -> list[str]
 
     Only for groups in ``schema_ok``: where keys or types are wrong, the value rules would repeat the problem.
     """
-    from snpdiff.data.validation import check_data_config
-    from snpdiff.diffusion.checks import check_diffusion_config
-    from snpdiff.models.checks import check_mlp_config, check_unet_config
+    from snpdiff.data.rules import check_data_config
+    from snpdiff.diffusion.rules import check_diffusion_config
+    from snpdiff.models.rules import check_mlp_config, check_unet_config
 
     is_mlp = plain.get("model", {}).get("_target_", "").endswith("MLPDenoiser")
     checkers = {
@@ -137,7 +101,7 @@ def _scheduler_problems(cfg: DictConfig) -> list[str]:
     problems: list[str] = []
     scheduler = cfg.get("scheduler") or {}
     for key in ("eta_min", "min_lr"):
-        if scheduler.get(key) is not None:  # null: a ratio of optimizer.lr (snpdiff.schedulers)
+        if scheduler.get(key) is not None:  # null: a ratio of optimizer.lr (snpdiff.training.schedulers)
             _positive(cfg, f"scheduler.{key}", problems, allow_zero=True)
     factor = scheduler.get("factor")
     if factor is not None and not (isinstance(factor, (int, float)) and 0 < factor < 1):
@@ -161,7 +125,7 @@ def _cross_group_problems(cfg: DictConfig) -> list[str]:
     if not is_metric_name(cfg.optimized_metric):
         problems.append(
             f"optimized_metric={cfg.optimized_metric!r} is not a metric the training logs; use val_loss, "
-            "train_loss_epoch or a val/<quality metric> (see snpdiff.training_metrics)"
+            "train_loss_epoch or a val/<quality metric> (see snpdiff.metrics.names)"
         )
     elif str(cfg.optimized_metric).startswith("val/") and not cfg.quality.enabled:
         problems.append(f"optimized_metric={cfg.optimized_metric!r} needs quality.enabled=true")
@@ -202,8 +166,3 @@ def validate_config(cfg: DictConfig) -> None:
     problems += _optimizer_problems(cfg) + _scheduler_problems(cfg) + _cross_group_problems(cfg)
     if problems:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
-
-
-def to_plain(cfg: DictConfig) -> dict[str, Any]:
-    """The resolved config as plain Python containers (what checkpoints and W&B store)."""
-    return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)

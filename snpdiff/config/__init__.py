@@ -1,0 +1,11 @@
+"""The config tree: compose ``conf/`` (``compose``), check it (``rules``, ``schema`` and ``schedulers``; every
+problem is found before any work starts), and the OmegaConf resolvers the entry points register (``resolvers``).
+
+Light on purpose: nothing here imports torch or Lightning, so a bad config is reported in about a second.
+"""
+
+from snpdiff.config.compose import CONF_DIR, PROJECT_ROOT, compose_config, to_plain
+from snpdiff.config.resolvers import register_resolvers
+from snpdiff.config.rules import validate_config
+
+__all__ = ["CONF_DIR", "PROJECT_ROOT", "compose_config", "register_resolvers", "to_plain", "validate_config"]

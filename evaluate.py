@@ -4,12 +4,16 @@ Thin entry point: the work is ``snpdiff.metrics.files.evaluate_files``; options 
 error (missing file, mismatched SNPs, bad option) ends with ``error: <message>`` on stderr and exit status 2.
 """
 
+import logging
+
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from snpdiff.cli import run_or_exit
 from snpdiff.cli.memory import keep_freed_memory
 from snpdiff.metrics.files import evaluate_files
+
+log = logging.getLogger("snpdiff")
 
 
 @hydra.main(config_path="conf", config_name="evaluate", version_base="1.3")
@@ -29,10 +33,11 @@ def main(cfg: DictConfig) -> None:
         seed=cfg.seed,
         plots=cfg.plots,
     )
-    print(f"metrics: {result.metrics_path}")
-    print(f"report:  {result.report_path}")
+    # on the console and in <out>/evaluate.log
+    log.info("metrics: %s", result.metrics_path)
+    log.info("report: %s", result.report_path)
     if result.plots:
-        print(f"plots:   {next(iter(result.plots.values())).parent} ({len(result.plots)} PNG files)")
+        log.info("plots: %s (%d PNG files)", next(iter(result.plots.values())).parent, len(result.plots))
 
 
 if __name__ == "__main__":

@@ -5,8 +5,12 @@
 A user error (bad checkpoint, format, count) ends with ``error: <message>`` on stderr and exit status 2.
 """
 
+import logging
+
 import hydra
 from omegaconf import DictConfig
+
+log = logging.getLogger("snpdiff")
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="generate")
@@ -18,7 +22,7 @@ def main(cfg: DictConfig) -> None:
     keep_freed_memory()  # model calls reuse freed memory instead of page-faulting it in (snpdiff/cli/memory.py)
 
     for path in run_or_exit(write_synthetic, cfg):
-        print(f"wrote {path}")
+        log.info("wrote %s", path)  # on the console and in the run folder's generate.log
 
 
 if __name__ == "__main__":

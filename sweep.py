@@ -19,6 +19,7 @@ import sys
 
 from snpdiff.cli import fail, user_errors
 from snpdiff.sweep.backends import BACKEND_NAMES, AgentOptions, open_sweep
+from snpdiff.sweep.backends.base import DEFAULT_HEARTBEAT_INTERVAL_S
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -154,8 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--count", type=int, help="run at most this many trials (default: until the sweep is done)")
     agent.add_argument("--max-consecutive-failures", type=int, default=5,
                        help="stop after this many failed trials in a row (default: 5)")
-    agent.add_argument("--heartbeat-interval", type=float, default=10.0,
-                       help="local backend: seconds between heartbeats; a trial silent for 3 intervals is failed")
+    agent.add_argument("--heartbeat-interval", type=float, default=DEFAULT_HEARTBEAT_INTERVAL_S,
+                       help="local backend: seconds between heartbeats (default: %(default)s); a running trial silent "
+                            "for 3 intervals of the slowest-beating agent is failed")
     agent.add_argument("--launcher", help="run the agents as jobs of this launcher profile (slurm, slurm_cpu, local; "
                                           "launchers/hydra/launcher/) instead of in this process")
     agent.add_argument("--agents", type=int, default=1, help="with --launcher: number of agent jobs (default: 1)")

@@ -1,4 +1,4 @@
-"""Every private API of Hydra, OmegaConf, Lightning and W&B that snpdiff relies on, each behind one named function.
+"""Every private API of Hydra, OmegaConf, Lightning and Optuna that snpdiff relies on, each behind one named function.
 
 These are the places a new release of a dependency can break without notice. Each entry says what it uses and
 why there is no public way; ``tests/test_compat.py`` has a test per entry that fails on a release that removes or
@@ -15,6 +15,7 @@ changes it. ``pyproject.toml``'s floors are the oldest releases these entries ar
 | ``use_multi_avg_fn``           | Lightning  | ``WeightAveraging._kwargs``                                    |
 | ``forget_logged_metrics``      | Lightning  | ``trainer.callback_metrics`` is the live dict the loops read   |
 | ``drop_wandb_init_key``        | Lightning  | ``WandbLogger._wandb_init``                                    |
+| ``optuna_heartbeat_base``      | Optuna     | ``optuna.storages._heartbeat.BaseHeartbeat``                   |
 
 Nothing here is imported at module level: config validation uses the OmegaConf entries without loading Lightning.
 """
@@ -115,3 +116,13 @@ def drop_wandb_init_key(logger: WandbLogger, key: str) -> None:
     """Leave ``key`` out of the arguments Lightning's ``WandbLogger`` will pass to ``wandb.init``: Lightning always
     passes some (``anonymous=None``) that newer wandb releases answer with a warning nobody can act on."""
     logger._wandb_init.pop(key, None)
+
+
+def optuna_heartbeat_base() -> type:
+    """Optuna's heartbeat interface (``record_heartbeat``, ``_get_stale_trial_ids``, ``get_heartbeat_interval`` and
+    the stale-trial callback getter), which ``optuna.storages.fail_stale_trials`` accepts from any storage that
+    implements it. Optuna implements it for RDB storages only and keeps the class in a private module; the local
+    sweep backend implements it for journal files (``snpdiff.sweep.backends.local.JournalHeartbeatStorage``)."""
+    from optuna.storages._heartbeat import BaseHeartbeat
+
+    return BaseHeartbeat

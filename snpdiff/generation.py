@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import pickle
+import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -17,6 +19,8 @@ from snpdiff.data.types import GenotypeSet, SnpInfo
 from snpdiff.diffusion import DDPMSampler, GaussianDiffusion, sample, sampler_from_config
 from snpdiff.errors import ConfigError
 from snpdiff.models import MLPDenoiser, UNet1D
+
+log = logging.getLogger(__name__)
 
 # The only classes a checkpoint's stored config may name, per node: a checkpoint is input, not code. Each is built
 # directly from plain keyword values; nothing in a checkpoint goes through Hydra's instantiate.
@@ -158,8 +162,11 @@ def sample_codes(
     diffusion = trained.diffusion
     clip = (float(trained.encoding.values.min()), float(trained.encoding.values.max()))
     chosen = sampler_from_config(diffusion, sampler, clip_denoised=clip)
-    if isinstance(chosen, DDPMSampler) and sampling_steps is None:
-        sampling_steps = diffusion.timesteps
+    if sampling_steps is None:
+        sampling_steps = diffusion.timesteps if isinstance(chosen, DDPMSampler) else diffusion.sampling_steps
+    described = f"{n} individuals x {trained.seq_length} SNPs: {sampler or diffusion.sampler}, {sampling_steps} steps"
+    log.info("sampling %s, batches of %d", described, batch_size)
+    started = time.perf_counter()
     device = next(trained.model.parameters()).device
     generator = torch.Generator(device="cpu").manual_seed(seed)
     batches = []
@@ -179,6 +186,7 @@ def sample_codes(
             )
             batches.append(x0[:, 0].float().cpu().numpy())
     values = np.concatenate(batches)
+    log.info("sampled %s in %.1f s", described, time.perf_counter() - started)
     if frequencies is not None:
         return trained.encoding.decode_by_frequencies(values, frequencies).astype(np.int8)
     return trained.encoding.decode(values).astype(np.int8)

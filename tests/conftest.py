@@ -5,8 +5,11 @@ import os
 import pytest
 import torch
 
+from snpdiff.config import compose_config
+
 torch.set_num_threads(1)
 os.environ.setdefault("WANDB_SILENT", "true")
+FAST = ["debug=fast", "logger=none", "callbacks.progress_bar=null"]
 
 
 @pytest.fixture(autouse=True)
@@ -36,3 +39,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     weight = {group: (group != "slurm", -sum(item.get_closest_marker("slow") is not None for item in members))
               for group, members in groups.items()}
     items[:] = [item for group in sorted(groups, key=weight.__getitem__) for item in groups[group]]
+
+
+@pytest.fixture
+def fast_cfg(tmp_path):
+    """Compose the ``debug=fast`` config writing into a temporary output folder; extra overrides appended."""
+
+    def make(*overrides: str, output_dir=None):
+        return compose_config([*FAST, f"paths.output_dir={output_dir or tmp_path / 'run'}", *overrides])
+
+    return make

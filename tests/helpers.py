@@ -1,8 +1,9 @@
 """Helpers shared by test modules (test modules import from here, never from each other or from a conftest).
 
 Sweeps: ``TINY_TRIAL`` (fixed parameters of a seconds-long real trial), ``write_sweep``, ``sweep_cli`` and
-``start_agent`` (``sweep.py`` as a user runs it). Training: ``run_train`` and ``run_dirs`` (``train.py`` as a user
-runs it), ``StopAfterEpoch`` (ends a run as a killed job would).
+``start_agent`` (``sweep.py`` as a user runs it), ``checked`` (what ``init`` finds in a sweep, in this process).
+Training: ``run_train`` and ``run_dirs`` (``train.py`` as a user runs it), ``StopAfterEpoch`` (ends a run as a
+killed job would).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import yaml
+
+from snpdiff.sweep.rules import check_sweep
+from snpdiff.sweep.spec import SweepSpec, parse_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 # Fixed parameters that make a real train.py trial take seconds: debug=fast (tiny data slice, 2 epochs of 3
@@ -74,3 +78,10 @@ class StopAfterEpoch(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.current_epoch == self.epoch:
             trainer.should_stop = True
+
+
+def checked(raw: dict, backend: str = "local") -> tuple[SweepSpec, list[str], list[str]]:
+    """What `init` finds in the sweep ``raw``: ``(the checked spec, every problem, the lines it prints)``."""
+    spec, problems = parse_sweep(raw)
+    check = check_sweep(spec, backend)
+    return check.spec, problems + check.problems, check.messages

@@ -179,3 +179,37 @@ def test_drop_wandb_init_key_removes_an_argument_lightning_passes_to_wandb_init(
     assert "anonymous" in logger._wandb_init and logger._wandb_init["project"] == "compat"
     compat.drop_wandb_init_key(logger, "anonymous")
     assert "anonymous" not in logger._wandb_init and logger._wandb_init["project"] == "compat"
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
+def test_optuna_heartbeat_base_is_what_fail_stale_trials_accepts(tmp_path):
+    """Optuna's stale check takes any storage that implements the heartbeat interface: a journal that does has its
+    silent running trial failed (the local sweep backend's JournalHeartbeatStorage relies on this)."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    base = compat.optuna_heartbeat_base()
+    assert isinstance(optuna.storages.RDBStorage("sqlite://", heartbeat_interval=1), base)
+
+    class Beating(optuna.storages.JournalStorage, base):
+        def record_heartbeat(self, trial_id):
+            pass
+
+        def _get_stale_trial_ids(self, study_id):
+            running = self.get_all_trials(study_id, states=(optuna.trial.TrialState.RUNNING,))
+            return [self.get_trial_id_from_study_id_trial_number(study_id, t.number) for t in running]
+
+        def get_heartbeat_interval(self):
+            return 1
+
+        def get_heartbeat_stale_trial_callback(self):
+            return None
+
+        def get_failed_trial_callback(self):
+            return None
+
+    study = optuna.create_study(storage=Beating(JournalFileBackend(str(tmp_path / "journal.log"))))
+    trial = study.ask()
+    optuna.storages.fail_stale_trials(study)
+    assert study.trials[trial.number].state == optuna.trial.TrialState.FAIL

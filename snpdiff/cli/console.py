@@ -12,6 +12,9 @@ handlers on the root logger):
   drops records that advertise (``ADVERTISEMENT_MARKERS``), nothing else.
 - Warnings filtered at their source (``DEPENDENCY_WARNINGS``): each names the message, category and the module that
   triggers it, so the same warning raised by snpdiff's own code still shows.
+- Records marked ``SHOWN_BY_PROGRESS_BAR`` (the epoch lines of ``snpdiff.training.progress.ProgressLog`` while a
+  progress bar is on) are kept off handlers that write to a terminal, where the bar shows the same figures and a line
+  written under it garbles it; the log file, and a console redirected to a file, keep them.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pyto
 # the logger Lightning's rank_zero_info/rank_zero_warn write to (lightning.pytorch.utilities.rank_zero sets it)
 LIGHTNING_RANK_ZERO_LOGGER = "lightning.pytorch.utilities.rank_zero"
 ADVERTISEMENT_MARKERS = ("litlogger",)
+# a log record attribute (``logger.info(..., extra={SHOWN_BY_PROGRESS_BAR: True})``): a progress bar shows the same
+SHOWN_BY_PROGRESS_BAR = "shown_by_progress_bar"
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,26 @@ class DropAdvertisements(logging.Filter):
         return not any(marker in message for marker in ADVERTISEMENT_MARKERS)
 
 
+class DropWhatTheProgressBarShows(logging.Filter):
+    """A handler filter that drops records marked ``SHOWN_BY_PROGRESS_BAR``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, SHOWN_BY_PROGRESS_BAR, False)
+
+
+def writes_to_terminal(handler: logging.Handler) -> bool:
+    """Whether ``handler`` writes to a terminal (a console handler whose stream is a TTY; never a log file)."""
+    stream = getattr(handler, "stream", None)
+    return not isinstance(handler, logging.FileHandler) and stream is not None and stream.isatty()
+
+
+def keep_progress_lines_off_terminals() -> None:
+    """Add ``DropWhatTheProgressBarShows`` to the root handlers that write to a terminal."""
+    for handler in logging.getLogger().handlers:
+        if writes_to_terminal(handler) and not any(isinstance(f, DropWhatTheProgressBarShows) for f in handler.filters):
+            handler.addFilter(DropWhatTheProgressBarShows())
+
+
 def route_lightning_logs() -> None:
     """Send Lightning's log records through the root logger's handlers only (when the root has handlers)."""
     if not logging.getLogger().handlers:
@@ -82,8 +107,10 @@ def filter_dependency_warnings() -> None:
 
 
 def setup_console() -> None:
-    """Route Lightning's logs to the root handlers, drop advertisements and filter dependency warnings (idempotent)."""
+    """Route Lightning's logs to the root handlers, drop advertisements, keep the progress lines a bar shows off
+    terminals and filter dependency warnings (idempotent)."""
     route_lightning_logs()
+    keep_progress_lines_off_terminals()
     rank_zero = logging.getLogger(LIGHTNING_RANK_ZERO_LOGGER)
     if not any(isinstance(f, DropAdvertisements) for f in rank_zero.filters):
         rank_zero.addFilter(DropAdvertisements())

@@ -1,14 +1,13 @@
 """The process's memory allocator: keep freed tensor memory for reuse instead of handing it back to the kernel.
 
 A CPU model call allocates and frees feature maps of a few MB each, dozens of times. With glibc's default settings
-malloc returns such blocks to the kernel when they are freed (they are above its mmap threshold, or they sit at the
-top of a heap above its 128 KiB trim threshold), and the next call maps them again: every 4 KiB page of every
-feature map costs a page fault and zeroing by the kernel. DDIM-50 sampling of 64 x 1,024 SNPs with the default UNet
-took 3.1 million page faults and 8.5 s of system time for 10 s of sampling (benchmarks/sampling.py, 2 cores); with
-the thresholds below 0.14 million and 0.7 s, and each model call 1.2-1.4x faster (docs/performance.md). PyTorch's
-CPU performance guide makes the same point with jemalloc or TCMalloc preloaded; these two glibc settings
-(`mallopt`, the same as `GLIBC_TUNABLES=glibc.malloc.mmap_threshold=...:glibc.malloc.trim_threshold=...`) get
-it in the running process with the allocator every Linux Python already has.
+malloc returns such blocks to the kernel when they are freed (they are above its mmap threshold, or they sit at the top
+of a heap above its 128 KiB trim threshold), and the next call maps them again: every 4 KiB page of every feature map
+costs a page fault and zeroing by the kernel, and in CPU sampling that kernel work is a large share of each model call
+(``benchmarks/allocator.py`` measures it with and without these settings; the figures are in docs/performance.md).
+PyTorch's CPU performance guide makes the same point with jemalloc or TCMalloc preloaded; these two glibc settings
+(`mallopt`, the same as `GLIBC_TUNABLES=glibc.malloc.mmap_threshold=...:glibc.malloc.trim_threshold=...`) get it in the
+running process with the allocator every Linux Python already has.
 
 The cost: up to TRIM_THRESHOLD of freed memory stays with the process (its peak, which a training run reaches every
 step anyway) instead of going back to the system.

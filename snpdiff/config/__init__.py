@@ -1,7 +1,7 @@
 """The config tree: compose ``conf/`` (``compose``), check it (``rules``, ``schema`` and ``schedulers``; every
 problem is found before any work starts), and the OmegaConf resolvers the entry points register (``resolvers``).
 
-Light on purpose: nothing here imports torch or Lightning, so a bad config is reported in about a second.
+Light on purpose: nothing here imports torch or Lightning, so a bad config is reported before they load.
 """
 
 from snpdiff.config.compose import CONF_DIR, PROJECT_ROOT, compose_config, to_plain

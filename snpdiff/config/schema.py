@@ -8,6 +8,9 @@ Two uses, both driven by a component's signature (like hydra-zen's ``builds(popu
 - ``check_target_nodes`` checks every ``_target_`` node of a config (model, optimizer, scheduler, callbacks.*,
   logger.*, nested ones too) against a dataclass built from its target's signature: unknown keys and wrong types
   come back as messages naming the key and what is allowed.
+
+``type_ok`` is the one check that a value fits a key's type; sweeps make it too, finding a dotted key's schema with
+``key_schema``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from hydra.utils import get_object
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import ValidationError
 
 from snpdiff.compat import declared_type
@@ -155,26 +158,80 @@ def check_node(node: Mapping, key: str, schema: TargetSchema, extra_keys: Sequen
             if not schema.takes_kwargs:
                 problems.append(unknown_key_message(path, schema.target, (*schema.keys, *extra_keys)))
             continue
-        if not _type_ok(schema, name, value):
-            allowed = _field_type(schema, name)
+        if not type_ok(schema, name, value):
+            allowed = type_name(schema, name)
             problems.append(f"{path}={value!r} has the wrong type for {schema.target}; allowed: {allowed}")
     return problems
 
 
+# Declared types whose values must be of the type itself: the config nodes are plain (``register_schemas``), so text
+# such as 'yes' or '8', which OmegaConf's check would accept as true or 8, reaches the constructor as text.
+_EXACT_TYPES: dict[Any, tuple[type, ...]] = {bool: (bool,), int: (int,), float: (int, float)}
 # (target, key, repr(value)) -> whether the value fits the key's type: a sweep validates the same values many times
 _TYPE_CHECKS: dict[tuple[str, str, str], bool] = {}
 
 
-def _type_ok(schema: TargetSchema, name: str, value: Any) -> bool:
-    """Whether ``value`` fits the type of ``schema``'s key ``name`` (OmegaConf's own check; memoised)."""
+def type_ok(schema: TargetSchema, name: str, value: Any) -> bool:
+    """Whether ``value`` fits the type ``schema`` declares for its key ``name``: the one type check of a config
+    value, made by config validation and by sweeps. Booleans and numbers must be exactly that (a bool is not a
+    number); other types are OmegaConf's own check (lists item by item, paths, ``Any``). Memoised."""
     memo_key = (schema.target, name, f"{type(value).__name__}:{value!r}")
     if memo_key not in _TYPE_CHECKS:
-        try:
-            OmegaConf.merge(schema.config, {name: value})
-            _TYPE_CHECKS[memo_key] = True
-        except ValidationError:
-            _TYPE_CHECKS[memo_key] = False
+        exact = _EXACT_TYPES.get(declared_type(schema.config, name))
+        if exact is not None:
+            _TYPE_CHECKS[memo_key] = isinstance(value, exact) and (bool in exact or not isinstance(value, bool))
+        else:
+            try:
+                OmegaConf.merge(schema.config, {name: value})
+                _TYPE_CHECKS[memo_key] = True
+            except ValidationError:
+                _TYPE_CHECKS[memo_key] = False
     return _TYPE_CHECKS[memo_key]
+
+
+def type_name(schema: TargetSchema, name: str) -> str:
+    """The type ``schema`` declares for its key ``name``, for messages (``int``, ``List[int]``, ``Any``)."""
+    annotation = declared_type(schema.config, name)  # the declared type, not the value's
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def key_schema(cfg: DictConfig, key: str) -> tuple[TargetSchema, str] | None:
+    """The schema that declares the dotted config ``key``, and the key's name in it: that of the ``_target_`` of the
+    node holding it (less the arguments the code passes), or the dataclass of a node without one (``PLAIN_SCHEMAS``).
+    None where no schema declares the key: a list item, a key the code reads itself, a target that does not import
+    (``validate_config`` reports that)."""
+    parent, _, name = key.rpartition(".")
+    node = OmegaConf.select(cfg, parent, default=None) if parent else cfg
+    if not isinstance(node, DictConfig):
+        return None
+    target = node.get("_target_")
+    schema = PLAIN_SCHEMAS.get(parent)
+    if isinstance(target, str):
+        try:
+            schema = target_schema(target, PASSED_BY_CODE.get(parent.split(".")[0], frozenset()))
+        except (ImportError, AttributeError, ValueError):
+            return None
+    return (schema, name) if schema is not None and name in schema.keys else None
+
+
+def takes_number(cfg: DictConfig, key: str) -> bool:
+    """Whether the dotted config ``key`` takes a number: it holds one, or it holds null where its schema declares a
+    number (an argument left untyped, or typed as a union OmegaConf cannot hold: where its default is a number)."""
+    current = OmegaConf.select(cfg, key, default=None)
+    if current is not None:
+        return _is_number(current)
+    found = key_schema(cfg, key)
+    if found is None:
+        return False
+    schema, name = found
+    declared = declared_type(schema.config, name)
+    if declared is Any and schema not in PLAIN_SCHEMAS.values():  # a hand-written dataclass has no defaults to read
+        return _is_number(constructor_defaults(schema.target).get(name))
+    return declared in (int, float)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def check_target_node(
@@ -187,11 +244,6 @@ def check_target_node(
     except (ImportError, AttributeError, ValueError) as exc:
         return [f"{key}._target_={target!r} cannot be imported: {exc}"]
     return check_node(node, key, schema, extra_keys)
-
-
-def _field_type(schema: TargetSchema, name: str) -> str:
-    annotation = declared_type(schema.config, name)  # the declared type, not the value's
-    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
 
 def check_target_nodes(config: Mapping) -> list[str]:

@@ -34,7 +34,8 @@ def _population_sizes(n_individuals: int, populations: list[str]) -> dict[str, i
 
 
 def _simulate(n_individuals: int, region_length: int, seed: int, haplotype: bool) -> GenotypeSet:
-    # imported here, not at the top: 0.6 s of every training process, and a cached simulation never needs them
+    # imported here, not at the top: importing them slows every training process, and a cached simulation never
+    # needs them
     import stdpopsim
 
     species = stdpopsim.get_species(SPECIES)

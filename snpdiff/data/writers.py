@@ -5,9 +5,10 @@ with ``synthetic_sample_ids`` and the training window's ``SnpInfo`` goes straigh
 pipeline, and the project's readers give back the same matrix and metadata.
 
 VCF compression: ``.vcf.gz`` is written as BGZF (the blocked gzip that htslib/tabix/bcftools index) with the standard
-library's zlib, block by block, which is several times faster than pushing each record through cyvcf2's htslib
-writer; ``.bcf`` goes through cyvcf2's ``Writer`` (htslib), since BCF is binary. ``index_vcf`` adds a ``.csi`` index
-with htslib's ``bcf_index_build``, which cyvcf2's extension module carries (cyvcf2 has no Python call for it).
+library's zlib, block by block, from text built with numpy for many SNPs at once rather than one cyvcf2 call per record
+into htslib's writer; ``.bcf`` goes through cyvcf2's ``Writer`` (htslib), since BCF is binary. ``index_vcf`` adds a
+``.csi`` index with htslib's ``bcf_index_build``, which cyvcf2's extension module carries (cyvcf2 has no Python call for
+it).
 """
 
 from __future__ import annotations

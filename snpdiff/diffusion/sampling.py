@@ -44,16 +44,15 @@ def sample(
     if given, is called after every step with (steps done, steps in all), e.g. to advance a progress bar.
     ConfigError before any model call for a step count outside [1, diffusion.timesteps].
 
-    On CPU a model call over at least two slices of `cpu_slice` individuals per torch intra-op thread runs as
-    slices of `cpu_slice`, spread over as many pool threads as torch has intra-op threads, each slice with one
-    intra-op thread (None: always one whole-batch call). For the small convolutions of the SNP UNets at large
-    batches this is faster than one call with every thread inside each op: a core keeps a 32-individual slice's
-    feature maps in its own cache and no op waits at a barrier for the other threads (default UNet, 1,024 SNPs,
-    2 cores, malloc keeping freed memory as the entry points set it, interleaved calls: 633 against 685 ms per call
-    at batch 256, even at 128; at batch 64, one slice per thread, DDIM-50 ran 5-10% slower sliced, so such calls
-    run whole). It needs a model that treats individuals independently, as every snpdiff denoiser does in eval mode;
-    the samples are the whole-batch call's to float rounding, as between thread counts. The noise and the sampler's
-    steps are the same: only the model call is split.
+    On CPU a model call over at least two slices of `cpu_slice` individuals per torch intra-op thread runs as slices of
+    `cpu_slice`, spread over as many pool threads as torch has intra-op threads, each slice with one intra-op thread
+    (None: always one whole-batch call). For the small convolutions of the SNP UNets at large batches this is faster
+    than one call with every thread inside each op: a core keeps a 32-individual slice's feature maps in its own cache
+    and no op waits at a barrier for the other threads. With one slice per thread the slices were no faster per
+    call and slower end to end, so such calls run whole (``benchmarks/sampling.py`` compares both ways;
+    docs/performance.md). It needs a model that treats individuals independently, as every snpdiff denoiser does in eval
+    mode; the samples are the whole-batch call's to float rounding, as between thread counts. The noise and the
+    sampler's steps are the same: only the model call is split.
     """
     sampler.set_timesteps(diffusion, diffusion.sampling_steps if sampling_steps is None else sampling_steps)
     device = diffusion.betas.device if device is None else torch.device(device)

@@ -18,6 +18,7 @@ import numpy as np
 from snpdiff.data import GenotypeSet, read_genotypes
 from snpdiff.errors import DataError
 from snpdiff.metrics.genotype import evaluate_genotypes
+from snpdiff.metrics.names import HEADLINE_METRICS
 from snpdiff.metrics.plots import make_plots
 from snpdiff.metrics.report import write_report
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 # file endings a run folder is searched for, as <role><ending>; ".bed" stands for a PLINK fileset
 RUN_FOLDER_ENDINGS = (".bed", ".vcf.gz", ".vcf", ".bcf", ".parquet", ".npy")
 PLOTS_DIR = "plots"
+# the metrics evaluate.py names in its log (metrics.json and report.md have them all)
 
 
 def resolve_genotype_path(path: str | os.PathLike, role: str) -> str:
@@ -147,6 +149,8 @@ def evaluate_files(
         seed=seed,
         ploidy=ploidy,
     )
+    headline = "  ".join(f"{name} {metrics[name]:.4f}" for name in HEADLINE_METRICS if name in metrics)
+    log.info("synthetic vs real: %s", headline)
     out = Path(out_dir)
     plot_paths = {}
     if plots:

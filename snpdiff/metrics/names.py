@@ -1,13 +1,11 @@
 """Names of the metrics the training logs (one place); which way each is optimised comes from ``snpdiff.metrics``.
 
-Quality metrics are logged as ``val/<name>`` with the names of ``snpdiff.metrics.METRICS``. Importing this module
-registers the ``metric_mode`` resolver that configs use for a metric's Lightning mode:
-``mode: ${metric_mode:${optimized_metric}}`` -> ``min`` or ``max``.
+Quality metrics are logged as ``val/<name>`` with the names of ``snpdiff.metrics.METRICS``. ``metric_mode`` is the
+``${metric_mode:${optimized_metric}}`` resolver of ``conf/`` (``min`` or ``max``), registered by
+``snpdiff.config.resolvers``.
 """
 
 from __future__ import annotations
-
-from omegaconf import OmegaConf
 
 from snpdiff.metrics.goals import METRICS, metric_goal
 
@@ -25,6 +23,8 @@ LOSS_METRICS = (
 MODEL_METRICS = ("model/total_params", "model/trainable_params", "model/size_mb")
 OOM_METRICS = ("oom/retries", "oom/batch_size")
 QUALITY_PREFIX = "val/"
+# the sample-quality metrics a log line shows (training progress, evaluate.py)
+HEADLINE_METRICS = ("af_r2", "ld_corr", "aa_t", "aa_s", "pca_w1")
 
 
 def is_logged(name: object) -> bool:
@@ -51,7 +51,3 @@ def is_metric_name(name: object) -> bool:
 def metric_mode(name: str) -> str:
     """Lightning's ``mode`` for a metric: ``"min"`` or ``"max"``."""
     return "max" if metric_goal(name) == "maximize" else "min"
-
-
-if not OmegaConf.has_resolver("metric_mode"):
-    OmegaConf.register_new_resolver("metric_mode", metric_mode)

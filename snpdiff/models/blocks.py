@@ -46,8 +46,8 @@ class Conv1d(nn.Conv1d):
 
     Those run as the equivalent 2-D convolution over a height of 1. Kept in channels-last memory (torch's
     `channels_last`: channels innermost), such maps reach oneDNN's CPU convolutions in a layout they use as they are;
-    [batch, channels, snps] maps are always reordered to a blocked layout and back around every convolution, which
-    took 30 of 52 ms of the convolutions' time per default-UNet call at batch 64 (docs/performance.md).
+    [batch, channels, snps] maps are always reordered to a blocked layout and back around every convolution: copies
+    of every feature map that do no arithmetic (oneDNN's own timings are in docs/performance.md).
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

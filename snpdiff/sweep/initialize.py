@@ -1,13 +1,15 @@
-"""``sweep.py init``: validate a sweep file completely, then create the sweep on the chosen backend."""
+"""``sweep.py init``: parse a sweep file, check it against the composed config, then create the sweep on the chosen
+backend (nothing is created while the file has a problem)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from snpdiff.errors import SweepError
 from snpdiff.sweep.backends import backend_class
-from snpdiff.sweep.spec import read_sweep_file
+from snpdiff.sweep.rules import check_sweep
+from snpdiff.sweep.spec import parse_sweep, read_sweep_file
 from snpdiff.sweep.store import STORAGE_ENV, SweepInfo, redact_url, sweeps_root
-from snpdiff.sweep.validation import check_sweep
 from snpdiff.training.loggers import wandb_credentials_source
 
 
@@ -30,21 +32,28 @@ def init_sweep(
     storage: str | None = None,
     sweeps_dir: str | Path | None = None,
 ) -> tuple[SweepInfo, str | None]:
-    """Validate ``sweep_file`` (one SweepError naming every problem; nothing created) and create the sweep.
+    """Parse and check ``sweep_file`` (one SweepError naming every problem; nothing created), print its warnings and
+    notes, and create the sweep.
 
     Writes ``<sweeps dir>/<id>/sweep.yaml``, ``sweep_info.yaml`` and ``<sweeps dir>/current_sweep.yaml``.
     Returns the sweep's record and the notices (which backend was chosen when none was requested; that a storage
     password must be exported, as it is stored and printed redacted).
     """
-    raw = read_sweep_file(sweep_file)
+    parsed, problems = parse_sweep(read_sweep_file(sweep_file))
     name, notice = choose_backend(backend)
     cls = backend_class(name)
     cls.check_available()
-    spec = check_sweep(raw, str(sweep_file), name)
+    check = check_sweep(parsed, name)
+    problems += check.problems
+    if problems:
+        numbered = "\n".join(f"  {i}. {p}" for i, p in enumerate(problems, 1))
+        raise SweepError(f"sweep file {sweep_file} has {len(problems)} problem(s); nothing was created:\n{numbered}")
+    for message in check.messages:
+        print(message)
     root = sweeps_root(sweeps_dir)
-    info = cls.create(spec, root, storage=storage, project=project, entity=entity)
+    info = cls.create(check.spec, root, storage=storage, project=project, entity=entity)
     info.sweep_file = str(Path(sweep_file).resolve())
-    info.save(spec, root)
+    info.save(check.spec, root)
     if storage and redact_url(storage) != storage:
         secret = (f"the storage password is not stored: export {STORAGE_ENV}='<the URL with its password>' "
                   "where agents, monitor and analyze run (cluster jobs inherit it)")

@@ -1,11 +1,12 @@
-"""The sweep file: a standard W&B sweep YAML, loaded, checked for structure, flattened and de-aliased.
+"""The sweep file: a standard W&B sweep YAML, read, parsed for its structure, flattened and de-aliased.
 
 Parameter names are Hydra keys (``optimizer.lr``) or config-group choices (``model``, ``scheduler``). Nested
 ``parameters:`` blocks are flattened to dotted keys (``optimizer: {parameters: {lr: ...}}`` is ``optimizer.lr``).
 The old tool's flat names are accepted through ``ALIASES``, the one table that maps them. A name may start with
 ``+`` to add a key the config does not have (Hydra's append syntax); without it an unknown key is an error.
 
-This module checks only the file itself; ``snpdiff.sweep.validation`` checks it against the composed config.
+Parsing is pure: it reads the file alone, never the config. ``parse_sweep`` returns the ``SweepSpec`` and every
+structural problem, once; ``snpdiff.sweep.rules`` checks that spec against the composed config.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ ARGS_MACROS = ("${args}", "${args_no_hyphens}", "${args_no_boolean_flags}")
 OTHER_MACROS = ("${env}", "${interpreter}", "${program}")
 # A quantile in (0, 1) is what the local backend samples for the normal family; the tails beyond ~5 sigma are cut.
 NORMAL_QUANTILE_BOUNDS = (3e-7, 1 - 3e-7)
-# Validation tries the normal family at mu and mu +- this many sigma.
+# Config checks try the normal family at mu and mu +- this many sigma.
 NORMAL_CHECK_SIGMAS = 3.0
 
 # W&B distributions: the keys each needs, with W&B's defaults (None = required).
@@ -175,6 +176,9 @@ class ParamSpec:
     q: float | None = None
     mu: float | None = None
     sigma: float | None = None
+    # value/values with each text read as the number it stands for ('1e-4': YAML reads 1e-4 without a dot as text),
+    # when there is such text and all of it is numbers; snpdiff.sweep.rules uses them where the key takes a number
+    as_numbers: tuple[Any, ...] | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:
@@ -228,15 +232,33 @@ class ParamSpec:
             return math.exp(-self.max), math.exp(-self.min), True
         raise SweepError(f"parameter {self.written_as!r}: {d} is not in the uniform family")
 
-    def check_values(self) -> list[Any]:
-        """Values that stand for the whole parameter in config checks: every listed value, or the extremes."""
-        if self.is_finite:
-            values = self.finite_values()
-            return values if self.distribution != "int_uniform" else [values[0], values[-1]]
-        if self.distribution in NORMAL_FAMILY:
+    def check_values(self, limit: int) -> tuple[list[Any], bool]:
+        """``(values, complete)``: the values that stand for the parameter in config checks. Every listed value;
+        every value of an ``int_uniform`` or ``q_*`` range, or ``limit`` evenly spread ones of a longer range
+        (``complete`` false); the extremes of a continuous range; mu and mu +- ``NORMAL_CHECK_SIGMAS`` sigma of the
+        normal family."""
+        d = self.distribution
+        if d in NORMAL_FAMILY:
             tail = statistics.NormalDist().cdf(NORMAL_CHECK_SIGMAS)
-            return [self.from_unit(1 - tail), self.from_unit(0.5), self.from_unit(tail)]
-        return [self.from_unit(0.0), self.from_unit(1.0)]
+            return [self.from_unit(1 - tail), self.from_unit(0.5), self.from_unit(tail)], True
+        if d in ("constant", "categorical"):
+            return self.finite_values(), True
+        values: Sequence[Any]
+        if d == "int_uniform":
+            values = range(int(self.min), int(self.max) + 1)  # a range: a long one is never listed whole
+        elif d.startswith("q_"):
+            low, high, _ = self.sample_range()
+            if (high - low) / self.q > 10 * limit:  # too many steps to list: the extremes stand for them
+                return [self.from_unit(0.0), self.from_unit(1.0)], False
+            steps = range(math.ceil(low / self.q), math.floor(high / self.q) + 1)
+            values = sorted({quantize(low, self.q), quantize(high, self.q), *(quantize(k * self.q, self.q)
+                                                                               for k in steps)})
+        else:
+            return [self.from_unit(0.0), self.from_unit(1.0)], True
+        if len(values) <= limit:
+            return list(values), True
+        step = (len(values) - 1) / (limit - 1)
+        return [values[round(i * step)] for i in range(limit)], False
 
     def to_wandb(self) -> dict[str, Any]:
         """This parameter as a W&B sweep ``parameters`` entry."""
@@ -296,10 +318,10 @@ class SweepSpec:
     controller: dict[str, Any] | None = None  # W&B's controller, passed on unchanged
     count: int | None = None  # the agents' default --count (an old file's top-level count)
     # key -> {group: options}: a key that only some options of a swept group have is set only under those options
+    # (found against the composed config by snpdiff.sweep.rules, then stored with the sweep)
     conditions: dict[str, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
     warnings: tuple[str, ...] = field(default=(), compare=False)  # accepted, but the user should know
     coerced: tuple[str, ...] = field(default=(), compare=False)  # numbers written as text, read as numbers
-    raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def fixed_params(self) -> dict[str, Any]:
         return {name: p.value for name, p in self.parameters.items() if p.is_fixed}
@@ -389,6 +411,14 @@ def number_from_text(value: Any) -> float | int | None:
     return int(number) if number.is_integer() and not any(c in value for c in ".eE") else number
 
 
+def _as_numbers(values: list[Any]) -> tuple[Any, ...] | None:
+    """``values`` with every text read as the number it stands for, when some value is text and all of it numbers."""
+    if not any(isinstance(v, str) for v in values):
+        return None
+    numbers = tuple(number_from_text(v) if isinstance(v, str) else v for v in values)
+    return None if any(n is None for n in numbers) else numbers
+
+
 def value_like_log_uniform(low: float, high: float) -> bool:
     """Whether ``log_uniform`` bounds look like the values meant rather than their natural logs: both in (0, 1], or
     both above 1 and more than a factor e apart."""
@@ -430,7 +460,7 @@ def _parse_param(name: str, written: str, entry: Any, problems: list[str],
         if "value" not in entry:
             problems.append(f"{where}: distribution constant needs 'value'")
             return None
-        return ParamSpec(name, "constant", written, value=entry["value"])
+        return ParamSpec(name, "constant", written, value=entry["value"], as_numbers=_as_numbers([entry["value"]]))
     if distribution == "categorical":
         values = entry.get("values")
         if not isinstance(values, list) or not values:
@@ -444,7 +474,8 @@ def _parse_param(name: str, written: str, entry: Any, problems: list[str],
                 problems.append(f"{where}: 'probabilities' must be {len(values)} non-negative numbers summing to 1")
                 return None
             probabilities = tuple(float(p) for p in probabilities)
-        return ParamSpec(name, "categorical", written, values=tuple(values), probabilities=probabilities)
+        return ParamSpec(name, "categorical", written, values=tuple(values), probabilities=probabilities,
+                         as_numbers=_as_numbers(values))
 
     args: dict[str, Any] = {}
     ok = True
@@ -547,16 +578,14 @@ def _parse_command(command: Any, problems: list[str]) -> tuple[str, ...]:
     return tuple(command)
 
 
-def parse_sweep(raw: Any, default_metric: str = "val_loss") -> tuple[SweepSpec | None, list[str]]:
-    """Parse a sweep dict. Returns the spec (valid parameters only) and every structural problem found.
+def parse_sweep(raw: Mapping[str, Any], default_metric: str = "val_loss") -> tuple[SweepSpec, list[str]]:
+    """Parse a sweep's content. Returns the spec (valid parameters only) and every structural problem found.
 
     ``default_metric`` (the config's ``optimized_metric``) is used, minimised, when the file has no ``metric``.
     """
     problems: list[str] = []
     warnings: list[str] = []
     coerced: list[str] = []
-    if not isinstance(raw, dict):
-        return None, [f"a sweep file must be a mapping with method and parameters, got {type(raw).__name__}"]
     unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS) - {STORED_KEY})
     if unknown:
         problems.append(f"unknown top-level keys {unknown}; allowed: {', '.join(TOP_LEVEL_KEYS)}")
@@ -655,13 +684,13 @@ def parse_sweep(raw: Any, default_metric: str = "val_loss") -> tuple[SweepSpec |
         metric=metric_name, goal=goal if goal in GOALS else "minimize", parameters=parameters,
         early_terminate=hyperband, run_cap=run_cap, program=program, command=command, metric_given=metric_given,
         target=target, controller=controller, count=count, conditions=conditions, warnings=tuple(warnings),
-        coerced=tuple(coerced), raw=raw, **texts,
+        coerced=tuple(coerced), **texts,
     )
     return spec, problems
 
 
-def read_sweep_file(path: str | Path) -> Any:
-    """The YAML content of a sweep file; SweepError when it is missing or not YAML."""
+def read_sweep_file(path: str | Path) -> dict[str, Any]:
+    """The YAML content of a sweep file; SweepError when it is missing, not YAML or not a mapping."""
     path = Path(path)
     if not path.is_file():
         raise SweepError(f"sweep file {path} does not exist")
@@ -672,12 +701,15 @@ def read_sweep_file(path: str | Path) -> Any:
     if raw is None:
         raise SweepError(f"sweep file {path} is empty (or only comments); it needs at least method and parameters, "
                          "e.g. conf/sweeps/cpu_smoke.yaml")
+    if not isinstance(raw, dict):
+        raise SweepError(f"sweep file {path} holds a {type(raw).__name__}; a sweep file is a mapping with method and "
+                         "parameters, e.g. conf/sweeps/cpu_smoke.yaml")
     return raw
 
 
-def load_sweep(raw: Any, default_metric: str = "val_loss") -> SweepSpec:
-    """Parse a sweep dict that is known to be valid (e.g. one stored with a sweep); SweepError otherwise."""
+def load_sweep(raw: Mapping[str, Any], default_metric: str = "val_loss") -> SweepSpec:
+    """Parse a sweep that is known to be valid (e.g. one stored with a sweep); SweepError otherwise."""
     spec, problems = parse_sweep(raw, default_metric)
-    if problems or spec is None:
+    if problems:
         raise SweepError("invalid sweep:\n  - " + "\n  - ".join(problems))
     return spec

@@ -2,8 +2,8 @@
 
 Callbacks and loggers are every ``_target_`` node under ``callbacks`` and ``logger`` (a sweep adds its reporter the
 same way, ``+callbacks.sweep_reporter={_target_: ...}``); the scheduler is the ``scheduler`` node
-(``snpdiff.training.schedulers``). ``metrics.json`` and the progress lines of a log file belong to every run
-(``snpdiff.run_folder``), so their callbacks are installed here, not by a config node.
+(``snpdiff.training.schedulers``). ``metrics.json`` is the run folder contract (``snpdiff.run_folder``) and the
+per-epoch reseeding makes resume exact, so those two callbacks are installed here, not by config nodes.
 """
 
 from __future__ import annotations

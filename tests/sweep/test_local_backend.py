@@ -85,15 +85,35 @@ def test_trial_numbers_beyond_the_run_cap_are_discarded_not_run():
     assert [r.number for r in second.trials()] == [0, 1]  # the discarded trial is hidden
 
 
-def test_a_trial_whose_agent_stops_beating_is_failed_by_the_next_agent():
-    info = make_sweep({"a": {"values": [1, 2]}})
+@pytest.fixture(params=["sqlite", "journal"])
+def storage(request, tmp_path):
+    """The default SQLite storage (Optuna's own heartbeats), or a journal file (``JournalHeartbeatStorage``)."""
+    return None if request.param == "sqlite" else f"journal:{tmp_path / 'sweep.log'}"
+
+
+def test_a_trial_whose_agent_stops_beating_is_failed_by_the_next_agent(storage):
+    info = make_sweep({"a": {"values": [1, 2]}}, storage=storage)
     dead, alive = LocalBackend(info), LocalBackend(info)
     trial = dead.claim(heartbeat_interval_s=0.2)  # then this agent is "killed": no more heartbeats
-    time.sleep(1.0)
-    assert alive.fail_stale_trials() == [trial.number]
+    time.sleep(2.5)  # > 3 intervals, rounded up to whole seconds (SQLite's clock counts whole seconds)
+    assert alive.claim(heartbeat_interval_s=60).number == 1  # its stale check fails trial 0 first
     record = alive.trials()[0]
     assert record.state == "failed" and "stopped sending heartbeats" in record.error
     assert dead.finish(trial, "finished", value=1.0) == "failed"  # a late result does not resurrect it
+
+
+def test_a_slowly_beating_agents_live_trial_is_not_failed_by_a_faster_agent(storage):
+    """Agents may beat at different intervals (--heartbeat-interval): a slow agent's live trial, silent for less than
+    3 of its own intervals, is not failed by the check of an agent that beats faster."""
+    info = make_sweep({"a": {"values": [1, 2]}}, storage=storage)
+    slow, fast = LocalBackend(info), LocalBackend(info)
+    slow.claim(heartbeat_interval_s=1.0)
+    beating = fast.claim(heartbeat_interval_s=0.2)
+    for _ in range(5):  # 2.5 s: more than 3 of the fast agent's intervals, fewer than 3 of the slow one's
+        time.sleep(0.5)
+        fast.heartbeat(beating)
+    fast.fail_stale_trials()
+    assert [r.state for r in fast.trials()] == ["running", "running"]
 
 
 def test_goal_sets_the_direction_and_pruned_and_failed_trials_are_recorded():

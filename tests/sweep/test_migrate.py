@@ -10,8 +10,7 @@ import yaml
 
 from snpdiff.sweep.backends import open_sweep
 from snpdiff.sweep.migrate import migrate_sweep
-from snpdiff.sweep.validation import checked_sweep
-from tests.helpers import sweep_cli, write_sweep
+from tests.helpers import checked, sweep_cli, write_sweep
 from tests.sweep.test_old_files import OLD_REDUCE_SWEEP, OLD_SWEEP, RETIRED
 
 
@@ -35,13 +34,13 @@ def test_migrate_writes_dotted_keys_numbers_and_a_comment_for_each_change():
 @pytest.mark.parametrize("old", [OLD_SWEEP, OLD_REDUCE_SWEEP])
 def test_the_migrated_file_inits_without_a_warning_and_samples_what_the_old_author_meant(old):
     new = yaml.safe_load(migrate_sweep(old))
-    spec, problems, messages = checked_sweep(new, "local")
+    spec, problems, messages = checked(new)
     assert problems == []
     assert [m for m in messages if m.startswith("warning:")] == []
     meant = copy.deepcopy(old)
     if meant["parameters"]["learning_rate"].get("distribution") == "log_uniform":
         meant["parameters"]["learning_rate"]["distribution"] = "log_uniform_values"
-    old_spec, old_problems, _ = checked_sweep(meant, "local")
+    old_spec, old_problems, _ = checked(meant)
     assert old_problems == []
     assert {n: p.to_wandb() for n, p in spec.parameters.items()} == {
         n: p.to_wandb() for n, p in old_spec.parameters.items()}

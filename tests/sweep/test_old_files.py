@@ -14,8 +14,8 @@ from hydra.utils import instantiate
 from snpdiff.config import compose_config
 from snpdiff.sweep.bridge import params_to_overrides
 from snpdiff.sweep.spec import ALIASES, Retired, parse_sweep
-from snpdiff.sweep.validation import checked_sweep
 from snpdiff.training.schedulers import lr_scheduler_factory
+from tests.helpers import checked
 
 # the old tool's 41 flat names, and the 8 more its guide names
 OLD_NAMES = (
@@ -115,7 +115,7 @@ def test_every_old_name_is_in_the_one_alias_table_and_in_a_fixture():
 
 
 def test_value_like_log_uniform_is_one_problem_with_the_real_range_and_both_fixes():
-    _, problems, _ = checked_sweep(OLD_SWEEP, "local")
+    _, problems, _ = checked(OLD_SWEEP)
     assert len(problems) == 1, problems
     assert "log_uniform takes natural-log exponents" in problems[0]
     assert "samples values in [1.0001, 1.01005]" in problems[0]
@@ -123,7 +123,7 @@ def test_value_like_log_uniform_is_one_problem_with_the_real_range_and_both_fixe
 
 
 def test_an_old_file_inits_with_one_warning_per_change_and_notes_for_conditional_parameters():
-    spec, problems, messages = checked_sweep(fixed(OLD_SWEEP), "local")
+    spec, problems, messages = checked(fixed(OLD_SWEEP))
     assert problems == []
     warnings = [m for m in messages if m.startswith("warning: ")]
     for name in RETIRED:
@@ -146,9 +146,8 @@ def test_an_old_file_inits_with_one_warning_per_change_and_notes_for_conditional
 
 
 def test_a_misspelt_name_gets_did_you_mean_for_flat_and_dotted_names():
-    _, problems, _ = checked_sweep({"method": "random", "parameters": {
-        "learnin_rate": {"value": 0.001}, "model.chanels": {"value": 8}, "sheduler_patience": {"value": 3}}},
-        "local")
+    _, problems, _ = checked({"method": "random", "parameters": {
+        "learnin_rate": {"value": 0.001}, "model.chanels": {"value": 8}, "sheduler_patience": {"value": 3}}})
     assert len(problems) == 3, problems
     assert "did you mean learning_rate (optimizer.lr)" in problems[0]
     assert "did you mean model.channels" in problems[1]
@@ -157,8 +156,8 @@ def test_a_misspelt_name_gets_did_you_mean_for_flat_and_dotted_names():
 
 
 def test_a_key_no_swept_option_has_is_still_an_error():
-    _, problems, _ = checked_sweep({"method": "random", "parameters": {
-        "scheduler": {"values": ["cosine", "reduce"]}, "scheduler_max_lr": {"value": 0.01}}}, "local")
+    _, problems, _ = checked({"method": "random", "parameters": {
+        "scheduler": {"values": ["cosine", "reduce"]}, "scheduler_max_lr": {"value": 0.01}}})
     assert len(problems) == 1
     assert "unknown key scheduler.max_lr (not in the composed config with any of scheduler=cosine, reduce)" in \
         problems[0]
@@ -178,7 +177,7 @@ def built(params: dict, spec) -> dict:
 
 @pytest.fixture(scope="module")
 def old_spec():
-    spec, problems, _ = checked_sweep(fixed(OLD_SWEEP), "local")
+    spec, problems, _ = checked(fixed(OLD_SWEEP))
     assert problems == []
     return spec
 
@@ -250,7 +249,7 @@ def test_warmup_epochs_is_the_warm_up_of_warmup_cosine_in_epochs(old_spec):
 
 
 def test_min_lr_and_eta_min_apply_to_their_own_scheduler_only():
-    spec, problems, _ = checked_sweep(OLD_REDUCE_SWEEP, "local")
+    spec, problems, _ = checked(OLD_REDUCE_SWEEP)
     assert problems == []
     assert spec.applicable({"scheduler": "cosine", "scheduler.eta_min": 1e-6, "scheduler.min_lr": 1e-7}) == {
         "scheduler": "cosine", "scheduler.eta_min": 1e-6}
@@ -273,7 +272,7 @@ def test_local_trials_receive_a_conditional_parameter_only_where_it_applies_and_
 
     sweep = {**OLD_REDUCE_SWEEP, "program": "train.py", "metric": {"name": "val_loss", "goal": "minimize",
                                                                    "target": 0.5}}
-    spec, problems, _ = checked_sweep(sweep, "local")
+    spec, problems, _ = checked(sweep)
     assert problems == []
     info = LocalBackend.create(spec, sweeps_root())
     info.save(spec, sweeps_root())

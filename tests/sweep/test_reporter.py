@@ -155,6 +155,7 @@ def run_with_agent(backend: LocalBackend, claimed, overrides: list[str], monkeyp
         channel.close()
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
 def test_a_trial_worse_than_its_bracket_is_pruned_after_its_first_epoch(tmp_path, monkeypatch, capsys):
     backend = local_sweep(early_terminate=HYPERBAND)
     for _ in range(3):  # three earlier trials that reached an impossible val_loss of -1 after one epoch

@@ -53,8 +53,8 @@ def test_distribution_is_inferred_like_wandb_and_ints_stay_ints():
     assert problems == []
     kinds = {name: p.distribution for name, p in spec.parameters.items()}
     assert kinds == {"a": "int_uniform", "b": "uniform", "c": "constant", "d": "categorical", "e": "normal"}
-    assert spec.parameters["a"].check_values() == [1, 4]
-    assert all(isinstance(v, int) for v in spec.parameters["a"].check_values())
+    assert spec.parameters["a"].finite_values() == [1, 2, 3, 4]
+    assert all(isinstance(v, int) for v in spec.parameters["a"].finite_values())
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_distribution_is_inferred_like_wandb_and_ints_stay_ints():
 def test_each_distribution_spans_wandbs_range(entry, low, high):
     spec, problems = parse({"x": entry})
     assert problems == []
-    ends = spec.parameters["x"].check_values()
+    ends = spec.parameters["x"].from_unit(0.0), spec.parameters["x"].from_unit(1.0)
     assert ends[0] == pytest.approx(low) and ends[1] == pytest.approx(high)
     middle = spec.parameters["x"].from_unit(0.5)
     if spec.parameters["x"].sample_range()[2]:  # log scale: the middle is the geometric mean
@@ -88,11 +88,21 @@ def test_q_distributions_round_to_q_and_an_int_q_gives_ints():
     assert quantize(0.123, 0.05) == pytest.approx(0.1)
 
 
-def test_normal_family_checks_mu_and_three_sigma():
+def test_checks_use_every_value_of_a_short_range_the_extremes_of_a_long_one_and_mu_and_three_sigma():
     spec, _ = parse({"x": {"distribution": "normal", "mu": 1.0, "sigma": 0.5},
-                     "y": {"distribution": "log_normal", "mu": 0.0, "sigma": 1.0}})
-    assert spec.parameters["x"].check_values() == pytest.approx([-0.5, 1.0, 2.5])
-    assert spec.parameters["y"].check_values() == pytest.approx([math.exp(-3), 1.0, math.exp(3)])
+                     "y": {"distribution": "log_normal", "mu": 0.0, "sigma": 1.0},
+                     "u": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-2},
+                     "n": {"distribution": "int_uniform", "min": 1, "max": 100},
+                     "q": {"distribution": "q_uniform", "min": 0.0, "max": 1.0, "q": 0.25}})
+    values, complete = spec.parameters["x"].check_values(64)
+    assert values == pytest.approx([-0.5, 1.0, 2.5]) and complete
+    assert spec.parameters["y"].check_values(64)[0] == pytest.approx([math.exp(-3), 1.0, math.exp(3)])
+    assert spec.parameters["u"].check_values(64) == (pytest.approx([1e-4, 1e-2]), True)
+    assert spec.parameters["q"].check_values(64) == ([0.0, 0.25, 0.5, 0.75, 1.0], True)
+    assert spec.parameters["n"].check_values(100) == (list(range(1, 101)), True)
+    values, complete = spec.parameters["n"].check_values(64)  # 64 evenly spread values, both ends among them
+    assert len(values) == 64 and values[0] == 1 and values[-1] == 100 and not complete
+    assert all(isinstance(v, int) for v in values)
 
 
 def test_grid_points_follow_wandb_order_and_include_fixed_values():
@@ -171,10 +181,12 @@ def test_wandbs_documented_keys_reach_wandb_sweep_unchanged(monkeypatch, tmp_pat
     import wandb
 
     from snpdiff.sweep.backends import wandb as wandb_backend
-    from snpdiff.sweep.validation import checked_sweep
+    from snpdiff.sweep.rules import check_sweep
 
-    spec, problems, _ = checked_sweep(WANDB_DOCUMENTED, "wandb")
-    assert problems == []
+    spec, problems = parse_sweep(WANDB_DOCUMENTED)
+    check = check_sweep(spec, "wandb")
+    assert problems == [] and check.problems == []
+    spec = check.spec
     sent = {}
     monkeypatch.setattr(wandb_backend, "require_credentials", lambda: None)
     monkeypatch.setattr(wandb, "sweep", lambda config, project, entity: sent.update(config) or "abc123")

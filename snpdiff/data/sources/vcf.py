@@ -2,7 +2,7 @@
 
 Why cyvcf2 rather than pysam: its wheels bundle htslib (nothing to compile, one dependency for VCF, VCF.gz and BCF
 alike), and it hands out each record's genotypes as numpy arrays (``gt_types``, ``genotype.array()``) decoded in C,
-which is what a SNP matrix needs; pysam's per-sample Python objects are an order of magnitude slower for this.
+which is what a SNP matrix needs; pysam hands out a Python object per sample instead.
 
 GT to codes: diploid dosage = copies of the ALT allele (0/1/2); a call with any missing allele (``./.``, ``0/.``) is
 missing. In haplotype mode (``haplotype=True``) each individual gives two rows, its phased alleles (0/1) in GT order;

@@ -18,6 +18,8 @@ from typing import Any, ClassVar, Protocol
 from snpdiff.sweep.spec import SweepSpec
 from snpdiff.sweep.store import SweepInfo
 
+# seconds between an agent's heartbeats unless ``--heartbeat-interval`` says otherwise
+DEFAULT_HEARTBEAT_INTERVAL_S = 10.0
 # Trial states shared by both backends (W&B's crashed/failed -> failed, killed -> interrupted).
 TRIAL_STATES = ("running", "finished", "pruned", "failed", "interrupted")
 
@@ -55,7 +57,7 @@ class AgentOptions:
 
     count: int | None = None
     max_consecutive_failures: int = 5
-    heartbeat_interval_s: float = 10.0
+    heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
     stop_timeout_s: float = 20.0  # after SIGTERM, a trial gets this long before SIGKILL
     python: str = sys.executable
 

@@ -29,9 +29,13 @@ early_terminate: hyperband    ``HyperbandPruner``: min_iter -> min_resource, max
 run_cap                       trial number >= run_cap is never run, across all agents
 ============================  ==========================================================================
 
-A trial's value is the best value of the metric over its epochs. Trials whose agent stopped sending heartbeats
-(killed, node lost) are marked failed by the next agent or monitor that looks, except a trial awaiting the requeue
-of its SLURM job (``await_requeue``) while that job is still queued: the job's next start resumes it (``reattach``).
+A trial's value is the best value of the metric over its epochs. Stale trials are Optuna's: agents record a running
+trial's heartbeat in the storage (``record_heartbeat``) and every agent and monitor that looks has Optuna fail the
+trials silent for longer than the grace period (``optuna.storages.fail_stale_trials``; see ``fail_stale_trials``
+for how the grace period is chosen). Optuna keeps heartbeats in RDB storages only; a journal file gets them through
+``JournalHeartbeatStorage``, Optuna's heartbeat interface on a journal. Our own part is SLURM's requeue: a trial
+awaiting the requeue of its job (``await_requeue``) is kept alive while the job is queued, and the job's next start
+resumes it (``reattach``).
 
 Agents run ``trial_loop.run_trial_loop`` on this backend. With ``early_terminate`` each trial gets a reporter
 callback (``snpdiff.sweep.reporter.SweepTrialReporter``, named by ``REPORTER_TARGET``) through its command line, which
@@ -42,6 +46,7 @@ to stop. Without a pruner the agent reads the trial's value from its ``metrics.j
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import shutil
@@ -50,6 +55,8 @@ import string
 import subprocess
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +65,16 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
+from snpdiff.compat import optuna_heartbeat_base
 from snpdiff.errors import SweepError
-from snpdiff.sweep.backends.base import AgentOptions, AgentReport, ClaimedTrial, SweepBackend, TrialRecord
+from snpdiff.sweep.backends.base import (
+    DEFAULT_HEARTBEAT_INTERVAL_S,
+    AgentOptions,
+    AgentReport,
+    ClaimedTrial,
+    SweepBackend,
+    TrialRecord,
+)
 from snpdiff.sweep.backends.trial_loop import run_trial_loop
 from snpdiff.sweep.spec import NORMAL_FAMILY, NORMAL_QUANTILE_BOUNDS, ParamSpec, SweepSpec, load_sweep, quantize
 from snpdiff.sweep.store import SweepInfo, redact_text, redact_url, storage_url
@@ -77,10 +92,10 @@ PRUNED_ATTR = "snpdiff_pruned_epoch"
 JOB_ATTR = "snpdiff_slurm_job"  # the SLURM job (SLURM_JOB_ID) whose agent claimed the trial
 AWAITING_REQUEUE_ATTR = "snpdiff_awaiting_requeue"  # set while the trial waits for its requeued job to come back
 DISCARDED = "discarded"  # a trial number beyond run_cap or the grid: created by the race, never run
-# trial system attributes
-HEARTBEAT_ATTR = "snpdiff_heartbeat"
+# trial system attribute: the seconds between the heartbeats of the trial's agent (``--heartbeat-interval``)
 HEARTBEAT_INTERVAL_ATTR = "snpdiff_heartbeat_interval"
-# a running trial whose heartbeat is older than this many of its intervals is failed
+JOURNAL_HEARTBEAT_ATTR = "snpdiff_heartbeat"  # trial system attribute: a journal's last heartbeat (time.time())
+# a running trial silent for longer than this many heartbeat intervals is failed (see ``fail_stale_trials``)
 STALE_AFTER_INTERVALS = 3.0
 # squeue's states of a job that may still run (a requeued job is PENDING until it starts again)
 QUEUED_JOB_STATES = ("PENDING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "COMPLETING",
@@ -90,6 +105,17 @@ SQLITE_TIMEOUT_S = 60
 REPORTER_TARGET = "snpdiff.sweep.reporter.SweepTrialReporter"
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@contextmanager
+def _quiet_heartbeats() -> Iterator[None]:
+    """Silence what Optuna says about its heartbeats: they are experimental (``ExperimentalWarning``) and meant for
+    ``Study.optimize`` (a ``UserWarning`` from ``ask``). Our agents keep the same contract without ``optimize``: each
+    beats for the trial it runs as a process, as ``optimize``'s heartbeat thread beats for its objective."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+        yield
 
 
 def new_sweep_id(root: Path) -> str:
@@ -104,20 +130,57 @@ def default_storage(sweep_dir: Path) -> str:
     return f"sqlite:///{Path(sweep_dir).resolve() / 'optuna.db'}"
 
 
+class JournalHeartbeatStorage(optuna.storages.JournalStorage, optuna_heartbeat_base()):
+    """A journal file with Optuna's heartbeat interface, which Optuna implements for RDB storages only: a heartbeat
+    is a trial system attribute holding the agent's wall-clock time, and a running trial whose last heartbeat is
+    older than ``grace_period`` seconds is stale (``optuna.storages.fail_stale_trials`` then fails it). Journals
+    serve clusters whose shared filesystem dislikes SQLite, where a lost node is the case heartbeats are for; unlike
+    an RDB storage, whose database stamps the time, the agents' clocks must agree to well within the grace period
+    (as NTP keeps them)."""
+
+    def __init__(self, backend: Any, heartbeat_interval: int, grace_period: int | None = None):
+        super().__init__(backend)
+        self.heartbeat_interval = heartbeat_interval
+        self.grace_period = grace_period or 2 * heartbeat_interval
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        self.set_trial_system_attr(trial_id, JOURNAL_HEARTBEAT_ATTR, time.time())
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        oldest = time.time() - self.grace_period
+        running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+        return [self.get_trial_id_from_study_id_trial_number(study_id, trial.number) for trial in running
+                if trial.system_attrs.get(JOURNAL_HEARTBEAT_ATTR, math.inf) < oldest]
+
+    def get_heartbeat_interval(self) -> int:
+        return self.heartbeat_interval
+
+    def get_heartbeat_stale_trial_callback(self) -> None:
+        return None
+
+    def get_failed_trial_callback(self) -> None:  # the same, by its name before Optuna 4.9
+        return None
+
+
 def open_storage(url: str) -> BaseStorage:
-    """An Optuna storage for ``url``: an RDB URL, ``journal:<path>``, or a path ending in ``.log``/``.journal``."""
+    """An Optuna storage for ``url``: an RDB URL, ``journal:<path>``, or a path ending in ``.log``/``.journal``;
+    heartbeats on in both (``fail_stale_trials``)."""
     if url.startswith("journal:") or ("://" not in url and url.endswith((".log", ".journal"))):
         from optuna.storages.journal import JournalFileBackend
 
         path = Path(url.removeprefix("journal:")).expanduser().resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+        return JournalHeartbeatStorage(JournalFileBackend(str(path)), math.ceil(DEFAULT_HEARTBEAT_INTERVAL_S))
     if "://" not in url:
         raise SweepError(f"--storage {url!r}: give an Optuna URL (sqlite:///path.db, postgresql://...) or a journal "
                          "file (journal:/path.log or a path ending in .log)")
     engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}} if url.startswith("sqlite") else None
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        # heartbeats on; the interval is only Optuna's beat for ``Study.optimize``, which no agent calls: each agent
+        # beats at its own ``--heartbeat-interval``, and each stale check sets the grace period (``fail_stale_trials``)
+        with _quiet_heartbeats():
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
+                                              heartbeat_interval=math.ceil(DEFAULT_HEARTBEAT_INTERVAL_S))
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy/driver errors: one clear message, without the password
         raise SweepError(f"cannot open Optuna storage {redact_url(url)!r}: {redact_text(str(exc), url)}") from None
 
@@ -284,15 +347,15 @@ class LocalBackend(SweepBackend):
         self.fail_stale_trials()
         if self.remaining() == 0 or self.target_reached():
             return None
-        trial = self.study.ask()
+        with _quiet_heartbeats():
+            trial = self.study.ask()
         capacity = self.capacity()
         if capacity is not None and trial.number >= capacity:  # another agent took the last one meanwhile
             trial.set_user_attr(STATE_ATTR, DISCARDED)
             self.study.tell(trial, state=TrialState.FAIL)
             return None
         trial_id = self.trial_id(trial.number)
-        self.storage.set_trial_system_attr(trial_id, HEARTBEAT_INTERVAL_ATTR, heartbeat_interval_s)
-        self.storage.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
+        self._start_beating(trial_id, heartbeat_interval_s)
         grid = self.spec.method == "grid"
         params = {}
         # group choices first: a conditional parameter is sampled only where it applies (grid: every point's value
@@ -327,8 +390,7 @@ class LocalBackend(SweepBackend):
             if trial.user_attrs.get(JOB_ATTR) != job_id or RUN_DIR_ATTR not in trial.user_attrs:
                 continue
             trial_id = self.trial_id(trial.number)
-            self.storage.set_trial_system_attr(trial_id, HEARTBEAT_INTERVAL_ATTR, heartbeat_interval_s)
-            self.storage.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
+            self._start_beating(trial_id, heartbeat_interval_s)
             self.storage.set_trial_user_attr(trial_id, AWAITING_REQUEUE_ATTR, None)
             self.storage.set_trial_user_attr(trial_id, AGENT_ATTR, f"{socket.gethostname()}:{os.getpid()}")
             params = dict(trial.user_attrs.get(PARAMS_ATTR, {}))
@@ -377,8 +439,14 @@ class LocalBackend(SweepBackend):
         """The storage's id of trial ``number`` of this sweep."""
         return self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
 
+    def _start_beating(self, trial_id: int, heartbeat_interval_s: float) -> None:
+        """Record the interval the trial's agent beats at (the stale check's grace period covers it) and its first
+        heartbeat: Optuna never judges a trial that has none."""
+        self.storage.set_trial_system_attr(trial_id, HEARTBEAT_INTERVAL_ATTR, heartbeat_interval_s)
+        self.storage.record_heartbeat(trial_id)
+
     def heartbeat(self, trial: ClaimedTrial) -> None:
-        self.storage.set_trial_system_attr(trial.trial_id, HEARTBEAT_ATTR, time.time())
+        self.storage.record_heartbeat(trial.trial_id)
 
     def record_overrides(self, trial: ClaimedTrial, overrides: list[str]) -> None:
         self.storage.set_trial_user_attr(trial.trial_id, OVERRIDES_ATTR, overrides)
@@ -401,30 +469,30 @@ class LocalBackend(SweepBackend):
             self.study.tell(trial.number, state=TrialState.FAIL)
         return state
 
-    def fail_stale_trials(self) -> list[int]:
-        """Mark failed every running trial whose agent stopped sending heartbeats; returns their numbers."""
-        now = time.time()
-        failed = []
-        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            beat = trial.system_attrs.get(HEARTBEAT_ATTR)
-            interval = trial.system_attrs.get(HEARTBEAT_INTERVAL_ATTR)
-            if beat is None or interval is None or now - beat <= STALE_AFTER_INTERVALS * interval:
-                continue
+    def fail_stale_trials(self) -> None:
+        """Have Optuna fail every running trial whose agent stopped sending heartbeats (killed, node lost).
+
+        Optuna judges all trials by one grace period per storage object, but a sweep's agents may beat at different
+        intervals (``--heartbeat-interval``, per agent): so each trial records its agent's interval, and the grace
+        period is ``STALE_AFTER_INTERVALS`` times the longest interval among the running trials, in whole seconds
+        (Optuna's unit; SQLite's clock counts whole seconds). No agent's live trial is failed, at the cost of a slower
+        verdict beside a slowly beating agent. Heartbeats are stamped by the database's clock, so the nodes' clocks
+        need not agree.
+
+        SLURM's requeue is the one case Optuna cannot see: a trial awaiting the requeue of its job has no agent to
+        beat for it until the job starts again, and Optuna has no way to exempt a running trial. So while ``squeue``
+        lists the job, the check beats for it; once the job is gone the trial is failed like any other."""
+        running = self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        intervals = [t.system_attrs[HEARTBEAT_INTERVAL_ATTR] for t in running
+                     if HEARTBEAT_INTERVAL_ATTR in t.system_attrs]
+        if not intervals:
+            return
+        for trial in running:
             if trial.user_attrs.get(AWAITING_REQUEUE_ATTR) and _job_queued(trial.user_attrs.get(JOB_ATTR)):
-                continue
-            trial_id = self.trial_id(trial.number)
-            try:
-                self.storage.set_trial_user_attr(trial_id, STATE_ATTR, "failed")
-                self.storage.set_trial_user_attr(
-                    trial_id, ERROR_ATTR,
-                    f"its agent ({trial.user_attrs.get(AGENT_ATTR, '?')}) stopped sending heartbeats "
-                    f"{now - beat:.0f} s ago (killed or lost)",
-                )
-                self.storage.set_trial_state_values(trial_id, TrialState.FAIL)
-            except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
-                continue  # finished meanwhile
-            failed.append(trial.number)
-        return failed
+                self.storage.record_heartbeat(self.trial_id(trial.number))
+        self.storage.grace_period = math.ceil(STALE_AFTER_INTERVALS * max(intervals))
+        with _quiet_heartbeats():
+            optuna.storages.fail_stale_trials(self.study)
 
     # --- monitor and analyze ----------------------------------------------------------------------------------
     @staticmethod
@@ -434,6 +502,17 @@ class LocalBackend(SweepBackend):
         return {TrialState.COMPLETE: "finished", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}.get(
             trial.state, "running"
         )
+
+    @staticmethod
+    def _error_of(trial: FrozenTrial) -> str | None:
+        """Why the trial failed or stopped. A trial that Optuna's stale check failed carries none of our attributes
+        (a finished trial takes no more), so its reason is told from that."""
+        if trial.state != TrialState.FAIL or STATE_ATTR in trial.user_attrs:
+            return trial.user_attrs.get(ERROR_ATTR)
+        why = f"its agent ({trial.user_attrs.get(AGENT_ATTR, '?')}) stopped sending heartbeats (killed or lost)"
+        if trial.user_attrs.get(AWAITING_REQUEUE_ATTR):
+            why += f"; it was {trial.user_attrs[AWAITING_REQUEUE_ATTR]}, which left SLURM's queue"
+        return why
 
     def _best_intermediate(self, trial: FrozenTrial) -> float | None:
         values = list(trial.intermediate_values.values())
@@ -446,17 +525,14 @@ class LocalBackend(SweepBackend):
         records = []
         for trial in self._live_trials():
             value = trial.value if trial.state == TrialState.COMPLETE else self._best_intermediate(trial)
-            finished = trial.datetime_complete
-            if finished is None and trial.state.is_finished():
-                finished = trial.datetime_start  # failed by a stale check: the end is unknown
             records.append(TrialRecord(
                 number=trial.number,
                 state=self._state_of(trial),
                 value=value,
                 params=dict(trial.user_attrs.get(PARAMS_ATTR, {})),
                 started=trial.datetime_start,
-                finished=finished,
-                error=trial.user_attrs.get(ERROR_ATTR),
+                finished=trial.datetime_complete,
+                error=self._error_of(trial),
                 run_dir=trial.user_attrs.get(RUN_DIR_ATTR),
                 overrides=list(trial.user_attrs.get(OVERRIDES_ATTR, [])),
             ))

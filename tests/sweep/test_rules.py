@@ -7,8 +7,7 @@ from snpdiff.errors import SweepError
 from snpdiff.sweep.initialize import init_sweep
 from snpdiff.sweep.spec import read_sweep_file
 from snpdiff.sweep.store import CURRENT_SWEEP_FILE, resolve_sweep, sweeps_root
-from snpdiff.sweep.validation import sweep_problems
-from tests.helpers import REPO, sweep_cli, write_sweep
+from tests.helpers import REPO, checked, sweep_cli, write_sweep
 
 # One file with many kinds of mistakes; each entry: (what the message must contain, the kind of problem).
 BROKEN_SWEEP = {
@@ -56,20 +55,20 @@ def test_an_invalid_sweep_file_names_every_problem_and_creates_nothing(tmp_path)
 
 def test_cross_key_problems_of_value_combinations_are_found():
     """channels=8 alone and norm_groups=16 alone are fine; together 16 groups cannot split 8 channels."""
-    spec, problems = sweep_problems({
+    spec, problems, _ = checked({
         "method": "grid", "metric": {"name": "val_loss", "goal": "minimize"},
         "parameters": {"model.channels": {"values": [8, 32]}, "model.norm_groups": {"values": [4, 16]}},
-    }, backend="local")
+    })
     assert len(problems) == 1, problems
     assert problems[0].startswith("combination model.channels=8, model.norm_groups=16")
 
 
 def test_a_key_that_only_some_swept_options_have_is_conditional():
-    spec, problems = sweep_problems({
+    spec, problems, _ = checked({
         "method": "random", "metric": {"name": "val_loss", "goal": "minimize"},
         "parameters": {"scheduler": {"values": ["cosine", "reduce"]},
                        "scheduler.min_lr": {"values": [1e-6, 1e-7]}},
-    }, backend="local")
+    })
     assert problems == []
     assert spec.conditions == {"scheduler.min_lr": {"scheduler": ("reduce",)}}
     assert spec.to_dict()["snpdiff"] == {"conditions": {"scheduler.min_lr": {"scheduler": ["reduce"]}}}
@@ -77,11 +76,11 @@ def test_a_key_that_only_some_swept_options_have_is_conditional():
 
 def test_finite_ranges_are_enumerated_and_each_problem_is_one_message():
     """channels 8..16 with 8 norm groups: every value but 8 and 16 fails; one message names them all."""
-    _, problems = sweep_problems({
+    _, problems, _ = checked({
         "method": "grid", "metric": {"name": "val_loss", "goal": "minimize"},
         "parameters": {"model.channels": {"distribution": "int_uniform", "min": 8, "max": 16},
                        "model.norm_groups": {"value": 8}, "model.dim_mults": {"value": [1, 2]}},
-    }, backend="local")
+    })
     assert len(problems) == 1, problems
     assert problems[0].startswith("parameter 'model.channels' = 9, 10, 11, 12, 13, 14 and 1 more: model.norm_groups=8 "
                                   "must divide every level width")
@@ -89,13 +88,11 @@ def test_finite_ranges_are_enumerated_and_each_problem_is_one_message():
 
 
 def test_hyperband_that_can_never_prune_is_a_warning_and_strict_is_not_applicable_locally():
-    from snpdiff.sweep.validation import checked_sweep
-
-    _, problems, messages = checked_sweep({
+    _, problems, messages = checked({
         "method": "random", "metric": {"name": "val_loss", "goal": "minimize"},
         "early_terminate": {"type": "hyperband", "min_iter": 5, "strict": True},
         "parameters": {"trainer.max_epochs": {"value": 5}, "optimizer.lr": {"values": [0.001, 0.01]}},
-    }, backend="local")
+    })
     assert problems == []
     assert messages == [
         "warning: early_terminate: the first hyperband rung is at epoch 5, not below trainer.max_epochs=5: no trial "
@@ -106,31 +103,30 @@ def test_hyperband_that_can_never_prune_is_a_warning_and_strict_is_not_applicabl
 
 
 def test_per_parameter_macros_in_command_name_the_supported_ones():
-    _, problems = sweep_problems({
+    _, problems, _ = checked({
         "method": "random", "metric": {"name": "val_loss", "goal": "minimize"},
         "command": ["${env}", "${interpreter}", "${program}", "optimizer.lr=${learning_rate}", "${args_no_hyphens}"],
         "parameters": {"learning_rate": {"values": [0.001, 0.01]}},
-    }, backend="local")
+    })
     assert len(problems) == 1, problems
     assert "'optimizer.lr=${learning_rate}' is not supported" in problems[0]
     assert "supported macros: ${env}, ${interpreter}, ${program}, ${args}, ${args_no_hyphens}" in problems[0]
 
 
 def test_metric_goal_and_quality_logging_are_checked():
-    _, problems = sweep_problems({
+    _, problems, _ = checked({
         "method": "random", "metric": {"name": "val/af_r2", "goal": "minimize"},
         "parameters": {"debug": {"value": "fast"}},
-    }, backend="local")
+    })
     assert any("use goal: maximize" in p for p in problems)
     assert any("only logged with quality.enabled=true" in p for p in problems)
-    _, problems = sweep_problems({"method": "random", "metric": {"name": "val/aats"}, "parameters": {}},
-                                 backend="local")
+    _, problems, _ = checked({"method": "random", "metric": {"name": "val/aats"}, "parameters": {}})
     assert any("aats_gap" in p for p in problems)
 
 
 @pytest.mark.parametrize("name", ["cpu_smoke", "unet_arch", "optim_sched"])
 def test_the_example_sweep_files_are_valid(name):
-    _, problems = sweep_problems(read_sweep_file(REPO / "conf" / "sweeps" / f"{name}.yaml"), backend="local")
+    _, problems, _ = checked(read_sweep_file(REPO / "conf" / "sweeps" / f"{name}.yaml"))
     assert problems == []
 
 

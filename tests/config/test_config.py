@@ -182,6 +182,9 @@ BAD_CONFIGS = [
     (["+model.seq_length=64"], r"unknown key 'model.seq_length'"),  # the data module's window sets it
     (["+data.bogus=1"], r"unknown key 'data.bogus' for snpdiff.data.GenotypeDataModule; allowed: batch_size"),
     (["data.batch_size=big"], r"data.batch_size='big' has the wrong type .*allowed: int"),
+    # text that OmegaConf would convert is still text when the constructor gets it (config nodes are plain)
+    (["model.use_attention=yes"], r"model.use_attention='yes' has the wrong type .*allowed: bool"),
+    (["data.batch_size='8'"], r"data.batch_size='8' has the wrong type .*allowed: int"),
     (["+unknown_top=1"], r"unknown key 'unknown_top' for conf/train.yaml; allowed: callbacks, ckpt_path"),
 ]
 

@@ -3,7 +3,7 @@
 ``ProgressLog`` (``conf/callbacks/default.yaml``, node ``progress_log``) writes through the logger
 ``snpdiff.training.progress``, which Hydra routes to the console and to the run folder's ``<task_name>.log``:
 
-- after an epoch: ``epoch 3/50  step 240  00:01:12  train_loss 0.3412  val_loss 0.339  lr 2.80e-03``, for the first
+- after an epoch: ``epoch 3/49  step 240  00:01:12  train_loss 0.3412  val_loss 0.339  lr 2.80e-03``, for the first
   epoch, then at most one per ``every_s`` seconds, and always for the last one;
 - after each in-training quality evaluation (``snpdiff.training.quality``): ``quality epoch 3: af_r2 0.9812 ...``;
 - when fit ends, a summary: why it stopped, epochs and steps done, the best checkpoint and the final metrics.
@@ -68,7 +68,7 @@ def stop_reason(trainer: pl.Trainer) -> str:
         for callback in trainer.callbacks:
             if isinstance(callback, EarlyStopping) and callback.stopping_reason != EarlyStoppingReason.NOT_STOPPED:
                 why = callback.stopping_reason.name.lower().replace("_", " ")
-                return f"early stopping on {callback.monitor} at epoch {callback.stopped_epoch + 1} ({why})"
+                return f"early stopping on {callback.monitor} at epoch {callback.stopped_epoch} ({why})"
             remaining = callback.time_remaining() if isinstance(callback, Timer) else None
             if remaining is not None and remaining <= 0:
                 return f"trainer.max_time reached after {clock(callback.time_elapsed())}"
@@ -125,8 +125,8 @@ class ProgressLog(Callback):
         quality = {name.removeprefix(QUALITY_PREFIX): value for name, value in scalars(trainer.callback_metrics).items()
                    if name.startswith(QUALITY_PREFIX)}
         if quality:
-            self.quality = (trainer.current_epoch + 1, quality)
-            log.info("quality epoch %d: %s", trainer.current_epoch + 1, named_values(quality, HEADLINE_METRICS))
+            self.quality = (trainer.current_epoch, quality)
+            log.info("quality epoch %d: %s", trainer.current_epoch, named_values(quality, HEADLINE_METRICS))
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.is_global_zero:
@@ -152,12 +152,13 @@ class ProgressLog(Callback):
         self.last_line, self.pending = now, None
 
     def epoch_line(self, trainer: pl.Trainer, now: float) -> str:
-        """``epoch <n>/<max_epochs>  step <global_step>  <elapsed>  train_loss ...  val_loss ...  lr ...``, epochs
-        counted from 1."""
+        """``epoch <n>/<last>  step <global_step>  <elapsed>  train_loss ...  val_loss ...  lr ...``, numbered as
+        Lightning numbers epochs (from 0, as its progress bar, checkpoints, ``metrics.json`` and
+        ``quality/epoch_<n>/`` do: ``<last>`` is ``max_epochs - 1``)."""
         metrics = scalars(trainer.callback_metrics)
-        epoch = f"{trainer.current_epoch + 1}"
+        epoch = f"{trainer.current_epoch}"
         if trainer.max_epochs is not None and trainer.max_epochs > 0:
-            epoch += f"/{trainer.max_epochs}"
+            epoch += f"/{trainer.max_epochs - 1}"
         parts = [f"epoch {epoch}", f"step {trainer.global_step}", clock(now - self.started)]
         parts.append(named_values(losses(metrics), list(LOSSES), ".4g"))
         lr = next((value for name, value in metrics.items() if name.startswith(LR_PREFIX)), None)

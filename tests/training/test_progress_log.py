@@ -25,7 +25,7 @@ from tests.helpers import REPO, run_dirs
 LOG_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d [\d:,]+\]\[(?P<logger>[\w.]+)\]\[\w+\] - (?P<message>.*)$")
 NUMBER = r"(-?\d[\d.e+-]*|nan|inf)"
 EPOCH_LINE = re.compile(
-    rf"^epoch (\d+)/3  step (\d+)  \d\d:\d\d:\d\d  train_loss {NUMBER}  val_loss {NUMBER}  lr {NUMBER}$"
+    rf"^epoch (\d+)/2  step (\d+)  \d\d:\d\d:\d\d  train_loss {NUMBER}  val_loss {NUMBER}  lr {NUMBER}$"
 )
 # a tiny UNet, 3 epochs of 3 batches, the sample-quality evaluation after the first and the last epoch
 OVERRIDES = [
@@ -72,13 +72,16 @@ def train_output(tmp_path_factory) -> dict:
 def test_a_batch_log_shows_every_epoch_each_quality_evaluation_and_a_closing_summary(train_output):
     records = progress_records(train_output["console"])
     epochs = [match.groups() for record in records if (match := EPOCH_LINE.match(record))]
-    assert [(int(epoch), int(step)) for epoch, step, *_ in epochs] == [(1, 3), (2, 6), (3, 9)]
+    assert [(int(epoch), int(step)) for epoch, step, *_ in epochs] == [(0, 3), (1, 6), (2, 9)]
     losses = [float(value) for _, _, train_loss, val_loss, _ in epochs for value in (train_loss, val_loss)]
     assert all(math.isfinite(loss) for loss in losses)
     assert [float(lr) for *_, lr in epochs] == sorted((float(lr) for *_, lr in epochs), reverse=True)  # cosine decay
 
     quality = [re.match(r"quality epoch (\d+): af_r2 \S+  ld_corr (-?\d\.\d{4})", r) for r in records]
-    assert [int(match[1]) for match in quality if match] == [1, 3]  # the first evaluation and the run's last
+    assert [int(match[1]) for match in quality if match] == [0, 2]  # the first evaluation and the run's last
+    # numbered as metrics.json's history (and the progress bar, checkpoints, quality/epoch_<n>/) number them
+    history = train_output["metrics"]["history"]
+    assert [row["epoch"] for row in history if "val/ld_corr" in row] == [0, 2]
 
     (summary,) = [record for record in records if record.startswith("training stopped: ")]
     lines = summary.splitlines()
@@ -89,7 +92,7 @@ def test_a_batch_log_shows_every_epoch_each_quality_evaluation_and_a_closing_sum
     final = re.fullmatch(rf"  final: train_loss {NUMBER}  val_loss {NUMBER}", lines[3])
     assert final and float(final[2]) == pytest.approx(train_output["metrics"]["val_loss"], rel=1e-3)
     assert float(final[2]) == float(epochs[-1][3])  # the last epoch's val_loss
-    assert re.match(r"  last quality evaluation \(epoch 3\): af_r2 \S+  ld_corr -?\d\.\d{4}  aa_t ", lines[4])
+    assert re.match(r"  last quality evaluation \(epoch 2\): af_r2 \S+  ld_corr -?\d\.\d{4}  aa_t ", lines[4])
 
 
 @pytest.mark.slow
@@ -121,9 +124,9 @@ def test_epoch_lines_come_at_most_every_every_s_seconds_with_the_first_and_the_l
             callback.on_train_epoch_end(trainer, None)
         callback.on_train_end(trainer, None)
     assert [record.getMessage() for record in caplog.records] == [
-        "epoch 1/10  step 3  00:00:10  train_loss 1  val_loss 0.5  lr 1.00e-03",
-        "epoch 3/10  step 9  00:00:45  train_loss 0.3333  val_loss 0.5  lr 1.00e-03",  # 35 s after the first
-        "epoch 5/10  step 15  00:01:00  train_loss 0.2  val_loss 0.5  lr 1.00e-03",  # the last, 15 s after
+        "epoch 0/9  step 3  00:00:10  train_loss 1  val_loss 0.5  lr 1.00e-03",
+        "epoch 2/9  step 9  00:00:45  train_loss 0.3333  val_loss 0.5  lr 1.00e-03",  # 35 s after the first
+        "epoch 4/9  step 15  00:01:00  train_loss 0.2  val_loss 0.5  lr 1.00e-03",  # the last, 15 s after
     ]
     assert all(getattr(record, SHOWN_BY_PROGRESS_BAR) for record in caplog.records)
 
@@ -138,7 +141,7 @@ def test_an_interrupted_run_logs_its_last_epoch_and_why_it_stopped(monkeypatch, 
     with caplog.at_level(logging.INFO, logger=progress.__name__):
         callback.on_exception(trainer, None, KeyboardInterrupt())
     epoch_line, summary = caplog.records
-    assert epoch_line.getMessage().startswith("epoch 2/10  step 6") and not getattr(epoch_line, SHOWN_BY_PROGRESS_BAR)
+    assert epoch_line.getMessage().startswith("epoch 1/9  step 6") and not getattr(epoch_line, SHOWN_BY_PROGRESS_BAR)
     assert summary.getMessage().splitlines()[:2] == [
         "training stopped: interrupted (Ctrl-C); train_loss not finite", "  epochs 1, steps 6, time 00:00:05"
     ]
@@ -151,7 +154,7 @@ def stopped_by(callback) -> FakeTrainer:
 def test_the_stop_reason_names_what_stopped_the_run(monkeypatch):
     early = EarlyStopping(monitor="val/af_r2", mode="max")
     early.stopping_reason, early.stopped_epoch = EarlyStoppingReason.PATIENCE_EXHAUSTED, 6
-    assert stop_reason(stopped_by(early)) == "early stopping on val/af_r2 at epoch 7 (patience exhausted)"
+    assert stop_reason(stopped_by(early)) == "early stopping on val/af_r2 at epoch 6 (patience exhausted)"
     timer = Timer(duration="00:00:10:00")
     monkeypatch.setattr(timer, "time_remaining", lambda: -0.5)
     monkeypatch.setattr(timer, "time_elapsed", lambda: 600.5)
@@ -184,11 +187,11 @@ def test_a_terminal_does_not_get_the_lines_a_progress_bar_shows_and_the_log_file
     logger, level = logging.getLogger(progress.__name__), logging.getLogger(progress.__name__).level
     logger.setLevel(logging.INFO)
     try:
-        logger.info("epoch 1/3", extra={SHOWN_BY_PROGRESS_BAR: True})
+        logger.info("epoch 0/2", extra={SHOWN_BY_PROGRESS_BAR: True})
         logger.info("training stopped: max_epochs=3 reached")
     finally:
         logger.setLevel(level)
         log_file.close()
     assert terminal.getvalue() == "training stopped: max_epochs=3 reached\n"
     for text in (redirected.getvalue(), (tmp_path / "train.log").read_text()):
-        assert text == "epoch 1/3\ntraining stopped: max_epochs=3 reached\n"
+        assert text == "epoch 0/2\ntraining stopped: max_epochs=3 reached\n"

@@ -18,7 +18,7 @@ import numpy as np
 from snpdiff.data import GenotypeSet, read_genotypes
 from snpdiff.errors import DataError
 from snpdiff.metrics.genotype import evaluate_genotypes
-from snpdiff.metrics.names import HEADLINE_METRICS
+from snpdiff.metrics.names import headline
 from snpdiff.metrics.plots import make_plots
 from snpdiff.metrics.report import write_report
 
@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 # file endings a run folder is searched for, as <role><ending>; ".bed" stands for a PLINK fileset
 RUN_FOLDER_ENDINGS = (".bed", ".vcf.gz", ".vcf", ".bcf", ".parquet", ".npy")
 PLOTS_DIR = "plots"
-# the metrics evaluate.py names in its log (metrics.json and report.md have them all)
 
 
 def resolve_genotype_path(path: str | os.PathLike, role: str) -> str:
@@ -149,8 +148,7 @@ def evaluate_files(
         seed=seed,
         ploidy=ploidy,
     )
-    headline = "  ".join(f"{name} {metrics[name]:.4f}" for name in HEADLINE_METRICS if name in metrics)
-    log.info("synthetic vs real: %s", headline)
+    log.info("synthetic vs real: %s", headline(metrics))  # metrics.json and report.md have them all
     out = Path(out_dir)
     plot_paths = {}
     if plots:

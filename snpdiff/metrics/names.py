@@ -7,6 +7,8 @@ Quality metrics are logged as ``val/<name>`` with the names of ``snpdiff.metrics
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from snpdiff.metrics.goals import METRICS, metric_goal
 
 LOSS_METRICS = (
@@ -23,7 +25,7 @@ LOSS_METRICS = (
 MODEL_METRICS = ("model/total_params", "model/trainable_params", "model/size_mb")
 OOM_METRICS = ("oom/retries", "oom/batch_size")
 QUALITY_PREFIX = "val/"
-# the sample-quality metrics a log line shows (training progress, evaluate.py)
+# the sample-quality metrics a log line shows (training progress, evaluate.py): ``headline``
 HEADLINE_METRICS = ("af_r2", "ld_corr", "aa_t", "aa_s", "pca_w1")
 
 
@@ -51,3 +53,9 @@ def is_metric_name(name: object) -> bool:
 def metric_mode(name: str) -> str:
     """Lightning's ``mode`` for a metric: ``"min"`` or ``"max"``."""
     return "max" if metric_goal(name) == "maximize" else "min"
+
+
+def headline(metrics: Mapping[str, float]) -> str:
+    """``af_r2 0.9886  ld_corr 0.7771  ...``: the ``HEADLINE_METRICS`` present in ``metrics`` (names without a
+    prefix), four decimals each."""
+    return "  ".join(f"{name} {metrics[name]:.4f}" for name in HEADLINE_METRICS if name in metrics)

@@ -708,7 +708,11 @@ def read_sweep_file(path: str | Path) -> dict[str, Any]:
 
 
 def load_sweep(raw: Mapping[str, Any], default_metric: str = "val_loss") -> SweepSpec:
-    """Parse a sweep that is known to be valid (e.g. one stored with a sweep); SweepError otherwise."""
+    """Parse a sweep that is known to be valid (e.g. one stored with a sweep); SweepError otherwise (also for a stored
+    file that no longer holds a mapping)."""
+    if not isinstance(raw, Mapping):
+        raise SweepError(f"invalid sweep: a stored sweep is a mapping with method and parameters, got "
+                         f"{type(raw).__name__}")
     spec, problems = parse_sweep(raw, default_metric)
     if problems:
         raise SweepError("invalid sweep:\n  - " + "\n  - ".join(problems))

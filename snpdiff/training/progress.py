@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from time import monotonic
 from typing import Any
 
@@ -26,7 +26,8 @@ from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from snpdiff.cli.console import SHOWN_BY_PROGRESS_BAR
-from snpdiff.metrics.names import HEADLINE_METRICS, QUALITY_PREFIX
+from snpdiff.errors import ConfigError
+from snpdiff.metrics.names import QUALITY_PREFIX, headline
 
 log = logging.getLogger(__name__)
 LR_PREFIX = "lr-"  # snpdiff.training.callbacks.LearningRateLog logs lr-<Optimizer>
@@ -38,11 +39,6 @@ def clock(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours:02d}:{minutes:02d}:{secs:02d}"
-
-
-def named_values(values: Mapping[str, float], names: Sequence[str], spec: str = ".4f") -> str:
-    """``name value`` pairs of ``names`` present in ``values``, two spaces apart, each value formatted by ``spec``."""
-    return "  ".join(f"{name} {values[name]:{spec}}" for name in names if name in values)
 
 
 def scalars(metrics: Mapping[str, Any]) -> dict[str, float]:
@@ -59,6 +55,11 @@ def scalars(metrics: Mapping[str, Any]) -> dict[str, float]:
 def losses(metrics: Mapping[str, float]) -> dict[str, float]:
     """The ``LOSSES`` present in ``metrics``, by their names in a line."""
     return {shown: metrics[logged] for shown, logged in LOSSES.items() if logged in metrics}
+
+
+def loss_text(values: Mapping[str, float]) -> str:
+    """``train_loss 0.3412  val_loss 0.339``: ``losses``' values, four significant digits."""
+    return "  ".join(f"{name} {value:.4g}" for name, value in values.items())
 
 
 def stop_reason(trainer: pl.Trainer) -> str:
@@ -99,6 +100,8 @@ class ProgressLog(Callback):
     """
 
     def __init__(self, every_s: float = 30.0):
+        if not every_s >= 0:
+            raise ConfigError(f"callbacks.progress_log.every_s={every_s!r} must be a number of seconds >= 0")
         self.every_s = every_s
         self.started = 0.0
         self.last_line: float | None = None  # monotonic() of the last epoch line logged
@@ -126,7 +129,7 @@ class ProgressLog(Callback):
                    if name.startswith(QUALITY_PREFIX)}
         if quality:
             self.quality = (trainer.current_epoch, quality)
-            log.info("quality epoch %d: %s", trainer.current_epoch, named_values(quality, HEADLINE_METRICS))
+            log.info("quality epoch %d: %s", trainer.current_epoch, headline(quality))
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.is_global_zero:
@@ -160,7 +163,7 @@ class ProgressLog(Callback):
         if trainer.max_epochs is not None and trainer.max_epochs > 0:
             epoch += f"/{trainer.max_epochs - 1}"
         parts = [f"epoch {epoch}", f"step {trainer.global_step}", clock(now - self.started)]
-        parts.append(named_values(losses(metrics), list(LOSSES), ".4g"))
+        parts.append(loss_text(losses(metrics)))
         lr = next((value for name, value in metrics.items() if name.startswith(LR_PREFIX)), None)
         if lr is None and trainer.optimizers:
             lr = trainer.optimizers[0].param_groups[0]["lr"]
@@ -184,8 +187,8 @@ class ProgressLog(Callback):
             scored = f" ({checkpoint.monitor} {float(score):.4g})" if checkpoint.monitor and score is not None else ""
             lines.append(f"  best checkpoint: {checkpoint.best_model_path}{scored}")
         if final:
-            lines.append(f"  final: {named_values(final, list(LOSSES), '.4g')}")
+            lines.append(f"  final: {loss_text(final)}")
         if self.quality is not None:
             epoch, quality = self.quality
-            lines.append(f"  last quality evaluation (epoch {epoch}): {named_values(quality, HEADLINE_METRICS)}")
+            lines.append(f"  last quality evaluation (epoch {epoch}): {headline(quality)}")
         return "\n".join(lines)

@@ -155,6 +155,9 @@ def test_stored_form_round_trips():
     assert again.command_overrides() == ["debug=fast"]
     with pytest.raises(SweepError, match="method"):
         load_sweep({**spec.to_dict(), "method": "hyper"})
+    for damaged in (None, [], "method: grid"):  # a stored sweep.yaml emptied or overwritten
+        with pytest.raises(SweepError, match="stored sweep is a mapping"):
+            load_sweep(damaged)
 
 
 # W&B's own documented constructs (docs.wandb.ai, "Define a sweep configuration"): nested parameters, the controller,

@@ -195,3 +195,11 @@ def test_a_terminal_does_not_get_the_lines_a_progress_bar_shows_and_the_log_file
     assert terminal.getvalue() == "training stopped: max_epochs=3 reached\n"
     for text in (redirected.getvalue(), (tmp_path / "train.log").read_text()):
         assert text == "epoch 0/2\ntraining stopped: max_epochs=3 reached\n"
+
+
+def test_a_negative_interval_is_refused_before_any_work(tmp_path):
+    result = subprocess.run([sys.executable, str(REPO / "train.py"), "debug=fast", "callbacks.progress_log.every_s=-5",
+                             f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "error: callbacks.progress_log.every_s=-5 must be a number of seconds >= 0" in result.stderr
+    assert not (tmp_path / "run" / "config.yaml").exists()

@@ -476,8 +476,8 @@ class LocalBackend(SweepBackend):
         intervals (``--heartbeat-interval``, per agent): so each trial records its agent's interval, and the grace
         period is ``STALE_AFTER_INTERVALS`` times the longest interval among the running trials, in whole seconds
         (Optuna's unit; SQLite's clock counts whole seconds). No agent's live trial is failed, at the cost of a slower
-        verdict beside a slowly beating agent. Heartbeats are stamped by the database's clock, so the nodes' clocks
-        need not agree.
+        verdict beside a slowly beating agent. In an RDB storage heartbeats are stamped by the database's clock, so
+        the nodes' clocks need not agree; a journal stamps the agent's (``JournalHeartbeatStorage``).
 
         SLURM's requeue is the one case Optuna cannot see: a trial awaiting the requeue of its job has no agent to
         beat for it until the job starts again, and Optuna has no way to exempt a running trial. So while ``squeue``

@@ -5,7 +5,9 @@ individuals split 1,000 / 500 / 500 into training T, validation V and test H) fo
 (``trainer.max_time``), saving a checkpoint when the training clock passes each of ``--marks`` (minutes; EMA
 weights when the EMA callback is on). Then, off the clock, each checkpoint samples ``--eval-samples`` individuals S
 with the config's sampler and is scored against a subset of T as large as S, with H as the held-out set; the
-calibration row scores H against the same T (V as its held-out set). Writes ``<output-dir>/curve.json`` and
+calibration row scores H against the same T (V as its held-out set), and the model-free anchors
+(``snpdiff.metrics.anchors``: independent SNPs, a haplotype mosaic of T) are scored as a model's samples are.
+Writes ``<output-dir>/curve.json`` and
 ``curve.png`` (af_r2, ld_corr, aa_t, aa_s, pca_w1 against minutes, the calibration value as a dashed line).
 
     python benchmarks/learning_curve.py --output-dir runs/default [--budget-min 5] [--marks 2 5] [overrides ...]
@@ -30,6 +32,7 @@ from snpdiff.cli.memory import keep_freed_memory
 from snpdiff.config import compose_config
 from snpdiff.generation import load_trained_model, sample_codes
 from snpdiff.metrics import evaluate_genotypes
+from snpdiff.metrics.anchors import anchor_sets
 from snpdiff.training.run import run_training
 
 PLOTTED = ("af_r2", "ld_corr", "aa_t", "aa_s", "pca_w1")
@@ -97,24 +100,18 @@ def evaluate_mark(
     return {"sample_seconds": round(sample_s, 1), **{k: round(float(v), 4) for k, v in metrics.items()}}
 
 
-def reference_fakes(train: np.ndarray, populations: np.ndarray, n: int, block_snps: int, seed: int) -> dict:
-    """Synthetic sets built from T without a model, each ``[n, snps]``, to say which property moves ``aa_t``:
-    ``independent_snps`` (each SNP drawn from T's genotype frequencies: no LD, no ancestry), ``mosaic_any``
-    (consecutive ``block_snps``-SNP blocks copied from random T individuals: local LD kept, ancestry mixed within a
-    person) and ``mosaic_same_population`` (the same with every block of a person from one population)."""
-    rng = np.random.default_rng(seed)
-    individuals, snps = train.shape
-    columns = np.arange(snps)
-    frequencies = np.stack([(train == code).mean(axis=0) for code in (0, 1, 2)], axis=1)
-    draws = rng.random((n, snps, 1)) > frequencies.cumsum(axis=1)[None]
-    fakes = {"independent_snps": draws.sum(axis=2).astype(np.int8)}
-    blocks = np.arange(snps) // block_snps
-    donors_any = rng.integers(0, individuals, (n, blocks[-1] + 1))
-    fakes["mosaic_any"] = train[donors_any[:, blocks], columns]
-    labels = rng.choice(populations, n)
-    donors_same = np.stack([rng.choice(np.flatnonzero(populations == label), blocks[-1] + 1) for label in labels])
-    fakes["mosaic_same_population"] = train[donors_same[:, blocks], columns]
-    return fakes
+def score_anchors(datamodule, train: np.ndarray, rows: np.ndarray, n: int, seed: int) -> dict[str, dict]:
+    """The model-free anchors of ``snpdiff.metrics.anchors`` (independent SNPs; a haplotype mosaic of T with Li and
+    Stephens' switch rate at the window's positions), ``n`` people each, scored as a model's samples are."""
+    positions = datamodule.snps.position if datamodule.snps is not None else None
+    sets = anchor_sets(train, n, datamodule.train_populations, positions=positions, seed=seed)
+    return {
+        name: {
+            k: round(float(v), 4)
+            for k, v in evaluate_genotypes(train[rows[:n]], codes, holdout=datamodule.test_codes, seed=seed).items()
+        }
+        for name, (codes, _) in sets.items()
+    }
 
 
 def plot_curves(curves: list[dict], png: Path) -> None:
@@ -130,10 +127,16 @@ def plot_curves(curves: list[dict], png: Path) -> None:
             axis.plot(xs, [point["metrics"][name] for point in curve["points"]], "o-", color=color, label=curve["name"])
             axis.axhline(curve["calibration"][name], color=color, linestyle="--", linewidth=0.8)
     for axis, name in zip(axes, PLOTTED, strict=True):
+        for style, (anchor, scores) in zip((":", "-."), curves[0].get("anchors", {}).items(), strict=False):
+            axis.axhline(scores[name], color="grey", linestyle=style, linewidth=0.8, label=anchor)
+    for axis, name in zip(axes, PLOTTED, strict=True):
         axis.set_title(name)
         axis.set_xlabel("training minutes (2 CPU cores)" if by_minute else "optimizer steps")
     axes[0].legend(fontsize=7)
-    figure.suptitle("dashed: held-out real vs training (calibration limit)", fontsize=9)
+    figure.suptitle(
+        "dashed: held-out real vs training (calibration limit); grey: model-free anchors (independent SNPs, mosaic)",
+        fontsize=9,
+    )
     figure.tight_layout()
     figure.savefig(png, dpi=110)
 
@@ -152,12 +155,11 @@ def markdown_table(curves: list[dict]) -> str:
             name = curve["name"] if index == 0 else ""
             values = " | ".join(f"{point['metrics'][key]:.3g}" for key in TABLE)
             lines.append(f"| {name} | {point['mark']:g} | {point['step']} | {values} |")
-    calibration = curves[0]["calibration"]
-    lines.append(
-        "| held-out real (calibration) | | | "
-        + " | ".join(f"{calibration[key]:.3g}" if key in calibration else "" for key in TABLE)
-        + " |"
-    )
+    anchors = {"held-out real (calibration)": curves[0]["calibration"], **curves[0].get("anchors", {})}
+    for name, scores in anchors.items():
+        lines.append(
+            f"| {name} | | | " + " | ".join(f"{scores[key]:.3g}" if key in scores else "" for key in TABLE) + " |"
+        )
     return "\n".join(lines)
 
 
@@ -182,9 +184,7 @@ def main() -> None:
         help="samples -> codes: nearest code, or per-SNP thresholds at T's genotype frequencies",
     )
     parser.add_argument("--curve-file", default="curve.json", help="name of the JSON (and PNG) in --output-dir")
-    parser.add_argument(
-        "--reference-fakes", type=int, default=0, help="score model-free fakes made of blocks of this many SNPs"
-    )
+    parser.add_argument("--anchors-only", action="store_true", help="only score the model-free anchors and H")
     parser.add_argument(
         "--plot", type=Path, nargs="+", help="only draw these curve.json files into --png and print their table"
     )
@@ -219,7 +219,7 @@ def main() -> None:
         ]
     )
     marks_file = output_dir / "marks.json"
-    if not args.eval_only and not args.reference_fakes:
+    if not args.eval_only and not args.anchors_only:
         marks = TrainingMarks(args.marks, output_dir / "marks", "step" if args.step_budget else "minute")
         run_training(cfg, extra_callbacks=[marks])
         marks_file.write_text(json.dumps(marks.saved, indent=2))
@@ -229,14 +229,10 @@ def main() -> None:
     train, val, test = datamodule.train_codes, datamodule.val_codes, datamodule.test_codes
     rows = np.random.default_rng(cfg.seed).permutation(len(train))
     calibration = evaluate_genotypes(train[rows[: len(test)]], test, holdout=val, seed=cfg.seed)
-    if args.reference_fakes:
-        fakes = reference_fakes(train, datamodule.train_populations, args.eval_samples, args.reference_fakes, cfg.seed)
-        scores = {
-            name: evaluate_genotypes(train[rows[: args.eval_samples]], fake, holdout=test, seed=cfg.seed)
-            for name, fake in fakes.items()
-        }
-        scores["held_out_real"] = calibration
-        print(json.dumps({k: {m: round(float(v), 4) for m, v in row.items()} for k, row in scores.items()}, indent=1))
+    anchors = score_anchors(datamodule, train, rows, args.eval_samples, cfg.seed)
+    if args.anchors_only:
+        calibration = {k: round(float(v), 4) for k, v in calibration.items()}
+        print(json.dumps({"held_out_real": calibration, **anchors}, indent=1))
         return
     frequencies = None
     if args.decode == "frequencies":
@@ -269,6 +265,7 @@ def main() -> None:
             "decode": args.decode,
         },
         "calibration": {k: round(float(v), 4) for k, v in calibration.items()},
+        "anchors": anchors,
         "points": points,
     }
     curve_file = output_dir / args.curve_file

@@ -64,6 +64,17 @@ METRICS: dict[str, MetricInfo] = {
         "target", "adversarial accuracy of S against held-out H instead of T", target=0.5, optimize_as="aats_gap"
     ),
     "privacy_loss": MetricInfo("minimize", "aats_holdout - aats: > 0 when S sits closer to T than to unseen H"),
+    "mia_auc": MetricInfo(
+        "target",
+        "membership-inference AUC: nearness to S separating T from held-out H (0.5 = no leak)",
+        target=0.5,
+        optimize_as="privacy_loss",
+    ),
+    "recovery_rate": MetricInfo(
+        "maximize", "ancestry classifier trained on labelled S, tested on H, over the same trained on T (1 = as real)"
+    ),
+    "tstr_accuracy": MetricInfo("diagnostic", "ancestry accuracy on H of the classifier trained on labelled S"),
+    "trtr_accuracy": MetricInfo("diagnostic", "ancestry accuracy on H of the same classifier trained on T"),
     "nn_st_median": MetricInfo("diagnostic", "median L1 distance (alleles) from each S to its nearest T"),
     "nn_ht_median": MetricInfo(
         "diagnostic", "median L1 distance from each held-out H to its nearest T (nn_st's yardstick)"

@@ -15,6 +15,12 @@ The medians of those nearest-neighbour distances (``nn_st_median`` = median_i d_
 ``nn_tt_median``, ``nn_ht_median``; alleles, not normalised by the SNP count) say why an accuracy is off: with
 ``aa_t`` = 1 and S->T far above H->T, the synthetic individuals sit off the real cloud; with S->S as large as
 S->T, they are not even close to each other (noise at many SNPs), not a few modes.
+
+``mia_auc`` is a distance-based membership-inference attack (Hilprecht et al. 2019; Chen et al. 2020's "GAN-leaks"
+without a model): an attacker who holds S and a candidate person guesses "in the training set" the closer the
+candidate's nearest synthetic individual is. Training members T and non-members H are the candidates; the AUC of
+the score ``-d_candidate,S`` separating T from H is 0.5 when S leaks nothing about who trained it, 1.0 when every
+member is nearer to S than every non-member. Above about 0.55 on a few hundred people is more than noise.
 """
 
 from __future__ import annotations
@@ -62,6 +68,16 @@ def nn_distance_ratio(real: np.ndarray, synthetic: np.ndarray, holdout: np.ndarr
     return privacy_metrics(real, synthetic, holdout, ploidy)["nn_distance_ratio"]
 
 
+def membership_inference_auc(members_to_synthetic: np.ndarray, outsiders_to_synthetic: np.ndarray) -> float:
+    """AUC of ``-distance to the nearest synthetic individual`` separating members (T) from outsiders (H): the
+    probability that a random member is strictly nearer to S than a random outsider, ties counting one half."""
+    members = np.sort(np.asarray(members_to_synthetic, dtype=np.float64))
+    outsiders = np.asarray(outsiders_to_synthetic, dtype=np.float64)
+    nearer = np.searchsorted(members, outsiders, side="left")  # members strictly nearer than each outsider
+    tied = np.searchsorted(members, outsiders, side="right") - nearer
+    return float((nearer + 0.5 * tied).sum() / (members.size * outsiders.size))
+
+
 def _ratio(numerator: float, denominator: float) -> float:
     return float(numerator / denominator) if denominator > 0 else float("nan")
 
@@ -70,7 +86,7 @@ def privacy_metrics(
     real: np.ndarray, synthetic: np.ndarray, holdout: np.ndarray | None = None, ploidy: int = 2
 ) -> dict[str, float]:
     """``aa_t``, ``aa_s``, ``aats``, ``aats_gap``, ``exact_copy_rate`` and, with H, ``aats_holdout``,
-    ``privacy_loss``, ``nn_distance_ratio``, each nearest-neighbour search done once.
+    ``privacy_loss``, ``nn_distance_ratio``, ``mia_auc``, each nearest-neighbour search done once.
 
     Also the nearest-neighbour distance medians ``nn_st_median``, ``nn_ss_median``, ``nn_tt_median`` and, with H,
     ``nn_ht_median`` (see the module docstring).
@@ -104,4 +120,5 @@ def privacy_metrics(
         metrics["privacy_loss"] = aats_holdout - metrics["aats"]
         metrics["nn_ht_median"] = float(np.median(holdout_to_real))
         metrics["nn_distance_ratio"] = _ratio(metrics["nn_st_median"], metrics["nn_ht_median"])
+        metrics["mia_auc"] = membership_inference_auc(real_to_synthetic, holdout_to_synthetic)
     return metrics

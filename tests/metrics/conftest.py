@@ -15,6 +15,8 @@ class RealSplit:
     train: np.ndarray
     holdout: np.ndarray
     train_populations: np.ndarray
+    holdout_populations: np.ndarray
+    positions: np.ndarray  # bp, one per kept SNP
 
 
 @pytest.fixture(scope="session")
@@ -27,4 +29,10 @@ def real_split(tmp_path_factory) -> RealSplit:
     codes = np.ascontiguousarray(genotypes.codes[:, ::4])
     order = np.random.default_rng(0).permutation(genotypes.n_rows)
     train, holdout = order[:1000], order[1000:]
-    return RealSplit(codes[train], codes[holdout], genotypes.populations[train])
+    return RealSplit(
+        codes[train],
+        codes[holdout],
+        genotypes.populations[train],
+        genotypes.populations[holdout],
+        genotypes.snps.position[::4],
+    )

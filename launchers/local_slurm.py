@@ -3,6 +3,7 @@
 Used by the cluster tests (tests/cluster/conftest.py) and to try the launchers by hand (as root):
 
     bash launchers/local_slurm.sh install                         # apt-get install what is missing
+    bash launchers/local_slurm.sh wait-for-dpkg                   # only wait for another apt-get/dpkg to finish
     bash launchers/local_slurm.sh start --workdir /tmp/snpdiff-slurm
     export SLURM_CONF=/tmp/snpdiff-slurm/etc/slurm.conf           # `start` prints this line
     bash launchers/local_slurm.sh status
@@ -22,6 +23,7 @@ those. Every wait has a timeout.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import logging
 import os
@@ -29,6 +31,7 @@ import secrets
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -53,6 +56,16 @@ START_TIMEOUT_S = 60.0
 CRED_EXPIRE_S = 5
 STOP_TIMEOUT_S = 15.0
 APT_TIMEOUT_S = 900.0
+# apt's and dpkg's fcntl locks: front-end, dpkg's database, package lists (apt-get update), downloaded archives
+APT_LOCKS = (
+    Path("/var/lib/dpkg/lock-frontend"),
+    Path("/var/lib/dpkg/lock"),
+    Path("/var/lib/apt/lists/lock"),
+    Path("/var/cache/apt/archives/lock"),
+)
+APT_LOCK_WAIT_ENV = "SNPDIFF_APT_LOCK_WAIT_S"
+APT_LOCK_WAIT_S = 600.0
+_FLOCK = "hhqqi"  # struct flock on 64-bit Linux: l_type, l_whence, l_start, l_len, l_pid
 # daemons live in /usr/sbin, which a non-login root shell may lack on its PATH
 _SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
 
@@ -146,11 +159,105 @@ def can_run_here() -> str | None:
     return None
 
 
+def apt_lock_wait_s() -> float:
+    """How long to wait for another apt-get or dpkg to free their locks: $SNPDIFF_APT_LOCK_WAIT_S or 600 s."""
+    value = os.environ.get(APT_LOCK_WAIT_ENV, "")
+    if not value:
+        return APT_LOCK_WAIT_S
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise ClusterError(f"{APT_LOCK_WAIT_ENV}={value!r}; allowed: a number of seconds >= 0")
+    return seconds
+
+
+def lock_holder(lock: Path) -> int | None:
+    """The PID holding an fcntl write lock on ``lock`` (how apt and dpkg lock), asked with F_GETLK so the lock is
+    never taken; 0 when the holder is not visible from here (another PID namespace); None when free or absent."""
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    except PermissionError:
+        raise ClusterError(f"cannot read {lock} to see whether apt or dpkg holds it; run as root") from None
+    try:
+        query = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        kind, _, _, _, pid = struct.unpack(_FLOCK, fcntl.fcntl(fd, fcntl.F_GETLK, query))
+    finally:
+        os.close(fd)
+    return None if kind == fcntl.F_UNLCK else max(pid, 0)
+
+
+def _process(pid: int) -> str:
+    if pid == 0:
+        return "a process outside this PID namespace"
+    try:
+        return f"process {pid} ({Path(f'/proc/{pid}/comm').read_text().strip()})"
+    except OSError:
+        return f"process {pid}"
+
+
+def wait_for_apt_locks(timeout_s: float | None = None) -> float:
+    """Wait until no process holds apt's or dpkg's locks (a fresh machine often runs unattended-upgrades or
+    cloud-init's apt-get at boot); returns the seconds left of ``timeout_s`` (default ``apt_lock_wait_s()``).
+
+    Says once on stderr what it waits on and who holds it. ClusterError naming the lock and its holder when it is
+    still held after ``timeout_s``.
+    """
+    timeout_s = apt_lock_wait_s() if timeout_s is None else timeout_s
+    deadline = time.monotonic() + timeout_s
+    announced = False
+    while True:
+        held = [(lock, pid) for lock in APT_LOCKS if (pid := lock_holder(lock)) is not None]
+        left = deadline - time.monotonic()
+        if not held:
+            return max(left, 0.0)
+        lock, pid = held[0]
+        if left <= 0:
+            raise ClusterError(
+                f"{lock} is still held by {_process(pid)} after {timeout_s:g} s; let that apt-get or dpkg finish "
+                f"(or set {APT_LOCK_WAIT_ENV} to wait longer), then run `bash launchers/local_slurm.sh install`"
+            )
+        if not announced:
+            print(
+                f"waiting up to {timeout_s:g} s ({APT_LOCK_WAIT_ENV}) for {lock}, held by {_process(pid)}",
+                file=sys.stderr,
+                flush=True,
+            )
+            announced = True
+        time.sleep(min(1.0, left))
+
+
+def apt_get(args: list[str], timeout_s: float = APT_TIMEOUT_S, lock_wait_s: float | None = None) -> None:
+    """``apt-get <args>`` once apt's and dpkg's locks are free (``wait_for_apt_locks``); ClusterError if it fails.
+
+    apt-get's own DPkg::Lock::Timeout (apt >= 1.9) covers the dpkg locks against another apt-get starting between
+    the wait and this one; `apt-get update` ignores it (apt 2.6), hence the wait over all four locks first.
+    """
+    left = wait_for_apt_locks(lock_wait_s)
+    command = ["apt-get", "-o", f"DPkg::Lock::Timeout={max(int(left), 1)}", *args]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout_s + left)
+    if done.returncode != 0:
+        # apt says who holds the lock in "Could not get lock <file>. It is held by process <pid> (<name>)", on
+        # stdout while it waits, on stderr when it gave up without waiting
+        said = f"{done.stdout}\n{done.stderr}".splitlines()
+        locked = [line.partition("Could not get lock ")[2].rstrip(".") for line in said if "Could not get lock" in line]
+        if locked:
+            raise ClusterError(
+                f"`apt-get {' '.join(args)}` could not get lock {locked[-1]}; let that apt-get or dpkg finish "
+                f"(or set {APT_LOCK_WAIT_ENV} to wait longer), then run `bash launchers/local_slurm.sh install`"
+            )
+        raise ClusterError(f"`{' '.join(command)}` failed ({done.returncode}): {done.stderr[-2000:]}")
+
+
 def install(timeout_s: float = APT_TIMEOUT_S) -> list[str]:
     """apt-get install the Debian packages when a required program is missing; returns the packages installed.
 
     Services are kept from starting during the install (a temporary policy-rc.d), since this module runs its own
-    private daemons.
+    private daemons. Each apt-get first waits, bounded, for another apt-get or dpkg to free the locks.
     """
     missing = missing_programs()
     if not missing:
@@ -163,15 +270,9 @@ def install(timeout_s: float = APT_TIMEOUT_S) -> list[str]:
     if own_policy:
         policy.write_text("#!/bin/sh\nexit 101\n")
         policy.chmod(0o755)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     try:
-        for command in (
-            ["apt-get", "update", "-q"],
-            ["apt-get", "install", "-y", "-q", "--no-install-recommends", *APT_PACKAGES],
-        ):
-            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout_s)
-            if done.returncode != 0:
-                raise ClusterError(f"`{' '.join(command)}` failed ({done.returncode}): {done.stderr[-2000:]}")
+        apt_get(["update", "-q"], timeout_s)
+        apt_get(["install", "-y", "-q", "--no-install-recommends", *APT_PACKAGES], timeout_s)
     finally:
         if own_policy:
             policy.unlink()
@@ -503,7 +604,7 @@ def stop(workdir: Path | str = DEFAULT_WORKDIR, timeout_s: float = STOP_TIMEOUT_
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="launchers/local_slurm.sh", description=__doc__.split("\n")[0])
-    parser.add_argument("action", choices=["install", "start", "stop", "status"])
+    parser.add_argument("action", choices=["install", "wait-for-dpkg", "start", "stop", "status"])
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help=f"default {DEFAULT_WORKDIR}")
     parser.add_argument("--cpus", type=int, default=None, help="CPUs of the node (default: nproc)")
     args = parser.parse_args(argv)
@@ -513,6 +614,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "install":
             installed = install()
             print(f"installed {installed}" if installed else "all SLURM programs are installed")
+        elif args.action == "wait-for-dpkg":
+            apt_get(["check", "-q"])  # install's path with an apt-get that installs nothing but takes the dpkg lock
+            print("apt and dpkg locks are free")
         elif args.action == "start":
             began = time.monotonic()
             start(workdir, cpus=args.cpus)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import pickle
+import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from snpdiff.data.types import SnpInfo
 from snpdiff.diffusion import GaussianDiffusion
 from snpdiff.errors import ConfigError
 from snpdiff.models import MLPDenoiser, UNet1D
+from snpdiff.run_folder import LAST_CHECKPOINT, last_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -101,36 +104,143 @@ def load_trained_model(ckpt_path: str | Path, device: str | torch.device = "cpu"
     """Rebuild model, diffusion and encoding from a training checkpoint.
 
     Loads with ``torch.load(weights_only=True)``: tensors and plain containers only, never arbitrary pickles. The
-    stored config may only name the classes of ``SAFE_TARGETS`` with plain keyword values (``plain_keywords``):
-    anything else is a ConfigError naming the key, raised before any object is built.
+    stored config may only name the classes of ``SAFE_TARGETS`` with plain keyword values (``plain_keywords``).
+    Every fault of the file is a ConfigError ``ckpt=<path> <what is wrong>; <what is expected>``: not a file, not a
+    checkpoint, truncated or corrupt, not written by snpdiff, marked diverged by training, weights that do not fit
+    the stored config or that hold NaN/Inf. All are raised before sampling starts.
     """
     path = Path(ckpt_path)
-    if not path.is_file():
-        raise ConfigError(f"ckpt={str(ckpt_path)!r} is not a file; give a training run's checkpoints/last.ckpt")
-    try:
-        checkpoint = torch.load(path, map_location=device, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise ConfigError(
-            f"ckpt={str(ckpt_path)!r} holds objects other than tensors and plain containers; refusing to unpickle "
-            f"them (weights_only loading): {str(exc).splitlines()[0]}"
-        ) from None
-    info = checkpoint.get("snpdiff")
-    if not info:
-        raise ConfigError(f"ckpt={str(ckpt_path)!r} was not written by snpdiff's train.py (no 'snpdiff' entry)")
-    config = info["config"]
-    if not isinstance(config, dict):
-        raise ConfigError(f"ckpt={str(ckpt_path)!r}: its stored config is a {type(config).__name__}, not a mapping")
-    # every check before anything is built
-    model_component = safe_component(config.get("model"), "model")
-    diffusion_component = safe_component(config.get("diffusion"), "diffusion")
-    encoding_keywords = plain_keywords(info.get("encoding"), "encoding")
-    seq_length = info.get("seq_length")
-    if not isinstance(seq_length, int) or isinstance(seq_length, bool):
-        raise ConfigError(f"seq_length={seq_length!r} in the checkpoint is not an integer")
-    model = _build(model_component, "model", seq_length=seq_length, in_channels=1)
-    prefix = "model."
-    model.load_state_dict({k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)})
-    diffusion = _build(diffusion_component, "diffusion")
-    encoding = GenotypeEncoding(**encoding_keywords)
+    where = f"ckpt={str(ckpt_path)!r}"
+    checkpoint = _read(path, where)
+    info, weights = _snpdiff_parts(checkpoint, where)
+    try:  # every check of the stored config before anything is built
+        config = info.get("config")
+        if not isinstance(config, dict):
+            raise ConfigError(f"its stored config is a {type(config).__name__}, not a mapping")
+        model_component = safe_component(config.get("model"), "model")
+        diffusion_component = safe_component(config.get("diffusion"), "diffusion")
+        encoding_component = (GenotypeEncoding, plain_keywords(info.get("encoding"), "encoding"))
+        seq_length = info.get("seq_length")
+        if not isinstance(seq_length, int) or isinstance(seq_length, bool):
+            raise ConfigError(f"seq_length={seq_length!r} in the checkpoint is not an integer")
+        model = _build(model_component, "model", seq_length=seq_length, in_channels=1)
+        diffusion = _build(diffusion_component, "diffusion")
+        encoding = _build(encoding_component, "encoding")
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    _check_weights(model, weights, where)
+    model.load_state_dict(weights)
     snps = SnpInfo.from_dict(info["snps"]) if info.get("snps") else None
     return TrainedModel(model.to(device).eval(), diffusion.to(device), encoding, snps, config)
+
+
+EXPECTED = "give a checkpoint that snpdiff's train.py wrote, such as <run>/checkpoints/last.ckpt"
+_ZIP_HEADER = b"PK\x03\x04"  # torch.save's format since 1.6: a zip archive holding <name>/data.pkl and tensors
+_LEGACY_HEADER = pickle.dumps(torch.serialization.MAGIC_NUMBER, protocol=2)  # the format before it: pickles
+
+
+def _read(path: Path, where: str) -> Any:
+    """``torch.load`` of ``path`` with weights-only unpickling; a ConfigError saying what the file is otherwise."""
+    if path.is_dir():
+        inside = [c for c in (last_checkpoint(path), path / LAST_CHECKPOINT) if c.is_file()]
+        hint = f"give a checkpoint file such as {str(inside[0])!r}" if inside else EXPECTED
+        raise ConfigError(f"{where} is a directory, not a checkpoint file; {hint}")
+    if not path.is_file():
+        raise ConfigError(f"{where} is not a file; give a training run's checkpoints/last.ckpt")
+    with path.open("rb") as file:
+        head = file.read(len(_LEGACY_HEADER))
+    if not head:
+        raise ConfigError(f"{where} is empty (0 bytes), truncated or corrupt; {EXPECTED}")
+    if not head.startswith(_ZIP_HEADER) and head != _LEGACY_HEADER:
+        raise ConfigError(f"{where} is not a PyTorch checkpoint ({_describe(path, head)}); {EXPECTED}")
+    if head.startswith(_ZIP_HEADER) and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            if not any(name.endswith("/data.pkl") for name in archive.namelist()):
+                raise ConfigError(f"{where} is a zip archive but not a PyTorch checkpoint (no data.pkl); {EXPECTED}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)  # moved to `device` once checked
+    except pickle.UnpicklingError as exc:
+        refused = re.search(r"GLOBAL (\S+) was not an allowed global", str(exc))
+        if refused:
+            raise ConfigError(
+                f"{where} holds a {refused.group(1)} object, not only tensors and plain containers; refusing to "
+                f"unpickle it (weights_only loading); {EXPECTED}"
+            ) from None
+        raise ConfigError(f"{where} is truncated or corrupt (its pickle is unreadable); {EXPECTED}") from None
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError) as exc:  # torch's zip and pickle readers
+        reason = str(exc).split(". ")[0].strip() or type(exc).__name__
+        raise ConfigError(f"{where} is truncated or corrupt ({reason}); copy it again, or {EXPECTED}") from None
+
+
+def _describe(path: Path, head: bytes) -> str:
+    """What a file that is no checkpoint looks like: its first text line, a Python pickle or unknown bytes."""
+    if head.startswith(b"\x80"):
+        return "a Python pickle that torch.save did not write"
+    with path.open("rb") as file:
+        start = file.read(4096)
+    try:
+        first_line = start.decode().strip().splitlines()[0] if start.strip() else ""
+    except UnicodeDecodeError:
+        return f"unknown binary data starting {head[:8]!r}"
+    return f"a text file starting {first_line[:60]!r}"
+
+
+def _snpdiff_parts(checkpoint: Any, where: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The ``snpdiff`` entry train.py adds to a Lightning checkpoint and the model's weights (``model.`` prefix
+    removed); a ConfigError for anything else, and for a checkpoint that training marked as diverged."""
+    if not isinstance(checkpoint, dict):
+        raise ConfigError(f"{where} holds a {type(checkpoint).__name__}, not a training checkpoint; {EXPECTED}")
+    info = checkpoint.get("snpdiff")
+    if not isinstance(info, dict):
+        keys = ", ".join(map(str, list(checkpoint)[:5])) + (", ..." if len(checkpoint) > 5 else "")
+        found = "no 'snpdiff' entry" if info is None else f"its 'snpdiff' entry is a {type(info).__name__}"
+        raise ConfigError(f"{where} was not written by snpdiff's train.py ({found}; keys: {keys}); {EXPECTED}")
+    diverged = info.get("diverged")
+    if diverged:
+        facts = diverged if isinstance(diverged, dict) else {}
+        details = ", ".join(f"{key} {facts[key]}" for key in ("epoch", "loss", "lr") if key in facts)
+        raise ConfigError(
+            f"{where} was saved after its run diverged at step {facts.get('step', '?')}"
+            + (f" ({details})" if details else "")
+            + f"; use a checkpoint saved before step {facts.get('step', '?')}"
+        )
+    state = checkpoint.get("state_dict")
+    if not isinstance(state, dict):
+        found = "no 'state_dict' entry" if state is None else f"a {type(state).__name__} as 'state_dict'"
+        raise ConfigError(f"{where} has {found}; expected the model weights that train.py saves beside the config")
+    prefix = "model."
+    return info, {key[len(prefix) :]: value for key, value in state.items() if str(key).startswith(prefix)}
+
+
+def _check_weights(model: torch.nn.Module, weights: dict[str, Any], where: str) -> None:
+    """ConfigError unless ``weights`` fit ``model`` key for key and shape for shape and are all finite: the stored
+    config must build the model the weights were trained in, and a diverged run's weights sample only noise."""
+    expected = model.state_dict()
+    fit = "the weights do not fit the model its stored config builds"
+    hint = "expected the config the weights were trained with (was the stored config edited?)"
+    missing = [name for name in expected if name not in weights]
+    unexpected = [name for name in weights if name not in expected]
+    for kind, names in (("lack", missing), ("hold unknown", unexpected)):
+        if names:
+            listed = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            raise ConfigError(f"{where}: {fit}: they {kind} parameters {listed}; {hint}")
+    for name, tensor in weights.items():
+        if not isinstance(tensor, torch.Tensor):
+            raise ConfigError(f"{where}: weight {name} is a {type(tensor).__name__}, not a tensor; {EXPECTED}")
+        if tensor.shape != expected[name].shape:
+            raise ConfigError(
+                f"{where}: {fit}: {name} is {list(tensor.shape)} in the checkpoint but {list(expected[name].shape)} "
+                f"in the model; {hint}"
+            )
+    bad = {
+        name: (int((~torch.isfinite(tensor)).sum()), tensor.numel())
+        for name, tensor in weights.items()
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+    }
+    if bad:
+        name, (count, size) = next(iter(bad.items()))
+        more = f", and {len(bad) - 1} more parameters" if len(bad) > 1 else ""
+        raise ConfigError(
+            f"{where} holds non-finite weights ({count} of {size} values in {name}{more}); the run diverged — "
+            "use an earlier checkpoint"
+        )

@@ -1,8 +1,9 @@
 """The local SLURM test cluster (launchers/local_slurm.py), started once per session for tests marked `slurm`.
 
 It needs root (the daemons run as SlurmUser=root) and, where SLURM is not installed yet, apt-get; otherwise the tests
-that use it are skipped with the reason. Its environment (SLURM_CONF) is set for the whole session so sbatch, sacct,
-submitit and the jobs themselves find the cluster.
+that use it are skipped with the reason. The install waits, bounded ($SNPDIFF_APT_LOCK_WAIT_S, 600 s), for another
+apt-get or dpkg (a fresh machine's unattended-upgrades) to free the dpkg lock. Its environment (SLURM_CONF) is set
+for the whole session so sbatch, sacct, submitit and the jobs themselves find the cluster.
 """
 
 from collections.abc import Iterator

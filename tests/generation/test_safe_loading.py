@@ -56,7 +56,7 @@ def test_a_planted_target_node_is_refused_naming_the_key_and_runs_nothing(checkp
         load_trained_model(bad)
     assert not touched.exists()
     assert isinstance(refused.value, ConfigError)
-    assert str(refused.value).startswith(f"{named} in the checkpoint is a dict; only int, float")
+    assert str(refused.value).startswith(f"ckpt={str(bad)!r}: {named} in the checkpoint is a dict; only int, float")
 
 
 @pytest.mark.parametrize("node", ["model", "diffusion"])

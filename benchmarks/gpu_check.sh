@@ -2,7 +2,8 @@
 # GPU check (issue 13), prints one JSON on stdout (progress on stderr):
 #   - bf16 training throughput of the default UNet at 1,024 SNPs, batch 64..512, torch.compile off and on:
 #     samples/s, achieved TFLOP/s (FlopCounterMode on one step), peak memory;
-#   - DDIM-50 sampling of 1,024 individuals x 1,024 SNPs (bf16 autocast, inference mode): wall time;
+#   - DDIM-50, and DPM-Solver++(2M) (`dpmpp_2m`) at 10 and 20 steps, sampling of 1,024 individuals x 1,024 SNPs
+#     (bf16 autocast, inference mode): wall time, and whether every sample is finite;
 #   - a 2-epoch `python train.py trainer=gpu` smoke run (the shipped data and model): wall time and exit status.
 # Usage: bash benchmarks/gpu_check.sh [--dry-run]
 #   --dry-run: CPU, tiny sizes, no compile: a quick self-check of every part on a machine without CUDA.
@@ -41,7 +42,7 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from snpdiff.diffusion import DDIMSampler, GaussianDiffusion, sample
+from snpdiff.diffusion import GaussianDiffusion, sample, sampler_from_config
 from snpdiff.models import UNet1D
 
 dry = os.environ["DRY_RUN"] == "1"
@@ -100,20 +101,21 @@ def train_case(batch: int, compiled: bool) -> dict:
     }
 
 
-def sampling_case() -> dict:
+def sampling_case(sampler_name: str, sampling_steps: int) -> dict:
     n = 16 if dry else 1024
     torch.manual_seed(0)
     model = UNet1D(seq_length=seq_length).to(device).eval()
     diffusion = GaussianDiffusion().to(device)
+    sampler = sampler_from_config(diffusion, sampler_name)
     generator = torch.Generator().manual_seed(0)
     with torch.autocast(device.type, dtype=torch.bfloat16):
-        sample(model, diffusion, DDIMSampler(), (2, 1, seq_length), sampling_steps=1, generator=generator)
+        sample(model, diffusion, sampler, (2, 1, seq_length), sampling_steps=3, generator=generator)
         sync()
         start = time.perf_counter()
-        x = sample(model, diffusion, DDIMSampler(), (n, 1, seq_length), sampling_steps=50, generator=generator)
+        x = sample(model, diffusion, sampler, (n, 1, seq_length), sampling_steps=sampling_steps, generator=generator)
         sync()
-    return {"individuals": n, "seq_length": seq_length, "ddim_steps": 50, "seconds": round(time.perf_counter() - start, 2),
-            "finite": bool(torch.isfinite(x).all())}
+    return {"individuals": n, "seq_length": seq_length, "sampler": sampler_name, "steps": sampling_steps,
+            "seconds": round(time.perf_counter() - start, 2), "finite": bool(torch.isfinite(x).all())}
 
 
 results = {
@@ -122,7 +124,8 @@ results = {
     "torch": torch.__version__,
     "seq_length": seq_length,
     "train_bf16": [train_case(batch, compiled) for compiled in compile_modes for batch in batches],
-    "sampling_ddim50": sampling_case(),
+    "sampling_ddim50": sampling_case("ddim", 50),
+    "sampling_dpmpp_2m": [sampling_case("dpmpp_2m", steps) for steps in (10, 20)],
     "smoke_run": {
         "command": "python train.py " + os.environ["SMOKE_ARGS"],
         "exit_status": int(os.environ["SMOKE_STATUS"]),

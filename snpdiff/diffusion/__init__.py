@@ -1,5 +1,5 @@
-"""Gaussian diffusion for any model called as `model(x, t)`: schedules, forward process, DDPM/DDIM samplers and the
-sampling loop. Imports run one way: rules <- schedules <- process <- samplers <- sampling.
+"""Gaussian diffusion for any model called as `model(x, t)`: schedules, forward process, samplers (DDPM, DDIM,
+DPM-Solver++(2M)) and the sampling loop. Imports run one way: rules <- schedules <- process <- samplers <- sampling.
 
 The value rules (`rules`) are torch-free and imported here; everything else loads on first use, so validating a
 config does not import torch.
@@ -15,14 +15,20 @@ from snpdiff.diffusion.rules import PREDICTION_TYPES, SAMPLER_NAMES, SCHEDULE_TY
 
 if TYPE_CHECKING:  # what __getattr__ loads, for type checkers and snpdiff.config.signatures
     from snpdiff.diffusion.process import GaussianDiffusion
-    from snpdiff.diffusion.samplers import DDIMSampler, DDPMSampler, Sampler, sampler_from_config
+    from snpdiff.diffusion.samplers import (
+        DDIMSampler,
+        DDPMSampler,
+        DPMSolverMultistepSampler,
+        Sampler,
+        sampler_from_config,
+    )
     from snpdiff.diffusion.sampling import sample
     from snpdiff.diffusion.schedules import make_betas
 
 # submodule -> the names it defines (loaded on first use)
 _LAZY = {
     "process": ["GaussianDiffusion"],
-    "samplers": ["DDIMSampler", "DDPMSampler", "Sampler", "sampler_from_config"],
+    "samplers": ["DDIMSampler", "DDPMSampler", "DPMSolverMultistepSampler", "Sampler", "sampler_from_config"],
     "sampling": ["sample"],
     "schedules": ["make_betas"],
 }
@@ -32,6 +38,7 @@ __all__ = [
     "SCHEDULE_TYPES",
     "DDIMSampler",
     "DDPMSampler",
+    "DPMSolverMultistepSampler",
     "GaussianDiffusion",
     "Sampler",
     "check_diffusion_config",

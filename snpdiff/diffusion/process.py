@@ -2,7 +2,6 @@
 predicts (eps, x0 or v) and the clean data. Works with any model called as `model(x, t)`; knows nothing of its
 architecture, of the samplers that stand on it (`samplers.py`) or of the sampling loop (`sampling.py`)."""
 
-
 import torch
 from torch import nn
 
@@ -10,6 +9,7 @@ from snpdiff.diffusion.rules import (  # noqa: F401 (re-exported)
     PREDICTION_TYPES,
     SAMPLER_NAMES,
     check_diffusion_config,
+    check_sampler,
     check_sampling_steps,
 )
 from snpdiff.diffusion.schedules import make_betas

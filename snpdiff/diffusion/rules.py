@@ -10,8 +10,10 @@ from typing import Any
 
 SCHEDULE_TYPES: tuple[str, ...] = ("linear", "cosine", "sigmoid")
 PREDICTION_TYPES: tuple[str, ...] = ("eps", "x0", "v")
-# the values of `diffusion.sampler`; `samplers.sampler_from_config` builds the sampler each one names
-SAMPLER_NAMES: tuple[str, ...] = ("ddpm", "ddim")
+# the values of `diffusion.sampler`; `samplers.sampler_from_config` builds the sampler each one names: ancestral
+# DDPM, DDIM, and DPM-Solver++(2M) (`dpmpp_2m`, Lu et al. 2022: deterministic, second order, for few steps)
+SAMPLER_NAMES: tuple[str, ...] = ("ddpm", "ddim", "dpmpp_2m")
+UNKNOWN_SAMPLER = f"is not a known sampler; allowed: {', '.join(SAMPLER_NAMES)}"
 
 
 def _is_real(value: Any) -> bool:
@@ -50,6 +52,13 @@ def check_schedule_config(settings: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def check_sampler(name: Any) -> list[str]:
+    """The problem with `diffusion.sampler` = `name`, if any (empty when fine), listing every allowed name."""
+    if name in SAMPLER_NAMES:
+        return []
+    return [f"diffusion.sampler={name!r} {UNKNOWN_SAMPLER}"]
+
+
 def check_sampling_steps(sampling_steps: int, timesteps: int) -> list[str]:
     """The problem with `sampling_steps` for a process of `timesteps` steps, if any (empty when fine)."""
     is_integer = isinstance(sampling_steps, Integral) and not isinstance(sampling_steps, bool)
@@ -66,7 +75,7 @@ def check_diffusion_config(**settings: Any) -> list[str]:
     """
     rules = {  # key -> (the check its value must pass, what is allowed)
         "prediction": (lambda value: value in PREDICTION_TYPES, f"is not one of {PREDICTION_TYPES}"),
-        "sampler": (lambda value: value in SAMPLER_NAMES, f"is not one of {SAMPLER_NAMES}"),
+        "sampler": (lambda value: value in SAMPLER_NAMES, UNKNOWN_SAMPLER),
         "ddim_eta": (
             lambda value: isinstance(value, Real) and not isinstance(value, bool) and 0.0 <= value <= 1.0,
             "must be a number in [0, 1]",

@@ -8,6 +8,9 @@ Timestep spacing is "trailing" (Lin et al. 2024, table 2): `num_steps` timesteps
 one, `round(T - i * T / num_steps) - 1` for i = 0 .. num_steps - 1, so sampling always starts at t = T - 1, where
 x_T ~ N(0, I) holds; with num_steps == T they are T - 1 .. 0. Each step goes from t to the *previous strided*
 timestep, and after the last one to the clean data (alpha_cumprod = 1).
+
+`SAMPLER_NAMES` -> class: `ddpm` DDPMSampler (ancestral, stochastic), `ddim` DDIMSampler (deterministic at eta = 0),
+`dpmpp_2m` DPMSolverMultistepSampler (DPM-Solver++(2M): deterministic, second order, meant for 10-25 steps).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Sequence
 
 import torch
 
-from snpdiff.diffusion.process import SAMPLER_NAMES, GaussianDiffusion, check_sampling_steps
+from snpdiff.diffusion.process import GaussianDiffusion, check_sampler, check_sampling_steps
 from snpdiff.errors import ConfigError
 
 CLEAN_TIMESTEP = -1  # the "previous timestep" of the last step: the data itself, alpha_cumprod = 1
@@ -40,7 +43,7 @@ def standard_normal(
 
 
 class Sampler(ABC):
-    """What DDPM and DDIM share: the strided timesteps, the alpha_cumprod pair of each step, and adding noise.
+    """What the samplers share: the strided timesteps, the alpha_cumprod pair of each step, and adding noise.
 
     `clip_denoised`: optional (low, high); the predicted x0 is clamped to it at every step (e.g. the genotype
     encoding's smallest and largest value), and eps is re-derived from the clamped x0.
@@ -147,14 +150,78 @@ class DDIMSampler(Sampler):
         return math.sqrt(alpha_cumprod_prev) * pred_x0 + eps_coef * pred_eps, std
 
 
+class DPMSolverMultistepSampler(Sampler):
+    """DPM-Solver++(2M) (Lu et al. 2022, "DPM-Solver++", algorithm 2): the multistep second-order solver of the
+    probability-flow ODE in its data-prediction form, as diffusers' `DPMSolverMultistepScheduler` with
+    `algorithm_type="dpmsolver++"`, `solver_order=2`, `solver_type="midpoint"`, `lower_order_final=True`.
+    Deterministic: `step` never draws noise.
+
+    With alpha = sqrt(a), sigma = sqrt(1 - a), lambda = log(alpha / sigma) (a = alpha_cumprod), D0 the predicted x0
+    at the current timestep s and h = lambda_p - lambda_s to the previous strided timestep p, the first-order step is
+    DDIM at eta = 0:  x_p = sigma_p / sigma_s x_s + alpha_p (1 - e^-h) D0.
+    The second-order step also uses D_q, the x0 predicted one step earlier at q (the noisier neighbour), with
+    r = (lambda_s - lambda_q) / h:  x_p = sigma_p / sigma_s x_s + alpha_p (1 - e^-h) (D0 + (D0 - D_q) / (2 r)).
+    The first step (no D_q yet) is first order, and so is the last one, to the clean data (lambda = +inf), where
+    the step is x_p = D0.
+
+    Stateful: each `step` (or `step_mean_std`) records its x0 prediction for the next one; `set_timesteps` clears
+    it. A step whose timestep does not follow the recorded one (a loop started part-way) is first order.
+    """
+
+    def __init__(self, clip_denoised: tuple[float, float] | None = None) -> None:
+        super().__init__(clip_denoised)
+        self._coefficients: dict[int, tuple[int | None, float, float, float | None]] = {}
+        self._previous: tuple[int, torch.Tensor] | None = None
+
+    def set_timesteps(self, diffusion: GaussianDiffusion, num_steps: int) -> None:
+        super().set_timesteps(diffusion, num_steps)
+        self._previous = None
+        # per visited t: (the noisier timestep q before it or None, sample coefficient, x0 coefficient, r or None)
+        visited = self.timesteps.tolist()
+        alphas_cumprod = diffusion.alphas_cumprod_float64.tolist()
+        self._coefficients = {}
+        for index, t in enumerate(visited):
+            alpha_cumprod, alpha_cumprod_prev = self._alpha_cumprod_pairs[t]
+            earlier = visited[index - 1] if index > 0 else None
+            if index == len(visited) - 1:  # the last step, to the data (a_prev = 1): lambda_p = +inf, e^-h = 0
+                self._coefficients[t] = (earlier, 0.0, 1.0, None)
+                continue
+            h = _log_snr(alpha_cumprod_prev) - _log_snr(alpha_cumprod)
+            sample_coef = math.sqrt((1.0 - alpha_cumprod_prev) / (1.0 - alpha_cumprod))
+            x0_coef = -math.sqrt(alpha_cumprod_prev) * math.expm1(-h)  # alpha_p (1 - e^-h); expm1: exact for small h
+            ratio = None if earlier is None else (_log_snr(alpha_cumprod) - _log_snr(alphas_cumprod[earlier])) / h
+            self._coefficients[t] = (earlier, sample_coef, x0_coef, ratio)
+
+    def step_mean_std(
+        self, model_output: torch.Tensor, t: int | torch.Tensor, sample: torch.Tensor
+    ) -> tuple[torch.Tensor, float]:
+        key = int(t)
+        self.alpha_cumprod_pair(key)  # the error for a timestep not visited, or before set_timesteps
+        earlier, sample_coef, x0_coef, ratio = self._coefficients[key]
+        pred_x0, _ = self._predict(model_output, key, sample)
+        pred_x0 = pred_x0.to(sample.dtype)
+        data_term = pred_x0
+        if ratio is not None and self._previous is not None and self._previous[0] == earlier:
+            data_term = pred_x0 + (pred_x0 - self._previous[1]) / (2.0 * ratio)
+        self._previous = (key, pred_x0)
+        return sample_coef * sample + x0_coef * data_term, 0.0
+
+
+def _log_snr(alpha_cumprod: float) -> float:
+    """lambda = log(alpha / sigma) = log(a / (1 - a)) / 2 for a = alpha_cumprod in (0, 1)."""
+    return 0.5 * (math.log(alpha_cumprod) - math.log1p(-alpha_cumprod))
+
+
 def sampler_from_config(
     diffusion: GaussianDiffusion, name: str | None = None, clip_denoised: tuple[float, float] | None = None
 ) -> Sampler:
     """The sampler the config names: `name` (one of SAMPLER_NAMES), by default `diffusion.sampler`, with
-    `diffusion.ddim_eta` for DDIM. ConfigError naming `diffusion.sampler` for any other name."""
+    `diffusion.ddim_eta` for DDIM. ConfigError naming `diffusion.sampler` and every allowed name for any other."""
     name = diffusion.sampler if name is None else name
     if name == "ddpm":
         return DDPMSampler(clip_denoised=clip_denoised)
     if name == "ddim":
         return DDIMSampler(eta=diffusion.ddim_eta, clip_denoised=clip_denoised)
-    raise ConfigError(f"diffusion.sampler={name!r} is not one of {SAMPLER_NAMES}")
+    if name == "dpmpp_2m":
+        return DPMSolverMultistepSampler(clip_denoised=clip_denoised)
+    raise ConfigError(check_sampler(name)[0])

@@ -124,7 +124,7 @@ def test_defaults_are_valid():
         ({"beta_start": 0.05, "beta_end": 0.02}, r"diffusion\.beta_start=0\.05 must be below diffusion\.beta_end"),
         ({"beta_end": 1.5}, r"diffusion\.beta_end=1\.5 must be a number in \(0, 1\)"),
         ({"prediction": "score"}, r"diffusion\.prediction='score' is not one of \('eps', 'x0', 'v'\)"),
-        ({"sampler": "euler"}, r"diffusion\.sampler='euler' is not one of \('ddpm', 'ddim'\)"),
+        ({"sampler": "euler"}, r"diffusion\.sampler='euler' is not a known sampler; allowed: ddpm, ddim, dpmpp_2m$"),
         ({"sampling_steps": 0}, r"diffusion\.sampling_steps=0 must be an integer in \[1, diffusion\.timesteps=1000\]"),
         ({"timesteps": 100, "sampling_steps": 101}, r"diffusion\.sampling_steps=101 .*\[1, diffusion\.timesteps=100\]"),
         ({"sampling_steps": 2.5}, r"diffusion\.sampling_steps=2\.5 must be an integer"),

@@ -5,6 +5,8 @@ fp32, on pre-made tensors. Variants, measured interleaved over `--rounds` rounds
 
 - `3level`: the default UNet (`model=unet`, dim_mults 1-2-4, width 16), AdamW as in conf/optimizer/adamw.yaml;
 - `4level`: dim_mults 1-2-4-8, width 16;
+- `global` (only when `--models` names it): the default UNet with its window-wide MLP path (`model=unet_global`,
+  `global_context=mlp`);
 - `<name>+fused`: the same with AdamW's fused kernel (`fused=True`: the same update, one kernel per parameter
   instead of a dozen ops; torch's CPU default without it is the single-tensor loop);
 - `<name>+compile`: the model under `torch.compile` (`--compile`; the first steps pay the compilation).
@@ -13,6 +15,7 @@ FLOPs of forward + backward come from `torch.utils.flop_counter.FlopCounterMode`
 the `torch.profiler` table of the default model's step instead (top ops by self CPU time).
 
     python benchmarks/model_step.py [--seq-length 1024] [--batch 32] [--rounds 5] [--steps 4] [--compile] [--profile]
+        [--models 3level 4level global]  (default: 3level 4level)
 """
 
 from __future__ import annotations
@@ -31,15 +34,20 @@ from snpdiff.cli.memory import keep_freed_memory
 from snpdiff.diffusion import GaussianDiffusion
 from snpdiff.models import UNet1D
 
-LEVELS = {"3level": (1, 2, 4), "4level": (1, 2, 4, 8)}
+# model name -> UNet1D keywords beside seq_length
+MODELS = {
+    "3level": {"dim_mults": (1, 2, 4)},
+    "4level": {"dim_mults": (1, 2, 4, 8)},
+    "global": {"dim_mults": (1, 2, 4), "global_context": "mlp"},
+}
 
 
 def make_step(
-    dim_mults: tuple[int, ...], seq_length: int, batch: int, fused: bool, compile_model: bool
+    model_keys: dict, seq_length: int, batch: int, fused: bool, compile_model: bool
 ) -> tuple[Callable[[], float], torch.nn.Module]:
     """A closure running one train step on fixed tensors x0 [batch, 1, seq_length]; returns it and the model."""
     torch.manual_seed(0)
-    model = UNet1D(seq_length=seq_length, dim_mults=dim_mults)
+    model = UNet1D(seq_length=seq_length, **model_keys)
     diffusion = GaussianDiffusion()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01, fused=fused or None)
     network = torch.compile(model) if compile_model else model
@@ -58,15 +66,15 @@ def make_step(
     return step, model
 
 
-def step_flops(dim_mults: tuple[int, ...], seq_length: int, batch: int) -> int:
-    step, _ = make_step(dim_mults, seq_length, batch, fused=False, compile_model=False)
+def step_flops(model_keys: dict, seq_length: int, batch: int) -> int:
+    step, _ = make_step(model_keys, seq_length, batch, fused=False, compile_model=False)
     with FlopCounterMode(display=False) as counter:
         step()
     return counter.get_total_flops()
 
 
 def profile(seq_length: int, batch: int) -> None:
-    step, _ = make_step(LEVELS["3level"], seq_length, batch, fused=False, compile_model=False)
+    step, _ = make_step(MODELS["3level"], seq_length, batch, fused=False, compile_model=False)
     step()
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
         for _ in range(3):
@@ -85,6 +93,9 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="add torch.compile variants")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument(
+        "--models", nargs="+", choices=list(MODELS), default=["3level", "4level"], help="models to compare"
+    )
+    parser.add_argument(
         "--malloc",
         choices=("keep", "default"),
         default="keep",
@@ -99,15 +110,15 @@ def main() -> None:
         profile(args.seq_length, args.batch)
         return
     variants = {}
-    for name, dim_mults in LEVELS.items():
-        variants[name] = (dim_mults, False, False)
-        variants[f"{name}+fused"] = (dim_mults, True, False)
+    for name in args.models:
+        variants[name] = (MODELS[name], False, False)
+        variants[f"{name}+fused"] = (MODELS[name], True, False)
         if args.compile:
-            variants[f"{name}+compile"] = (dim_mults, False, True)
+            variants[f"{name}+compile"] = (MODELS[name], False, True)
     steps = {}
     params = {}
-    for name, (dim_mults, fused, compile_model) in variants.items():
-        steps[name], model = make_step(dim_mults, args.seq_length, args.batch, fused, compile_model)
+    for name, (model_keys, fused, compile_model) in variants.items():
+        steps[name], model = make_step(model_keys, args.seq_length, args.batch, fused, compile_model)
         params[name] = sum(p.numel() for p in model.parameters())
         for _ in range(args.warmup + (2 if compile_model else 0)):
             steps[name]()
@@ -120,7 +131,7 @@ def main() -> None:
             for _ in range(args.steps):
                 steps[name]()
             rates[name].append(args.steps * args.batch / (time.perf_counter() - start))
-    flops = {name: step_flops(dim_mults, args.seq_length, args.batch) for name, dim_mults in LEVELS.items()}
+    flops = {name: step_flops(MODELS[name], args.seq_length, args.batch) for name in args.models}
     results: dict = {
         "seq_length": args.seq_length,
         "batch_size": args.batch,

@@ -1,4 +1,4 @@
-"""Building blocks of the denoisers: time embedding, residual conv block, attention, resampling.
+"""Building blocks of the denoisers: time embedding, residual conv block, attention, window-wide MLP, resampling.
 
 Feature maps are shaped [batch, channels, snps], or [batch, channels, 1, snps] (the UNet's inner layout, see
 `Conv1d`); time embeddings [batch, time_dim]. Every block is a plain `torch.nn.Module` that knows nothing of
@@ -192,6 +192,39 @@ class Attention1d(nn.Module):
         )
         out = F.scaled_dot_product_attention(q, k, v)
         return x + self.to_out(_as_feature_map(out.transpose(-1, -2), x))
+
+
+class WindowMLP(nn.Module):
+    """An MLP over the whole window beside the convolutions (the MLP path of Kenneweg et al. 2025): every output
+    depends on every position, where a convolution sees a few.
+
+    x [batch, dim, (1,) positions] -> (x + residual, summary [batch, summary_dim]):
+        GroupNorm -> Conv1d 1x1 to `squeeze` channels -> flatten [batch, squeeze * positions] -> Linear -> SiLU
+        -> Linear -> SiLU = latent [batch, hidden];
+        summary = Linear(latent); residual = Linear(latent) -> [batch, squeeze, (1,) positions] -> Conv1d 1x1 to dim.
+    The squeeze to a few channels keeps the flattened width, and so the parameter count, near `squeeze * positions *
+    hidden`. The flatten fixes `positions`: the module fits one window length. Each sample is its own (GroupNorm
+    statistics per sample, no batch statistics), so individuals in a batch stay independent.
+    """
+
+    def __init__(self, dim: int, positions: int, *, hidden: int, summary_dim: int, norm_groups: int, squeeze: int = 4):
+        super().__init__()
+        self.positions = positions
+        self.norm = nn.GroupNorm(norm_groups, dim)
+        self.squeeze = Conv1d(dim, squeeze, 1)
+        self.mlp = nn.Sequential(
+            nn.Linear(squeeze * positions, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU()
+        )
+        self.to_summary = nn.Linear(hidden, summary_dim)
+        self.to_residual = nn.Linear(hidden, squeeze * positions)
+        self.expand = Conv1d(squeeze, dim, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        latent = self.mlp(self.squeeze(self.norm(x)).flatten(1))
+        residual = self.to_residual(latent).reshape(x.shape[0], -1, *x.shape[2:])
+        if x.dim() == 4:  # the UNet's channels-last maps (see Conv1d)
+            residual = residual.contiguous(memory_format=torch.channels_last)
+        return x + self.expand(residual), self.to_summary(latent)
 
 
 def _as_feature_map(heads: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

@@ -88,6 +88,16 @@ def _dim_mults_problems(key: str, value: Any) -> list[str]:
     return [f"model.{key} must be a non-empty list of positive integers (one per level), got {value!r}"]
 
 
+GLOBAL_CONTEXTS = ("none", "mlp")  # UNet1D's global_context values
+
+
+def _global_context_problems(key: str, value: Any) -> list[str]:
+    if isinstance(value, str) and value in GLOBAL_CONTEXTS:
+        return []
+    allowed = ", ".join(repr(option) for option in GLOBAL_CONTEXTS)
+    return [f"model.{key} must be one of {allowed}, got {value!r}"]
+
+
 # one rule per key, in the order the problems are reported
 _UNET_KEY_RULES = {
     "seq_length": positive_int_problems,
@@ -105,6 +115,8 @@ _UNET_KEY_RULES = {
     "use_attention": flag_problems,
     "level_attention": flag_problems,
     "dim_mults": _dim_mults_problems,
+    "global_context": _global_context_problems,
+    "global_dim": positive_int_problems,
 }
 # per-level keys: (key, what a valid element is, the rule for one element)
 _PER_LEVEL_KEYS = (
@@ -130,6 +142,16 @@ def _norm_groups_problems(model_keys: dict[str, Any]) -> list[str]:
     ]
 
 
+def _global_context_time_problems(model_keys: dict[str, Any]) -> list[str]:
+    """The window summary of global_context='mlp' reaches the residual blocks through the time embedding."""
+    if model_keys.get("global_context") == "mlp" and model_keys.get("use_time_emb") is False:
+        return [
+            "model.global_context='mlp' conditions the residual blocks through the time embedding, so it needs "
+            "model.use_time_emb=true; allowed with model.use_time_emb=false: model.global_context='none'"
+        ]
+    return []
+
+
 def check_unet_config(**model_keys: Any) -> list[str]:
     """Every problem with a set of UNet1D keys, one message each naming the `model.` key and what is allowed.
 
@@ -145,7 +167,7 @@ def check_unet_config(**model_keys: Any) -> list[str]:
     for key, allowed, element_ok in _PER_LEVEL_KEYS:
         if key in model_keys:
             problems += per_level_problems(key, model_keys[key], levels, element_ok, allowed)
-    return problems + _norm_groups_problems(model_keys)
+    return problems + _norm_groups_problems(model_keys) + _global_context_time_problems(model_keys)
 
 
 # one rule per key, in the order the problems are reported

@@ -15,6 +15,7 @@ from snpdiff.models.blocks import (
     LinearAttention1d,
     ResnetBlock1d,
     Upsample,
+    WindowMLP,
     time_mlp,
 )
 from snpdiff.models.rules import check_unet_config, is_int
@@ -28,10 +29,18 @@ class UNet1D(nn.Module):
     first halves the SNP axis. The middle block (at the last level's width and resolution) holds two ResnetBlock1d
     and, when `use_attention`, full multi-head attention. The up path mirrors the down path with skip connections.
 
+    With `global_context='mlp'` a WindowMLP (blocks.py) sees the whole window at the middle block's input, the
+    bottleneck [batch, channels * dim_mults[-1], (1,) padded_length / 2**(len(dim_mults) - 1)]: its residual is
+    added to those features (an MLP path beside the convolutions), and its summary [batch, time_dim] to the time
+    embedding of every block after it (middle, up path, final block), as class embeddings are added in
+    class-conditional diffusion: a per-person latent of the whole window (ancestry, heterozygosity, long
+    homozygous stretches) that modulates every block it reaches. Without it (and without attention) an output
+    SNP sees only the SNPs within the convolutions' receptive field and the window-wide GroupNorm statistics.
+
     Any `seq_length` works: after the first conv the SNP axis is padded on the right with zeros up to
     `padded_length`, the next multiple of 2**(len(dim_mults) - 1), and the output is cropped back to `seq_length`
-    before the last residual block. Padded positions only act through conv borders, GroupNorm statistics and
-    attention; they never appear in the output.
+    before the last residual block. Padded positions only act through conv borders, GroupNorm statistics,
+    attention and the window MLP; they never appear in the output.
 
     Keys (all checked by `check_unet_config`; a bad combination raises ConfigError listing every problem):
         seq_length: SNPs per window.
@@ -51,6 +60,11 @@ class UNet1D(nn.Module):
         level_attention: with use_attention, false keeps only the middle block's full attention (the lowest
             resolution: window-wide context at a quarter of the cost); no effect without use_attention.
         attention_heads, attention_dim_head: heads and width per head of both attentions.
+        global_context: 'none' or 'mlp' (the window-wide MLP path above; needs use_time_emb). Its flatten ties the
+            network to `seq_length`, like the position embedding.
+        global_dim: hidden width of the window MLP (no effect with global_context='none'). Its parameters are
+            about (2 * 4 * bottleneck positions + global_dim + time_dim) * global_dim, 4 being the channels the
+            bottleneck is squeezed to before the flatten: 0.31 M at the defaults and 1,024 SNPs (the UNet: 0.66 M).
     """
 
     def __init__(
@@ -72,6 +86,8 @@ class UNet1D(nn.Module):
         attention_heads: int = 4,
         attention_dim_head: int = 32,
         time_dim: int | None = None,
+        global_context: str = "none",
+        global_dim: int = 128,
     ):
         super().__init__()
         problems = check_unet_config(
@@ -92,6 +108,8 @@ class UNet1D(nn.Module):
             attention_heads=attention_heads,
             attention_dim_head=attention_dim_head,
             time_dim=time_dim,
+            global_context=global_context,
+            global_dim=global_dim,
         )
         if problems:
             raise ConfigError("invalid UNet1D configuration:\n  - " + "\n  - ".join(problems))
@@ -143,6 +161,18 @@ class UNet1D(nn.Module):
             )
 
         mid_width = widths[-1]
+        # None when off, so that a model without it has the state-dict keys it always had
+        self.window_mlp = (
+            WindowMLP(
+                mid_width,
+                self.padded_length // downsample_factor,
+                hidden=global_dim,
+                summary_dim=time_dim,
+                norm_groups=norm_groups,
+            )
+            if global_context == "mlp"
+            else None
+        )
         self.mid_block1 = resnet(mid_width, mid_width, levels - 1)
         self.mid_attention = (
             Attention1d(mid_width, attention_heads, attention_dim_head) if use_attention else nn.Identity()
@@ -190,6 +220,9 @@ class UNet1D(nn.Module):
             skips.append(x)
             x = downsample(x)
 
+        if self.window_mlp is not None:
+            x, summary = self.window_mlp(x)
+            time_emb = time_emb + summary
         x = self.mid_block1(x, time_emb)
         x = self.mid_attention(x)
         x = self.mid_block2(x, time_emb)

@@ -1,4 +1,4 @@
-"""The UNet's building blocks: time features, resampling and attention shapes, FiLM versus shift."""
+"""The UNet's building blocks: time features, resampling and attention shapes, FiLM versus shift, window MLP."""
 
 import math
 
@@ -11,6 +11,7 @@ from snpdiff.models.blocks import (
     ResnetBlock1d,
     SinusoidalTimeEmbedding,
     Upsample,
+    WindowMLP,
 )
 
 
@@ -76,3 +77,23 @@ def test_conv1d_is_nn_conv1d_on_both_layouts():
         wide = ours(x.unsqueeze(2).contiguous(memory_format=torch.channels_last))
         assert wide.shape == (2, 6, 1, expected.shape[-1])
         torch.testing.assert_close(wide.squeeze(2), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_window_mlp_sees_the_whole_window_on_both_layouts_and_is_residual():
+    block = WindowMLP(8, 13, hidden=16, summary_dim=12, norm_groups=4)
+    x = torch.randn(2, 8, 13, requires_grad=True)
+    out, summary = block(x)
+    assert out.shape == x.shape and summary.shape == (2, 12)
+    # the first position's output depends on every channel at the last position (a conv of kernel 3 would not)
+    out[:, :, 0].sum().backward()
+    assert (x.grad[:, :, -1] != 0).all()
+    # the UNet's [batch, channels, 1, snps] channels-last maps give the same values and keep their layout
+    wide = x.detach().unsqueeze(2).contiguous(memory_format=torch.channels_last)
+    wide_out, wide_summary = block(wide)
+    assert wide_out.shape == (2, 8, 1, 13) and wide_out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(wide_out.squeeze(2), out.detach(), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(wide_summary, summary.detach(), rtol=1e-5, atol=1e-5)
+    # residual: with a zeroed output projection the features pass through unchanged
+    torch.nn.init.zeros_(block.expand.weight)
+    torch.nn.init.zeros_(block.expand.bias)
+    assert torch.equal(block(x.detach())[0], x.detach())

@@ -1,10 +1,12 @@
-"""UNet1D: shapes for any seq_length, every config key reaches the network, time conditioning, gradients, checks."""
+"""UNet1D: shapes for any seq_length, every config key reaches the network, time conditioning, gradients, checks,
+the window-wide MLP path (global_context) and its receptive field."""
 
 import inspect
 
 import pytest
 import torch
 from omegaconf import OmegaConf
+from torch import nn
 
 from snpdiff.errors import ConfigError
 from snpdiff.models import UNet1D, check_unet_config
@@ -41,10 +43,11 @@ def output(model: UNet1D, train: bool = False) -> torch.Tensor:
         return model(x, t)
 
 
+@pytest.mark.parametrize("global_context", ["none", "mlp"])
 @pytest.mark.parametrize("seq_length", [50, 64, 100, 127])
 @pytest.mark.parametrize("dim_mults", [(1, 2, 4), (1, 1, 2, 2)])
-def test_output_shape_for_any_seq_length(seq_length, dim_mults):
-    model = build(seq_length=seq_length, dim_mults=dim_mults, use_attention=True)
+def test_output_shape_for_any_seq_length(seq_length, dim_mults, global_context):
+    model = build(seq_length=seq_length, dim_mults=dim_mults, use_attention=True, global_context=global_context)
     factor = 2 ** (len(dim_mults) - 1)
     assert model.padded_length % factor == 0
     assert seq_length <= model.padded_length < seq_length + factor
@@ -87,6 +90,8 @@ KEY_CHANGES = {
     "attention_heads": (2, 4, "params"),
     "attention_dim_head": (8, 16, "params"),
     "time_dim": (None, 32, "params"),  # None: 4 * embedding_dim
+    "global_context": ("none", "mlp", "params"),
+    "global_dim": (16, 32, "params"),
 }
 
 
@@ -102,6 +107,8 @@ def test_every_key_changes_the_network(case):
     value_a, value_b, shows_in = KEY_CHANGES[case]
     # The attention sizes only exist when attention is on.
     extra = {"use_attention": True} if key.startswith("attention_") or key == "level_attention" else {}
+    if key == "global_dim":  # the window MLP's width only exists when it is on
+        extra = {"global_context": "mlp"}
     model_a = build(**extra, **{key: value_a})
     model_b = build(**extra, **{key: value_b})
     if shows_in == "params":
@@ -123,6 +130,71 @@ def test_level_attention_false_keeps_only_the_middle_attention():
     assert count(every_level, LinearAttention1d) == 2 * len(every_level.downs) and count(every_level, Attention1d) == 1
     assert count(middle_only, LinearAttention1d) == 0 and count(middle_only, Attention1d) == 1
     assert count(build(level_attention=False, seq_length=64), Attention1d) == 0  # no effect without use_attention
+
+
+def without_group_norm(model: UNet1D) -> UNet1D:
+    """The model with every GroupNorm replaced by the identity: GroupNorm statistics span the whole window, so
+    without this every output would depend a little on every input, whatever the architecture."""
+    for module in list(model.modules()):
+        for name, child in module.named_children():
+            if isinstance(child, nn.GroupNorm):
+                setattr(module, name, nn.Identity())
+    return model
+
+
+def far_gradient(model: UNet1D) -> torch.Tensor:
+    """d(output at SNP 0) / d(input at the last SNP), per sample in a batch of 2: [2]."""
+    x = torch.randn(2, 1, model.seq_length, requires_grad=True)
+    model.eval()
+    model(x, torch.tensor([5, 500]))[:, 0, 0].sum().backward()
+    return x.grad[:, 0, -1]
+
+
+def test_only_the_window_mlp_reaches_across_the_window():
+    """Receptive field: in a 64-SNP window the tiny conv UNet's output at SNP 0 sees SNPs 0-39 only, so (GroupNorm
+    statistics aside) its gradient w.r.t. the last SNP is exactly zero; the window MLP makes it non-zero."""
+    plain = far_gradient(without_group_norm(build(seq_length=64)))
+    assert torch.equal(plain, torch.zeros(2))
+    window_wide = far_gradient(without_group_norm(build(seq_length=64, global_context="mlp")))
+    assert (window_wide != 0).all()
+    # as built (with GroupNorm), the MLP path still carries the far SNP's influence
+    assert (far_gradient(build(seq_length=64, global_context="mlp")) != 0).all()
+
+
+@pytest.mark.parametrize("global_context", ["none", "mlp"])
+def test_each_person_is_denoised_on_its_own_in_eval_mode(global_context):
+    """The sampler slices batches freely: a person's output must not depend on who else is in the batch."""
+    model = build(global_context=global_context).eval()
+    x = torch.randn(4, 1, SEQ_LENGTH)
+    t = torch.tensor([3, 50, 400, 999])
+    with torch.no_grad():
+        together = model(x, t)
+        alone = torch.cat([model(x[i : i + 1], t[i : i + 1]) for i in range(4)])
+    torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-5)
+
+
+def test_default_network_is_unchanged_so_old_checkpoints_load():
+    """global_context defaults to 'none', which adds nothing: the default UNet at 1,024 SNPs has the parameter count
+    it had before the option existed and no window-MLP keys, so checkpoints written before it load strictly."""
+    default = UNet1D(seq_length=1024)
+    assert n_params(default) == 659_857
+    assert not any(key.startswith("window_mlp") for key in default.state_dict())
+    UNet1D(seq_length=1024, global_context="none").load_state_dict(default.state_dict(), strict=True)
+    with_mlp = UNet1D(seq_length=1024, global_context="mlp")
+    assert set(with_mlp.state_dict()) - set(default.state_dict()) == {
+        key for key in with_mlp.state_dict() if key.startswith("window_mlp.")
+    }
+
+
+def test_unet_global_preset_turns_the_window_mlp_on():
+    from hydra.utils import instantiate
+
+    from snpdiff.config import compose_config
+
+    cfg = compose_config(["model=unet_global"])
+    assert cfg.model.global_context == "mlp"
+    model = instantiate(cfg.model, seq_length=SEQ_LENGTH, _convert_="all")
+    assert model.window_mlp is not None and model.window_mlp.positions == SEQ_LENGTH // 4
 
 
 def test_dropout_acts_only_in_train_mode():
@@ -147,9 +219,12 @@ def test_without_time_embedding_the_step_is_ignored():
         assert torch.equal(model(x, torch.tensor([1, 1])), model(x, torch.tensor([500, 500])))
 
 
+@pytest.mark.parametrize("global_context", ["none", "mlp"])
 @pytest.mark.parametrize("use_scale_shift_norm", [True, False])
-def test_gradients_reach_every_parameter(use_scale_shift_norm):
-    model = build(use_attention=True, use_scale_shift_norm=use_scale_shift_norm, seq_length=50)
+def test_gradients_reach_every_parameter(use_scale_shift_norm, global_context):
+    model = build(
+        use_attention=True, use_scale_shift_norm=use_scale_shift_norm, global_context=global_context, seq_length=50
+    )
     x = torch.randn(4, 1, 50)
     model(x, torch.tensor([0, 10, 100, 999])).pow(2).mean().backward()
     missing = [name for name, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
@@ -223,6 +298,14 @@ BAD_CONFIGS = {
     "time_dim": ({"time_dim": 0}, "model.time_dim must be a positive integer"),
     "seq_length": ({"seq_length": 0}, "model.seq_length must be a positive integer"),
     "bool_is_not_int": ({"channels": True}, "model.channels must be a positive integer"),
+    "global_context": ({"global_context": "attn"}, "model.global_context must be one of 'none', 'mlp', got 'attn'"),
+    "global_context_null": ({"global_context": None}, "model.global_context must be one of 'none', 'mlp', got None"),
+    "global_dim": ({"global_dim": 0}, "model.global_dim must be a positive integer"),
+    "global_context_needs_time": (
+        {"global_context": "mlp", "use_time_emb": False},
+        "model.global_context='mlp' conditions the residual blocks through the time embedding, so it needs "
+        "model.use_time_emb=true",
+    ),
 }
 
 
@@ -250,3 +333,8 @@ def test_unet_raises_config_error_listing_every_problem():
     message = str(raised.value)
     assert "model.norm_groups=8" in message
     assert "model.dilations has 2 entries but model.dim_mults has 3 levels" in message
+
+
+def test_unet_rejects_an_unknown_global_context_naming_the_key():
+    with pytest.raises(ConfigError, match=r"model\.global_context must be one of 'none', 'mlp', got 'MLP'"):
+        UNet1D(seq_length=64, global_context="MLP")

@@ -17,7 +17,8 @@ import torch
 from snpdiff.diffusion.process import GaussianDiffusion
 from snpdiff.diffusion.samplers import Sampler, standard_normal
 
-Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # model(x [batch, ...], t long [batch]) -> prediction
+# model(x [batch, ...], t long [batch], *extra) -> prediction; extra: batch-aligned tensors such as labels [batch]
+Model = Callable[..., torch.Tensor]
 StepCallback = Callable[[int, int], None]  # on_step(steps done, steps in all), after every step
 
 CPU_SLICE = 32  # individuals per model call on CPU (see `sample`)
@@ -34,6 +35,7 @@ def sample(
     device: torch.device | str | None = None,
     on_step: StepCallback | None = None,
     cpu_slice: int | None = CPU_SLICE,
+    extra: Sequence[torch.Tensor] = (),
 ) -> torch.Tensor:
     """Draw x0 float32 `shape` (`[batch, channels, snps]` for the SNP models) by running `diffusion`'s reverse process
     from x_T ~ N(0, I) with `sampler`.
@@ -41,7 +43,9 @@ def sample(
     `model` returns the diffusion's `prediction`; put it in eval mode first (the loop does not change its mode).
     `sampling_steps` defaults to `diffusion.sampling_steps`. `generator` seeds the starting noise and every step's
     noise (the same seed gives the same samples). `device` defaults to the diffusion's buffers' device. `on_step`,
-    if given, is called after every step with (steps done, steps in all), e.g. to advance a progress bar.
+    if given, is called after every step with (steps done, steps in all), e.g. to advance a progress bar. `extra`:
+    tensors with one entry per individual passed to every model call after t (population labels ``[batch]`` for a
+    conditioned model, see ``snpdiff.diffusion.guidance``); sliced with x when the call is sliced.
     ConfigError before any model call for a step count outside [1, diffusion.timesteps].
 
     On CPU a model call over at least two slices of `cpu_slice` individuals per torch intra-op thread runs as slices of
@@ -62,7 +66,7 @@ def sample(
     with _sliced_calls(model, cpu_slice if slicing else None) as call:
         for done, t in enumerate(timesteps, start=1):
             t_batch = torch.full((x.shape[0],), t, device=device, dtype=torch.long)
-            x = sampler.step(call(x, t_batch), t, x, generator)
+            x = sampler.step(call(x, t_batch, *extra), t, x, generator)
             if on_step is not None:
                 on_step(done, len(timesteps))
     return x
@@ -79,18 +83,18 @@ def _sliced_calls(model: Model, slice_size: int | None) -> Iterator[Model]:
         yield model
         return
 
-    def one_slice(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def one_slice(*inputs: torch.Tensor) -> torch.Tensor:
         torch.set_num_threads(1)
         with torch.inference_mode():  # inference mode is per thread
-            return model(x, t)
+            return model(*inputs)
 
     threads = torch.get_num_threads()
     with ThreadPoolExecutor(threads, thread_name_prefix="snpdiff-sample") as pool:
 
-        def call(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        def call(*inputs: torch.Tensor) -> torch.Tensor:
             torch.set_num_threads(1)
             try:
-                return torch.cat(list(pool.map(one_slice, x.split(slice_size), t.split(slice_size))))
+                return torch.cat(list(pool.map(one_slice, *(tensor.split(slice_size) for tensor in inputs))))
             finally:
                 torch.set_num_threads(threads)
 

@@ -41,6 +41,40 @@ def time_mlp(embedding_dim: int, time_dim: int) -> nn.Sequential:
     )
 
 
+class LabelEmbedding(nn.Module):
+    """Class labels long ``[batch]`` -> ``[batch, dim]``, added to the time embedding (class-conditional diffusion).
+
+    Index ``num_classes`` is "no label" (``null_label``): what ``labels=None`` means, and what each label becomes
+    with probability ``label_dropout`` in training, so one network learns the conditional and the unconditional
+    prediction that classifier-free guidance combines (Ho & Salimans 2022).
+    """
+
+    def __init__(self, num_classes: int, dim: int, label_dropout: float):
+        super().__init__()
+        self.null_label = num_classes
+        self.label_dropout = label_dropout
+        self.embedding = nn.Embedding(num_classes + 1, dim)
+
+    def forward(self, labels: torch.Tensor | None, batch: int, device: torch.device) -> torch.Tensor:
+        if labels is None:
+            labels = torch.full((batch,), self.null_label, dtype=torch.long, device=device)
+        elif self.training and self.label_dropout > 0:
+            dropped = torch.rand(labels.shape, device=labels.device) < self.label_dropout
+            labels = labels.masked_fill(dropped, self.null_label)
+        return self.embedding(labels)
+
+
+def with_labels(
+    label_emb: LabelEmbedding | None, time_emb: torch.Tensor | None, labels: torch.Tensor | None, x: torch.Tensor
+) -> torch.Tensor | None:
+    """The time embedding plus the labels' embedding (a conditioned model), or unchanged (labels must be None)."""
+    if label_emb is None:
+        if labels is not None:
+            raise ValueError("labels given to a model built without num_classes (not population-conditioned)")
+        return time_emb
+    return time_emb + label_emb(labels, x.shape[0], x.device)
+
+
 class Conv1d(nn.Conv1d):
     """`nn.Conv1d` (the same parameters and state-dict keys) that also takes feature maps [batch, channels, 1, snps].
 

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from snpdiff.errors import ConfigError
-from snpdiff.models.blocks import time_mlp
+from snpdiff.models.blocks import LabelEmbedding, time_mlp, with_labels
 from snpdiff.models.rules import check_mlp_config
 
 
@@ -37,6 +37,7 @@ class MLPDenoiser(nn.Module):
         embedding_dim: width of the sinusoidal time embedding (even); its MLP outputs hidden_dim.
         dropout: in [0, 1), inside every residual block.
         use_time_emb: condition on t; when false t is ignored and there is no time MLP.
+        num_classes, label_dropout: population conditioning, as in UNet1D.
     """
 
     def __init__(
@@ -48,6 +49,8 @@ class MLPDenoiser(nn.Module):
         embedding_dim: int = 64,
         dropout: float = 0.0,
         use_time_emb: bool = True,
+        num_classes: int = 0,
+        label_dropout: float = 0.1,
     ):
         super().__init__()
         problems = check_mlp_config(
@@ -58,6 +61,8 @@ class MLPDenoiser(nn.Module):
             embedding_dim=embedding_dim,
             dropout=dropout,
             use_time_emb=use_time_emb,
+            num_classes=num_classes,
+            label_dropout=label_dropout,
         )
         if problems:
             raise ConfigError("invalid MLPDenoiser configuration:\n  - " + "\n  - ".join(problems))
@@ -66,16 +71,24 @@ class MLPDenoiser(nn.Module):
         features = in_channels * seq_length
         self.input_proj = nn.Linear(features, hidden_dim)
         self.time_mlp = time_mlp(embedding_dim, hidden_dim) if use_time_emb else None
+        self.label_emb = LabelEmbedding(num_classes, hidden_dim, label_dropout) if num_classes > 0 else None
         self.blocks = nn.ModuleList(ResidualMLPBlock(hidden_dim, dropout) for _ in range(num_layers))
         self.output_proj = nn.Sequential(nn.LayerNorm(hidden_dim), nn.SiLU(), nn.Linear(hidden_dim, features))
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """x [batch, in_channels, seq_length] float, t [batch] long steps -> [batch, in_channels, seq_length]."""
+    @property
+    def null_label(self) -> int | None:
+        """The "no label" index of a label-conditioned model (``num_classes``); None for an unconditioned one."""
+        return None if self.label_emb is None else self.label_emb.null_label
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """x [batch, in_channels, seq_length] float, t [batch] long steps, labels [batch] long class indices (None:
+        no label; only for a model built with ``num_classes``) -> [batch, in_channels, seq_length]."""
         if tuple(x.shape[1:]) != (self.in_channels, self.seq_length):
             raise ValueError(
                 f"MLPDenoiser expects x of shape [batch, {self.in_channels}, {self.seq_length}], got {list(x.shape)}"
             )
         time_emb = self.time_mlp(t) if self.time_mlp is not None else None
+        time_emb = with_labels(self.label_emb, time_emb, labels, x)
         h = self.input_proj(x.flatten(1))
         for block in self.blocks:
             h = block(h, time_emb)

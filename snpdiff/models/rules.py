@@ -98,6 +98,10 @@ def _global_context_problems(key: str, value: Any) -> list[str]:
     return [f"model.{key} must be one of {allowed}, got {value!r}"]
 
 
+def _non_negative_int_problems(key: str, value: Any) -> list[str]:
+    return [] if is_int(value) and value >= 0 else [f"model.{key} must be an integer >= 0, got {value!r}"]
+
+
 # one rule per key, in the order the problems are reported
 _UNET_KEY_RULES = {
     "seq_length": positive_int_problems,
@@ -117,6 +121,8 @@ _UNET_KEY_RULES = {
     "dim_mults": _dim_mults_problems,
     "global_context": _global_context_problems,
     "global_dim": positive_int_problems,
+    "num_classes": _non_negative_int_problems,
+    "label_dropout": dropout_problems,
 }
 # per-level keys: (key, what a valid element is, the rule for one element)
 _PER_LEVEL_KEYS = (
@@ -140,6 +146,17 @@ def _norm_groups_problems(model_keys: dict[str, Any]) -> list[str]:
         f"model.norm_groups={norm_groups} must divide every level width model.channels * model.dim_mults "
         f"= {widths}; allowed: one of {divisors}"
     ]
+
+
+def _labels_time_problems(model_keys: dict[str, Any]) -> list[str]:
+    """Population labels reach the network through the time embedding."""
+    num_classes = model_keys.get("num_classes")
+    if is_int(num_classes) and num_classes > 0 and model_keys.get("use_time_emb") is False:
+        return [
+            "population labels condition the network through the time embedding, so they need "
+            "model.use_time_emb=true; or turn the labels off with data.population_labels=false"
+        ]
+    return []
 
 
 def _global_context_time_problems(model_keys: dict[str, Any]) -> list[str]:
@@ -167,7 +184,12 @@ def check_unet_config(**model_keys: Any) -> list[str]:
     for key, allowed, element_ok in _PER_LEVEL_KEYS:
         if key in model_keys:
             problems += per_level_problems(key, model_keys[key], levels, element_ok, allowed)
-    return problems + _norm_groups_problems(model_keys) + _global_context_time_problems(model_keys)
+    return (
+        problems
+        + _norm_groups_problems(model_keys)
+        + _global_context_time_problems(model_keys)
+        + _labels_time_problems(model_keys)
+    )
 
 
 # one rule per key, in the order the problems are reported
@@ -179,6 +201,8 @@ _MLP_KEY_RULES = {
     "embedding_dim": embedding_dim_problems,
     "dropout": dropout_problems,
     "use_time_emb": flag_problems,
+    "num_classes": _non_negative_int_problems,
+    "label_dropout": dropout_problems,
 }
 
 
@@ -189,4 +213,4 @@ def check_mlp_config(**model_keys: Any) -> list[str]:
     MLPDenoiser was called with); returns an empty list when the model can be built. No defaults of its own (they
     live in MLPDenoiser's signature): a key not given is not checked. Unknown keys are the config schema's business.
     """
-    return key_problems(model_keys, _MLP_KEY_RULES)
+    return key_problems(model_keys, _MLP_KEY_RULES) + _labels_time_problems(model_keys)

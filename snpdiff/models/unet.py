@@ -12,11 +12,13 @@ from snpdiff.models.blocks import (
     Attention1d,
     Conv1d,
     Downsample,
+    LabelEmbedding,
     LinearAttention1d,
     ResnetBlock1d,
     Upsample,
     WindowMLP,
     time_mlp,
+    with_labels,
 )
 from snpdiff.models.rules import check_unet_config, is_int
 
@@ -65,6 +67,9 @@ class UNet1D(nn.Module):
         global_dim: hidden width of the window MLP (no effect with global_context='none'). Its parameters are
             about (2 * 4 * bottleneck positions + global_dim + time_dim) * global_dim, 4 being the channels the
             bottleneck is squeezed to before the flatten: 0.31 M at the defaults and 1,024 SNPs (the UNet: 0.66 M).
+        num_classes: population labels the model is conditioned on (set by the training from the data's labels;
+            0: unconditioned). The label's embedding is added to the time embedding.
+        label_dropout: share of training labels replaced by "no label", for classifier-free guidance.
     """
 
     def __init__(
@@ -88,6 +93,8 @@ class UNet1D(nn.Module):
         time_dim: int | None = None,
         global_context: str = "none",
         global_dim: int = 128,
+        num_classes: int = 0,
+        label_dropout: float = 0.1,
     ):
         super().__init__()
         problems = check_unet_config(
@@ -110,6 +117,8 @@ class UNet1D(nn.Module):
             time_dim=time_dim,
             global_context=global_context,
             global_dim=global_dim,
+            num_classes=num_classes,
+            label_dropout=label_dropout,
         )
         if problems:
             raise ConfigError("invalid UNet1D configuration:\n  - " + "\n  - ".join(problems))
@@ -125,6 +134,8 @@ class UNet1D(nn.Module):
 
         time_dim = (time_dim or 4 * embedding_dim) if use_time_emb else None
         self.time_mlp = time_mlp(embedding_dim, time_dim) if use_time_emb else None
+        # None without labels, so that an unconditioned model has the state-dict keys it always had
+        self.label_emb = LabelEmbedding(num_classes, time_dim, label_dropout) if num_classes > 0 else None
 
         def resnet(dim_in: int, dim_out: int, level: int) -> ResnetBlock1d:
             return ResnetBlock1d(
@@ -196,13 +207,20 @@ class UNet1D(nn.Module):
         self.final_block = resnet(2 * widths[0], widths[0], 0)
         self.final_conv = Conv1d(widths[0], in_channels, 1)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """x [batch, in_channels, seq_length] float, t [batch] long steps -> [batch, in_channels, seq_length]."""
+    @property
+    def null_label(self) -> int | None:
+        """The "no label" index of a label-conditioned model (``num_classes``); None for an unconditioned one."""
+        return None if self.label_emb is None else self.label_emb.null_label
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """x [batch, in_channels, seq_length] float, t [batch] long steps, labels [batch] long class indices (None:
+        no label; only for a model built with ``num_classes``) -> [batch, in_channels, seq_length]."""
         if tuple(x.shape[1:]) != (self.in_channels, self.seq_length):
             raise ValueError(
                 f"UNet1D expects x of shape [batch, {self.in_channels}, {self.seq_length}], got {list(x.shape)}"
             )
         time_emb = self.time_mlp(t) if self.time_mlp is not None else None
+        time_emb = with_labels(self.label_emb, time_emb, labels, x)
 
         # inside, feature maps are [batch, channels, 1, snps] in channels-last memory: the layout oneDNN's CPU
         # convolutions take without reordering (blocks.Conv1d); the same function, with no reorder copies

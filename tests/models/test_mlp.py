@@ -41,11 +41,13 @@ KEY_CHANGES = {
     "embedding_dim": (16, 32, "params"),
     "use_time_emb": (True, False, "params"),
     "dropout": (0.0, 0.5, "output"),
+    "num_classes": (0, 3, "params"),
 }
 
 
 def test_key_table_covers_every_mlp_argument():
-    assert set(KEY_CHANGES) == set(inspect.signature(MLPDenoiser.__init__).parameters) - {"self"}
+    # label_dropout acts only on labelled batches in training: tests/models/test_conditioning.py
+    assert set(KEY_CHANGES) | {"label_dropout"} == set(inspect.signature(MLPDenoiser.__init__).parameters) - {"self"}
 
 
 @pytest.mark.parametrize("key", sorted(KEY_CHANGES))

@@ -1,14 +1,20 @@
 """On-disk cache of decoded genotype matrices: an int8 memory map plus a JSON sidecar per entry.
 
 An entry is a folder ``<cache_dir>/<name>-<params hash>-<identity hash>/`` holding ``codes.npy`` (int8
-``[rows, snps]``, opened with ``np.load(mmap_mode="r")``) and ``meta.json`` (SNP metadata, sample ids, populations and
-what the build reported, e.g. how many calls were imputed). ``params`` are the selection/encoding keys that shaped the
-matrix; ``identity`` is the source files' size and modification time, so touching or rewriting a source misses the
-cache, and the stale entries of the same selection are removed when the new one is written.
+``[rows, snps]``, opened with ``np.load(mmap_mode="r")``) and ``meta.json`` (SNP metadata, sample ids, populations,
+what the build reported, e.g. how many calls were imputed, and ``codes_hash``, a content hash of the codes).
+``params`` are the selection/encoding keys that shaped the matrix; ``identity`` is the source files' size and
+modification time, so touching or rewriting a source misses the cache, and the stale entries of the same selection
+are removed when the new one is written.
 
 Safety for several processes (SLURM jobs) starting at once on a shared cache: a ``filelock.FileLock`` per
 ``<name>-<params hash>`` makes one process build while the others wait and then read its result; an entry is written
 into a temporary folder and renamed into place, so a crash mid-write never leaves a folder a later run would trust.
+
+Integrity: every read checks the entry against its sidecar (format, shape, dtype, ``codes_hash``). An entry that fails
+(rows reordered or zeroed by hand, a truncated or empty ``codes.npy``, a sidecar that does not parse) is the cache's
+fault, not the source's: it is rebuilt from the source with a warning naming the file and the reason. The hash is
+xxHash XXH3-128 (xxhash, which wandb already installs), else BLAKE2b; the sidecar names the algorithm it used.
 """
 
 from __future__ import annotations
@@ -31,10 +37,13 @@ from snpdiff.data.types import GenotypeSet, SnpInfo
 
 log = logging.getLogger(__name__)
 
-# bump when the entry layout or the meaning of cached codes changes
+# bump when the entry layout or the meaning of cached codes changes (an entry of format 1 without ``codes_hash``
+# fails the check and is rebuilt in place)
 CACHE_FORMAT = 1
 TEMP_PREFIX = ".tmp-"
 LOCK_FOLDER = ".locks"
+# bytes hashed per update: bounds the memory a hash of a memory map pulls in at once
+HASH_CHUNK_BYTES = 64 << 20
 
 
 def default_cache_dir() -> Path:
@@ -51,6 +60,36 @@ def file_identity(path: str | os.PathLike) -> dict:
 def _digest(data: dict) -> str:
     text = json.dumps(data, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _hashers() -> dict[str, Callable]:
+    """Hash constructors by the name a sidecar stores, fastest first."""
+    hashers: dict[str, Callable] = {}
+    try:
+        import xxhash
+
+        hashers["xxh3_128"] = xxhash.xxh3_128
+    except ImportError:  # xxhash comes with wandb; BLAKE2b (standard library) is the fallback
+        pass
+    hashers["blake2b"] = lambda: hashlib.blake2b(digest_size=16)
+    return hashers
+
+
+HASHERS = _hashers()
+HASH_ALGORITHM = next(iter(HASHERS))
+
+
+def codes_hash(codes: np.ndarray, algorithm: str = HASH_ALGORITHM) -> str:
+    """Hex digest of the bytes of ``codes`` (C order), read in chunks so a memory map is never read whole at once."""
+    flat = np.ascontiguousarray(codes).reshape(-1).view(np.uint8)
+    hasher = HASHERS[algorithm]()
+    for start in range(0, len(flat), HASH_CHUNK_BYTES):
+        hasher.update(flat[start : start + HASH_CHUNK_BYTES])
+    return hasher.hexdigest()
+
+
+class CacheEntryError(Exception):
+    """A cache entry that cannot be trusted; the message names the file at fault and why."""
 
 
 @dataclass
@@ -80,13 +119,15 @@ def write_entry(entry: Path, genotypes: GenotypeSet, params: dict, info: dict) -
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temp, 0o777 & ~umask)
+        codes = np.ascontiguousarray(genotypes.codes, dtype=np.int8)
         with open(temp / "codes.npy", "wb") as handle:
-            np.save(handle, np.ascontiguousarray(genotypes.codes, dtype=np.int8))
+            np.save(handle, codes)
             handle.flush()
             os.fsync(handle.fileno())
         meta = {
             "format": CACHE_FORMAT,
-            "shape": list(genotypes.codes.shape),
+            "shape": list(codes.shape),
+            "codes_hash": {"algorithm": HASH_ALGORITHM, "hex": codes_hash(codes)},
             "params": params,
             "snps": genotypes.snps.to_dict(),
             "sample_ids": genotypes.sample_ids.tolist(),
@@ -107,21 +148,44 @@ def write_entry(entry: Path, genotypes: GenotypeSet, params: dict, info: dict) -
 
 
 def read_entry(entry: Path) -> tuple[GenotypeSet, dict]:
-    """Open an entry: codes as a read-only memory map, metadata from the sidecar."""
-    with open(entry / "meta.json") as handle:
-        meta = json.load(handle)
-    codes = np.load(entry / "codes.npy", mmap_mode="r")
-    if meta.get("format") != CACHE_FORMAT or list(codes.shape) != meta["shape"] or codes.dtype != np.int8:
-        raise ValueError(f"cache entry {entry} does not match its sidecar")
-    genotypes = GenotypeSet(
-        codes=codes,
-        snps=SnpInfo.from_dict(meta["snps"]),
-        sample_ids=meta["sample_ids"],
-        populations=meta["populations"],
-        haplotype=meta["haplotype"],
-        source=meta["source"],
-    )
-    return genotypes, meta["info"]
+    """Open an entry: codes as a read-only memory map, metadata from the sidecar.
+
+    Raises ``CacheEntryError`` naming the file at fault when the entry does not pass the check against its sidecar.
+    """
+    meta_path, codes_path = entry / "meta.json", entry / "codes.npy"
+    try:
+        meta = json.loads(meta_path.read_text())
+        expected_hash = meta["codes_hash"]
+        shape = meta["shape"]
+    except (OSError, ValueError, TypeError) as error:
+        raise CacheEntryError(f"sidecar {meta_path} is unreadable ({error})") from error
+    except KeyError as error:
+        raise CacheEntryError(f"sidecar {meta_path} has no {error} (written by an older snpdiff?)") from error
+    if meta.get("format") != CACHE_FORMAT:
+        raise CacheEntryError(f"sidecar {meta_path} is of cache format {meta.get('format')}, not {CACHE_FORMAT}")
+    try:
+        codes = np.load(codes_path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:  # EOFError: an empty file
+        raise CacheEntryError(f"{codes_path} is unreadable ({type(error).__name__}: {error})") from error
+    if list(codes.shape) != shape or codes.dtype != np.int8:
+        raise CacheEntryError(f"{codes_path} holds {codes.dtype} {list(codes.shape)}; {meta_path} says int8 {shape}")
+    algorithm = expected_hash.get("algorithm") if isinstance(expected_hash, dict) else None
+    if algorithm not in HASHERS:
+        raise CacheEntryError(f"sidecar {meta_path}: codes_hash algorithm {algorithm!r} is not available")
+    if codes_hash(codes, algorithm) != expected_hash.get("hex"):
+        raise CacheEntryError(f"{codes_path} does not match the content hash in {meta_path} (changed after writing)")
+    try:
+        genotypes = GenotypeSet(
+            codes=codes,
+            snps=SnpInfo.from_dict(meta["snps"]),
+            sample_ids=meta["sample_ids"],
+            populations=meta["populations"],
+            haplotype=meta["haplotype"],
+            source=meta["source"],
+        )
+        return genotypes, meta["info"]
+    except (KeyError, ValueError, TypeError) as error:
+        raise CacheEntryError(f"sidecar {meta_path} does not describe {codes_path} ({error!r})") from error
 
 
 def cached(
@@ -142,8 +206,8 @@ def cached(
         try:
             genotypes, info = read_entry(entry)
             return CacheResult(genotypes, info, built=False, path=entry)
-        except (OSError, ValueError, KeyError) as error:
-            log.warning("cache entry %s is unreadable (%s); rebuilding it", entry, error)
+        except CacheEntryError as error:
+            log.warning("cache entry %s fails its check: %s; rebuilding it from the source", entry, error)
     (root / LOCK_FOLDER).mkdir(parents=True, exist_ok=True)
     with FileLock(root / LOCK_FOLDER / f"{stem}.lock"):
         # another process may have built it while this one waited for the lock
@@ -151,7 +215,7 @@ def cached(
             try:
                 genotypes, info = read_entry(entry)
                 return CacheResult(genotypes, info, built=False, path=entry)
-            except (OSError, ValueError, KeyError):
+            except CacheEntryError:
                 shutil.rmtree(entry, ignore_errors=True)
         genotypes, info = build()
         for stale in root.glob(f"{stem}-*"):

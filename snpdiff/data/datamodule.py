@@ -1,7 +1,9 @@
 """The Lightning data module every ``conf/data/<source>.yaml`` instantiates.
 
 ``prepare_data`` decodes the source once into the cache (rank 0); ``setup`` loads the selection (a cache hit),
-splits it and encodes it. Batches are float32 tensors ``[batch, 1, seq_length]`` (the tensor alone, no tuple).
+splits it and encodes it. Batches are float32 tensors ``[batch, 1, seq_length]``, or with population labels
+(``population_labels`` and a source that has them) pairs ``(values, labels)`` with labels long ``[batch]``, the
+index of each row's population in ``population_names``.
 All config validation and every bad-input check happens in ``__init__``/``setup``, before training starts.
 """
 
@@ -35,19 +37,23 @@ SIM_ONLY_KEYS = ("region_length", "sim_seed")
 
 
 class EncodedRows(Dataset):
-    """Encoded genotype rows ``[rows, 1, snps]`` float32; batched reads return one stacked tensor."""
+    """Encoded genotype rows ``[rows, 1, snps]`` float32 and, when given, their labels long ``[rows]``; batched
+    reads return one stacked tensor, or a ``(values, labels)`` pair."""
 
-    def __init__(self, values: torch.Tensor):
+    def __init__(self, values: torch.Tensor, labels: torch.Tensor | None = None):
         self.values = values
+        self.labels = labels
 
     def __len__(self) -> int:
         return len(self.values)
 
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return self.values[index]
+    def __getitem__(self, index: int) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        return self.__getitems__([index])
 
-    def __getitems__(self, indices: list[int]) -> torch.Tensor:
-        return self.values[indices]
+    def __getitems__(self, indices: list[int]) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        if self.labels is None:
+            return self.values[indices]
+        return self.values[indices], self.labels[indices]
 
 
 def derived_seed(*keys: int) -> int:
@@ -79,7 +85,7 @@ class EpochShuffle(RandomSampler):
         yield from torch.randperm(len(self.data_source), generator=generator).tolist()
 
 
-def _already_batched(batch: torch.Tensor) -> torch.Tensor:
+def _already_batched(batch: torch.Tensor | tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor | tuple:
     return batch
 
 
@@ -90,16 +96,19 @@ class GenotypeDataModule(LightningDataModule):
     ``n_individuals`` (sim: individuals to simulate; files: keep the first n; null: sim's default 1000 / all),
     ``region_length`` (bp) and ``sim_seed`` (sim only; null: ``simulate_genotypes``' defaults); selection
     ``region``, ``snp_offset``, ``seq_length`` (null: every SNP left), ``min_maf``, ``max_missing``, ``samples``,
-    ``population_file``, ``impute`` (see ``snpdiff.data.selection``); format options ``snps_only`` (vcf) and
-    ``missing_code`` (parquet); ``encoding``, ``scale``, ``haplotype`` (see ``GenotypeEncoding``);
+    ``population_file``, ``impute`` (see ``snpdiff.data.selection``); ``population_labels`` (label batches with
+    each row's population when the source has labels, for a population-conditioned model); format options ``snps_only``,
+    ``haploid_calls`` (vcf) and ``missing_code`` (parquet); ``encoding``, ``scale``, ``haplotype`` (see
+    ``GenotypeEncoding``);
     ``val_fraction``, ``test_fraction``, ``stratify``, ``seed`` (the split); ``batch_size`` (mutable: read each
     time a dataloader is made), ``num_workers``; ``cache_dir`` (null: file selections are not cached, and the
     simulation uses ``$SNPDIFF_CACHE`` or ``~/.cache/snpdiff``).
 
     After ``setup()``: ``seq_length`` (int), ``snps`` (``SnpInfo`` of the window), ``genotypes`` (the selected
     ``GenotypeSet``), ``train_codes``/``val_codes``/``test_codes`` (int8 ``[rows, seq_length]``, no missing),
-    ``train_populations``/... (or None), ``train_sample_ids``/..., ``sample_ids`` (all selected rows) and
-    ``load_info`` (imputed calls, scanned/skipped SNPs).
+    ``train_populations``/... (or None), ``train_sample_ids``/..., ``sample_ids`` (all selected rows),
+    ``population_names`` (sorted labels the batches index, or None: unlabelled batches), ``population_shares``
+    (each label's share of the training rows) and ``load_info`` (imputed calls, scanned/skipped SNPs).
     """
 
     def __init__(
@@ -116,8 +125,10 @@ class GenotypeDataModule(LightningDataModule):
         max_missing: float | None = None,
         samples: list[str] | str | None = None,
         population_file: str | None = None,
+        population_labels: bool = False,
         impute: str = "mode",
         snps_only: bool | None = None,
+        haploid_calls: str | None = None,
         missing_code: int | None = None,
         encoding: str = "centered",
         scale: float = 1.0,
@@ -152,6 +163,9 @@ class GenotypeDataModule(LightningDataModule):
         self.snps: SnpInfo | None = None
         self.load_info: dict = {}
         self._values: dict[str, torch.Tensor] = {}
+        self._labels: dict[str, torch.Tensor] = {}
+        self.population_names: tuple[str, ...] | None = None
+        self.population_shares: tuple[float, ...] | None = None
         for name in SPLITS:
             setattr(self, f"{name}_codes", None)
             setattr(self, f"{name}_sample_ids", None)
@@ -207,8 +221,16 @@ class GenotypeDataModule(LightningDataModule):
             stratify=self.config["stratify"],
             source=genotypes.source,
         )
+        labelled = self.config["population_labels"] and genotypes.populations is not None
+        if labelled:
+            names, indices = np.unique(np.asarray(genotypes.populations).astype(str), return_inverse=True)
+            self.population_names = tuple(names.tolist())
+            train_indices = indices[splits["train"]]
+            self.population_shares = tuple(float(np.mean(train_indices == i)) for i in range(len(names)))
         for name in SPLITS:
             rows = splits[name]
+            if labelled:
+                self._labels[name] = torch.from_numpy(indices[rows].astype(np.int64))
             codes = np.asarray(genotypes.codes[rows], dtype=np.int8)
             setattr(self, f"{name}_codes", codes)
             setattr(self, f"{name}_sample_ids", genotypes.sample_ids[rows])
@@ -236,7 +258,7 @@ class GenotypeDataModule(LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         if split not in self._values:
             raise RuntimeError("GenotypeDataModule.setup() must run before its dataloaders are used")
-        rows = EncodedRows(self._values[split])
+        rows = EncodedRows(self._values[split], self._labels.get(split))
         return DataLoader(
             rows,
             batch_size=self.batch_size,

@@ -13,7 +13,7 @@ from typing import Any
 
 from snpdiff.data.encoding import ENCODING_MODES
 from snpdiff.data.selection import FAM_POPULATIONS, IMPUTE_MODES
-from snpdiff.data.sources import FILE_SOURCES, FORMAT_OPTIONS, SOURCES, Region
+from snpdiff.data.sources import FILE_SOURCES, FORMAT_OPTIONS, HAPLOID_CALLS, SOURCES, Region
 from snpdiff.errors import ConfigError
 
 Check = Callable[[Any], bool]
@@ -50,6 +50,10 @@ def _is_bool(value: Any) -> bool:
 # key -> (the check its value must pass, what the message says after "data.<key>=<value> ")
 KEY_RULES: dict[str, tuple[Check, str]] = {
     "snps_only": (_or_null(_is_bool), "must be true or false"),
+    "haploid_calls": (
+        _or_null(lambda value: value in HAPLOID_CALLS),
+        f"is not allowed; allowed: {list(HAPLOID_CALLS)}",
+    ),
     "missing_code": (_or_null(is_int), "must be an integer"),
     "n_individuals": (_or_null(_int_at_least(1)), "must be an integer >= 1 or null"),
     "region_length": (_or_null(_int_at_least(1)), "must be an integer >= 1 (base pairs) or null"),
@@ -69,6 +73,7 @@ KEY_RULES: dict[str, tuple[Check, str]] = {
     "val_fraction": (_real_in(0, 1, high_open=True), "must be a number in [0, 1)"),
     "test_fraction": (_real_in(0, 1, high_open=True), "must be a number in [0, 1)"),
     "stratify": (_is_bool, "must be true or false"),
+    "population_labels": (_is_bool, "must be true or false"),
     "seed": (is_int, "must be an integer"),
     "batch_size": (_int_at_least(1), "must be an integer >= 1"),
     "num_workers": (_int_at_least(0), "must be an integer >= 0"),

@@ -168,8 +168,10 @@ def _read_population_file(path: Path) -> dict[str, str]:
             continue
         labels[fields[0]] = fields[1]
     if not labels:
-        raise DataError(f"population file {path} is empty (or only comments and a header); expected one "
-                        "'id<TAB>population' line per sample")
+        raise DataError(
+            f"population file {path} is empty (or only comments and a header); expected one "
+            "'id<TAB>population' line per sample"
+        )
     return labels
 
 

@@ -14,12 +14,13 @@ it).
 from __future__ import annotations
 
 import ctypes
+import io
 import json
 import os
 import struct
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +32,14 @@ from snpdiff import __version__
 from snpdiff.data.encoding import MISSING_CODE
 from snpdiff.data.sources.npy import npy_sidecar
 from snpdiff.data.sources.parquet import PARQUET_MISSING_CODE
-from snpdiff.data.sources.plink import BED_MISSING, plink_prefix
-from snpdiff.data.types import SNP_FIELDS, GenotypeSet, individual_ids_of_rows
+from snpdiff.data.sources.plink import BED_MAGIC, BED_MISSING, plink_prefix
+from snpdiff.data.types import SNP_FIELDS, GenotypeSet, SnpInfo, individual_ids_of_rows
 from snpdiff.errors import DataError
 
-# SNPs per block of VCF text built at once (bounds memory: block SNPs x samples x 4 bytes)
+# VCF text is built for at most this many SNPs and this many calls at once (memory: 4 bytes a call); even, so a
+# piece of a line never splits a haplotype pair
 _VCF_BLOCK_SNPS = 2048
+_VCF_BLOCK_CALLS = 1 << 24
 # BGZF: gzip members of at most 64 KiB with a 'BC' extra field holding the member size (SAM/BAM spec, section 4.1)
 _BGZF_MAX_INPUT = 0xFF00
 _BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
@@ -102,20 +105,28 @@ class _BgzfFile:
         self._handle.close()
 
 
-def _vcf_header(genotypes: GenotypeSet, columns: np.ndarray) -> bytes:
-    snps = genotypes.snps
+def _vcf_header(snps: SnpInfo, column_chunks: Iterable[np.ndarray]) -> bytes:
+    """The meta lines and the ``#CHROM`` line with the sample columns, given in chunks (one chunk for a set in
+    memory; a streamed cohort gives them chunk by chunk)."""
     lines = ["##fileformat=VCFv4.2", f"##source=snpdiff {__version__}"]
     for chrom in dict.fromkeys(snps.chrom.tolist()):
         lines.append(f"##contig=<ID={chrom},length={int(snps.position[snps.chrom == chrom].max())}>")
     lines.append('##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">')
-    lines.append("\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", *columns]))
-    return ("\n".join(lines) + "\n").encode()
+    lines.append("\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT"]))
+    header = "\n".join(lines) + "".join("\t" + "\t".join(chunk.tolist()) for chunk in column_chunks if len(chunk))
+    return (header + "\n").encode()
 
 
-def _vcf_records(genotypes: GenotypeSet) -> Iterator[bytes]:
-    """Yield the VCF body in blocks of SNPs, genotype fields built with numpy (4 bytes per call: ``a/b`` + tab)."""
-    snps = genotypes.snps
-    if genotypes.haplotype:
+def _vcf_records(
+    snps: SnpInfo, n_rows: int, haplotype: bool, read: Callable[[int, int, int, int], np.ndarray]
+) -> Iterator[bytes]:
+    """Yield the VCF body in pieces, genotype fields built with numpy (4 bytes per call: ``a/b`` + tab).
+
+    ``read(snp_start, snp_stop, row_start, row_stop)`` gives those codes SNP-major ``[snps, rows]``. Whole lines are
+    built for as many SNPs as fit in ``_VCF_BLOCK_CALLS`` calls (at most ``_VCF_BLOCK_SNPS``); when one line holds
+    more calls than that, it is built in pieces of rows, so memory stays bounded by the block, not by ``n_rows``.
+    """
+    if haplotype:
         # haplotype rows 2i and 2i+1 -> one phased call "a|b"; allele codes 0/1, missing '.'
         alleles = np.frombuffer(b"01.", dtype=np.uint8)
         table = np.empty((3, 3, 4), dtype=np.uint8)
@@ -124,22 +135,29 @@ def _vcf_records(genotypes: GenotypeSet) -> Iterator[bytes]:
                 table[first, second] = [alleles[first], ord("|"), alleles[second], ord("\t")]
     else:
         table = np.frombuffer(b"0/0\t0/1\t1/1\t./.\t", dtype=np.uint8).reshape(4, 4)
-    for start in range(0, genotypes.n_snps, _VCF_BLOCK_SNPS):
-        block = np.asarray(genotypes.codes[:, start : start + _VCF_BLOCK_SNPS]).T  # [snps, rows]
-        if genotypes.haplotype:
-            index = np.where(block == MISSING_CODE, 2, block)
-            calls = table[index[:, 0::2], index[:, 1::2]]  # [snps, individuals, 4]
-        else:
-            calls = table[np.where(block == MISSING_CODE, 3, block)]
-        calls[:, -1, 3] = ord("\n")
-        calls = calls.reshape(len(block), -1)
-        out = bytearray()
-        for offset, row in enumerate(calls):
-            j = start + offset
-            fixed = (snps.chrom[j], snps.position[j], snps.snp_id[j], snps.ref[j], snps.alt[j], ".", "PASS", ".", "GT")
-            out += ("\t".join(map(str, fixed)) + "\t").encode()
-            out += row.tobytes()
-        yield bytes(out)
+    block_snps = max(1, min(_VCF_BLOCK_SNPS, _VCF_BLOCK_CALLS // max(n_rows, 1)))
+    piece_rows = n_rows if block_snps > 1 else _VCF_BLOCK_CALLS  # even: a haplotype pair never splits
+    for start in range(0, len(snps), block_snps):
+        stop = min(len(snps), start + block_snps)
+        for row_start in range(0, n_rows, piece_rows):
+            row_stop = min(n_rows, row_start + piece_rows)
+            block = read(start, stop, row_start, row_stop)
+            if haplotype:
+                index = np.where(block == MISSING_CODE, 2, block)
+                calls = table[index[:, 0::2], index[:, 1::2]]  # [snps, individuals, 4]
+            else:
+                calls = table[np.where(block == MISSING_CODE, 3, block)]
+            if row_stop == n_rows:
+                calls[:, -1, 3] = ord("\n")
+            calls = calls.reshape(len(block), -1)
+            out = bytearray()
+            for offset, row in enumerate(calls):
+                if row_start == 0:
+                    j = start + offset
+                    fixed = (snps.chrom[j], snps.position[j], snps.snp_id[j], snps.ref[j], snps.alt[j])
+                    out += ("\t".join(map(str, fixed)) + "\t.\tPASS\t.\tGT\t").encode()
+                out += row.tobytes()
+            yield bytes(out)
 
 
 def index_vcf(path: str | os.PathLike) -> Path:
@@ -183,8 +201,12 @@ def write_vcf(path: str | os.PathLike, genotypes: GenotypeSet, compresslevel: in
             raise DataError(f"cannot index {path}: plain-text VCF; write .vcf.gz or .bcf")
         handle = _BgzfFile(path, compresslevel) if compressed else open(path, "wb")
         try:
-            handle.write(_vcf_header(genotypes, columns))
-            for chunk in _vcf_records(genotypes):
+            handle.write(_vcf_header(genotypes.snps, [columns]))
+
+            def read(start: int, stop: int, row_start: int, row_stop: int) -> np.ndarray:
+                return np.asarray(genotypes.codes[row_start:row_stop, start:stop]).T
+
+            for chunk in _vcf_records(genotypes.snps, genotypes.n_rows, genotypes.haplotype, read):
                 handle.write(chunk)
         finally:
             handle.close()
@@ -221,3 +243,232 @@ def write_parquet(path: str | os.PathLike, genotypes: GenotypeSet, row_group_siz
         columns[str(sample)] = pa.array(values)
     pq.write_table(pa.table(columns), path, row_group_size=row_group_size)
     return path
+
+
+# Streaming writers: a cohort too large for memory, written batch by batch (generate.py).
+
+# sample ids formatted and written at once to a .fam, a VCF header or an npy sidecar
+_ID_CHUNK = 1 << 16
+# estimated bgzipped VCF size per call, for the free-space check: 4 bytes of text compress to well under 1 byte
+_VCF_GZ_BYTES_PER_CALL = 0.5
+
+
+def synthetic_row_ids(start: int, stop: int, prefix: str = "synthetic") -> np.ndarray:
+    """``synthetic_sample_ids`` for rows ``[start, stop)`` only, so a huge cohort's ids are made a chunk at a time."""
+    return np.char.add(f"{prefix}_", np.arange(start, stop).astype(np.str_))
+
+
+class StreamWriter:
+    """A genotype file set of ``n_rows`` x ``len(snps)`` written batch by batch: rows at any offset, in any order.
+
+    Everything is built inside ``work``, a folder beside the output that the caller owns, and moved to the final
+    names only by ``finish`` (the main file last), so a file under a final name is always a finished one. ``open``
+    keeps the data file an earlier process left in ``work`` when its size is right, so a killed run can go on; rows
+    written again get the same bytes. Writes go through ``os.pwrite`` rather than a memory map, so the process's
+    resident memory stays bounded by a batch whatever the file's size. Sample ids are ``<id_prefix>_<row>``
+    (``synthetic_sample_ids``); the whole-set writer of the same format writes the same bytes.
+    """
+
+    format = ""
+    row_alignment = 1  # a batch must start at a multiple of this row
+
+    def __init__(
+        self, out: Path, work: Path, snps: SnpInfo, n_rows: int, haplotype: bool = False, id_prefix: str = "synthetic"
+    ):
+        self.out, self.work, self.snps = Path(out), Path(work), snps
+        self.n_rows, self.haplotype, self.id_prefix = int(n_rows), bool(haplotype), id_prefix
+        self._fd: int | None = None
+
+    @property
+    def n_snps(self) -> int:
+        return len(self.snps)
+
+    def final_paths(self) -> list[Path]:
+        """The finished files, in the order ``finish`` moves them into place (the main file last)."""
+        raise NotImplementedError
+
+    def bytes_needed(self) -> int:
+        """Bytes on the output's file system for the work files and the finished output (an estimate for VCF)."""
+        raise NotImplementedError
+
+    def _data_file(self) -> tuple[Path, int, bytes]:
+        """The work file rows are written into, its full size in bytes and its header."""
+        raise NotImplementedError
+
+    def _finished_files(self) -> list[tuple[Path, Path]]:
+        """Write what remains (metadata, text built from the data) into ``work``; returns (work file, final name)
+        pairs in the order they are moved into place, main file last."""
+        raise NotImplementedError
+
+    def write_rows(self, start: int, codes: np.ndarray) -> None:
+        """Write codes int8 ``[rows, snps]`` as rows ``start, start + 1, ...``."""
+        raise NotImplementedError
+
+    def open(self) -> None:
+        """Create the data file at its final size (sparse) or reopen the one a killed run left."""
+        path, size, header = self._data_file()
+        self.work.mkdir(parents=True, exist_ok=True)
+        if not path.is_file() or path.stat().st_size != size:
+            with open(path, "wb") as handle:
+                handle.write(header)
+                handle.truncate(size)
+        self._fd = os.open(path, os.O_RDWR)
+
+    def sync(self) -> None:
+        """Make every row written so far durable (before a progress file records them)."""
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def finish(self) -> list[Path]:
+        """Write the remaining files and move everything to the final names, main file last; returns those names.
+
+        An older output under the same names is removed first (main file first), so a process killed while moving
+        leaves no main file rather than a mixed set."""
+        self.sync()
+        moves = self._finished_files()
+        self.close()
+        for final in reversed(self.final_paths()):
+            final.unlink(missing_ok=True)
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        for work, final in moves:
+            os.replace(work, final)
+        return self.final_paths()
+
+    def _check_rows(self, start: int, codes: np.ndarray) -> None:
+        if codes.dtype != np.int8 or codes.ndim != 2 or codes.shape[1] != self.n_snps:
+            raise ValueError(f"codes must be int8 [rows, {self.n_snps}]; got {codes.dtype} {codes.shape}")
+        if start % self.row_alignment or start < 0 or start + len(codes) > self.n_rows:
+            raise ValueError(f"rows {start}..{start + len(codes)} outside 0..{self.n_rows} or not aligned")
+
+    def _id_chunks(self, individuals: bool = False) -> Iterator[np.ndarray]:
+        """Row ids in chunks; ``individuals``: one per individual (a haplotype pair's first row, as VCF columns)."""
+        for start in range(0, self.n_rows, _ID_CHUNK):
+            ids = synthetic_row_ids(start, min(self.n_rows, start + _ID_CHUNK), self.id_prefix)
+            yield individual_ids_of_rows(ids) if individuals and self.haplotype else ids
+
+
+class PlinkStreamWriter(StreamWriter):
+    """``PREFIX.bed/.bim/.fam`` (``out`` is the prefix). The ``.bed`` is SNP-major, 4 individuals a byte, so a batch
+    of rows is one run of bytes in each SNP's line: batches start at multiples of 4 rows."""
+
+    format = "plink"
+    row_alignment = 4
+
+    @property
+    def _row_bytes(self) -> int:
+        return -(-self.n_rows // 4)
+
+    def final_paths(self) -> list[Path]:
+        return [Path(f"{self.out}{ext}") for ext in (".bim", ".fam", ".bed")]
+
+    def bytes_needed(self) -> int:
+        fam_line = 2 * len(f"{self.id_prefix}_{self.n_rows}") + 10
+        return len(BED_MAGIC) + self.n_snps * self._row_bytes + self.n_rows * fam_line + self.n_snps * 64
+
+    def _data_file(self) -> tuple[Path, int, bytes]:
+        return self.work / "genotypes.bed", len(BED_MAGIC) + self.n_snps * self._row_bytes, BED_MAGIC
+
+    def write_rows(self, start: int, codes: np.ndarray) -> None:
+        self._check_rows(start, codes)
+        # bed-reader's int8 encoding with allele 1 counted: 0 -> 0b11, 1 -> 0b10, 2 -> 0b00, missing -> 0b01
+        bits = np.array([0b11, 0b10, 0b00, 0b01], dtype=np.uint8)[np.where(codes == MISSING_CODE, 3, codes).T]
+        padded = np.zeros((self.n_snps, -(-len(codes) // 4) * 4), dtype=np.uint8)  # the last byte's spare pairs: 0
+        padded[:, : len(codes)] = bits
+        packed = padded[:, 0::4] | padded[:, 1::4] << 2 | padded[:, 2::4] << 4 | padded[:, 3::4] << 6
+        offset = len(BED_MAGIC) + start // 4
+        for snp, line in enumerate(packed):
+            os.pwrite(self._fd, line, offset + snp * self._row_bytes)
+
+    def _finished_files(self) -> list[tuple[Path, Path]]:
+        bim, fam = self.work / "genotypes.bim", self.work / "genotypes.fam"
+        columns = (self.snps.chrom, self.snps.snp_id, self.snps.position, self.snps.alt, self.snps.ref)
+        with open(bim, "w") as handle:  # write_plink's: chrom, id, cM 0.0, position, allele 1 (alt), allele 2 (ref)
+            for chrom, snp_id, position, alt, ref in zip(*(column.tolist() for column in columns), strict=True):
+                handle.write(f"{chrom}\t{snp_id}\t0.0\t{position}\t{alt}\t{ref}\n")
+        with open(fam, "w") as handle:
+            for ids in self._id_chunks():
+                handle.write("".join(f"{sample} {sample} 0 0 0 0\n" for sample in ids.tolist()))
+        return list(zip([bim, fam, self._data_file()[0]], self.final_paths(), strict=True))
+
+
+class VcfStreamWriter(StreamWriter):
+    """A bgzipped VCF (``out`` is the file). VCF lines hold every sample of one SNP, so batches go into an int8
+    scratch file ``[snps, rows]`` in ``work`` (SNP-major: the final pass reads whole lines' codes contiguously), and
+    ``finish`` writes the VCF from it in blocks (``_vcf_records``)."""
+
+    format = "vcf"
+
+    def final_paths(self) -> list[Path]:
+        return [self.out]
+
+    def bytes_needed(self) -> int:
+        calls = self.n_snps * self.n_rows
+        return calls + int(calls * _VCF_GZ_BYTES_PER_CALL) + self.n_rows * (len(f"{self.id_prefix}_{self.n_rows}") + 1)
+
+    def _data_file(self) -> tuple[Path, int, bytes]:
+        return self.work / "codes.snp_major.int8", self.n_snps * self.n_rows, b""
+
+    def write_rows(self, start: int, codes: np.ndarray) -> None:
+        self._check_rows(start, codes)
+        for snp, line in enumerate(np.ascontiguousarray(codes.T)):
+            os.pwrite(self._fd, line, snp * self.n_rows + start)
+
+    def _read(self, start: int, stop: int, row_start: int, row_stop: int) -> np.ndarray:
+        width = row_stop - row_start
+        block = np.empty((stop - start, width), dtype=np.int8)
+        for k, snp in enumerate(range(start, stop)):
+            block[k] = np.frombuffer(os.pread(self._fd, width, snp * self.n_rows + row_start), dtype=np.int8)
+        return block
+
+    def _finished_files(self) -> list[tuple[Path, Path]]:
+        vcf = self.work / "genotypes.vcf.gz"
+        handle = _BgzfFile(vcf, 6)
+        try:
+            handle.write(_vcf_header(self.snps, self._id_chunks(individuals=True)))
+            for chunk in _vcf_records(self.snps, self.n_rows, self.haplotype, self._read):
+                handle.write(chunk)
+        finally:
+            handle.close()
+        return [(vcf, self.out)]
+
+
+class NpyStreamWriter(StreamWriter):
+    """An int8 ``.npy`` ``[rows, snps]`` (``out`` is the file) and its ``.json`` sidecar; a batch is one run of
+    bytes."""
+
+    format = "npy"
+
+    def final_paths(self) -> list[Path]:
+        return [npy_sidecar(self.out), self.out]
+
+    def bytes_needed(self) -> int:
+        return self._data_file()[1] + self.n_rows * (len(f"{self.id_prefix}_{self.n_rows}") + 4) + self.n_snps * 64
+
+    def _data_file(self) -> tuple[Path, int, bytes]:
+        header = io.BytesIO()
+        fields = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.int8)), "fortran_order": False}
+        np.lib.format.write_array_header_1_0(header, {**fields, "shape": (self.n_rows, self.n_snps)})
+        return self.work / "genotypes.npy", header.tell() + self.n_rows * self.n_snps, header.getvalue()
+
+    def write_rows(self, start: int, codes: np.ndarray) -> None:
+        self._check_rows(start, codes)
+        header_bytes = len(self._data_file()[2])
+        os.pwrite(self._fd, np.ascontiguousarray(codes), header_bytes + start * self.n_snps)
+
+    def _finished_files(self) -> list[tuple[Path, Path]]:
+        sidecar = self.work / "genotypes.json"
+        with open(sidecar, "w") as handle:  # write_npy's json.dumps(meta), with the ids written a chunk at a time
+            handle.write(f'{{"snps": {json.dumps(self.snps.to_dict())}, "sample_ids": [')
+            handle.write(", ".join(json.dumps(ids.tolist())[1:-1] for ids in self._id_chunks()))
+            handle.write(f'], "populations": null, "haplotype": {json.dumps(self.haplotype)}}}')
+        return list(zip([sidecar, self._data_file()[0]], self.final_paths(), strict=True))
+
+
+# format -> streaming writer
+STREAM_WRITERS: dict[str, type[StreamWriter]] = {
+    writer.format: writer for writer in (PlinkStreamWriter, VcfStreamWriter, NpyStreamWriter)
+}

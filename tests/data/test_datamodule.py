@@ -209,3 +209,29 @@ def test_check_data_config_names_each_bad_key():
     assert check_data_config({"source": "csv"}) == [
         "data.source='csv' is not a source; allowed: ['sim', 'plink', 'vcf', 'parquet', 'npy']"
     ]
+
+
+def test_population_labels_travel_with_their_rows(sim_files, tmp_path):
+    """With population labels on, each batch row carries the index of its own population; with them off, batches
+    stay plain tensors."""
+    labelled = _setup(
+        source="npy",
+        path=str(sim_files["npy"]),
+        population_file=str(sim_files["populations"]),
+        population_labels=True,
+        seq_length=64,
+        batch_size=7,
+        cache_dir=str(tmp_path / "cache"),
+    )
+    assert labelled.population_names == ("CEU", "CHB", "YRI")
+    assert sum(labelled.population_shares) == pytest.approx(1.0)
+    values, labels = next(iter(labelled.train_dataloader()))
+    assert values.shape == (7, 1, 64) and labels.dtype == torch.long
+    rows = {
+        tuple(labelled.encoding.encode(codes).tolist()): name
+        for codes, name in zip(labelled.train_codes, labelled.train_populations, strict=True)
+    }
+    for row, label in zip(values[:, 0], labels, strict=True):
+        assert rows[tuple(row.tolist())] == labelled.population_names[label]
+    plain = _setup(source="npy", path=str(sim_files["npy"]), population_labels=False, seq_length=64, batch_size=7)
+    assert plain.population_names is None and isinstance(next(iter(plain.train_dataloader())), torch.Tensor)

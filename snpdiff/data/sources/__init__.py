@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from snpdiff.data.sources.base import GenotypeSource, IndexedSource, Region
+from snpdiff.data.sources.base import HAPLOID_CALLS, GenotypeSource, IndexedSource, Region
 from snpdiff.errors import ConfigError, DataError
 
 # data.source -> what the path must be
@@ -17,7 +17,7 @@ FILE_SOURCES = {
 }
 SOURCES = ("sim", *FILE_SOURCES)
 # format options that only some sources take: name -> sources
-FORMAT_OPTIONS = {"snps_only": ("vcf",), "missing_code": ("parquet",)}
+FORMAT_OPTIONS = {"snps_only": ("vcf",), "haploid_calls": ("vcf",), "missing_code": ("parquet",)}
 
 
 def detect_format(path: str | os.PathLike) -> str:
@@ -38,8 +38,9 @@ def detect_format(path: str | os.PathLike) -> str:
 def open_source(source: str, path: str | os.PathLike | None, haplotype: bool = False, **options) -> GenotypeSource:
     """Open (and validate) a genotype file as ``source`` (one of ``FILE_SOURCES``).
 
-    ``options``: ``snps_only`` (vcf: skip indels and other non-SNP sites, default True), ``missing_code`` (parquet:
-    the value that marks a missing call, default 9). ``haplotype``: rows are phased haplotypes (vcf, or an npy
+    ``options``: ``snps_only`` (vcf: skip indels and other non-SNP sites, default True), ``haploid_calls`` (vcf:
+    ``error``, ``homozygous`` or ``missing``, default ``error``), ``missing_code`` (parquet: the value that marks a
+    missing call, default 9). ``haplotype``: rows are phased haplotypes (vcf, or an npy
     written from haplotypes).
     """
     if source not in FILE_SOURCES:
@@ -73,6 +74,7 @@ def open_source(source: str, path: str | os.PathLike | None, haplotype: bool = F
 __all__ = [
     "FILE_SOURCES",
     "FORMAT_OPTIONS",
+    "HAPLOID_CALLS",
     "SOURCES",
     "GenotypeSource",
     "IndexedSource",

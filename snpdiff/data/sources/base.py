@@ -24,6 +24,8 @@ _REGION = re.compile(r"^(?P<chrom>[^:\s]+)(?::(?P<start>[\d,_]+)?-(?P<end>[\d,_]
 
 
 MAX_CHUNK_SNPS = 16384
+# data.haploid_calls (vcf): what a haploid GT ("1" on a male chrX) becomes; see snpdiff.data.sources.vcf
+HAPLOID_CALLS = ("error", "homozygous", "missing")
 
 
 def next_chunk_size(chunk_snps: int) -> int:

@@ -19,6 +19,8 @@ from snpdiff.data.sources.base import IndexedSource, require_file
 from snpdiff.data.types import SNP_FIELDS, SnpInfo, individual_ids_of_rows
 from snpdiff.errors import DataError
 
+NPY_MAGIC = b"\x93NUMPY"
+
 
 def npy_sidecar(path: str | os.PathLike) -> Path:
     """Where the metadata of ``path`` (a ``.npy``) lives: the same name with ``.json``."""
@@ -31,6 +33,13 @@ class NpySource(IndexedSource):
     def __init__(self, path: str | os.PathLike, haplotype: bool = False):
         self.npy_path = require_file(path, "genotype matrix")
         super().__init__(str(self.npy_path))
+        with open(self.npy_path, "rb") as handle:
+            start = handle.read(len(NPY_MAGIC))
+        if start != NPY_MAGIC:
+            raise DataError(
+                f"{self.npy_path} is not a .npy file (it does not start with the NPY magic bytes, but {start!r}); "
+                "data=npy needs a matrix saved with numpy.save (snpdiff.data.write_npy)"
+            )
         try:
             self._codes = np.load(self.npy_path, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError) as error:

@@ -5,6 +5,7 @@ Columns named like SNP metadata (case-insensitive: ``chrom``/``chromosome``/``ch
 metadata; every other column is a sample. Missing metadata gets placeholders (``SnpInfo.placeholder``). Only the row
 groups that hold the selected markers and only the selected sample columns are read. The old tool's encodings stay
 reachable through the shared keys: ``data.encoding=unit`` maps 0/1/2 to 0/0.5/1 and ``data.scale=0.5`` halves it.
+Any other value (a dosage such as 0.5, a 3) is refused naming the column and row, never truncated to an integer.
 """
 
 from __future__ import annotations
@@ -112,7 +113,13 @@ class ParquetSource(IndexedSource):
         missing = markers == self.missing_code
         if np.issubdtype(markers.dtype, np.floating):
             missing |= np.isnan(markers)
-            markers = np.where(missing, 0, markers)
-        codes = markers.astype(np.int8)
-        codes[missing] = MISSING_CODE
-        return codes
+        bad = ~missing & ~np.isin(markers, (0, 1, 2))
+        if bad.any():
+            row, column = np.argwhere(bad.T)[0]  # the first in file order
+            marker, value = snp_index[row], markers[column, row].item()
+            raise DataError(
+                f"{self.parquet_path}: sample column {columns[column]!r}, row {marker} (0-based; marker "
+                f"{self._snps.snp_id[marker]}) holds {value!r} ({int(bad.sum())} such values in the rows read); "
+                f"genotype values must be 0, 1, 2, {self.missing_code} (data.missing_code) or empty"
+            )
+        return np.where(missing, MISSING_CODE, markers).astype(np.int8)

@@ -97,7 +97,11 @@ class PlinkSource(IndexedSource):
         self._snps: SnpInfo | None = None
 
     def _check_bed_size(self, n_samples: int, n_snps: int) -> None:
-        """The .bed must hold exactly n_snps rows of ceil(n_samples / 4) bytes after its 3-byte header."""
+        """The .bed must hold exactly n_snps rows of ceil(n_samples / 4) bytes after its 3-byte header.
+
+        When it does not, the message blames the file that disagrees: the .bim if the .bed is whole rows for the
+        .fam's samples, the .fam if it is whole rows for the .bim's SNPs, the .bed if neither (truncated).
+        """
         with open(self.bed_path, "rb") as handle:
             magic = handle.read(3)
         if magic != BED_MAGIC:
@@ -107,18 +111,61 @@ class PlinkSource(IndexedSource):
         expected = 3 + bytes_per_snp * n_snps
         if actual == expected:
             return
-        if bytes_per_snp and (actual - 3) % bytes_per_snp:
-            raise DataError(
-                f"{self.bed_path} is truncated or corrupt: {actual} bytes is not a whole number of SNP rows "
-                f"({bytes_per_snp} bytes each for {n_samples} samples in {self.fam_path}); expected {expected} bytes "
-                f"for the {n_snps} SNPs in {self.bim_path}"
-            )
-        rows = (actual - 3) // bytes_per_snp if bytes_per_snp else 0
-        raise DataError(
-            f"{self.bed_path} holds {rows} SNP rows ({actual} bytes) for {n_samples} samples, but {self.bim_path} "
-            f"lists {n_snps} SNPs and {self.fam_path} {n_samples} samples (expected {expected} bytes): the .bed is "
-            f"truncated or the .bim/.fam do not belong to it"
+        body = actual - 3
+        sizes = (
+            f"{self.bed_path} is {actual} bytes; {self.bim_path} lists {n_snps} SNPs and {self.fam_path} {n_samples} "
+            f"samples, which make {expected} bytes (3 + {n_snps} x {bytes_per_snp})"
         )
+        rows_fit_fam = bytes_per_snp > 0 and body % bytes_per_snp == 0
+        row_bytes_fit_bim = n_snps > 0 and body % n_snps == 0 and body > 0
+        if rows_fit_fam and row_bytes_fit_bim:
+            bed_snps, bed_bytes = body // bytes_per_snp, body // n_snps
+            raise DataError(
+                f"{sizes}: either the .bim is wrong ({bed_snps} SNPs would fit the .bed) or the .fam is "
+                f"({4 * bed_bytes - 3}-{4 * bed_bytes} samples would fit); the three files do not belong together"
+            )
+        if rows_fit_fam:
+            bed_snps = body // bytes_per_snp
+            what = (
+                "is missing SNP lines"
+                if bed_snps > n_snps
+                else "has more lines than the .bed has rows (or the .bed is cut short)"
+            )
+            raise DataError(f"{sizes}: the .bed holds {bed_snps} SNP rows, so {self.bim_path} {what}")
+        if row_bytes_fit_bim:
+            bed_bytes = body // n_snps
+            raise DataError(
+                f"{sizes}: the .bed has {bed_bytes} bytes per SNP ({4 * bed_bytes - 3}-{4 * bed_bytes} samples), so "
+                f"{self.fam_path} does not list the samples the .bed was written for"
+            )
+        raise DataError(
+            f"{sizes}: {actual - 3} bytes is not a whole number of SNP rows for either, so the .bed is truncated or "
+            "corrupt"
+        )
+
+    def _check_padding(self, snp_index: np.ndarray) -> None:
+        """DataError when the .fam is shorter than the sample count the .bed was written for.
+
+        A .bed packs 4 samples per byte; past the last sample, the last byte of each SNP row is padding that PLINK
+        writes as zero bits. Set bits there mean samples the .fam does not list (a 37-row .fam for a 40-sample .bed
+        has the same bytes per SNP, so the file size cannot tell). Checked on the SNP rows being read.
+        """
+        n_samples = self._bed.iid_count
+        if n_samples % 4 == 0 or len(snp_index) == 0:
+            return
+        bytes_per_snp = (n_samples + 3) // 4
+        last_bytes = np.memmap(self.bed_path, dtype=np.uint8, mode="r")[
+            3 + np.asarray(snp_index, dtype=np.int64) * bytes_per_snp + bytes_per_snp - 1
+        ]
+        padded = np.flatnonzero(last_bytes >> (2 * (n_samples % 4)))
+        if len(padded):
+            first = int(snp_index[padded[0]])
+            raise DataError(
+                f"{self.fam_path} lists {n_samples} samples, but {self.bed_path} was written for more: SNP row "
+                f"{first + 1} (line {first + 1} of {self.bim_path}) has genotypes in the padding bits after sample "
+                f"{n_samples}, which PLINK writes as zero ({len(padded)} of {len(snp_index)} SNP rows read); its "
+                f"{bytes_per_snp} bytes per SNP hold up to {4 * bytes_per_snp} samples"
+            )
 
     def files(self) -> list[Path]:
         return [self.bed_path, self.bim_path, self.fam_path]
@@ -162,6 +209,7 @@ class PlinkSource(IndexedSource):
                 chunk_snps = next_chunk_size(chunk_snps)
 
     def read(self, individuals: np.ndarray, snp_index: np.ndarray) -> np.ndarray:
+        self._check_padding(snp_index)
         # a contiguous column range is one slice (bed-reader reads it sequentially)
         if len(snp_index) and snp_index[-1] - snp_index[0] + 1 == len(snp_index):
             columns = slice(int(snp_index[0]), int(snp_index[-1]) + 1)

@@ -2,7 +2,9 @@
 
 ``python generate.py ckpt=<run>/checkpoints/last.ckpt n=1000 out=synthetic format=plink``
 
-A user error (bad checkpoint, format, count) ends with ``error: <message>`` on stderr and exit status 2.
+Batches are written to the output as they finish; a killed run started again with the same arguments resumes
+(``snpdiff.generation.stream``; docs/generation.md). A user error (bad checkpoint, format, count, an existing
+output, too little disk space) ends with ``error: <message>`` on stderr and exit status 2.
 """
 
 import logging

@@ -1,23 +1,68 @@
-"""Sampling synthetic genotypes from a trained checkpoint and writing them (the work behind generate.py)."""
+"""Sampling synthetic genotypes from a trained checkpoint, batch by batch, each batch from its own seed."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from functools import partial
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from rich.progress import Progress, TaskID
 
 from snpdiff.data.types import GenotypeSet, SnpInfo
-from snpdiff.diffusion import DDPMSampler, sample, sampler_from_config
+from snpdiff.diffusion import DDPMSampler, Sampler, sample, sampler_from_config
 from snpdiff.errors import ConfigError
-from snpdiff.generation.checkpoint import TrainedModel, load_trained_model
+from snpdiff.generation.checkpoint import TrainedModel
 
 log = logging.getLogger(__name__)
+
+
+def batch_generator(seed: int, batch_index: int) -> torch.Generator:
+    """The generator of batch ``batch_index`` of a run with ``seed``: seeded with numpy's
+    ``SeedSequence((seed, batch_index))``, which mixes both numbers without hashing, so every batch has its own
+    stream and a batch's individuals do not depend on which batches ran before it (a resumed run draws the same)."""
+    if seed < 0:
+        raise ConfigError(f"seed={seed} must be >= 0")
+    state = np.random.SeedSequence((seed, batch_index)).generate_state(1, dtype=np.uint64)[0]
+    return torch.Generator(device="cpu").manual_seed(int(state))
+
+
+def resolve_sampler(trained: TrainedModel, sampler: str | None, sampling_steps: int | None) -> tuple[Sampler, str, int]:
+    """The sampler (``sampler_from_config``: ConfigError listing the known names for any other) with its name and
+    step count: ``sampler``/``sampling_steps`` default to the checkpoint's ``diffusion.*``, DDPM to the full chain.
+    The step count is checked here, before any sampling."""
+    diffusion = trained.diffusion
+    clip = (float(trained.encoding.values.min()), float(trained.encoding.values.max()))
+    chosen = sampler_from_config(diffusion, sampler, clip_denoised=clip)
+    if sampling_steps is None:
+        sampling_steps = diffusion.timesteps if isinstance(chosen, DDPMSampler) else diffusion.sampling_steps
+    chosen.set_timesteps(diffusion, sampling_steps)
+    return chosen, sampler or diffusion.sampler, int(sampling_steps)
+
+
+def sample_batch(
+    trained: TrainedModel,
+    sampler: Sampler,
+    sampling_steps: int,
+    size: int,
+    seed: int,
+    batch_index: int,
+    on_step: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Batch ``batch_index`` of ``size`` individuals: float32 ``[size, seq_length]`` in the encoding's values."""
+    x0 = sample(
+        trained.model,
+        trained.diffusion,
+        sampler,
+        (size, 1, trained.seq_length),
+        sampling_steps=sampling_steps,
+        generator=batch_generator(seed, batch_index),
+        device=next(trained.model.parameters()).device,
+        on_step=on_step,
+    )
+    return x0[:, 0].float().cpu().numpy()
 
 
 def sample_codes(
@@ -30,49 +75,34 @@ def sample_codes(
     progress: bool = True,
     frequencies: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Sample ``n`` individuals and map them to valid genotype codes: int8 ``[n, seq_length]``.
+    """Sample ``n`` individuals in memory and map them to valid genotype codes: int8 ``[n, seq_length]``.
 
-    ``sampler`` (``ddpm`` | ``ddim``) and ``sampling_steps`` default to the checkpoint's ``diffusion.*``; DDPM means
-    the full chain unless steps are given. ``progress`` shows one bar over every reverse step of every batch.
+    Batch ``i`` holds individuals ``i * batch_size ...`` drawn from ``batch_generator(seed, i)``: generate.py with
+    the same settings writes the same codes. ``progress`` shows one bar over every reverse step of every batch.
     Decoding: the nearest code, or with ``frequencies`` (``[seq_length, n_codes]`` training genotype shares) per-SNP
-    thresholds over the whole set (``GenotypeEncoding.decode_by_frequencies``).
+    thresholds over the whole set (``GenotypeEncoding.decode_by_frequencies``; it keeps float32 values of all ``n``).
     """
     if n < 1 or batch_size < 1:
         raise ConfigError(f"n={n} and batch_size={batch_size} must be >= 1")
-    diffusion = trained.diffusion
-    clip = (float(trained.encoding.values.min()), float(trained.encoding.values.max()))
-    chosen = sampler_from_config(diffusion, sampler, clip_denoised=clip)
-    if sampling_steps is None:
-        sampling_steps = diffusion.timesteps if isinstance(chosen, DDPMSampler) else diffusion.sampling_steps
-    described = f"{n} individuals x {trained.seq_length} SNPs: {sampler or diffusion.sampler}, {sampling_steps} steps"
+    chosen, name, sampling_steps = resolve_sampler(trained, sampler, sampling_steps)
+    described = f"{n} individuals x {trained.seq_length} SNPs: {name}, {sampling_steps} steps"
     log.info("sampling %s, batches of %d", described, batch_size)
     started = time.perf_counter()
-    device = next(trained.model.parameters()).device
-    generator = torch.Generator(device="cpu").manual_seed(seed)
     batches = []
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(f"sampling {n} individuals", total=n)
-        for start in range(0, n, batch_size):
+        for index, start in enumerate(range(0, n, batch_size)):
             size = min(batch_size, n - start)
-            x0 = sample(
-                trained.model,
-                diffusion,
-                chosen,
-                (size, 1, trained.seq_length),
-                sampling_steps=sampling_steps,
-                generator=generator,
-                device=device,
-                on_step=partial(_advance_by_step, bar, task, size),
-            )
-            batches.append(x0[:, 0].float().cpu().numpy())
-    values = np.concatenate(batches)
+            step = partial(advance_by_step, bar, task, size)
+            values = sample_batch(trained, chosen, sampling_steps, size, seed, index, on_step=step)
+            batches.append(values if frequencies is not None else trained.encoding.decode(values).astype(np.int8))
     log.info("sampled %s in %.1f s", described, time.perf_counter() - started)
     if frequencies is not None:
-        return trained.encoding.decode_by_frequencies(values, frequencies).astype(np.int8)
-    return trained.encoding.decode(values).astype(np.int8)
+        return trained.encoding.decode_by_frequencies(np.concatenate(batches), frequencies).astype(np.int8)
+    return np.concatenate(batches)
 
 
-def _advance_by_step(bar: Progress, task: TaskID, individuals: int, done: int, steps: int) -> None:
+def advance_by_step(bar: Progress, task: TaskID, individuals: int, done: int, steps: int) -> None:
     """Move the bar by one step's share of a batch of ``individuals``, so long DDPM chains show steady progress."""
     bar.advance(task, individuals / steps)
 
@@ -81,37 +111,15 @@ def synthetic_set(trained: TrainedModel, codes: np.ndarray) -> GenotypeSet:
     """Wrap sampled codes with the training source's SNP metadata and synthetic sample ids."""
     from snpdiff.data import synthetic_sample_ids
 
-    snps = trained.snps if trained.snps is not None else SnpInfo.placeholder(codes.shape[1])
     return GenotypeSet(
         codes=codes,
-        snps=snps,
+        snps=training_snps(trained),
         sample_ids=synthetic_sample_ids(codes.shape[0]),
         haplotype=trained.encoding.haplotype,
         source="snpdiff generate",
     )
 
 
-# format -> (writer name in snpdiff.data, file suffix appended to ``out``; PLINK takes the bare prefix)
-OUTPUT_FORMATS = {"plink": ("write_plink", ""), "vcf": ("write_vcf", ".vcf.gz"), "npy": ("write_npy", ".npy")}
-
-
-def write_synthetic(cfg: Any) -> list[Path]:
-    """generate.py: load ``cfg.ckpt``, sample ``cfg.n`` individuals, write them as ``cfg.format`` to ``cfg.out``.
-
-    Returns the files written.
-    """
-    import snpdiff.data
-
-    if cfg.format not in OUTPUT_FORMATS:
-        raise ConfigError(f"format={cfg.format!r}; allowed: {', '.join(OUTPUT_FORMATS)}")
-    writer_name, suffix = OUTPUT_FORMATS[cfg.format]
-    trained = load_trained_model(cfg.ckpt, device=cfg.device)
-    codes = sample_codes(
-        trained, int(cfg.n), int(cfg.batch_size), cfg.sampler, cfg.sampling_steps, int(cfg.seed), progress=True
-    )
-    out = Path(str(cfg.out) + suffix)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    getattr(snpdiff.data, writer_name)(out, synthetic_set(trained, codes))
-    if cfg.format == "plink":
-        return [out.with_name(out.name + ext) for ext in (".bed", ".bim", ".fam")]
-    return [out]
+def training_snps(trained: TrainedModel) -> SnpInfo:
+    """The training window's SNP metadata, or placeholders for a checkpoint without it."""
+    return trained.snps if trained.snps is not None else SnpInfo.placeholder(trained.seq_length)

@@ -22,9 +22,7 @@ def trained_run(tmp_path_factory):
     from snpdiff.config import compose_config
 
     output_dir = tmp_path_factory.mktemp("run")
-    cfg = compose_config(
-        ["debug=fast", "logger=none", "callbacks.progress_bar=null", f"paths.output_dir={output_dir}"]
-    )
+    cfg = compose_config(["debug=fast", "logger=none", "callbacks.progress_bar=null", f"paths.output_dir={output_dir}"])
     metrics = run_training(cfg)
     return Path(metrics["checkpoints"]["last"]), cfg
 

@@ -8,12 +8,13 @@ Pearson correlation, taken as 0 when either side is constant (so every metric st
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from scipy.stats import wasserstein_distance
 from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
+from threadpoolctl import threadpool_limits
 
 from snpdiff.errors import ConfigError, DataError
 from snpdiff.metrics import privacy
@@ -21,6 +22,13 @@ from snpdiff.metrics import privacy
 # population labels of S are predicted from this many of T's PCs (or fewer when T is small)
 POPULATION_PCS = 10
 POPULATION_NEIGHBORS = 5
+# SNPs per block of the LD band (each block multiplies [individuals, block] by [individuals, block + ld_window])
+LD_BLOCK_SNPS = 128
+# BLAS threads for those products: they are too small to gain from more, and on busy cores OpenBLAS threads
+# spin waiting for each other, which made the blocks an order of magnitude slower
+LD_BLAS_THREADS = 1
+# SNPs per block when projecting a set onto T's PCs
+PCA_BLOCK_SNPS = 8192
 
 
 def check_codes(codes: np.ndarray, ploidy: int = 2, name: str = "genotypes") -> np.ndarray:
@@ -135,33 +143,52 @@ def het_spread(real: np.ndarray, synthetic: np.ndarray, ploidy: int = 2) -> dict
     return {"het_sd_t": sd_real, "het_sd_s": sd_synthetic, "het_sd_ratio": ratio}
 
 
-def ld_r2_band(codes: np.ndarray, ld_window: int = 50, block_snps: int = 128) -> np.ndarray:
+def _standardized(codes: np.ndarray) -> np.ndarray:
+    """float32 z-scores [individuals, columns] of each column of ``codes`` over individuals (ddof 0); monomorphic
+    columns are all zero after centring and stay so, which makes their r 0."""
+    values = codes.astype(np.float32)
+    values -= values.mean(axis=0)
+    spread = values.std(axis=0)
+    np.divide(values, spread, out=values, where=spread > 0)
+    return values
+
+
+def _ld_band_blocks(codes: np.ndarray, ld_window: int, block_snps: int) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, band[start:stop])`` of ``ld_r2_band`` for consecutive blocks of ``block_snps`` SNPs.
+
+    Each block standardises only its own SNPs and the ``width`` after them (float32 [individuals, block_snps +
+    width]) and takes one product ``Z_b^T Z / n`` [block_snps, block_snps + width], so memory does not grow with
+    the number of SNPs.
+    """
+    individuals, snps = codes.shape
+    width = min(ld_window, snps) - 1
+    offsets = np.arange(1, width + 1)
+    for start in range(0, snps, block_snps):
+        stop = min(start + block_snps, snps)
+        reach = min(stop + width, snps)
+        values = _standardized(codes[:, start:reach])
+        # correlations of SNPs start:stop with start:stop+width; NaN past the last SNP
+        correlation = np.full((stop - start, stop - start + width), np.nan, dtype=np.float32)
+        correlation[:, : reach - start] = values[:, : stop - start].T @ values / individuals
+        rows = np.arange(stop - start)[:, None]
+        yield start, np.clip(correlation[rows, rows + offsets[None, :]] ** 2, 0.0, 1.0)
+
+
+def ld_r2_band(codes: np.ndarray, ld_window: int = 50, block_snps: int = LD_BLOCK_SNPS) -> np.ndarray:
     """LD r^2 of every SNP pair less than ``ld_window`` SNPs apart.
 
     Returns float32 [snps, width], ``width = min(ld_window, snps) - 1``, where entry ``[j, d - 1]`` is
     ``r(x_j, x_{j+d})^2`` (Pearson r over individuals, 0 when either SNP is monomorphic) and NaN where ``j + d``
-    is past the last SNP. This band is the upper triangle of the r^2 matrix within the window. Computed as
-    standardised blocks ``Z_b^T Z_c / n`` (one matrix product per block of ``block_snps`` SNPs).
+    is past the last SNP. This band is the upper triangle of the r^2 matrix within the window, computed block by
+    block (``_ld_band_blocks``); the metrics never hold it whole (``ld_comparison``).
     """
     _check_ld_window(ld_window)
-    individuals, snps = codes.shape
-    width = min(ld_window, snps) - 1
-    values = codes.astype(np.float32)
-    values -= values.mean(axis=0)
-    spread = values.std(axis=0)
-    # monomorphic SNPs are all-zero columns after centring and stay so: their r is 0
-    np.divide(values, spread, out=values, where=spread > 0)
-    offsets = np.arange(1, width + 1)
-    band = np.empty((snps, width), dtype=np.float32)
-    for start in range(0, snps, block_snps):
-        stop = min(start + block_snps, snps)
-        reach = min(stop + width, snps)
-        # correlations of SNPs start:stop with start:stop+width; NaN past the last SNP
-        correlation = np.full((stop - start, stop - start + width), np.nan, dtype=np.float32)
-        correlation[:, : reach - start] = values[:, start:stop].T @ values[:, start:reach] / individuals
-        rows = np.arange(stop - start)[:, None]
-        band[start:stop] = correlation[rows, rows + offsets[None, :]] ** 2
-    return np.clip(band, 0.0, 1.0)
+    snps = codes.shape[1]
+    band = np.empty((snps, min(ld_window, snps) - 1), dtype=np.float32)
+    with threadpool_limits(LD_BLAS_THREADS, user_api="blas"):
+        for start, block in _ld_band_blocks(codes, ld_window, block_snps):
+            band[start : start + len(block)] = block
+    return band
 
 
 def _check_ld_window(ld_window: int) -> None:
@@ -169,39 +196,102 @@ def _check_ld_window(ld_window: int) -> None:
         raise ConfigError(f"ld_window={ld_window!r} must be >= 2 (pairs of SNPs less than ld_window apart)")
 
 
-def ld_decay(band: np.ndarray) -> np.ndarray:
-    """Mean r^2 at each SNP distance d = 1..width (in SNPs, not base pairs), from ``ld_r2_band``: [width]."""
-    return np.nanmean(band, axis=0).astype(np.float64)
+class _PairMoments:
+    """Count, means and centred second moments of paired values (x, y), merged batch by batch (Chan, Golub and
+    LeVeque's pairwise update, float64), so a Pearson r over billions of pairs needs neither the pairs nor the
+    cancellation-prone raw sums of squares."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.mean_x = self.mean_y = 0.0
+        self.sxx = self.syy = self.sxy = 0.0
+
+    def add(self, x: np.ndarray, y: np.ndarray) -> None:
+        count = x.size
+        if count == 0:
+            return
+        x, y = x.astype(np.float64), y.astype(np.float64)
+        mean_x, mean_y = float(x.mean()), float(y.mean())
+        x -= mean_x
+        y -= mean_y
+        total = self.count + count
+        delta_x, delta_y = mean_x - self.mean_x, mean_y - self.mean_y
+        weight = self.count * count / total
+        self.sxx += float(x @ x) + delta_x**2 * weight
+        self.syy += float(y @ y) + delta_y**2 * weight
+        self.sxy += float(x @ y) + delta_x * delta_y * weight
+        self.mean_x += delta_x * count / total
+        self.mean_y += delta_y * count / total
+        self.count = total
+
+    def pearson(self) -> float:
+        """r(x, y); 0 when either side is constant (as ``_pearson``)."""
+        denominator = np.sqrt(self.sxx * self.syy)
+        return float(self.sxy / denominator) if denominator > 0 else 0.0
 
 
-def _ld_metrics(band_real: np.ndarray, band_synthetic: np.ndarray) -> dict[str, float]:
-    """``ld_corr``, ``ld_mae`` and ``ld_decay_l2`` from the r^2 bands of T and S (same shape)."""
-    if band_real.size == 0:  # a single SNP has no pairs
+def ld_decay(codes: np.ndarray, ld_window: int = 50, block_snps: int = LD_BLOCK_SNPS) -> np.ndarray:
+    """Mean r^2 at each SNP distance d = 1..width (in SNPs, not base pairs) over the pairs of ``ld_r2_band``:
+    float64 [width], accumulated block by block."""
+    _check_ld_window(ld_window)
+    width = min(ld_window, codes.shape[1]) - 1
+    sums, counts = np.zeros(width), np.zeros(width)
+    with threadpool_limits(LD_BLAS_THREADS, user_api="blas"):
+        for _, block in _ld_band_blocks(codes, ld_window, block_snps):
+            sums += np.nansum(block, axis=0, dtype=np.float64)
+            counts += np.sum(~np.isnan(block), axis=0)
+    return sums / np.maximum(counts, 1)
+
+
+def ld_comparison(
+    real: np.ndarray, synthetic: np.ndarray, ld_window: int = 50, block_snps: int = LD_BLOCK_SNPS
+) -> dict[str, float]:
+    """``ld_corr``, ``ld_mae`` and ``ld_decay_l2`` of S against T over the SNP pairs of ``ld_r2_band``.
+
+    Streams both r^2 bands block by block (``_ld_band_blocks``) and keeps only running statistics: the pairs'
+    moments for r, the sum of ``|r2^T - r2^S|``, and sums per distance for the decay curves. Memory is
+    ``O(individuals * (block_snps + ld_window))``, whatever the number of SNPs; the values equal those from the
+    whole bands up to float rounding.
+    """
+    _check_ld_window(ld_window)
+    width = min(ld_window, real.shape[1]) - 1
+    if width == 0:  # a single SNP has no pairs
         return {"ld_corr": 0.0, "ld_mae": 0.0, "ld_decay_l2": 0.0}
-    valid = ~np.isnan(band_real)
-    pairs_real, pairs_synthetic = band_real[valid], band_synthetic[valid]
-    gap = ld_decay(band_real) - ld_decay(band_synthetic)
+    moments = _PairMoments()
+    absolute_error = 0.0
+    decay_real, decay_synthetic, counts = np.zeros(width), np.zeros(width), np.zeros(width)
+    blocks_real, blocks_synthetic = (_ld_band_blocks(codes, ld_window, block_snps) for codes in (real, synthetic))
+    with threadpool_limits(LD_BLAS_THREADS, user_api="blas"):
+        for (_, band_real), (_, band_synthetic) in zip(blocks_real, blocks_synthetic, strict=True):
+            valid = ~np.isnan(band_real)  # NaN past the last SNP, in both bands alike
+            pairs_real, pairs_synthetic = band_real[valid], band_synthetic[valid]
+            moments.add(pairs_real, pairs_synthetic)
+            absolute_error += float(np.abs(pairs_real - pairs_synthetic).sum(dtype=np.float64))
+            decay_real += np.nansum(band_real, axis=0, dtype=np.float64)
+            decay_synthetic += np.nansum(band_synthetic, axis=0, dtype=np.float64)
+            counts += valid.sum(axis=0)
+    gap = (decay_real - decay_synthetic) / counts
     return {
-        "ld_corr": _pearson(pairs_real, pairs_synthetic),
-        "ld_mae": float(np.mean(np.abs(pairs_real - pairs_synthetic))),
+        "ld_corr": moments.pearson(),
+        "ld_mae": absolute_error / moments.count,
         "ld_decay_l2": float(np.sqrt(np.mean(gap**2))),
     }
 
 
 def ld_corr(real: np.ndarray, synthetic: np.ndarray, ld_window: int = 50) -> float:
     """``r(r2^T, r2^S)`` over all SNP pairs ``(j, j+d)``, ``1 <= d < ld_window`` (see ``ld_r2_band``)."""
-    return _ld_metrics(ld_r2_band(real, ld_window), ld_r2_band(synthetic, ld_window))["ld_corr"]
+    return ld_comparison(real, synthetic, ld_window)["ld_corr"]
 
 
 def ld_mae(real: np.ndarray, synthetic: np.ndarray, ld_window: int = 50) -> float:
     """``mean |r2^T_jk - r2^S_jk|`` over the same SNP pairs as ``ld_corr``."""
-    return _ld_metrics(ld_r2_band(real, ld_window), ld_r2_band(synthetic, ld_window))["ld_mae"]
+    return ld_comparison(real, synthetic, ld_window)["ld_mae"]
 
 
 def ld_decay_l2(real: np.ndarray, synthetic: np.ndarray, ld_window: int = 50) -> float:
     """``sqrt(mean_d (decay^T(d) - decay^S(d))^2)`` over d = 1..ld_window-1 (``ld_decay``): an RMS gap in r^2
     units, so it does not grow with the window."""
-    return _ld_metrics(ld_r2_band(real, ld_window), ld_r2_band(synthetic, ld_window))["ld_decay_l2"]
+    return ld_comparison(real, synthetic, ld_window)["ld_decay_l2"]
 
 
 def _check_n_pcs(n_pcs: int, real: np.ndarray) -> None:
@@ -211,9 +301,29 @@ def _check_n_pcs(n_pcs: int, real: np.ndarray) -> None:
 
 
 def fit_pca(real: np.ndarray, n_components: int, seed: int = 0) -> PCA:
-    """PCA on T's codes (centred on T's SNP means, not scaled), randomized SVD seeded with ``seed``."""
+    """PCA on all of T's SNPs (centred on T's SNP means, not scaled) by randomized SVD seeded with ``seed``.
+
+    Randomized SVD (Halko et al.; scikit-learn's ``svd_solver="randomized"``) touches T only through products with
+    thin matrices [snps, n_components + 10], so its extra memory is ``O(snps * n_components)`` besides one float32
+    copy of T, which it centres in place (``copy=False``); no SNP is dropped.
+    """
     _check_n_pcs(n_components, real)
-    return PCA(n_components=n_components, svd_solver="randomized", random_state=seed).fit(real.astype(np.float32))
+    pca = PCA(n_components=n_components, svd_solver="randomized", random_state=seed, copy=False)
+    return pca.fit(real.astype(np.float32))
+
+
+def pca_scores(pca: PCA, codes: np.ndarray, block_snps: int = PCA_BLOCK_SNPS) -> np.ndarray:
+    """Scores of ``codes`` [individuals, snps] on the fitted PCs: float64 [individuals, n_components].
+
+    Equal to ``pca.transform`` (centred on T's means), summed over blocks of ``block_snps`` SNPs so no float copy
+    of the whole matrix is made.
+    """
+    scores = np.zeros((codes.shape[0], pca.n_components_))
+    for start in range(0, codes.shape[1], block_snps):
+        columns = slice(start, start + block_snps)
+        centred = codes[:, columns].astype(np.float32) - pca.mean_[columns]
+        scores += centred @ pca.components_[:, columns].T
+    return scores
 
 
 def _pca_w1_scores(scores_real: np.ndarray, scores_synthetic: np.ndarray) -> float:
@@ -233,7 +343,7 @@ def pca_w1(real: np.ndarray, synthetic: np.ndarray, n_pcs: int = 2, seed: int = 
     on that PC (ddof 0). 0 = same distribution; 1 = shifted by one standard deviation of T.
     """
     pca = fit_pca(real, n_pcs, seed)
-    return _pca_w1_scores(pca.transform(real.astype(np.float32)), pca.transform(synthetic.astype(np.float32)))
+    return _pca_w1_scores(pca_scores(pca, real), pca_scores(pca, synthetic))
 
 
 def fst_hudson(real: np.ndarray, synthetic: np.ndarray, ploidy: int = 2) -> float:
@@ -269,7 +379,7 @@ def pop_tv(real: np.ndarray, synthetic: np.ndarray, populations: Sequence, seed:
     """
     labels = _check_populations(populations, real.shape[0])
     pca = fit_pca(real, _population_pcs(real), seed)
-    return _population_tv(pca.transform(real.astype(np.float32)), pca.transform(synthetic.astype(np.float32)), labels)
+    return _population_tv(pca_scores(pca, real), pca_scores(pca, synthetic), labels)
 
 
 def _population_pcs(real: np.ndarray) -> int:
@@ -304,15 +414,19 @@ def evaluate_genotypes(
         holdout: H, int codes [individuals_h, snps], real individuals the model never saw; adds
             ``aats_holdout``, ``privacy_loss`` and ``nn_distance_ratio``.
         populations: one label per row of T; adds ``pop_tv``.
-        ld_window: LD pairs are SNPs less than this many columns apart.
+        ld_window: LD pairs are SNPs less than this many columns apart (streamed: ``ld_comparison``).
         n_pcs: leading PCs of T compared by ``pca_w1``.
-        max_snps_ld: LD metrics use a contiguous window of at most this many SNPs (seeded start); None = all.
+        max_snps_ld: LD metrics use a contiguous window of at most this many SNPs (seeded start); None = all. LD
+            memory does not depend on it; it only saves time.
         seed: seeds the randomized PCA and the LD window.
         ploidy: 2 for dosages 0/1/2, 1 for haplotypes 0/1.
 
     Returns:
         ``{metric name: value}``; names, meanings and goals are in ``snpdiff.metrics.goals.METRICS``.
         Adversarial accuracies are most readable when S and T (and H) have the same number of individuals.
+
+    Memory beyond the int8 inputs: one float32 copy of T for the PCA fit, blocks of SNPs for LD and projections,
+    and blocks of individuals for the distances (``snpdiff.metrics.distances``); nothing is [snps, snps].
     """
     sets = check_sets(real, synthetic, holdout, ploidy)
     real, synthetic, holdout = sets["real"], sets["synthetic"], sets.get("holdout")
@@ -333,14 +447,11 @@ def evaluate_genotypes(
     }
 
     ld_columns = ld_snp_window(real.shape[1], max_snps_ld, seed)
-    metrics.update(
-        _ld_metrics(ld_r2_band(real[:, ld_columns], ld_window), ld_r2_band(synthetic[:, ld_columns], ld_window))
-    )
+    metrics.update(ld_comparison(real[:, ld_columns], synthetic[:, ld_columns], ld_window))
 
     n_fit = n_pcs if labels is None else max(n_pcs, _population_pcs(real))
     pca = fit_pca(real, n_fit, seed)
-    scores_real = pca.transform(real.astype(np.float32))
-    scores_synthetic = pca.transform(synthetic.astype(np.float32))
+    scores_real, scores_synthetic = pca_scores(pca, real), pca_scores(pca, synthetic)
     metrics["pca_w1"] = _pca_w1_scores(scores_real[:, :n_pcs], scores_synthetic[:, :n_pcs])
     if labels is not None:
         metrics["pop_tv"] = _population_tv(scores_real, scores_synthetic, labels)

@@ -21,8 +21,8 @@ from snpdiff.metrics.genotype import (
     check_sets,
     fit_pca,
     ld_decay,
-    ld_r2_band,
     ld_snp_window,
+    pca_scores,
 )
 
 SET_STYLE = {
@@ -79,7 +79,7 @@ def plot_af_scatter(sets: dict[str, np.ndarray], path: Path, ploidy: int = 2) ->
 
 
 def _r2_matrix(codes: np.ndarray) -> np.ndarray:
-    """Full LD r^2 matrix [snps, snps] (0 for monomorphic SNPs)."""
+    """Full LD r^2 matrix [snps, snps] (0 for monomorphic SNPs); only for the heatmap's ``HEATMAP_SNPS`` columns."""
     values = codes.astype(np.float64)
     values -= values.mean(axis=0)
     spread = values.std(axis=0)
@@ -131,7 +131,7 @@ def plot_ld_decay(sets: dict[str, np.ndarray], path: Path, ld_window: int, colum
     figure = Figure(figsize=(6.5, 4.5))
     axes = figure.add_subplot()
     for name, codes in sets.items():
-        decay = ld_decay(ld_r2_band(codes[:, columns], ld_window))
+        decay = ld_decay(codes[:, columns], ld_window)
         axes.plot(np.arange(1, len(decay) + 1), decay, color=SET_STYLE[name]["color"], label=SET_STYLE[name]["label"])
     axes.set(xlabel="distance between SNPs (in SNPs)", ylabel="mean LD r²", title="LD decay", ylim=(0, None))
     axes.legend(fontsize=8)
@@ -145,7 +145,7 @@ def plot_pca(sets: dict[str, np.ndarray], path: Path, populations: np.ndarray | 
     pca = fit_pca(real, components, seed)
 
     def scores(codes: np.ndarray) -> np.ndarray:
-        projected = pca.transform(codes.astype(np.float32))
+        projected = pca_scores(pca, codes)
         # with a single component, draw it against a flat second axis
         return projected if components == 2 else np.column_stack([projected, np.zeros(len(projected))])
 

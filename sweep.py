@@ -130,7 +130,10 @@ def _analyze(args: argparse.Namespace) -> int:
 def _migrate(args: argparse.Namespace) -> int:
     from snpdiff.sweep.migrate import migrate_file
 
-    new = migrate_file(args.old, args.output)
+    warnings: list[str] = []
+    new = migrate_file(args.old, args.output, warnings)
+    for warning in warnings:
+        print(f"warning: {warning}")
     print(f"wrote {new}; check it and create the sweep with: python sweep.py init {new}")
     return 0
 

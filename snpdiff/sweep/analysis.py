@@ -259,6 +259,8 @@ def analyze_sweep(backend: SweepBackend, top_k: int = 10, out_dir: Path | None =
     records = backend.trials()
     ranked = ranked_trials(records, spec.goal)
     result = AnalysisResult(top=ranked[:top_k], importances=param_importances(records, spec))
+    result.notes += [f"trial {r.number} failed: {r.error}" for r in records
+                     if r.state == "failed" and r.error and r.error.startswith("diverged")]
     if not ranked:
         result.notes.append(f"no trial has a value of {spec.metric} yet")
         return result

@@ -6,7 +6,9 @@ What changes, each said in a comment of the new file where it happened:
   retired names (features this network does not have) are removed, with the reason;
 - numbers written as text (``'1e-4'``, which PyYAML reads as a string) -> numbers;
 - ``log_uniform`` whose bounds look like values (W&B reads them as natural-log exponents) -> ``log_uniform_values``;
-- ``program: train_sweep.py`` -> ``train.py``; a top-level ``count`` (W&B refuses it) is removed: ``agent --count``.
+- ``program: train_sweep.py`` -> ``train.py``; a top-level ``count`` (W&B refuses it) is removed: ``agent --count``;
+- ``warmup_epochs`` beside schedulers without a warm-up (``scheduler_type: {values: [cosine, reduce]}``) is removed,
+  with a warning: the old tool's last version applied it to ``warmup_cosine`` only, so it had no effect there.
 
 Everything else (method, metric, early_terminate, run_cap, W&B's own keys, nested blocks) is kept as written.
 """
@@ -17,18 +19,20 @@ import math
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from snpdiff.errors import SweepError
 from snpdiff.sweep.spec import (
     ALIASES,
     DEFAULT_PROGRAM,
     OLD_PROGRAMS,
     Retired,
+    dump_yaml,
     number_from_text,
     read_sweep_file,
     value_like_log_uniform,
 )
+
+# the one scheduler the old tool's last version warmed up (``warmup_epochs``)
+WARMUP_SCHEDULER = "warmup_cosine"
 
 
 def _numbers(value: Any) -> Any:
@@ -42,7 +46,7 @@ def _numbers(value: Any) -> Any:
 
 
 def _dump(key: str, value: Any, indent: int = 0) -> list[str]:
-    text = yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=False, width=120)
+    text = dump_yaml({key: value}, sort_keys=False, default_flow_style=False, width=120)
     return [" " * indent + line for line in text.rstrip("\n").splitlines()]
 
 
@@ -70,15 +74,47 @@ def _parameter(name: str, entry: Any, indent: int) -> list[str]:
     return [" " * indent + c for c in comments] + _dump(str(target), entry, indent)
 
 
-def migrate_sweep(raw: Any, source: str = "the old file") -> str:
-    """The modern sweep file (YAML text with comments) equivalent to the old tool's sweep ``raw``."""
+def _swept_schedulers(parameters: dict[str, Any]) -> list[Any] | None:
+    """The old file's ``scheduler_type`` options (None: it does not set one, or not as value/values)."""
+    entry = parameters.get("scheduler_type")
+    if isinstance(entry, dict) and isinstance(entry.get("values"), list):
+        return entry["values"]
+    if isinstance(entry, dict) and "value" in entry:
+        return [entry["value"]]
+    return None
+
+
+def _dropped_warmup(parameters: dict[str, Any]) -> str | None:
+    """Why ``warmup_epochs`` is dropped, or None when it is kept. In the old tool's last version the warm-up applied
+    to ``warmup_cosine`` only (earlier versions warmed up every scheduler), so beside other schedulers only it varied
+    a setting without effect: dropping it reproduces what those sweeps ran. Beside ``warmup_cosine`` it is kept, and
+    ``init`` makes it a parameter of ``scheduler=warmup_cosine`` trials only."""
+    schedulers = _swept_schedulers(parameters)
+    if "warmup_epochs" not in parameters or schedulers is None or WARMUP_SCHEDULER in schedulers:
+        return None
+    return (f"warmup_epochs dropped: the old tool applied warm-up only to {WARMUP_SCHEDULER}, so with scheduler_type "
+            f"in [{', '.join(map(str, schedulers))}] it had no effect (versions before its last warmed up every "
+            f"scheduler; sweep scheduler: {{values: [{WARMUP_SCHEDULER}]}} with scheduler.warmup_epochs for a "
+            "warm-up)")
+
+
+def migrate_sweep(raw: Any, source: str = "the old file", warnings: list[str] | None = None) -> str:
+    """The modern sweep file (YAML text with comments) equivalent to the old tool's sweep ``raw``; what the user
+    should know beyond the file's comments (a parameter dropped because it had no effect) is appended to
+    ``warnings``."""
     if not isinstance(raw, dict) or not isinstance(raw.get("parameters"), dict):
         raise SweepError(f"{source} is not a sweep file: it needs a mapping with 'parameters'")
     lines = [f"# Migrated from {source} by `python sweep.py migrate`."]
     for key, value in raw.items():
         if key == "parameters":
             lines.append("parameters:")
+            dropped_warmup = _dropped_warmup(value)
             for name, entry in value.items():
+                if name == "warmup_epochs" and dropped_warmup:
+                    lines.append(f"  # {dropped_warmup}")
+                    if warnings is not None:
+                        warnings.append(dropped_warmup)
+                    continue
                 lines += _parameter(str(name), entry, 2)
         elif key == "count":
             lines.append(f"# count: {value} removed (W&B refuses it): run agents with "
@@ -91,12 +127,13 @@ def migrate_sweep(raw: Any, source: str = "the old file") -> str:
     return "\n".join(lines) + "\n"
 
 
-def migrate_file(old: str | Path, new: str | Path) -> Path:
-    """Write the modern form of sweep file ``old`` to ``new`` (which must not be ``old``); returns ``new``."""
+def migrate_file(old: str | Path, new: str | Path, warnings: list[str] | None = None) -> Path:
+    """Write the modern form of sweep file ``old`` to ``new`` (which must not be ``old``); returns ``new``. What the
+    user should know beyond the new file's comments is appended to ``warnings``."""
     old, new = Path(old), Path(new)
     if new.resolve() == old.resolve():
         raise SweepError(f"migrate: write the new file elsewhere than {old} (-o NEW.yaml); the old one is kept")
-    text = migrate_sweep(read_sweep_file(old), old.name)
+    text = migrate_sweep(read_sweep_file(old), old.name, warnings)
     new.parent.mkdir(parents=True, exist_ok=True)
     new.write_text(text)
     return new

@@ -162,7 +162,7 @@ def _group_options(spec: SweepSpec, groups: Mapping[str, tuple[str, ...]], found
                                   f"(options: {', '.join(groups[name])}), not distribution {param.distribution}")
             continue
         valid = []
-        for option in param.finite_values():
+        for option in {repr(o): o for o in param.finite_values()}.values():  # each option once: each is composed
             if option is None or option in groups[name]:
                 valid.append(option)
                 continue
@@ -371,8 +371,8 @@ def _check_swept_values(spec: SweepSpec, placed: dict[str, list[_Context]],
             continue
         values, complete = checked[name]
         if not complete:
-            found.notes.append(f"parameter '{param.written_as}': {len(values)} evenly spread values of its range are "
-                               f"checked (ranges of up to {MAX_ENUMERATED} values are checked whole)")
+            found.notes.append(f"parameter '{param.written_as}': {len(values)} evenly spread values of its range or "
+                               f"list are checked (up to {MAX_ENUMERATED} values are checked whole)")
         failing: dict[str, list[Any]] = {}
         passing[name], bad = [], []
         for value in values:

@@ -11,8 +11,8 @@ structural problem, once; ``snpdiff.sweep.rules`` checks that spec against the c
 
 from __future__ import annotations
 
-import itertools
 import math
+import shlex
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +43,15 @@ OTHER_MACROS = ("${env}", "${interpreter}", "${program}")
 NORMAL_QUANTILE_BOUNDS = (3e-7, 1 - 3e-7)
 # Config checks try the normal family at mu and mu +- this many sigma.
 NORMAL_CHECK_SIGMAS = 3.0
+# Limits on a sweep YAML (a sweep file, a stored sweep, a sweep record, a W&B run's parameters), which may come from
+# anyone: a real one is a few kB of a few hundred values. Each is checked before the file is built into Python
+# objects, so no file makes a sweep command hold more than a few MB or take more than a moment.
+MAX_YAML_BYTES = 1_000_000
+MAX_YAML_NODES = 5_000  # scalars, lists and mappings
+MAX_YAML_DEPTH = 50  # lists and mappings inside each other
+# The key by which Hydra's ``instantiate`` calls what a mapping names: never in a parameter's value (plain data, as
+# in a checkpoint's stored config), where it would run any callable with the trial's arguments.
+TARGET_KEY = "_target_"
 
 # W&B distributions: the keys each needs, with W&B's defaults (None = required).
 DISTRIBUTIONS: dict[str, dict[str, float | None]] = {
@@ -233,18 +242,18 @@ class ParamSpec:
         raise SweepError(f"parameter {self.written_as!r}: {d} is not in the uniform family")
 
     def check_values(self, limit: int) -> tuple[list[Any], bool]:
-        """``(values, complete)``: the values that stand for the parameter in config checks. Every listed value;
-        every value of an ``int_uniform`` or ``q_*`` range, or ``limit`` evenly spread ones of a longer range
-        (``complete`` false); the extremes of a continuous range; mu and mu +- ``NORMAL_CHECK_SIGMAS`` sigma of the
-        normal family."""
+        """``(values, complete)``: the values that stand for the parameter in config checks. Every listed value and
+        every value of an ``int_uniform`` or ``q_*`` range, or ``limit`` evenly spread ones of a longer list or range
+        (``complete`` false: each value costs a config validation); the extremes of a continuous range; mu and
+        mu +- ``NORMAL_CHECK_SIGMAS`` sigma of the normal family."""
         d = self.distribution
         if d in NORMAL_FAMILY:
             tail = statistics.NormalDist().cdf(NORMAL_CHECK_SIGMAS)
             return [self.from_unit(1 - tail), self.from_unit(0.5), self.from_unit(tail)], True
-        if d in ("constant", "categorical"):
-            return self.finite_values(), True
         values: Sequence[Any]
-        if d == "int_uniform":
+        if d in ("constant", "categorical"):
+            values = self.finite_values()
+        elif d == "int_uniform":
             values = range(int(self.min), int(self.max) + 1)  # a range: a long one is never listed whole
         elif d.startswith("q_"):
             low, high, _ = self.sample_range()
@@ -329,11 +338,24 @@ class SweepSpec:
     def varying_names(self) -> list[str]:
         return [name for name, p in self.parameters.items() if not p.is_fixed]
 
-    def grid_points(self) -> list[dict[str, Any]]:
-        """Every combination of a grid sweep, in W&B's order (the product of the parameters in file order)."""
-        names = list(self.parameters)
-        columns = [self.parameters[n].finite_values() for n in names]
-        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*columns)]
+    def _grid_columns(self) -> list[tuple[str, Sequence[Any]]]:
+        """Each parameter's grid values, in file order (an ``int_uniform`` as a range: never listed whole)."""
+        return [(name, range(int(p.min), int(p.max) + 1) if p.distribution == "int_uniform" else p.finite_values())
+                for name, p in self.parameters.items()]
+
+    def grid_size(self) -> int:
+        """How many points a grid sweep has: the product of its parameters' numbers of values."""
+        return math.prod(len(values) for _, values in self._grid_columns())
+
+    def grid_point(self, number: int) -> dict[str, Any]:
+        """Point ``number`` (0-based, below ``grid_size()``) of a grid sweep, in W&B's order: that of
+        ``itertools.product`` over the parameters in file order (the last varies fastest), computed from the number
+        as a mixed-radix numeral, so no grid is ever listed."""
+        point: dict[str, Any] = {}
+        for name, values in reversed(self._grid_columns()):
+            number, index = divmod(number, len(values))
+            point[name] = values[index]
+        return {name: point[name] for name in self.parameters}
 
     def command_overrides(self) -> list[str]:
         """Literal tokens after ``${program}`` in ``command``: Hydra overrides every trial gets."""
@@ -559,6 +581,44 @@ def _parse_hyperband(entry: Any, problems: list[str]) -> Hyperband | None:
     return Hyperband(eta=eta, min_iter=values["min_iter"], max_iter=values["max_iter"], s=values["s"], strict=strict)
 
 
+def holds_target(value: Any) -> bool:
+    """Whether ``value`` is or holds (in a list or mapping, at any depth) a mapping with ``TARGET_KEY``."""
+    if isinstance(value, Mapping):
+        return TARGET_KEY in value or any(holds_target(item) for item in value.values())
+    return isinstance(value, list | tuple) and any(holds_target(item) for item in value)
+
+
+def _target_problems(param: ParamSpec, problems: list[str]) -> bool:
+    """Append a problem when ``param`` sets a ``_target_`` key or a value holds a ``_target_`` mapping (a value is
+    plain data: Hydra would call what it names, e.g. ``os.system``, in every trial); whether it did."""
+    where = f"parameter '{param.written_as}'"
+    if TARGET_KEY in param.key.split("."):
+        problems.append(f"{where}: sets a {TARGET_KEY} key, which names code the trial would run; parameters take "
+                        "plain values (numbers, text, lists, mappings without _target_) and choose among the "
+                        "config groups' options (e.g. model: {values: [unet, mlp]})")
+        return True
+    if holds_target(param.value) or holds_target(list(param.values)):
+        problems.append(f"{where}: a value holds a {TARGET_KEY} mapping, which names code the trial would run; "
+                        "parameter values are plain data (numbers, text, lists, mappings without _target_): add a "
+                        "callback or logger as a file under conf/ and choose it by name")
+        return True
+    return False
+
+
+def _command_warnings(command: tuple[str, ...], program: str) -> list[str]:
+    """A warning naming what each trial runs, when ``command`` runs more than ``${interpreter} ${program}`` with
+    overrides: a token before the program (``sh -c ...``), the program run as an executable, or an override that
+    instantiates a ``_target_`` of its own."""
+    at = command.index("${program}") if "${program}" in command else len(command)
+    plain_start = [t for t in command[:at] if t != "${env}"] == ["${interpreter}"]
+    if plain_start and not any(TARGET_KEY in t for t in command[at:]):
+        return []
+    shown = {"${env}": "", "${interpreter}": "python", "${program}": program}
+    runs = " ".join(shown.get(t, "<the trial's overrides>" if t in ARGS_MACROS else shlex.quote(t)) for t in command)
+    return [f"command: each trial runs `{runs.strip()}`, not `python {program} <the trial's overrides>`; check that "
+            "this is what you mean to run"]
+
+
 def _parse_command(command: Any, problems: list[str]) -> tuple[str, ...]:
     if command is None:
         return DEFAULT_COMMAND
@@ -631,7 +691,7 @@ def parse_sweep(raw: Mapping[str, Any], default_metric: str = "val_loss") -> tup
             continue
         written_for[key] = written
         param = _parse_param(name, written, entry, problems, coerced)
-        if param is not None:
+        if param is not None and not _target_problems(param, problems):
             parameters[name] = param
 
     if method == "grid":
@@ -671,6 +731,7 @@ def parse_sweep(raw: Mapping[str, Any], default_metric: str = "val_loss") -> tup
         problems.append(f"controller must be a mapping such as {{type: local}}, got {controller!r}")
         controller = None
     command = _parse_command(raw.get("command"), problems)
+    warnings += _command_warnings(command, program)
     texts = {}
     for key in ("name", "description", "project", "entity"):
         value = raw.get(key)
@@ -689,15 +750,82 @@ def parse_sweep(raw: Mapping[str, Any], default_metric: str = "val_loss") -> tup
     return spec, problems
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser where PyYAML has it: the same results
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, writing a value that occurs twice out twice rather than as an anchor and an alias (which
+    ``read_yaml`` refuses)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump_yaml(data: Any, **options: Any) -> str:
+    """``data`` as YAML text without anchors or aliases (``yaml.safe_dump``'s ``options``), so ``read_yaml`` reads it
+    back."""
+    return yaml.dump(data, Dumper=_NoAliasDumper, **options)
+
+
+def _check_yaml_events(data: bytes, where: str) -> None:
+    """SweepError when the YAML ``data`` (of ``where``) holds an alias or more than ``MAX_YAML_NODES`` values or
+    ``MAX_YAML_DEPTH`` levels. Reads the parser's events only: nothing is built, so this costs no memory."""
+    nodes = depth = 0
+    anchors: dict[str, int] = {}
+    for event in yaml.parse(data, Loader=_LOADER):
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
+            marked = f" (marked at line {anchors[event.anchor]})" if event.anchor in anchors else ""
+            raise SweepError(f"{where}: line {line}: the YAML alias *{event.anchor} repeats the value of anchor "
+                             f"&{event.anchor}{marked}; aliases are refused in sweep YAML, as aliases of aliases "
+                             "expand exponentially (a 1 kB file can stand for 10^9 values): write the value out")
+        if isinstance(event, yaml.NodeEvent):
+            nodes += 1
+            if event.anchor:
+                anchors[event.anchor] = line
+            if nodes > MAX_YAML_NODES:
+                raise SweepError(f"{where}: more than {MAX_YAML_NODES} YAML values, the last at line {line} (limit "
+                                 f"{MAX_YAML_NODES}); sweep a long range with a distribution (int_uniform, q_uniform, "
+                                 "...) rather than a values list")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise SweepError(f"{where}: lists or mappings nested more than {MAX_YAML_DEPTH} deep at line {line} "
+                                 f"(limit {MAX_YAML_DEPTH})")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def read_yaml(path: str | Path, what: str = "sweep file") -> Any:
+    """The YAML content of ``path``, ``what`` the sweep commands call it (a sweep file, a stored sweep, a sweep record,
+    a W&B run's parameters): every sweep YAML is read here, within ``MAX_YAML_BYTES``, ``MAX_YAML_NODES`` and
+    ``MAX_YAML_DEPTH`` and without aliases (``_check_yaml_events``), before any Python object is built from it.
+    SweepError naming ``what``, the file and the limit otherwise, and when the file cannot be read or is not YAML."""
+    path = Path(path)
+    where = f"{what} {path}"
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_YAML_BYTES + 1)  # never more: the file may be huge, or grow while it is read
+    except OSError as exc:
+        raise SweepError(f"cannot read {where}: {exc.strerror or exc}") from None
+    if len(data) > MAX_YAML_BYTES:
+        size = max(path.stat().st_size, len(data))
+        raise SweepError(f"{where}: {size} bytes is too large for a sweep YAML (limit {MAX_YAML_BYTES} bytes); sweep "
+                         "a long range with a distribution (int_uniform, q_uniform, ...) rather than a values list")
+    try:
+        _check_yaml_events(data, where)
+        return yaml.load(data, Loader=_LOADER)  # a safe loader: plain data only
+    except yaml.YAMLError as exc:
+        raise SweepError(f"{where} is not valid YAML: {exc}") from None
+
+
 def read_sweep_file(path: str | Path) -> dict[str, Any]:
-    """The YAML content of a sweep file; SweepError when it is missing, not YAML or not a mapping."""
+    """The YAML content of a sweep file (``read_yaml``); SweepError when it is missing, not YAML, beyond a limit or not
+    a mapping."""
     path = Path(path)
     if not path.is_file():
         raise SweepError(f"sweep file {path} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise SweepError(f"sweep file {path} is not valid YAML: {exc}") from None
+    raw = read_yaml(path)
     if raw is None:
         raise SweepError(f"sweep file {path} is empty (or only comments); it needs at least method and parameters, "
                          "e.g. conf/sweeps/cpu_smoke.yaml")

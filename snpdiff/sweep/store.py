@@ -22,10 +22,8 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
-import yaml
-
 from snpdiff.errors import SweepError
-from snpdiff.sweep.spec import SweepSpec, load_sweep
+from snpdiff.sweep.spec import SweepSpec, dump_yaml, load_sweep, read_yaml
 
 CURRENT_SWEEP_FILE = "current_sweep.yaml"
 INFO_FILE = "sweep_info.yaml"
@@ -79,6 +77,19 @@ def storage_url(recorded: str, environ: Mapping[str, str] = os.environ) -> str:
     return given
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file beside it and ``os.replace``: a crash or a full disk leaves
+    the old file or the new one, never a torn one. SweepError naming the folder when the disk refuses."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(text)
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise SweepError(f"sweep folder {path.parent}: cannot write {path.name}: {exc.strerror or exc}") from None
+
+
 def sweeps_root(path: str | Path | None = None) -> Path:
     """The folder that holds every sweep (absolute, so trial processes and W&B agents agree on it)."""
     return Path(path or os.environ.get(SWEEPS_DIR_ENV) or "sweeps").resolve()
@@ -115,24 +126,20 @@ class SweepInfo:
         path = self.directory / SPEC_FILE
         if not path.is_file():
             raise SweepError(f"sweep {self.sweep_id}: {path} is missing; was the sweep folder moved or deleted?")
-        return load_sweep(yaml.safe_load(path.read_text()))
+        return load_sweep(read_yaml(path, "stored sweep"))
 
     def save(self, spec: SweepSpec, root: Path) -> None:
-        """Write the sweep folder's ``sweep.yaml`` and ``sweep_info.yaml``, and make it the current sweep."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """Write the sweep folder's ``sweep.yaml`` and ``sweep_info.yaml``, and make it the current sweep (each file
+        whole or not at all; SweepError naming the folder when the disk refuses, e.g. when it is full)."""
         self.created = self.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
-        (self.directory / SPEC_FILE).write_text(yaml.safe_dump(spec.to_dict(), sort_keys=False))
-        text = yaml.safe_dump(asdict(self), sort_keys=False)
-        (self.directory / INFO_FILE).write_text(text)
-        root.mkdir(parents=True, exist_ok=True)
-        (root / CURRENT_SWEEP_FILE).write_text(text)
+        text = dump_yaml(asdict(self), sort_keys=False)
+        _write_atomic(self.directory / SPEC_FILE, dump_yaml(spec.to_dict(), sort_keys=False))
+        _write_atomic(self.directory / INFO_FILE, text)
+        _write_atomic(root / CURRENT_SWEEP_FILE, text)
 
     @classmethod
     def read(cls, path: Path) -> SweepInfo:
-        try:
-            data = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError) as exc:
-            raise SweepError(f"cannot read sweep record {path}: {exc}") from None
+        data = read_yaml(path, "sweep record")
         if not isinstance(data, dict) or "sweep_id" not in data or "backend" not in data:
             raise SweepError(f"{path} is not a sweep record (needs sweep_id and backend)")
         known = {f.name for f in fields(cls)}

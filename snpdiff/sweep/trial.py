@@ -22,12 +22,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from snpdiff.cli.exit import DIVERGED_EXIT_CODE
 from snpdiff.errors import SweepError
 from snpdiff.run_folder import read_metrics
 from snpdiff.sweep.bridge import format_value, params_to_overrides
-from snpdiff.sweep.spec import ALIASES, ARGS_MACROS, SweepSpec, load_sweep
+from snpdiff.sweep.spec import ALIASES, ARGS_MACROS, TARGET_KEY, SweepSpec, holds_target, load_sweep, read_yaml
 from snpdiff.sweep.store import SPEC_FILE, TRIALS_DIR, sweeps_root
 
 TRIAL_LOG = "trial.log"
@@ -120,6 +119,23 @@ def metric_values(run_dir: Path, metric: str) -> list[float]:
     return values
 
 
+def diverged_reason(run_dir: Path, return_code: int | None) -> str | None:
+    """Why the trial's training diverged, e.g. ``diverged at step 12 (epoch 1, loss=nan, lr=10000)``, from the
+    ``diverged`` entry of its ``metrics.json`` (train.py then exits with ``DIVERGED_EXIT_CODE``); None when it did
+    not diverge."""
+    try:
+        info = read_metrics(run_dir).get("diverged")
+    except (OSError, json.JSONDecodeError, AttributeError):  # a sweep's program need not be train.py
+        info = None
+    if isinstance(info, dict):
+        lr = info.get("lr")
+        lr_text = f"{lr:g}" if isinstance(lr, (int, float)) else str(lr)
+        return f"diverged at step {info.get('step')} (epoch {info.get('epoch')}, loss={info.get('loss')}, lr={lr_text})"
+    if return_code == DIVERGED_EXIT_CODE:
+        return f"diverged (exit code {DIVERGED_EXIT_CODE}; its metrics.json does not say where)"
+    return None
+
+
 def agent_say(message: str, agent_pid: int | None = None) -> None:
     """Print ``message`` as an agent's line, prefixed with the agent's process id (default: this process)."""
     print(f"[sweep agent {agent_pid or os.getpid()}] {message}", flush=True)
@@ -140,15 +156,17 @@ def trial_end_line(trial: int | str, state: str, seconds: float, metric: str, va
 
 def read_wandb_params(path: str | Path) -> dict[str, Any]:
     """The run's parameters from the file a W&B agent writes (``{name: {value: v}}``), names de-aliased."""
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise SweepError(f"cannot read the W&B sweep parameters {path}: {exc}") from None
+    data = read_yaml(path, "W&B sweep parameters") or {}
+    if not isinstance(data, dict):
+        raise SweepError(f"W&B sweep parameters {path}: holds a {type(data).__name__}, not a mapping of parameters")
     data.pop("wandb_version", None)
     params = {}
     for name, entry in data.items():
         if not isinstance(entry, dict) or "value" not in entry:
             raise SweepError(f"{path}: parameter {name!r} has no 'value' (not a W&B sweep parameter file)")
+        if TARGET_KEY in str(name).split(".") or holds_target(entry["value"]):  # the sweep may be edited on W&B
+            raise SweepError(f"W&B sweep parameters {path}: parameter {name!r} sets or holds a {TARGET_KEY}, which "
+                             "names code the trial would run; parameter values are plain data")
         params[ALIASES.get(name, name)] = entry["value"]
     return params
 
@@ -164,7 +182,7 @@ def wandb_trial(environ: Mapping[str, str] = os.environ,
     if not spec_path.is_file():
         raise SweepError(f"W&B sweep {environ['WANDB_SWEEP_ID']}: {spec_path} is missing; start agents with "
                          "`python sweep.py agent` (it writes the sweep's definition there)")
-    spec = load_sweep(yaml.safe_load(spec_path.read_text()))
+    spec = load_sweep(read_yaml(spec_path, "stored sweep"))
     # W&B sends every parameter to every run; a conditional one is set only where it applies
     params = spec.applicable(read_wandb_params(environ["WANDB_SWEEP_PARAM_PATH"]))
     overrides = params_to_overrides(params, base_overrides=spec.command_overrides())

@@ -1,5 +1,6 @@
 """The sweep file itself: W&B semantics, flattening, the alias table, distributions, grid order, hyperband."""
 
+import itertools
 import math
 
 import pytest
@@ -110,8 +111,24 @@ def test_grid_points_follow_wandb_order_and_include_fixed_values():
                                                                              "min": 0, "max": 1}},
                            method="grid")
     assert problems == []
-    assert spec.grid_points() == [{"a": 1, "b": "x", "c": 0}, {"a": 1, "b": "x", "c": 1},
-                                  {"a": 2, "b": "x", "c": 0}, {"a": 2, "b": "x", "c": 1}]
+    assert spec.grid_size() == 4
+    assert [spec.grid_point(n) for n in range(4)] == [{"a": 1, "b": "x", "c": 0}, {"a": 1, "b": "x", "c": 1},
+                                                      {"a": 2, "b": "x", "c": 0}, {"a": 2, "b": "x", "c": 1}]
+
+
+def test_grid_point_n_is_itertools_product_order_without_listing_the_grid():
+    columns = {"a": [1, 2, 3], "b": ["x", "y"], "c": list(range(5)), "d": [[1, 2], {"k": 1}]}
+    spec, problems = parse({name: {"values": values} for name, values in columns.items()}, method="grid")
+    assert problems == []
+    product = [dict(zip(columns, combo, strict=True)) for combo in itertools.product(*columns.values())]
+    assert spec.grid_size() == len(product) == 60
+    assert [spec.grid_point(n) for n in range(60)] == product
+    # a grid of 10^6 points: its size and its last point, without a list of 10^6 points
+    big, problems = parse({f"p{i}": {"distribution": "int_uniform", "min": 0, "max": 9} for i in range(6)},
+                          method="grid")
+    assert problems == [] and big.grid_size() == 10**6
+    assert big.grid_point(10**6 - 1) == {f"p{i}": 9 for i in range(6)}
+    assert big.grid_point(123456) == {"p0": 1, "p1": 2, "p2": 3, "p3": 4, "p4": 5, "p5": 6}
 
 
 def test_structural_problems_are_all_reported():

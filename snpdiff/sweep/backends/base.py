@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from snpdiff.errors import SweepError
 from snpdiff.sweep.spec import SweepSpec
 from snpdiff.sweep.store import SweepInfo
 
@@ -22,6 +23,11 @@ from snpdiff.sweep.store import SweepInfo
 DEFAULT_HEARTBEAT_INTERVAL_S = 10.0
 # Trial states shared by both backends (W&B's crashed/failed -> failed, killed -> interrupted).
 TRIAL_STATES = ("running", "finished", "pruned", "failed", "interrupted")
+
+
+class StorageFault(SweepError):
+    """The sweep's storage refused a read or a write (a full disk, a lost database server): the agent ends its trial
+    as failed where the storage still takes that, and stops with this one-line message."""
 
 
 @dataclass
@@ -87,7 +93,8 @@ class ClaimedTrial:
 
 
 class TrialQueue(Protocol):
-    """A backend that hands out trials one at a time to agents that run them (the local backend)."""
+    """A backend that hands out trials one at a time to agents that run them (the local backend). Each method raises
+    ``StorageFault`` when the storage refuses it."""
 
     info: SweepInfo
     spec: SweepSpec
@@ -152,6 +159,6 @@ class SweepBackend(ABC):
     def capacity(self) -> int | None:
         """How many trials the sweep runs in all: ``run_cap``, the grid's size, or None (unbounded)."""
         if self.spec.method == "grid":
-            size = len(self.spec.grid_points())
+            size = self.spec.grid_size()
             return min(size, self.spec.run_cap) if self.spec.run_cap else size
         return self.spec.run_cap

@@ -45,6 +45,8 @@ to stop. Without a pruner the agent reads the trial's value from its ``metrics.j
 
 from __future__ import annotations
 
+import errno
+import functools
 import json
 import math
 import os
@@ -55,10 +57,10 @@ import string
 import subprocess
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
@@ -72,6 +74,7 @@ from snpdiff.sweep.backends.base import (
     AgentOptions,
     AgentReport,
     ClaimedTrial,
+    StorageFault,
     SweepBackend,
     TrialRecord,
 )
@@ -105,6 +108,7 @@ SQLITE_TIMEOUT_S = 60
 REPORTER_TARGET = "snpdiff.sweep.reporter.SweepTrialReporter"
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+T = TypeVar("T")
 
 
 @contextmanager
@@ -185,6 +189,53 @@ def open_storage(url: str) -> BaseStorage:
         raise SweepError(f"cannot open Optuna storage {redact_url(url)!r}: {redact_text(str(exc), url)}") from None
 
 
+def storage_place(url: str) -> str:
+    """Where a storage lives, for messages: an SQLite or journal file's path, else the URL without its password."""
+    if url.startswith("sqlite:///"):
+        return url.removeprefix("sqlite:///")
+    if url.startswith("journal:") or ("://" not in url and url.endswith((".log", ".journal"))):
+        return url.removeprefix("journal:")
+    return redact_url(url)
+
+
+def _fault_reason(exc: BaseException) -> str:
+    """What went wrong, in a few words: "no space left on device" for a full disk (SQLite's "database or disk is
+    full", ENOSPC from a journal file), else the first line of the deepest cause (Optuna wraps the driver's error)."""
+    chain = [exc]
+    while chain[-1].__cause__ is not None and len(chain) < 10:
+        chain.append(chain[-1].__cause__)
+    if any(getattr(e, "errno", None) == errno.ENOSPC or "disk is full" in str(e) for e in chain):
+        return "no space left on device"
+    lines = str(chain[-1]).strip().splitlines()
+    return lines[0] if lines else type(chain[-1]).__name__
+
+
+@contextmanager
+def storage_faults(url: str) -> Iterator[None]:
+    """Turn the storage's errors inside the block (Optuna's ``StorageInternalError``, SQLAlchemy's, a journal file's
+    ``OSError``) into one ``StorageFault``: ``sweep storage <where>: no space left on device ...``."""
+    import sqlalchemy.exc
+
+    try:
+        yield
+    except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError, OSError) as exc:
+        reason = redact_text(_fault_reason(exc), url)
+        hint = ("; free space there: the trial this agent ran is then failed by the next agent or `sweep.py monitor` "
+                "that looks (its heartbeats stopped)") if reason == "no space left on device" else ""
+        raise StorageFault(f"sweep storage {storage_place(url)}: {reason}{hint}") from None
+
+
+def _storage_call(method: Callable[..., T]) -> Callable[..., T]:
+    """A ``LocalBackend`` method whose storage errors become one ``StorageFault`` (``storage_faults``)."""
+
+    @functools.wraps(method)
+    def call(self: LocalBackend, *args: Any, **kwargs: Any) -> T:
+        with storage_faults(self.info.storage or ""):
+            return method(self, *args, **kwargs)
+
+    return call
+
+
 def _is_plain(value: Any) -> bool:
     return value is None or isinstance(value, (bool, int, float, str))
 
@@ -231,10 +282,13 @@ def suggest(trial: optuna.Trial, name: str, distribution: BaseDistribution) -> A
 
 
 class _GridByTrialNumber(optuna.samplers.BaseSampler):
-    """Grid point ``trial.number`` for every parameter: no two trials (of any agent) get the same point."""
+    """Grid point ``trial.number`` for every parameter: no two trials (of any agent) get the same point. Each point is
+    computed from its number (``SweepSpec.grid_point``): a grid of millions of points is never listed."""
 
-    def __init__(self, points: list[dict[str, Any]]):
-        self.points = points
+    def __init__(self, spec: SweepSpec):
+        self.spec = spec
+        self.as_json = {name: not all(_is_plain(v) for v in p.finite_values()) for name, p in spec.parameters.items()
+                        if p.distribution == "categorical"}
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         return {}
@@ -245,16 +299,13 @@ class _GridByTrialNumber(optuna.samplers.BaseSampler):
     def sample_independent(
         self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
     ) -> Any:
-        return self.points[trial.number][param_name]
+        value = self.spec.grid_point(trial.number)[param_name]
+        return json.dumps(value) if self.as_json.get(param_name) else value
 
 
 def make_sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
     if spec.method == "grid":
-        points = []
-        as_json = {name: not all(_is_plain(v) for v in p.finite_values()) for name, p in spec.parameters.items()}
-        for point in spec.grid_points():
-            points.append({name: json.dumps(v) if as_json[name] else v for name, v in point.items()})
-        return _GridByTrialNumber(points)
+        return _GridByTrialNumber(spec)
     if spec.method == "random":
         return optuna.samplers.RandomSampler()
     with warnings.catch_warnings():
@@ -306,8 +357,9 @@ class LocalBackend(SweepBackend):
         if not info.storage:
             raise SweepError(f"local sweep {info.sweep_id}: its record has no storage")
         self.storage = open_storage(storage_url(info.storage))
-        self.study, stored_spec = load_study(self.storage, info.sweep_id)
-        self.study_id = self.storage.get_study_id_from_name(info.sweep_id)
+        with storage_faults(info.storage):
+            self.study, stored_spec = load_study(self.storage, info.sweep_id)
+            self.study_id = self.storage.get_study_id_from_name(info.sweep_id)
         super().__init__(info, spec or stored_spec)
 
     @classmethod
@@ -323,8 +375,10 @@ class LocalBackend(SweepBackend):
         info.directory.mkdir(parents=True)
         direction = "maximize" if spec.goal == "maximize" else "minimize"
         try:
-            study = optuna.create_study(study_name=info.sweep_id, storage=open_storage(storage), direction=direction)
-            study.set_user_attr(SPEC_ATTR, spec.to_dict())
+            with storage_faults(storage):
+                study = optuna.create_study(study_name=info.sweep_id, storage=open_storage(storage),
+                                            direction=direction)
+                study.set_user_attr(SPEC_ATTR, spec.to_dict())
         except BaseException:
             shutil.rmtree(info.directory, ignore_errors=True)  # a failed init leaves nothing behind
             raise
@@ -342,6 +396,7 @@ class LocalBackend(SweepBackend):
         capacity = self.capacity()
         return None if capacity is None else max(0, capacity - len(self._live_trials()))
 
+    @_storage_call
     def claim(self, heartbeat_interval_s: float) -> ClaimedTrial | None:
         """Start the next trial, or None when the grid or ``run_cap`` is used up (checked atomically by number)."""
         self.fail_stale_trials()
@@ -378,11 +433,13 @@ class LocalBackend(SweepBackend):
             trial.set_user_attr(JOB_ATTR, os.environ["SLURM_JOB_ID"])
         return ClaimedTrial(trial.number, trial_id, params, run_dir, self.reporter(trial.number))
 
+    @_storage_call
     def await_requeue(self, trial: ClaimedTrial, job_id: str) -> None:
         """Leave ``trial`` running for job ``job_id``, which SLURM is about to requeue: no stale check fails it while
         the job is queued, and the job's next start resumes it (``reattach``)."""
         self.storage.set_trial_user_attr(trial.trial_id, AWAITING_REQUEUE_ATTR, f"awaiting requeue of job {job_id}")
 
+    @_storage_call
     def reattach(self, job_id: str, heartbeat_interval_s: float) -> ClaimedTrial | None:
         """The trial that job ``job_id`` was running when SLURM requeued it (None: none still running), claimed again
         by this agent with fresh heartbeats."""
@@ -398,6 +455,7 @@ class LocalBackend(SweepBackend):
                                 self.reporter(trial.number))
         return None
 
+    @_storage_call
     def trials_of_job(self, job_id: str) -> list[int]:
         """Numbers of the trials that job ``job_id``'s agent claimed, over all its runs (requeues included)."""
         return [t.number for t in self.study.get_trials(deepcopy=False) if t.user_attrs.get(JOB_ATTR) == job_id]
@@ -421,6 +479,7 @@ class LocalBackend(SweepBackend):
             return None
         return {"_target_": REPORTER_TARGET, "metric": self.spec.metric}
 
+    @_storage_call
     def report(self, trial: ClaimedTrial, epoch: int, value: float) -> bool:
         """Give the pruner ``trial``'s ``value`` after ``epoch`` epochs; True when the trial should stop: pruned
         (recorded, so ``finish`` records it as pruned) or no longer running (failed meanwhile by a stale check)."""
@@ -445,12 +504,15 @@ class LocalBackend(SweepBackend):
         self.storage.set_trial_system_attr(trial_id, HEARTBEAT_INTERVAL_ATTR, heartbeat_interval_s)
         self.storage.record_heartbeat(trial_id)
 
+    @_storage_call
     def heartbeat(self, trial: ClaimedTrial) -> None:
         self.storage.record_heartbeat(trial.trial_id)
 
+    @_storage_call
     def record_overrides(self, trial: ClaimedTrial, overrides: list[str]) -> None:
         self.storage.set_trial_user_attr(trial.trial_id, OVERRIDES_ATTR, overrides)
 
+    @_storage_call
     def finish(self, trial: ClaimedTrial, state: str, value: float | None = None, error: str | None = None) -> str:
         """Record the outcome (``finished``/``pruned``/``failed``/``interrupted``); returns the state recorded."""
         frozen = self.storage.get_trial(trial.trial_id)
@@ -469,6 +531,7 @@ class LocalBackend(SweepBackend):
             self.study.tell(trial.number, state=TrialState.FAIL)
         return state
 
+    @_storage_call
     def fail_stale_trials(self) -> None:
         """Have Optuna fail every running trial whose agent stopped sending heartbeats (killed, node lost).
 
@@ -520,6 +583,7 @@ class LocalBackend(SweepBackend):
             return None
         return max(values) if self.spec.goal == "maximize" else min(values)
 
+    @_storage_call
     def trials(self) -> list[TrialRecord]:
         self.fail_stale_trials()
         records = []

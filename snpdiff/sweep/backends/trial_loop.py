@@ -1,11 +1,13 @@
 """The agent loop of a backend that hands out trials itself (a ``TrialQueue``: the local backend).
 
 ``run_trial_loop``: claim a trial, run it as ``train.py`` in its own process, record the outcome, repeat; a crashed
-trial is recorded failed with the tail of its log and the loop goes on; ``max_consecutive_failures`` failures in a row
-stop it; SIGINT/SIGTERM stop the running trial (SIGTERM, then SIGKILL after ``stop_timeout_s``), record it interrupted
-and return. The trial reaches its reporter only through its command line (``+callbacks.sweep_reporter={...}``); the
-reporter sends the metric every epoch over a socket pair (``snpdiff.sweep.channel``) that the loop serves while it
-waits for the trial, reporting each value to the backend (the pruner) and answering whether to stop.
+trial is recorded failed with the tail of its log (a diverged one with where it diverged) and the loop goes on;
+``max_consecutive_failures`` failures in a row stop it; a storage that refuses a write (``StorageFault``: a full disk)
+stops the trial and the loop, with one line; SIGINT/SIGTERM stop the running trial (SIGTERM, then SIGKILL after
+``stop_timeout_s``), record it interrupted and return. The trial reaches its reporter only through its command line
+(``+callbacks.sweep_reporter={...}``); the reporter sends the metric every epoch over a socket pair
+(``snpdiff.sweep.channel``) that the loop serves while it waits for the trial, reporting each value to the backend
+(the pruner) and answering whether to stop.
 
 In a SLURM job, SIGUSR2 (submitit's signal: the job is requeued next, after a time limit or a preemption) stops the
 running trial too but leaves it running in the sweep, awaiting the requeue; when the job starts again
@@ -16,6 +18,7 @@ over all its runs.
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import signal
@@ -28,7 +31,7 @@ from contextlib import contextmanager
 from types import FrameType
 
 from snpdiff.run_folder import metrics_path
-from snpdiff.sweep.backends.base import AgentOptions, AgentReport, ClaimedTrial, TrialQueue
+from snpdiff.sweep.backends.base import AgentOptions, AgentReport, ClaimedTrial, StorageFault, TrialQueue
 from snpdiff.sweep.bridge import callback_override, params_to_overrides
 from snpdiff.sweep.channel import CHANNEL_ENV, GO, STOP, read_report
 from snpdiff.sweep.store import STORAGE_ENV
@@ -36,6 +39,7 @@ from snpdiff.sweep.trial import (
     TRIAL_LOG,
     agent_say,
     best_value,
+    diverged_reason,
     error_tail,
     metric_values,
     run_dir_override,
@@ -50,6 +54,8 @@ REPORTER_CALLBACK = "sweep_reporter"
 # what a trial resumed after its job's requeue adds to its command line (not recorded: analyze rebuilds the config)
 RESUME_OVERRIDE = "ckpt_path=last"
 REQUEUED = "requeued"  # a trial stopped for its job's requeue: left running in the sweep, resumed by the next run
+# a write the disk refused (full, over quota, read-only, failing): the sweep folder cannot hold trials
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
 # how long the agent waits for the rest of a report line the trial has begun to send
 REPORT_READ_TIMEOUT_S = 10.0
 
@@ -218,12 +224,18 @@ def _wait(process: subprocess.Popen, reports: ReportChannel | None, timeout: flo
 
 @contextmanager
 def _beating(backend: TrialQueue, claimed: ClaimedTrial, interval_s: float) -> Iterator[None]:
-    """Send ``claimed``'s heartbeat every ``interval_s`` from a thread while the block runs."""
+    """Send ``claimed``'s heartbeat every ``interval_s`` from a thread while the block runs; a ``StorageFault`` of a
+    heartbeat ends the beating and is raised here when the block ends."""
     done = threading.Event()
+    faults: list[StorageFault] = []
 
     def beat() -> None:
         while not done.wait(interval_s):
-            backend.heartbeat(claimed)
+            try:
+                backend.heartbeat(claimed)
+            except StorageFault as fault:
+                faults.append(fault)
+                return
 
     thread = threading.Thread(target=beat, name=f"heartbeat-trial-{claimed.number}", daemon=True)
     thread.start()
@@ -232,6 +244,8 @@ def _beating(backend: TrialQueue, claimed: ClaimedTrial, interval_s: float) -> I
     finally:
         done.set()
         thread.join()
+    if faults:
+        raise faults[0]
 
 
 def _watch(backend: TrialQueue, claimed: ClaimedTrial, options: AgentOptions, stop: _StopOnSignal,
@@ -242,26 +256,50 @@ def _watch(backend: TrialQueue, claimed: ClaimedTrial, options: AgentOptions, st
     stop.process = process
     last_beat = time.monotonic()
     term_at: float | None = None
-    while (return_code := _wait(process, reports, min(0.5, options.heartbeat_interval_s))) is None:
-        now = time.monotonic()
-        if now - last_beat >= options.heartbeat_interval_s:
-            backend.heartbeat(claimed)
-            last_beat = now
-        if stop.requeue and job_id and term_at is None:
-            backend.await_requeue(claimed, job_id)  # first: SLURM may end this job at any moment now
-        if stop.signum is not None and term_at is None:
-            term_at = now
-            signal_process_group(process, signal.SIGTERM)
-        elif term_at is not None and now - term_at > options.stop_timeout_s:
-            signal_process_group(process, signal.SIGKILL)
-    stop.process = None
+    try:
+        while (return_code := _wait(process, reports, min(0.5, options.heartbeat_interval_s))) is None:
+            now = time.monotonic()
+            if now - last_beat >= options.heartbeat_interval_s:
+                backend.heartbeat(claimed)
+                last_beat = now
+            if stop.requeue and job_id and term_at is None:
+                backend.await_requeue(claimed, job_id)  # first: SLURM may end this job at any moment now
+            if stop.signum is not None and term_at is None:
+                term_at = now
+                signal_process_group(process, signal.SIGTERM)
+            elif term_at is not None and now - term_at > options.stop_timeout_s:
+                signal_process_group(process, signal.SIGKILL)
+    except StorageFault:  # the sweep can no longer record this trial: it ends with its agent
+        signal_process_group(process, signal.SIGKILL)
+        process.wait()
+        raise
+    finally:
+        stop.process = None
     return return_code
 
 
 def _run_trial(backend: TrialQueue, claimed: ClaimedTrial, options: AgentOptions, stop: _StopOnSignal,
                resume: bool = False) -> str:
     """Run one claimed trial to its end and record it; returns the state recorded (``requeued``: left running for
-    the job's next start). ``resume``: the trial continues from its ``last.ckpt`` (after its job's requeue)."""
+    the job's next start). ``resume``: the trial continues from its ``last.ckpt`` (after its job's requeue).
+
+    A ``StorageFault`` (the storage refused a heartbeat or a record, e.g. on a full disk) stops the trial and is
+    raised on, after recording the trial failed where the storage still takes that; where it does not, the trial's
+    heartbeats have stopped, so the next stale check (another agent's claim, ``monitor``) fails it."""
+    try:
+        return _run_claimed(backend, claimed, options, stop, resume)
+    except StorageFault as fault:
+        try:
+            backend.finish(claimed, "failed", error=str(fault))
+            _say(f"trial {claimed.number} failed: {fault}")
+        except StorageFault:
+            _say(f"trial {claimed.number} stopped; the storage cannot record it, so the next stale check fails it")
+        raise
+
+
+def _run_claimed(backend: TrialQueue, claimed: ClaimedTrial, options: AgentOptions, stop: _StopOnSignal,
+                 resume: bool) -> str:
+    """``_run_trial``'s work, storage faults aside."""
     spec = backend.spec
     started = time.monotonic()
     log_path = claimed.run_dir / TRIAL_LOG
@@ -270,6 +308,8 @@ def _run_trial(backend: TrialQueue, claimed: ClaimedTrial, options: AgentOptions
         # agent's stale check fails this live trial
         with _beating(backend, claimed, options.heartbeat_interval_s):
             overrides = params_to_overrides(claimed.params, base_overrides=spec.command_overrides())
+    except StorageFault:
+        raise
     except Exception as exc:  # noqa: BLE001 - SweepError and Hydra's errors: the trial fails, the agent goes on
         return backend.finish(claimed, "failed", error=f"the parameters do not compose into a config: {exc}")
     overrides.append(run_dir_override(claimed.run_dir))
@@ -292,8 +332,16 @@ def _run_trial(backend: TrialQueue, claimed: ClaimedTrial, options: AgentOptions
     try:
         if reports is not None:
             env[CHANNEL_ENV] = str(reports.trial_fd)
-        process = start_trial_process(trial_argv(spec, [*overrides, *plumbing], options.python), log_path, env,
-                                      pass_fds=() if reports is None else (reports.trial_fd,))
+        argv = trial_argv(spec, [*overrides, *plumbing], options.python)
+        try:
+            process = start_trial_process(argv, log_path, env, pass_fds=() if reports is None else (reports.trial_fd,))
+        except OSError as exc:
+            if exc.errno in DISK_ERRNOS:  # the sweep folder's disk: no later trial can run either
+                raise StorageFault(f"sweep folder {claimed.run_dir}: cannot write {TRIAL_LOG}: {exc.strerror}"
+                                   ) from None
+            error = f"cannot start {' '.join(argv[:2])}: {exc}"
+            _say(f"trial {claimed.number} failed: {error}")
+            return backend.finish(claimed, "failed", error=error)
         if reports is not None:
             reports.started()
         return_code = _watch(backend, claimed, options, stop, process, reports)
@@ -310,6 +358,11 @@ def _run_trial(backend: TrialQueue, claimed: ClaimedTrial, options: AgentOptions
         return REQUEUED
     if stop.signum is not None:
         state = backend.finish(claimed, "interrupted", error=f"stopped by {signal.Signals(stop.signum).name}")
+    elif (diverged := diverged_reason(claimed.run_dir, return_code)) is not None:
+        state = backend.finish(claimed, "failed", error=f"{diverged}; log {log_path}")  # one line: monitor shows it
+        _say(trial_end_line(claimed.number, state, seconds, spec.metric, cause=f"exit code {return_code}",
+                            detail=diverged))
+        return state
     elif return_code != 0:
         tail = error_tail(log_path)
         state = backend.finish(claimed, "failed", error=f"exit code {return_code}; log {log_path}:\n{tail}")

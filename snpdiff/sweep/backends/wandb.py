@@ -25,18 +25,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from snpdiff.cli import run_or_exit
 from snpdiff.errors import SweepError
 from snpdiff.run_folder import metrics_path
 from snpdiff.sweep.backends.base import AgentOptions, AgentReport, SweepBackend, TrialRecord
-from snpdiff.sweep.spec import SweepSpec, load_sweep
+from snpdiff.sweep.spec import SweepSpec, load_sweep, read_yaml
 from snpdiff.sweep.store import SPEC_FILE, SWEEPS_DIR_ENV, SweepInfo
 from snpdiff.sweep.trial import (
     agent_say,
     best_value,
     die_with_parent,
+    diverged_reason,
     metric_values,
     trial_end_line,
     wandb_trial,
@@ -114,6 +113,7 @@ def run_wandb_trial(spec: SweepSpec, run_dir: Path, argv: Sequence[str],
         state, cause = "interrupted", _signal_name(-return_code if return_code < 0 else received[0])
     elif return_code:
         state, cause, value = "failed", f"exit code {return_code}", None
+        detail = diverged_reason(run_dir, return_code)
     else:
         state = "finished"
         if value is None:
@@ -189,7 +189,7 @@ class WandbBackend(SweepBackend):
         """The sweep's definition, from its folder, or fetched from W&B and written there for the trial processes."""
         path = info.directory / SPEC_FILE
         if path.is_file():
-            return load_sweep(yaml.safe_load(path.read_text()))
+            return load_sweep(read_yaml(path, "stored sweep"))
         sweep = self.api.sweep(self._sweep_path(info))
         spec = load_sweep(dict(sweep.config))
         info.url = info.url or getattr(sweep, "url", None)

@@ -32,6 +32,8 @@ def main(cfg: DictConfig) -> None:
         max_snps_ld=cfg.max_snps_ld,
         seed=cfg.seed,
         plots=cfg.plots,
+        synthetic_populations=cfg.synthetic_populations,
+        holdout_populations=cfg.holdout_populations,
     )
     # on the console and in <out>/evaluate.log
     log.info("metrics: %s", result.metrics_path)

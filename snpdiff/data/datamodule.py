@@ -125,7 +125,7 @@ class GenotypeDataModule(LightningDataModule):
         max_missing: float | None = None,
         samples: list[str] | str | None = None,
         population_file: str | None = None,
-        population_labels: bool = False,
+        population_labels: bool = True,
         impute: str = "mode",
         snps_only: bool | None = None,
         haploid_calls: str | None = None,

@@ -273,10 +273,19 @@ class StreamWriter:
     row_alignment = 1  # a batch must start at a multiple of this row
 
     def __init__(
-        self, out: Path, work: Path, snps: SnpInfo, n_rows: int, haplotype: bool = False, id_prefix: str = "synthetic"
+        self,
+        out: Path,
+        work: Path,
+        snps: SnpInfo,
+        n_rows: int,
+        haplotype: bool = False,
+        id_prefix: str = "synthetic",
+        populations: Callable[[int, int], np.ndarray] | None = None,
     ):
         self.out, self.work, self.snps = Path(out), Path(work), snps
         self.n_rows, self.haplotype, self.id_prefix = int(n_rows), bool(haplotype), id_prefix
+        # rows [start, stop) -> their population labels (str), for a population-conditioned cohort
+        self.populations = populations
         self._fd: int | None = None
 
     @property
@@ -350,6 +359,27 @@ class StreamWriter:
             ids = synthetic_row_ids(start, min(self.n_rows, start + _ID_CHUNK), self.id_prefix)
             yield individual_ids_of_rows(ids) if individuals and self.haplotype else ids
 
+    def _label_chunks(self, individuals: bool = False) -> Iterator[np.ndarray]:
+        """The rows' population labels in the chunks of ``_id_chunks`` (``populations`` must be set)."""
+        for start in range(0, self.n_rows, _ID_CHUNK):
+            labels = self.populations(start, min(self.n_rows, start + _ID_CHUNK))
+            yield labels[::2] if individuals and self.haplotype else labels
+
+    def _population_table(self) -> list[tuple[Path, Path]]:
+        """``<out>.populations.tsv`` (sample id, population; what ``data.population_file`` reads) in ``work``, for
+        formats whose own files have no place for a label; nothing without labels."""
+        if self.populations is None:
+            return []
+        table = self.work / "populations.tsv"
+        with open(table, "w") as handle:
+            for ids, labels in zip(self._id_chunks(True), self._label_chunks(True), strict=True):
+                handle.write("".join(f"{i}\t{label}\n" for i, label in zip(ids.tolist(), labels.tolist(), strict=True)))
+        return [(table, self._population_table_path())]
+
+    def _population_table_path(self) -> Path:
+        stem = str(self.out).removesuffix(".gz").removesuffix(".vcf").removesuffix(".bcf")
+        return Path(f"{stem}.populations.tsv")
+
 
 class PlinkStreamWriter(StreamWriter):
     """``PREFIX.bed/.bim/.fam`` (``out`` is the prefix). The ``.bed`` is SNP-major, 4 individuals a byte, so a batch
@@ -364,6 +394,9 @@ class PlinkStreamWriter(StreamWriter):
 
     def final_paths(self) -> list[Path]:
         return [Path(f"{self.out}{ext}") for ext in (".bim", ".fam", ".bed")]
+
+    def _family_chunks(self) -> Iterator[np.ndarray]:
+        return self._label_chunks() if self.populations is not None else self._id_chunks()
 
     def bytes_needed(self) -> int:
         fam_line = 2 * len(f"{self.id_prefix}_{self.n_rows}") + 10
@@ -389,9 +422,10 @@ class PlinkStreamWriter(StreamWriter):
         with open(bim, "w") as handle:  # write_plink's: chrom, id, cM 0.0, position, allele 1 (alt), allele 2 (ref)
             for chrom, snp_id, position, alt, ref in zip(*(column.tolist() for column in columns), strict=True):
                 handle.write(f"{chrom}\t{snp_id}\t0.0\t{position}\t{alt}\t{ref}\n")
-        with open(fam, "w") as handle:
-            for ids in self._id_chunks():
-                handle.write("".join(f"{sample} {sample} 0 0 0 0\n" for sample in ids.tolist()))
+        with open(fam, "w") as handle:  # the family id is the population label when there is one (as write_plink)
+            for ids, families in zip(self._id_chunks(), self._family_chunks(), strict=True):
+                lines = zip(families.tolist(), ids.tolist(), strict=True)
+                handle.write("".join(f"{family} {sample} 0 0 0 0\n" for family, sample in lines))
         return list(zip([bim, fam, self._data_file()[0]], self.final_paths(), strict=True))
 
 
@@ -403,7 +437,7 @@ class VcfStreamWriter(StreamWriter):
     format = "vcf"
 
     def final_paths(self) -> list[Path]:
-        return [self.out]
+        return ([self._population_table_path()] if self.populations is not None else []) + [self.out]
 
     def bytes_needed(self) -> int:
         calls = self.n_snps * self.n_rows
@@ -433,7 +467,7 @@ class VcfStreamWriter(StreamWriter):
                 handle.write(chunk)
         finally:
             handle.close()
-        return [(vcf, self.out)]
+        return [*self._population_table(), (vcf, self.out)]
 
 
 class NpyStreamWriter(StreamWriter):
@@ -464,7 +498,14 @@ class NpyStreamWriter(StreamWriter):
         with open(sidecar, "w") as handle:  # write_npy's json.dumps(meta), with the ids written a chunk at a time
             handle.write(f'{{"snps": {json.dumps(self.snps.to_dict())}, "sample_ids": [')
             handle.write(", ".join(json.dumps(ids.tolist())[1:-1] for ids in self._id_chunks()))
-            handle.write(f'], "populations": null, "haplotype": {json.dumps(self.haplotype)}}}')
+            handle.write('], "populations": ')
+            if self.populations is None:
+                handle.write("null")
+            else:
+                handle.write(
+                    "[" + ", ".join(json.dumps(labels.tolist())[1:-1] for labels in self._label_chunks()) + "]"
+                )
+            handle.write(f', "haplotype": {json.dumps(self.haplotype)}}}')
         return list(zip([sidecar, self._data_file()[0]], self.final_paths(), strict=True))
 
 

@@ -94,10 +94,28 @@ class TrainedModel:
     encoding: GenotypeEncoding
     snps: SnpInfo | None
     config: dict[str, Any]
+    # the population labels a conditioned model knows, sorted (the model's class indices), and each label's share
+    # of the training rows; None for a model trained without labels
+    populations: tuple[str, ...] | None = None
+    population_shares: tuple[float, ...] | None = None
 
     @property
     def seq_length(self) -> int:
         return int(self.model.seq_length)
+
+    def population_index(self, population: str) -> int:
+        """The model's class index of ``population``; ConfigError naming the known labels otherwise."""
+        if self.populations is None:
+            raise ConfigError(
+                f"population={population!r}: this checkpoint was trained without population labels (its data had "
+                "none, or data.population_labels=false); leave population out"
+            )
+        if str(population) not in self.populations:
+            raise ConfigError(
+                f"population={population!r} is not a label this checkpoint knows; allowed: "
+                f"{', '.join(self.populations)}"
+            )
+        return self.populations.index(str(population))
 
 
 def load_trained_model(ckpt_path: str | Path, device: str | torch.device = "cpu") -> TrainedModel:
@@ -123,7 +141,9 @@ def load_trained_model(ckpt_path: str | Path, device: str | torch.device = "cpu"
         seq_length = info.get("seq_length")
         if not isinstance(seq_length, int) or isinstance(seq_length, bool):
             raise ConfigError(f"seq_length={seq_length!r} in the checkpoint is not an integer")
-        model = _build(model_component, "model", seq_length=seq_length, in_channels=1)
+        names, shares = _populations(info.get("populations"))
+        labels = {"num_classes": len(names)} if names else {}
+        model = _build(model_component, "model", seq_length=seq_length, in_channels=1, **labels)
         diffusion = _build(diffusion_component, "diffusion")
         encoding = _build(encoding_component, "encoding")
     except ConfigError as exc:
@@ -131,7 +151,25 @@ def load_trained_model(ckpt_path: str | Path, device: str | torch.device = "cpu"
     _check_weights(model, weights, where)
     model.load_state_dict(weights)
     snps = SnpInfo.from_dict(info["snps"]) if info.get("snps") else None
-    return TrainedModel(model.to(device).eval(), diffusion.to(device), encoding, snps, config)
+    return TrainedModel(model.to(device).eval(), diffusion.to(device), encoding, snps, config, names, shares)
+
+
+def _populations(node: object) -> tuple[tuple[str, ...] | None, tuple[float, ...] | None]:
+    """The stored ``{"names": [...], "shares": [...]}`` of a conditioned model (plain values only), or Nones."""
+    if node is None:
+        return None, None
+    entry = plain_keywords(node, "populations")
+    names, shares = entry.get("names"), entry.get("shares")
+    if (
+        not isinstance(names, list | tuple)
+        or not names
+        or not all(isinstance(name, str) for name in names)
+        or not isinstance(shares, list | tuple)
+        or len(shares) != len(names)
+        or not all(isinstance(share, int | float) and share >= 0 for share in shares)
+    ):
+        raise ConfigError("populations in the checkpoint must hold 'names' (labels) and 'shares' (one number each)")
+    return tuple(names), tuple(float(share) for share in shares)
 
 
 EXPECTED = "give a checkpoint that snpdiff's train.py wrote, such as <run>/checkpoints/last.ckpt"

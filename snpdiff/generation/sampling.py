@@ -13,6 +13,7 @@ from rich.progress import Progress, TaskID
 
 from snpdiff.data.types import GenotypeSet, SnpInfo
 from snpdiff.diffusion import DDPMSampler, Sampler, sample, sampler_from_config
+from snpdiff.diffusion.guidance import GuidedModel
 from snpdiff.errors import ConfigError
 from snpdiff.generation.checkpoint import TrainedModel
 
@@ -27,6 +28,24 @@ def batch_generator(seed: int, batch_index: int) -> torch.Generator:
         raise ConfigError(f"seed={seed} must be >= 0")
     state = np.random.SeedSequence((seed, batch_index)).generate_state(1, dtype=np.uint64)[0]
     return torch.Generator(device="cpu").manual_seed(int(state))
+
+
+def batch_labels(
+    trained: TrainedModel, population: str | None, seed: int, batch_index: int, size: int
+) -> np.ndarray | None:
+    """The population labels (class indices, int64 ``[size]``) of batch ``batch_index`` for a conditioned model:
+    every individual ``population``, or without it a mixture drawn at the training shares from
+    ``SeedSequence((seed, batch_index, 1))`` (a stream of its own, so resumed batches draw the same labels). None for
+    an unconditioned model; ConfigError for a label it does not know, or any label for a model without labels."""
+    if population is not None:
+        return np.full(size, trained.population_index(population), dtype=np.int64)
+    if trained.populations is None:
+        return None
+    rng = np.random.default_rng(np.random.SeedSequence((seed, batch_index, 1)))
+    shares = np.asarray(trained.population_shares, dtype=np.float64)
+    per_individual = 2 if trained.encoding.haplotype else 1  # both haplotypes of an individual share its label
+    drawn = rng.choice(len(shares), size=-(-size // per_individual), p=shares / shares.sum())
+    return np.repeat(drawn, per_individual)[:size].astype(np.int64)
 
 
 def resolve_sampler(trained: TrainedModel, sampler: str | None, sampling_steps: int | None) -> tuple[Sampler, str, int]:
@@ -50,10 +69,19 @@ def sample_batch(
     seed: int,
     batch_index: int,
     on_step: Callable[[int, int], None] | None = None,
+    labels: np.ndarray | None = None,
+    guidance_scale: float = 1.0,
 ) -> np.ndarray:
-    """Batch ``batch_index`` of ``size`` individuals: float32 ``[size, seq_length]`` in the encoding's values."""
+    """Batch ``batch_index`` of ``size`` individuals: float32 ``[size, seq_length]`` in the encoding's values.
+
+    ``labels`` (``batch_labels``) condition a population-conditioned model, with classifier-free guidance at
+    ``guidance_scale`` (1: plain conditional sampling; ``snpdiff.diffusion.guidance``)."""
+    model, extra = trained.model, ()
+    if labels is not None:
+        model = GuidedModel(trained.model, trained.model.null_label, guidance_scale)
+        extra = (torch.from_numpy(labels).to(next(trained.model.parameters()).device),)
     x0 = sample(
-        trained.model,
+        model,
         trained.diffusion,
         sampler,
         (size, 1, trained.seq_length),
@@ -61,6 +89,7 @@ def sample_batch(
         generator=batch_generator(seed, batch_index),
         device=next(trained.model.parameters()).device,
         on_step=on_step,
+        extra=extra,
     )
     return x0[:, 0].float().cpu().numpy()
 
@@ -74,6 +103,8 @@ def sample_codes(
     seed: int = 0,
     progress: bool = True,
     frequencies: np.ndarray | None = None,
+    population: str | None = None,
+    guidance_scale: float = 1.0,
 ) -> np.ndarray:
     """Sample ``n`` individuals in memory and map them to valid genotype codes: int8 ``[n, seq_length]``.
 
@@ -81,6 +112,9 @@ def sample_codes(
     the same settings writes the same codes. ``progress`` shows one bar over every reverse step of every batch.
     Decoding: the nearest code, or with ``frequencies`` (``[seq_length, n_codes]`` training genotype shares) per-SNP
     thresholds over the whole set (``GenotypeEncoding.decode_by_frequencies``; it keeps float32 values of all ``n``).
+    Batches start at even rows, so in haplotype mode both haplotypes of an individual share a batch and a label.
+    A conditioned model samples members of ``population``, or without it a mixture at the training shares
+    (``batch_labels``; ``sample_labels`` gives the labels drawn), with guidance at ``guidance_scale``.
     """
     if n < 1 or batch_size < 1:
         raise ConfigError(f"n={n} and batch_size={batch_size} must be >= 1")
@@ -94,7 +128,8 @@ def sample_codes(
         for index, start in enumerate(range(0, n, batch_size)):
             size = min(batch_size, n - start)
             step = partial(advance_by_step, bar, task, size)
-            values = sample_batch(trained, chosen, sampling_steps, size, seed, index, on_step=step)
+            labels = batch_labels(trained, population, seed, index, size)
+            values = sample_batch(trained, chosen, sampling_steps, size, seed, index, step, labels, guidance_scale)
             batches.append(values if frequencies is not None else trained.encoding.decode(values).astype(np.int8))
     log.info("sampled %s in %.1f s", described, time.perf_counter() - started)
     if frequencies is not None:
@@ -102,19 +137,35 @@ def sample_codes(
     return np.concatenate(batches)
 
 
+def sample_labels(
+    trained: TrainedModel, n: int, batch_size: int = 256, seed: int = 0, population: str | None = None
+) -> np.ndarray | None:
+    """The population names of the ``n`` individuals ``sample_codes`` draws with these settings (None for an
+    unconditioned model): str ``[n]``."""
+    if trained.populations is None and population is None:
+        return None
+    indices = [
+        batch_labels(trained, population, seed, index, min(batch_size, n - start))
+        for index, start in enumerate(range(0, n, batch_size))
+    ]
+    return np.asarray(trained.populations)[np.concatenate(indices)]
+
+
 def advance_by_step(bar: Progress, task: TaskID, individuals: int, done: int, steps: int) -> None:
     """Move the bar by one step's share of a batch of ``individuals``, so long DDPM chains show steady progress."""
     bar.advance(task, individuals / steps)
 
 
-def synthetic_set(trained: TrainedModel, codes: np.ndarray) -> GenotypeSet:
-    """Wrap sampled codes with the training source's SNP metadata and synthetic sample ids."""
+def synthetic_set(trained: TrainedModel, codes: np.ndarray, populations: np.ndarray | None = None) -> GenotypeSet:
+    """Wrap sampled codes with the training source's SNP metadata, synthetic sample ids and, for a conditioned
+    model, each individual's population (``sample_labels``)."""
     from snpdiff.data import synthetic_sample_ids
 
     return GenotypeSet(
         codes=codes,
         snps=training_snps(trained),
         sample_ids=synthetic_sample_ids(codes.shape[0]),
+        populations=populations,
         haplotype=trained.encoding.haplotype,
         source="snpdiff generate",
     )

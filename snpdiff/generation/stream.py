@@ -7,7 +7,11 @@ output's place at once (``snpdiff.data.writers.StreamWriter``). Batch ``i`` draw
 Resume: everything is built in ``<output>.partial/`` beside the output, with ``progress.json`` holding the run's
 settings and how many batches are written (each batch's rows are made durable before it is counted). generate.py
 started again with the same arguments goes on after the last counted batch and writes the same bytes as an
-uninterrupted run; with different arguments it stops with a ConfigError naming the setting. The files get their
+uninterrupted run; with different arguments it stops with a ConfigError naming the setting.
+
+Population labels (a population-conditioned checkpoint): ``population=X`` samples members of X, without it a
+mixture at the training shares (``batch_labels``); the files carry each individual's label: the PLINK ``.fam``
+family id, the npy sidecar's ``populations``, a ``<out>.populations.tsv`` beside a VCF. The files get their
 final names only when all is written (``StreamWriter.finish``), so a name in use is always a finished output.
 """
 
@@ -23,12 +27,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.progress import Progress, TaskID
 
 from snpdiff.data.writers import STREAM_WRITERS, PlinkStreamWriter, StreamWriter
 from snpdiff.errors import ConfigError
 from snpdiff.generation.checkpoint import load_trained_model
-from snpdiff.generation.sampling import advance_by_step, resolve_sampler, sample_batch, training_snps
+from snpdiff.generation.sampling import (
+    advance_by_step,
+    batch_labels,
+    resolve_sampler,
+    sample_batch,
+    training_snps,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +80,27 @@ def write_synthetic(cfg: Any) -> list[Path]:
     haplotype = trained.encoding.haplotype
     if haplotype and fmt == "vcf" and n % 2:
         raise ConfigError(f"n={n} must be even for format=vcf: this checkpoint samples haplotypes, two an individual")
-    writer = STREAM_WRITERS[fmt](out, work, training_snps(trained), n, haplotype=haplotype)
+    population = None if cfg.get("population") is None else str(cfg.population)
+    guidance_scale = float(cfg.get("guidance_scale", 1.0))
+    if population is not None:
+        trained.population_index(population)  # an unknown label: ConfigError naming the known ones
+    if guidance_scale < 0:
+        raise ConfigError(f"guidance_scale={guidance_scale:g} must be >= 0 (1: plain conditional sampling)")
+
+    def labels_of(index: int, size: int):
+        return batch_labels(trained, population, seed, index, size)
+
+    def populations_of(start: int, stop: int):
+        """Rows' labels, recomputed from the batches they fall in (each batch's labels come from its own seed)."""
+        first, last = start // batch_size, (stop - 1) // batch_size
+        rows = [labels_of(i, min(batch_size, n - i * batch_size)) for i in range(first, last + 1)]
+        offset = start - first * batch_size
+        return np.asarray(trained.populations)[np.concatenate(rows)[offset : offset + stop - start]]
+
+    labelled = trained.populations is not None
+    writer = STREAM_WRITERS[fmt](
+        out, work, training_snps(trained), n, haplotype=haplotype, populations=populations_of if labelled else None
+    )
     existing = [path for path in writer.final_paths() if path.exists()]
     if existing and not overwrite:
         raise ConfigError(f"{existing[-1]} exists; add overwrite=true to replace it, or choose another out=")
@@ -85,6 +116,8 @@ def write_synthetic(cfg: Any) -> list[Path]:
         "sampling_steps": steps,
         "format": fmt,
         "device": str(cfg.device),
+        "population": population,
+        "guidance_scale": guidance_scale,
     }
     done = _batches_done(work, settings, overwrite)
     _check_free_space(writer, work)
@@ -106,7 +139,8 @@ def write_synthetic(cfg: Any) -> list[Path]:
                 start = index * batch_size
                 size = min(batch_size, n - start)
                 on_step = partial(_on_step, bar, task, rate, start, size)
-                values = sample_batch(trained, chosen, steps, size, seed, index, on_step=on_step)
+                labels = labels_of(index, size)
+                values = sample_batch(trained, chosen, steps, size, seed, index, on_step, labels, guidance_scale)
                 writer.write_rows(start, trained.encoding.decode(values).astype("int8"))
                 writer.sync()
                 _save_progress(work, settings, index + 1)

@@ -116,24 +116,27 @@ def evaluate_files(
     max_snps_ld: int | None = None,
     seed: int = 0,
     plots: bool = True,
+    synthetic_populations: str | None = None,
+    holdout_populations: str | None = None,
 ) -> EvaluationResult:
     """Read T, S (and H), compute ``evaluate_genotypes``, write ``metrics.json``, ``report.md`` and ``plots/*.png``.
 
     ``selection``: ``read_genotypes`` keywords for the real set (e.g. ``min_maf``, ``snp_offset`` and ``seq_length``
     to cut the training window out of a larger cohort; ``population_file``). The synthetic and held-out sets are
-    read whole (with the selection's ``impute``) and matched to real's SNPs by ``align_to_real``.
+    read whole (with the selection's ``impute``) and matched to real's SNPs by ``align_to_real``;
+    ``synthetic_populations``/``holdout_populations`` (a TSV of id and population, or ``fam``) label their rows (an
+    npy sidecar's labels are read without it), which adds the utility metric ``recovery_rate``.
     Every input is read and checked before any metric is computed.
     """
     selection = dict(selection or {})
     whole = {"impute": selection["impute"]} if "impute" in selection else {}
     sets = {"real": read_for_evaluation(real, "real", haplotype, selection)}
-    sets["synthetic"] = align_to_real(
-        read_for_evaluation(synthetic, "synthetic", haplotype, whole), sets["real"], "synthetic"
-    )
-    if holdout is not None:
-        sets["holdout"] = align_to_real(
-            read_for_evaluation(holdout, "holdout", haplotype, whole), sets["real"], "holdout"
-        )
+    labelled = {"synthetic": synthetic_populations, "holdout": holdout_populations}
+    for role, path in (("synthetic", synthetic), ("holdout", holdout)):
+        if path is None:
+            continue
+        options = {**whole, **({"population_file": labelled[role]} if labelled[role] else {})}
+        sets[role] = align_to_real(read_for_evaluation(path, role, haplotype, options), sets["real"], role)
     ploidy = 1 if haplotype else 2
     codes = {role: genotypes.codes for role, genotypes in sets.items()}
     populations = sets["real"].populations
@@ -147,6 +150,8 @@ def evaluate_files(
         max_snps_ld=max_snps_ld,
         seed=seed,
         ploidy=ploidy,
+        synthetic_populations=sets["synthetic"].populations,
+        holdout_populations=sets["holdout"].populations if "holdout" in sets else None,
     )
     log.info("synthetic vs real: %s", headline(metrics))  # metrics.json and report.md have them all
     out = Path(out_dir)

@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from snpdiff.errors import ConfigError, DataError
 from snpdiff.metrics import privacy
+from snpdiff.metrics.utility import recovery_rate
 
 # population labels of S are predicted from this many of T's PCs (or fewer when T is small)
 POPULATION_PCS = 10
@@ -405,8 +406,10 @@ def evaluate_genotypes(
     max_snps_ld: int | None = None,
     seed: int = 0,
     ploidy: int = 2,
+    synthetic_populations: Sequence | None = None,
+    holdout_populations: Sequence | None = None,
 ) -> dict[str, float]:
-    """Every fidelity and privacy metric of synthetic S against real T (and held-out real H when given).
+    """Every fidelity, privacy and utility metric of synthetic S against real T (and held-out real H when given).
 
     Args:
         real: T, int codes [individuals_t, snps] (the model's training set).
@@ -420,6 +423,9 @@ def evaluate_genotypes(
             memory does not depend on it; it only saves time.
         seed: seeds the randomized PCA and the LD window.
         ploidy: 2 for dosages 0/1/2, 1 for haplotypes 0/1.
+        synthetic_populations, holdout_populations: one label per row of S and of H (a population-conditioned
+            model's output); with ``populations`` and H, add ``recovery_rate``, ``tstr_accuracy``,
+            ``trtr_accuracy`` (``snpdiff.metrics.utility``).
 
     Returns:
         ``{metric name: value}``; names, meanings and goals are in ``snpdiff.metrics.goals.METRICS``.
@@ -457,6 +463,14 @@ def evaluate_genotypes(
         metrics["pop_tv"] = _population_tv(scores_real, scores_synthetic, labels)
 
     metrics.update(privacy.privacy_metrics(real, synthetic, holdout, ploidy))
+    labelled = synthetic_populations is not None and holdout_populations is not None
+    if labels is not None and holdout is not None and labelled:
+        metrics.update(
+            recovery_rate(
+                real, labels, synthetic, _check_populations(synthetic_populations, synthetic.shape[0]),
+                holdout, _check_populations(holdout_populations, holdout.shape[0]), seed=seed,
+            )
+        )  # fmt: skip
     return metrics
 
 

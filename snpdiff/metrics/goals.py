@@ -88,6 +88,9 @@ METRICS: dict[str, MetricInfo] = {
     ),
 }
 
+# computed only with population labels on S, H and T (a population-conditioned model's output)
+LABELLED_METRICS = ("recovery_rate", "tstr_accuracy", "trtr_accuracy")
+
 
 def metric_info(name: str) -> MetricInfo:
     """The table entry of a metric name, prefix allowed (``val/ld_corr``). Raises ConfigError for unknown names."""

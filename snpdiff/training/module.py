@@ -13,6 +13,14 @@ from torch import nn
 from snpdiff.diffusion import GaussianDiffusion
 from snpdiff.diffusion.losses import DiffusionLoss
 
+# a batch of encoded rows [batch, 1, snps], or (rows, population labels long [batch]) from labelled data
+Batch = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+def _values_and_labels(batch: Batch) -> tuple[torch.Tensor, torch.Tensor | None]:
+    return (batch[0], batch[1]) if isinstance(batch, tuple | list) else (batch, None)
+
+
 # validation evaluates every sample at this many evenly spaced timesteps, with noise from a fixed seed
 VAL_TIMESTEPS = 4
 VAL_NOISE_SEED = 1234
@@ -46,12 +54,14 @@ class SNPDiffusionModule(pl.LightningModule):
         # what generate.py needs to rebuild model, diffusion and encoding from the checkpoint alone (plain types)
         self.run_info: dict[str, Any] = {}
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return self.model(x, t)
+    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.model(x, t) if labels is None else self.model(x, t, labels)
 
-    def _loss(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    def _loss(
+        self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict]:
         x_t = self.diffusion.q_sample(x0, t, noise)
-        output = self.model(x_t, t)
+        output = self(x_t, t, labels)
         target = self.diffusion.training_target(x0, noise, t)
         x0_pred = self.diffusion.predict_x0(output, x_t, t)
         # per-sample loss weights (min-SNR-gamma, or ones) enter the MSE as sqrt(w) on both sides
@@ -60,9 +70,10 @@ class SNPDiffusionModule(pl.LightningModule):
         signal_fraction = self.diffusion.alphas_cumprod[t]
         return self.loss(output, target, x0_pred, self.valid_values, signal_fraction)
 
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        batch, labels = _values_and_labels(batch)
         t = torch.randint(0, self.diffusion.timesteps, (batch.shape[0],), device=batch.device)
-        loss, parts = self._loss(batch, t, torch.randn_like(batch))
+        loss, parts = self._loss(batch, t, torch.randn_like(batch), labels)
         self.log("train_loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=batch.shape[0])
         self.log("train_loss_epoch", loss, on_step=False, on_epoch=True, batch_size=batch.shape[0], sync_dist=True)
         self._log_parts("train", parts, batch.shape[0])
@@ -73,14 +84,16 @@ class SNPDiffusionModule(pl.LightningModule):
         for name, value in parts.items():
             self.log(f"{stage}_{name}", value, on_step=False, on_epoch=True, batch_size=batch_size, sync_dist=True)
 
-    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
-        """Deterministic: each sample at ``VAL_TIMESTEPS`` fixed timesteps with noise seeded by the batch index."""
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        """Deterministic: each sample at ``VAL_TIMESTEPS`` fixed timesteps with noise seeded by the batch index
+        (labelled batches: with their labels, none dropped, since the model is in eval mode)."""
+        batch, labels = _values_and_labels(batch)
         generator = torch.Generator(device="cpu").manual_seed(VAL_NOISE_SEED + batch_idx)
         grid = torch.linspace(0, self.diffusion.timesteps - 1, VAL_TIMESTEPS).round().long()
         x0 = batch.repeat(VAL_TIMESTEPS, 1, 1)
         t = grid.repeat_interleave(batch.shape[0]).to(batch.device)
         noise = torch.randn(x0.shape, generator=generator).to(batch)
-        loss, parts = self._loss(x0, t, noise)
+        loss, parts = self._loss(x0, t, noise, None if labels is None else labels.repeat(VAL_TIMESTEPS))
         self.log("val_loss", loss, on_epoch=True, prog_bar=True, batch_size=batch.shape[0], sync_dist=True)
         self.log("val_loss_epoch", loss, on_epoch=True, batch_size=batch.shape[0], sync_dist=True)
         self._log_parts("val", parts, batch.shape[0])

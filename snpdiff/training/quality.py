@@ -1,7 +1,9 @@
 """Sample quality during training: sample with fast DDIM, score against the validation split, log as ``val/<metric>``.
 
 Fidelity metrics (allele frequencies, LD, PCA, Fst) compare the samples S with the validation split V; the privacy
-metrics (adversarial accuracy, exact copies) compare S with the training split T, with V as the held-out set.
+metrics (adversarial accuracy, exact copies, membership inference) compare S with the training split T, with V as
+the held-out set. A population-conditioned model samples a mixture at the training shares, each individual with its
+label, and adds the utility metric ``recovery_rate`` (an ancestry classifier trained on S, tested on V).
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from lightning.pytorch.loggers import WandbLogger
 
 from snpdiff.compat import forget_logged_metrics
 from snpdiff.diffusion import sample, sampler_from_config
+from snpdiff.diffusion.guidance import GuidedModel
 from snpdiff.metrics import evaluate_genotypes
 from snpdiff.metrics.names import QUALITY_PREFIX
 from snpdiff.metrics.privacy import privacy_metrics
+from snpdiff.metrics.utility import recovery_rate
 
 log = logging.getLogger(__name__)
 PRIVACY_KEYS = (
@@ -30,6 +34,7 @@ PRIVACY_KEYS = (
     "aats_holdout",
     "privacy_loss",
     "nn_distance_ratio",
+    "mia_auc",
 )
 
 
@@ -54,6 +59,7 @@ class SampleQualityCallback(pl.Callback):
         sampling_steps: int = 25,
         ld_window: int = 50,
         log_plots: bool = True,
+        guidance_scale: float = 1.0,
         seed: int = 0,
     ):
         self.eval_every_n_epochs = eval_every_n_epochs
@@ -61,6 +67,7 @@ class SampleQualityCallback(pl.Callback):
         self.sampling_steps = sampling_steps
         self.ld_window = ld_window
         self.log_plots = log_plots
+        self.guidance_scale = guidance_scale
         self.seed = seed
         self.evaluations = 0
 
@@ -85,26 +92,35 @@ class SampleQualityCallback(pl.Callback):
     def evaluate(self, pl_module: pl.LightningModule, datamodule) -> tuple[dict[str, float], np.ndarray]:
         """Sample and score; returns the metrics and the sampled codes ``[eval_samples, snps]``."""
         generator = torch.Generator(device="cpu").manual_seed(self.seed)
+        model, extra, labels = pl_module.model, (), None
+        if getattr(datamodule, "population_names", None):
+            shares = np.asarray(datamodule.population_shares)
+            labels = np.random.default_rng(self.seed).choice(len(shares), self.eval_samples, p=shares / shares.sum())
+            model = GuidedModel(pl_module.model, pl_module.model.null_label, self.guidance_scale)
+            extra = (torch.from_numpy(labels).to(pl_module.device),)
         encoding = datamodule.encoding
         clip = (float(encoding.values.min()), float(encoding.values.max()))
         was_training = pl_module.training
         pl_module.eval()
         x0 = sample(
-            pl_module.model,
+            model,
             pl_module.diffusion,
             sampler_from_config(pl_module.diffusion, "ddim", clip_denoised=clip),
             (self.eval_samples, 1, datamodule.seq_length),
             sampling_steps=self.sampling_steps,
             generator=generator,
             device=pl_module.device,
+            extra=extra,
         )
         pl_module.train(was_training)
         synthetic = encoding.decode(x0[:, 0])
-        return self.score(synthetic, datamodule), synthetic
+        names = None if labels is None else np.asarray(datamodule.population_names)[labels]
+        return self.score(synthetic, datamodule, names), synthetic
 
-    def score(self, synthetic: np.ndarray, datamodule) -> dict[str, float]:
+    def score(self, synthetic: np.ndarray, datamodule, populations: np.ndarray | None = None) -> dict[str, float]:
         """The metrics of ``synthetic`` codes: fidelity against the validation split V, privacy against as many
-        training individuals as ``synthetic`` has (a fixed random subset, by ``seed``) with V as held-out."""
+        training individuals as ``synthetic`` has (a fixed random subset, by ``seed``) with V as held-out; with
+        ``populations`` (S's labels) the ``recovery_rate`` of an ancestry classifier trained on S, tested on V."""
         encoding = datamodule.encoding
         validation, training = datamodule.val_codes, datamodule.train_codes
         rows = np.random.default_rng(self.seed).permutation(len(training))[: len(synthetic)]
@@ -112,6 +128,12 @@ class SampleQualityCallback(pl.Callback):
         metrics = evaluate_genotypes(validation, synthetic, ld_window=self.ld_window, ploidy=ploidy, seed=self.seed)
         metrics = {k: v for k, v in metrics.items() if k not in PRIVACY_KEYS}
         metrics.update(privacy_metrics(training[rows], synthetic, holdout=validation, ploidy=ploidy))
+        if populations is not None and datamodule.val_populations is not None:
+            real_labels = datamodule.train_populations[rows]
+            metrics.update(
+                recovery_rate(training[rows], real_labels, synthetic, populations, validation,
+                              datamodule.val_populations, seed=self.seed)
+            )  # fmt: skip
         return metrics
 
     def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

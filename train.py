@@ -1,7 +1,9 @@
 """Train a genotype diffusion model: ``python train.py [group=option ...] [key=value ...]``.
 
 Thin Hydra entry point; the work happens in ``snpdiff.training.run.run_training``. A user error (bad config, bad data
-file) ends with ``error: <message>`` on stderr and exit status 2, before training starts.
+file, a run folder another run is training in, no space left on device) ends with ``error: <message>`` on stderr and
+exit status 2, before training starts where it can be found early; a run whose training loss turns non-finite ends
+with ``error: training diverged at step ...`` and exit status 3 (``snpdiff.cli.exit``).
 """
 
 import logging
@@ -41,7 +43,6 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    from snpdiff.cli import unknown_keys_as_user_errors
+    from snpdiff.cli.exit import run_hydra_app
 
-    with unknown_keys_as_user_errors("train"):
-        main()
+    run_hydra_app(main, "train")  # every constructor argument settable without "+" (trainer.limit_train_batches=3)

@@ -138,6 +138,9 @@ def _cross_group_problems(cfg: DictConfig) -> list[str]:
             value = quality.get(key)
             if not (isinstance(value, int) and value >= 1):
                 problems.append(f"quality.{key}={value!r} must be an integer >= 1")
+        scale = quality.get("guidance_scale")
+        if not (isinstance(scale, int | float) and not isinstance(scale, bool) and scale >= 0):
+            problems.append(f"quality.guidance_scale={scale!r} must be a number >= 0 (1: plain conditional sampling)")
     if not (isinstance(cfg.get("oom_max_retries"), int) and cfg.oom_max_retries >= 0):
         problems.append(f"oom_max_retries={cfg.get('oom_max_retries')!r} must be an integer >= 0")
     return problems

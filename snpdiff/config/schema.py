@@ -35,10 +35,10 @@ from snpdiff.config.signatures import NotStatic, has_literal_defaults, read_sign
 
 # arguments the code passes itself when it instantiates a node under this top-level key, so they are not config keys
 PASSED_BY_CODE: dict[str, frozenset[str]] = {
-    "model": frozenset({"seq_length", "in_channels"}),
+    "model": frozenset({"seq_length", "in_channels", "num_classes"}),
     "optimizer": frozenset({"params"}),
     "scheduler": frozenset({"optimizer", "total_steps"}),
-    "trainer": frozenset({"callbacks", "logger"}),
+    "trainer": frozenset({"callbacks", "logger", "plugins"}),
 }
 # schema/<group>/<name> -> the component whose constructor defaults conf/<group>/*.yaml start from
 OWN_COMPONENTS = {
@@ -318,6 +318,7 @@ class QualityConfig:
     sampling_steps: int = MISSING
     ld_window: int = MISSING
     log_plots: bool = MISSING
+    guidance_scale: float = MISSING
 
 
 @dataclasses.dataclass

@@ -1,12 +1,16 @@
-"""The callbacks snpdiff provides: ``MetricsJson`` and ``EpochSeed`` (installed by the training itself),
-``LearningRateLog``, ``ModelCheckpoint``, ``EMAWeightAveraging`` and ``ModelSummary`` (``conf/callbacks``)."""
+"""The callbacks snpdiff provides: ``MetricsJson``, ``EpochSeed`` and ``DivergenceGuard`` (installed by the training
+itself), ``LearningRateLog``, ``ModelCheckpoint``, ``EMAWeightAveraging`` and ``ModelSummary`` (``conf/callbacks``);
+and ``AtomicCheckpointIO``, the Trainer plugin that writes every checkpoint."""
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import os
 import random
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
@@ -14,14 +18,16 @@ import numpy as np
 import torch
 from lightning.pytorch import callbacks
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.model_summary.model_summary import get_formatted_model_size, get_human_readable_count
 from torch.optim.swa_utils import get_ema_multi_avg_fn
 
+from snpdiff.cli.exit import DIVERGED_EXIT_CODE
 from snpdiff.compat import use_multi_avg_fn
 from snpdiff.data.datamodule import derived_seed
-from snpdiff.errors import ConfigError
+from snpdiff.errors import ConfigError, SnpdiffError
 from snpdiff.metrics.names import QUALITY_PREFIX
-from snpdiff.run_folder import atomic_write_json, metrics_path
+from snpdiff.run_folder import atomic_write_bytes, atomic_write_json, metrics_path
 
 
 def _scalar(value: Any) -> float | None:
@@ -37,13 +43,15 @@ class MetricsJson(Callback):
     (schema: ``snpdiff.run_folder``).
 
     Rewritten atomically after every validation epoch, so a killed job keeps what it had; a resumed run keeps the
-    history of the epochs its checkpoint covers.
+    history of the epochs its checkpoint covers. ``diverged`` is None, or ``TrainingDiverged.info`` once a
+    non-finite training loss stopped the run (written then, at the exception).
     """
 
     def __init__(self, output_dir: str | os.PathLike):
         self.path = metrics_path(output_dir)
         self.history: list[dict[str, Any]] = []
         self.extra: dict[str, Any] = {}
+        self.diverged: dict[str, Any] | None = None
 
     def state_dict(self) -> dict[str, Any]:
         """The history travels in checkpoints, so a resumed run keeps exactly the epochs its checkpoint covers."""
@@ -65,7 +73,13 @@ class MetricsJson(Callback):
         # a metric logged only on some epochs (val/<metric>) keeps its latest value through the epochs without it
         earlier = {k: v for row in self.history for k, v in row.items() if k not in ("epoch", "step")}
         latest = {**earlier, **current}
-        return {**latest, **self.extra, "epochs_completed": len(self.history), "history": self.history}
+        return {
+            **latest,
+            **self.extra,
+            "epochs_completed": len(self.history),
+            "history": self.history,
+            "diverged": self.diverged,
+        }
 
     def last_evaluation(self) -> dict[str, float]:
         """``final/val/<metric>`` for the sample-quality metrics of the last epoch that computed them, and
@@ -80,6 +94,78 @@ class MetricsJson(Callback):
         payload = self.summary(trainer)
         atomic_write_json(self.path, payload)
         return payload
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        if isinstance(exception, TrainingDiverged) and trainer.is_global_zero:
+            self.diverged = exception.info
+            self.write(trainer)
+
+
+class TrainingDiverged(SnpdiffError):
+    """A non-finite training loss stopped the run. ``info``: ``{"step", "epoch", "loss" ("nan", "inf" or "-inf"),
+    "lr"}``, as ``metrics.json``'s ``diverged`` holds it; ``exit_code``: the entry point's exit status."""
+
+    exit_code = DIVERGED_EXIT_CODE
+
+    def __init__(self, info: dict[str, Any]):
+        self.info = info
+        super().__init__(
+            f"training diverged at step {info['step']} (epoch {info['epoch']}): loss={info['loss']}, "
+            f"lr={info['lr']:g}; lower optimizer.lr or warm it up (scheduler=warmup_cosine)"
+        )
+
+
+class DivergenceGuard(Callback):
+    """Ends the run with ``TrainingDiverged`` at the first non-finite training loss, before any validation or
+    checkpoint sees the weights it produced: no checkpoint with non-finite weights is written.
+
+    The losses of the steps since the last check are checked together, every ``check_every_n_steps`` steps and
+    always before a validation, a checkpoint and at the end of an epoch: one device sync per check, not per step, so
+    a GPU keeps running ahead; the step reported is still the first non-finite one. Under DDP the losses are summed
+    over the processes, so every process stops at the same check.
+
+    Lightning's own guards do not do this: ``Trainer(detect_anomaly=True)`` runs autograd's anomaly mode (slow, and a
+    RuntimeError with a traceback), ``EarlyStopping(check_finite=True)`` checks a validation metric only where early
+    stopping is configured, and stops with exit status 0.
+    """
+
+    def __init__(self, check_every_n_steps: int = 16):
+        self.check_every_n_steps = check_every_n_steps
+        self.current: tuple[int, int, float] = (0, 0, math.nan)  # (step, epoch, lr) of the batch being trained
+        self.pending: list[tuple[int, int, float, torch.Tensor]] = []  # (step, epoch, lr, loss) not checked yet
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx) -> None:
+        lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else math.nan
+        self.current = (trainer.global_step, trainer.current_epoch, float(lr))
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
+        if isinstance(loss, torch.Tensor):
+            self.pending.append((*self.current, loss.detach().float()))
+        if len(self.pending) >= self.check_every_n_steps:
+            self.check(trainer)
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.check(trainer)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.check(trainer)
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
+        self.check(trainer)  # raising here writes nothing: Lightning fills the checkpoint before it writes it
+
+    def check(self, trainer: pl.Trainer) -> None:
+        """Raise ``TrainingDiverged`` if a loss since the last check is not finite."""
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, []
+        losses = trainer.strategy.reduce(torch.stack([loss for *_, loss in pending]), reduce_op="sum")
+        finite = torch.isfinite(losses)
+        if bool(finite.all()):
+            return
+        first = int((~finite).nonzero()[0])
+        step, epoch, lr, _ = pending[first]
+        raise TrainingDiverged({"step": step, "epoch": epoch, "loss": str(float(losses[first])), "lr": lr})
 
 
 class EpochSeed(Callback):
@@ -131,6 +217,24 @@ class ModelCheckpoint(callbacks.ModelCheckpoint):
         super()._save_topk_checkpoint(trainer, monitor_candidates)
 
 
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, writing each checkpoint as ``snpdiff.run_folder.atomic_write_bytes`` does.
+
+    Lightning's own writes through fsspec's transaction: a temporary file in the system's temporary folder, then a
+    move, which between two filesystems is a copy: a full disk left a truncated ``last.ckpt`` that no run could
+    resume from. Here the temporary file is in the checkpoint's folder; a full disk ends the run with
+    ``no space left on device writing <path>`` and the previous checkpoint whole.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__}.save_checkpoint takes no storage_options")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()  # serialised first: a write error is then the file's OSError, not torch's own
+        torch.save(checkpoint, buffer)
+        atomic_write_bytes(path, buffer.getbuffer())
+
+
 class EMAWeightAveraging(callbacks.EMAWeightAveraging):
     """Lightning's EMAWeightAveraging with the update as torch's foreach kernel (``get_ema_multi_avg_fn``).
 
@@ -146,8 +250,13 @@ class EMAWeightAveraging(callbacks.EMAWeightAveraging):
         use_multi_avg_fn(self, get_ema_multi_avg_fn(decay))
 
 
-def summary_text(summary_data: list[tuple[str, list[str]]], total_parameters: int, trainable_parameters: int,
-                 model_size: float, total_flops: int) -> str:
+def summary_text(
+    summary_data: list[tuple[str, list[str]]],
+    total_parameters: int,
+    trainable_parameters: int,
+    model_size: float,
+    total_flops: int,
+) -> str:
     """Lightning's layer table and totals, without a FLOPs column and total when none were measured (Lightning
     counts FLOPs only for a module with an ``example_input_array``)."""
     columns = [(name, values) for name, values in summary_data if name != "FLOPs" or total_flops]
@@ -155,10 +264,12 @@ def summary_text(summary_data: list[tuple[str, list[str]]], total_parameters: in
     table = [[name for name, _ in columns], *zip(*(values for _, values in columns), strict=True)]
     rows = [" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in table]
     rows.insert(1, "-" * (sum(widths) + 3 * (len(widths) - 1)))
-    totals = [(get_human_readable_count(trainable_parameters), "Trainable params"),
-              (get_human_readable_count(total_parameters - trainable_parameters), "Non-trainable params"),
-              (get_human_readable_count(total_parameters), "Total params"),
-              (get_formatted_model_size(model_size), "Total estimated model params size (MB)")]
+    totals = [
+        (get_human_readable_count(trainable_parameters), "Trainable params"),
+        (get_human_readable_count(total_parameters - trainable_parameters), "Non-trainable params"),
+        (get_human_readable_count(total_parameters), "Total params"),
+        (get_formatted_model_size(model_size), "Total estimated model params size (MB)"),
+    ]
     if total_flops:
         totals.append((get_human_readable_count(total_flops), "Total FLOPs"))
     rows += [f"{value:<10} {label}" for value, label in totals]
@@ -169,8 +280,14 @@ class ModelSummary(callbacks.ModelSummary):
     """Lightning's ``ModelSummary`` callback, logged as one record, with FLOPs only when they were measured."""
 
     @staticmethod
-    def summarize(summary_data: list[tuple[str, list[str]]], total_parameters: int, trainable_parameters: int,
-                  model_size: float, total_training_modes: dict[str, int], total_flops: int,
-                  **summarize_kwargs: Any) -> None:
+    def summarize(
+        summary_data: list[tuple[str, list[str]]],
+        total_parameters: int,
+        trainable_parameters: int,
+        model_size: float,
+        total_training_modes: dict[str, int],
+        total_flops: int,
+        **summarize_kwargs: Any,
+    ) -> None:
         text = summary_text(summary_data, total_parameters, trainable_parameters, model_size, total_flops)
         logging.getLogger(__name__).info("model summary:\n%s", text)

@@ -28,6 +28,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from snpdiff.cli.console import SHOWN_BY_PROGRESS_BAR
 from snpdiff.errors import ConfigError
 from snpdiff.metrics.names import QUALITY_PREFIX, headline
+from snpdiff.training.callbacks import TrainingDiverged
 
 log = logging.getLogger(__name__)
 LR_PREFIX = "lr-"  # snpdiff.training.callbacks.LearningRateLog logs lr-<Optimizer>
@@ -84,6 +85,9 @@ def stop_reason(trainer: pl.Trainer) -> str:
 
 def error_reason(exception: BaseException) -> str:
     """What an exception that ended ``trainer.fit`` means for the user."""
+    if isinstance(exception, TrainingDiverged):
+        info = exception.info
+        return f"non-finite loss at step {info['step']} (epoch {info['epoch']}): loss={info['loss']}, lr={info['lr']:g}"
     if isinstance(exception, KeyboardInterrupt):
         return "interrupted (Ctrl-C)"
     if isinstance(exception, SIGTERMException):
@@ -125,8 +129,11 @@ class ProgressLog(Callback):
             return
         # SampleQualityCallback takes earlier values out of callback_metrics before each validation: any left were
         # computed in this one
-        quality = {name.removeprefix(QUALITY_PREFIX): value for name, value in scalars(trainer.callback_metrics).items()
-                   if name.startswith(QUALITY_PREFIX)}
+        quality = {
+            name.removeprefix(QUALITY_PREFIX): value
+            for name, value in scalars(trainer.callback_metrics).items()
+            if name.startswith(QUALITY_PREFIX)
+        }
         if quality:
             self.quality = (trainer.current_epoch, quality)
             log.info("quality epoch %d: %s", trainer.current_epoch, headline(quality))

@@ -2,13 +2,15 @@
 
 Callbacks and loggers are every ``_target_`` node under ``callbacks`` and ``logger`` (a sweep adds its reporter the
 same way, ``+callbacks.sweep_reporter={_target_: ...}``); the scheduler is the ``scheduler`` node
-(``snpdiff.training.schedulers``). ``metrics.json`` is the run folder contract (``snpdiff.run_folder``) and the
-per-epoch reseeding makes resume exact, so those two callbacks are installed here, not by config nodes.
+(``snpdiff.training.schedulers``). ``metrics.json`` is the run folder contract (``snpdiff.run_folder``), the
+per-epoch reseeding makes resume exact and a diverged run must end as one, so those three callbacks are installed
+here, not by config nodes; so are the run folder's lock and the atomic checkpoint writer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +18,13 @@ import lightning.pytorch as pl
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, ProgressBar
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from snpdiff.config import to_plain
 from snpdiff.errors import ConfigError
-from snpdiff.run_folder import atomic_write_text, best_checkpoint, config_path, last_checkpoint
-from snpdiff.training.callbacks import EpochSeed, MetricsJson
+from snpdiff.run_folder import RunLock, atomic_write_text, best_checkpoint, config_path, last_checkpoint
+from snpdiff.training.callbacks import AtomicCheckpointIO, DivergenceGuard, EpochSeed, MetricsJson
 from snpdiff.training.loggers import finish_wandb_run
 from snpdiff.training.module import SNPDiffusionModule
 from snpdiff.training.oom import Backoff, fit_with_backoff
@@ -58,8 +61,11 @@ def build_module(
 ) -> SNPDiffusionModule:
     """The LightningModule for ``cfg``, sized by the data module's window (``seq_length`` SNPs)."""
     encoding = datamodule.encoding
+    # population conditioning when the data's batches carry labels (data.population_labels and labelled data)
+    names = getattr(datamodule, "population_names", None)
+    labels = {"num_classes": len(names)} if names else {}
     module = SNPDiffusionModule(
-        model=instantiate(cfg.model, seq_length=datamodule.seq_length, in_channels=1),
+        model=instantiate(cfg.model, seq_length=datamodule.seq_length, in_channels=1, **labels),
         diffusion=instantiate(cfg.diffusion),
         loss=instantiate(cfg.loss),
         optimizer_factory=instantiate(cfg.optimizer),
@@ -72,6 +78,8 @@ def build_module(
         "seq_length": int(datamodule.seq_length),
         "snps": datamodule.snps.to_dict() if hasattr(datamodule.snps, "to_dict") else None,
     }
+    if names:
+        module.run_info["populations"] = {"names": list(names), "shares": list(datamodule.population_shares)}
     return module
 
 
@@ -90,9 +98,7 @@ def _batch_limits(cfg: DictConfig, split: int) -> dict[str, int]:
     return {key: n * split for key, n in counts.items() if isinstance(n, int) and not isinstance(n, bool)}
 
 
-def _trainer(
-    cfg: DictConfig, loggers: list, callbacks: list[Callback], accumulate: int, split: int = 1
-) -> pl.Trainer:
+def _trainer(cfg: DictConfig, loggers: list, callbacks: list[Callback], accumulate: int, split: int = 1) -> pl.Trainer:
     """The Trainer of ``cfg.trainer``; ``split``: how many smaller batches now make one configured batch (after
     out-of-memory back-offs): batch-count limits grow by it, so each epoch still covers the same rows."""
     # the progress bar is chosen by callbacks.progress_bar; without one Lightning must not add its own
@@ -105,7 +111,14 @@ def _trainer(
         enable_progress_bar=progress_bar,
         logger=loggers or False,
         callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
     )
+
+
+def run_folder_lock(output_dir: Path) -> AbstractContextManager:
+    """The run folder's ``RunLock``, taken by the process of global rank 0 only: the other processes of a DDP run
+    (Lightning's workers, SLURM's tasks) write into the folder their rank 0 holds."""
+    return RunLock(output_dir) if rank_zero_only.rank == 0 else nullcontext()
 
 
 def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
@@ -115,10 +128,22 @@ def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> d
     Returns the run's metrics (latest value of each logged scalar, ``final/val_loss`` = the best ``val_loss``,
     model size, out-of-memory back-off facts, the learning-rate floor, checkpoint paths). ``extra_callbacks`` are
     added after the configured ones (for in-process callers such as tests).
+
+    Holds the run folder's lock throughout (``snpdiff.run_folder.RunLock``): a folder another run is training in
+    is a ``RunFolderError`` before any work. A non-finite training loss ends the run with ``TrainingDiverged``
+    (``metrics.json`` records it under ``diverged``); a full disk with a ``RunFolderError``.
     """
     lr_scheduler = lr_scheduler_factory(cfg.scheduler, lr=float(cfg.optimizer.lr))  # floors checked before any work
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    with run_folder_lock(output_dir):
+        return _train(cfg, lr_scheduler, output_dir, extra_callbacks)
+
+
+def _train(
+    cfg: DictConfig, lr_scheduler: LRSchedulerFactory | None, output_dir: Path, extra_callbacks: Sequence[Callback]
+) -> dict[str, Any]:
+    """``run_training``'s work, in a run folder this process holds."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     # the configured callbacks of the first attempt, built before the data so that a constructor's error comes first
     configured = instantiate_nodes(cfg, "callbacks")
@@ -139,6 +164,7 @@ def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> d
         module = build_module(cfg, datamodule, lr_scheduler)
         callbacks = [
             EpochSeed(cfg.seed),
+            DivergenceGuard(),
             *quality_callbacks(cfg),  # first, so metrics.json and any reporter see its values of the same epoch
             *(configured if backoff.retries == 0 else instantiate_nodes(cfg, "callbacks")),
             metrics_json,
@@ -163,8 +189,15 @@ def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> d
     return _finish(trainer, module, loggers, metrics_json, backoff, lr_scheduler, output_dir)
 
 
-def _finish(trainer: pl.Trainer, module: SNPDiffusionModule, loggers: list, metrics_json: MetricsJson,
-            backoff: Backoff, lr_scheduler: LRSchedulerFactory | None, output_dir: Path) -> dict[str, Any]:
+def _finish(
+    trainer: pl.Trainer,
+    module: SNPDiffusionModule,
+    loggers: list,
+    metrics_json: MetricsJson,
+    backoff: Backoff,
+    lr_scheduler: LRSchedulerFactory | None,
+    output_dir: Path,
+) -> dict[str, Any]:
     """Log the final metrics, write ``metrics.json`` and close the loggers; returns the run's metrics."""
     final = {"final/val_loss": module.best_val_loss, **metrics_json.last_evaluation()}
     for logger in loggers:

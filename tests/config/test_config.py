@@ -48,10 +48,9 @@ def _build(cfg, group: str, tmp_path: Path) -> None:
     if group == "data":
         datamodule = instantiate(cfg.data)
         datamodule.setup()
-        assert isinstance(datamodule, GenotypeDataModule) and next(iter(datamodule.train_dataloader())).shape[1:] == (
-            1,
-            32,
-        )
+        batch = next(iter(datamodule.train_dataloader()))
+        values = batch[0] if isinstance(batch, tuple) else batch  # labelled data: (values, population labels)
+        assert isinstance(datamodule, GenotypeDataModule) and values.shape[1:] == (1, 32)
         return
     model = instantiate(cfg.model, seq_length=32, in_channels=1)
     x, t = torch.randn(2, 1, 32), torch.tensor([0, 5])

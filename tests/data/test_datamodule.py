@@ -32,6 +32,11 @@ def sim_files(tmp_path_factory):
     }
 
 
+def values_of(batch) -> torch.Tensor:
+    """A batch's encoded rows, also of a labelled batch ``(values, labels)``."""
+    return batch[0] if isinstance(batch, tuple) else batch
+
+
 def _setup(**data) -> GenotypeDataModule:
     datamodule = GenotypeDataModule(**data)
     datamodule.prepare_data()
@@ -75,6 +80,9 @@ def test_each_config_file_composes_instantiates_and_serves_batches(files, tmp_pa
     datamodule.prepare_data()
     datamodule.setup("fit")
     batch = next(iter(datamodule.train_dataloader()))
+    if datamodule.population_names is not None:  # a source with labels: (values, labels) pairs
+        batch, labels = batch
+        assert labels.shape == (8,) and labels.dtype == torch.long
     assert isinstance(batch, torch.Tensor)
     assert batch.shape == (8, 1, 48) and batch.dtype == torch.float32
     assert set(batch.unique().tolist()) <= {-1.0, 0.0, 1.0}
@@ -96,21 +104,21 @@ def test_every_data_option_has_every_constructor_key():
 
 def test_batch_size_is_read_when_each_dataloader_is_made(tmp_path):
     datamodule = _setup(source="sim", **SIM, seq_length=32, batch_size=16, cache_dir=str(tmp_path))
-    assert next(iter(datamodule.train_dataloader())).shape[0] == 16
+    assert values_of(next(iter(datamodule.train_dataloader()))).shape[0] == 16
     datamodule.batch_size = 5  # what the out-of-memory back-off does between fits
-    assert next(iter(datamodule.train_dataloader())).shape[0] == 5
-    assert next(iter(datamodule.val_dataloader())).shape[0] == 5
+    assert values_of(next(iter(datamodule.train_dataloader()))).shape[0] == 5
+    assert values_of(next(iter(datamodule.val_dataloader()))).shape[0] == 5
 
 
 def test_train_order_is_shuffled_and_seeded_validation_is_not_shuffled(tmp_path):
     datamodule = _setup(source="sim", **SIM, seq_length=32, batch_size=64, cache_dir=str(tmp_path), seed=11)
     train_values = torch.from_numpy(datamodule.encoding.encode(datamodule.train_codes)).unsqueeze(1)
-    first = torch.cat(list(datamodule.train_dataloader()))
-    again = torch.cat(list(datamodule.train_dataloader()))
+    first = torch.cat([values_of(batch) for batch in datamodule.train_dataloader()])
+    again = torch.cat([values_of(batch) for batch in datamodule.train_dataloader()])
     assert torch.equal(first, again)  # the seeded generator gives the same order every time
     assert not torch.equal(first, train_values)  # but not the stored order
     assert torch.equal(first.sum(0), train_values.sum(0))  # the same rows
-    validation = torch.cat(list(datamodule.val_dataloader()))
+    validation = torch.cat([values_of(batch) for batch in datamodule.val_dataloader()])
     assert torch.equal(validation, torch.from_numpy(datamodule.encoding.encode(datamodule.val_codes)).unsqueeze(1))
 
 
@@ -154,7 +162,8 @@ def test_haplotype_mode_keeps_both_haplotypes_of_an_individual_in_one_split(tmp_
     for split in SPLITS:
         individuals = [sample[:-3] for sample in getattr(datamodule, f"{split}_sample_ids")]
         assert all(individuals.count(individual) == 2 for individual in individuals)
-    assert set(next(iter(datamodule.train_dataloader())).unique().tolist()) == {0.0, 1.0}
+    values, labels = next(iter(datamodule.train_dataloader()))
+    assert set(values.unique().tolist()) == {0.0, 1.0}
 
 
 def test_old_tool_encoding_unit_with_half_scale(files, tmp_path):

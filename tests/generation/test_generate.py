@@ -81,7 +81,7 @@ def test_sampler_ddpm_uses_full_chain_by_default(trained_run):
     trained = load_trained_model(ckpt)
     calls = []
     original = trained.model.forward
-    trained.model.forward = lambda x, t: calls.append(1) or original(x, t)
+    trained.model.forward = lambda *inputs: calls.append(1) or original(*inputs)
     sample_codes(trained, n=2, sampler="ddpm", progress=False)
     assert len(calls) == cfg.diffusion.timesteps
 

@@ -21,7 +21,14 @@ from snpdiff.config import PROJECT_ROOT
 from snpdiff.data import GenotypeSet, SnpInfo, synthetic_sample_ids, write_npy, write_plink, write_vcf, writers
 from snpdiff.data.writers import STREAM_WRITERS
 from snpdiff.errors import ConfigError
-from snpdiff.generation import load_trained_model, partial_folder, sample_codes, synthetic_set, write_synthetic
+from snpdiff.generation import (
+    load_trained_model,
+    partial_folder,
+    sample_codes,
+    sample_labels,
+    synthetic_set,
+    write_synthetic,
+)
 from snpdiff.training.run import run_training
 
 FINAL_NAMES = {"plink": ["{}.bim", "{}.fam", "{}.bed"], "vcf": ["{}.vcf.gz"], "npy": ["{}.json", "{}.npy"]}
@@ -100,7 +107,8 @@ def test_generate_writes_what_sample_codes_samples(ckpt, tmp_path):
     paths = write_synthetic(generate_cfg(ckpt, tmp_path / "syn", n=10, batch_size=4, seed=3))
     trained = load_trained_model(ckpt)
     codes = sample_codes(trained, n=10, batch_size=4, sampling_steps=3, seed=3, progress=False)
-    write_plink(tmp_path / "whole", synthetic_set(trained, codes))
+    labels = sample_labels(trained, n=10, batch_size=4, seed=3)  # a conditioned model: the .fam holds them
+    write_plink(tmp_path / "whole", synthetic_set(trained, codes, labels))
     assert [path.read_bytes() for path in paths] == [
         path.read_bytes() for path in final_paths("plink", tmp_path / "whole")
     ]

@@ -228,16 +228,16 @@ def test_a_crashing_trial_is_recorded_failed_and_the_agent_goes_on():
 
 
 def test_max_consecutive_failures_stops_the_agent(tmp_path):
-    """The trial program is a script that exits with status 3: what is tested is the agent's stop rule."""
+    """The trial program is a script that exits with status 4: what is tested is the agent's stop rule."""
     program = tmp_path / "fails.py"
-    program.write_text("import sys\nprint('trial failing on purpose', sys.argv[1:])\nsys.exit(3)\n")
+    program.write_text("import sys\nprint('trial failing on purpose', sys.argv[1:])\nsys.exit(4)\n")
     sweep_id = _local_sweep_without_init({"method": "grid", "program": str(program),
                                           "parameters": {"seed": {"values": [1, 2, 3, 4]}}})
     report = run_agent(sweep_id, AgentOptions(max_consecutive_failures=2))
     assert report.trials == [0, 1] and report.stopped_by == "failures" and report.exit_code == 1
     records = open_backend(resolve_sweep(sweep_id)).trials()
     assert len(records) == 2
-    assert "exit code 3" in records[0].error and "trial failing on purpose" in records[0].error
+    assert "exit code 4" in records[0].error and "trial failing on purpose" in records[0].error
 
 
 def test_an_agent_killed_with_sigkill_leaves_its_trial_failed_and_the_sweep_continues(tmp_path):

@@ -215,8 +215,9 @@ class InjectOutOfMemory(pl.Callback):
         self.seen_batch_sizes: list[int] = []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        self.seen_batch_sizes.append(batch.shape[0])
-        if batch.shape[0] > self.max_batch:
+        size = len(batch[0]) if isinstance(batch, tuple) else batch.shape[0]  # labelled: (values, labels)
+        self.seen_batch_sizes.append(size)
+        if size > self.max_batch:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected)")
 
 

@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 
 from snpdiff.cli.memory import keep_freed_memory
 from snpdiff.config import compose_config
-from snpdiff.generation import load_trained_model, sample_codes
+from snpdiff.generation import load_trained_model, sample_codes, sample_labels
 from snpdiff.metrics import evaluate_genotypes
 from snpdiff.metrics.anchors import anchor_sets
 from snpdiff.training.run import run_training
@@ -88,15 +88,32 @@ class TrainingMarks(pl.Callback):
 
 
 def evaluate_mark(
-    ckpt: str, train: np.ndarray, holdout: np.ndarray, n: int, steps: int | None, seed: int, frequencies=None
+    ckpt: str,
+    train: np.ndarray,
+    holdout: np.ndarray,
+    n: int,
+    steps: int | None,
+    seed: int,
+    frequencies=None,
+    labels: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict:
     """Sample ``n`` individuals from ``ckpt`` and score them against ``n`` rows of T, H as held-out; with
-    ``frequencies`` (T's genotype shares per SNP) decoded by frequency thresholds instead of the nearest code."""
+    ``frequencies`` (T's genotype shares per SNP) decoded by frequency thresholds instead of the nearest code. A
+    population-conditioned checkpoint samples a mixture at the training shares; with ``labels`` (T's rows', H's) it
+    is also scored by ``recovery_rate``."""
     trained = load_trained_model(ckpt)
     start = time.perf_counter()
     synthetic = sample_codes(trained, n=n, sampling_steps=steps, seed=seed, progress=False, frequencies=frequencies)
     sample_s = time.perf_counter() - start
-    metrics = evaluate_genotypes(train, synthetic, holdout=holdout, seed=seed)
+    synthetic_labels = sample_labels(trained, n, seed=seed)
+    labelled = {}
+    if labels is not None and synthetic_labels is not None:
+        labelled = {
+            "populations": labels[0],
+            "synthetic_populations": synthetic_labels,
+            "holdout_populations": labels[1],
+        }
+    metrics = evaluate_genotypes(train, synthetic, holdout=holdout, seed=seed, **labelled)
     return {"sample_seconds": round(sample_s, 1), **{k: round(float(v), 4) for k, v in metrics.items()}}
 
 
@@ -141,7 +158,10 @@ def plot_curves(curves: list[dict], png: Path) -> None:
     figure.savefig(png, dpi=110)
 
 
-TABLE = ("af_r2", "ld_corr", "aa_t", "aa_s", "pca_w1", "het_sd_s", "nn_st_median", "exact_copy_rate", "privacy_loss")
+TABLE = (
+    "af_r2", "ld_corr", "aa_t", "aa_s", "pca_w1", "het_sd_ratio", "nn_st_median", "exact_copy_rate", "privacy_loss",
+    "mia_auc", "recovery_rate",
+)  # fmt: skip
 
 
 def markdown_table(curves: list[dict]) -> str:
@@ -153,7 +173,7 @@ def markdown_table(curves: list[dict]) -> str:
     for curve in curves:
         for index, point in enumerate(curve["points"]):
             name = curve["name"] if index == 0 else ""
-            values = " | ".join(f"{point['metrics'][key]:.3g}" for key in TABLE)
+            values = " | ".join(f"{point['metrics'][key]:.3g}" if key in point["metrics"] else "" for key in TABLE)
             lines.append(f"| {name} | {point['mark']:g} | {point['step']} | {values} |")
     anchors = {"held-out real (calibration)": curves[0]["calibration"], **curves[0].get("anchors", {})}
     for name, scores in anchors.items():
@@ -249,7 +269,9 @@ def main() -> None:
             args.sampling_steps,
             cfg.seed,
             frequencies,
-        )
+            None if datamodule.train_populations is None
+            else (datamodule.train_populations[rows[: args.eval_samples]], datamodule.test_populations),
+        )  # fmt: skip
         points.append({**mark, "metrics": metrics})
         print(json.dumps(points[-1]), flush=True)
     curve = {

@@ -102,10 +102,14 @@ def evaluate_mark(
     population-conditioned checkpoint samples a mixture at the training shares; with ``labels`` (T's rows', H's) it
     is also scored by ``recovery_rate``."""
     trained = load_trained_model(ckpt)
+    rows = 2 * n if trained.encoding.haplotype else n  # a haplotype model: a person is two haplotypes summed
     start = time.perf_counter()
-    synthetic = sample_codes(trained, n=n, sampling_steps=steps, seed=seed, progress=False, frequencies=frequencies)
+    synthetic = sample_codes(trained, rows, sampling_steps=steps, seed=seed, progress=False, frequencies=frequencies)
     sample_s = time.perf_counter() - start
-    synthetic_labels = sample_labels(trained, n, seed=seed)
+    synthetic_labels = sample_labels(trained, rows, seed=seed)
+    if trained.encoding.haplotype:
+        synthetic = persons(synthetic)
+        synthetic_labels = None if synthetic_labels is None else synthetic_labels[0::2]
     labelled = {}
     if labels is not None and synthetic_labels is not None:
         labelled = {
@@ -117,15 +121,23 @@ def evaluate_mark(
     return {"sample_seconds": round(sample_s, 1), **{k: round(float(v), 4) for k, v in metrics.items()}}
 
 
-def score_anchors(datamodule, train: np.ndarray, rows: np.ndarray, n: int, seed: int) -> dict[str, dict]:
+def persons(haplotypes: np.ndarray) -> np.ndarray:
+    """Rows ``2i`` and ``2i + 1`` (an individual's two haplotypes, as the data module orders them) summed: dosages."""
+    return haplotypes[0::2] + haplotypes[1::2]
+
+
+def score_anchors(datamodule, split: dict, rows: np.ndarray, n: int, seed: int) -> dict[str, dict]:
     """The model-free anchors of ``snpdiff.metrics.anchors`` (independent SNPs; a haplotype mosaic of T with Li and
-    Stephens' switch rate at the window's positions), ``n`` people each, scored as a model's samples are."""
+    Stephens' switch rate at the window's positions; of T's phased haplotypes in haplotype mode), ``n`` people
+    each, scored as a model's samples are."""
     positions = datamodule.snps.position if datamodule.snps is not None else None
-    sets = anchor_sets(train, n, datamodule.train_populations, positions=positions, seed=seed)
+    haplotypes = datamodule.train_codes if datamodule.encoding.haplotype else None
+    train = split["train"]
+    sets = anchor_sets(train, n, split["train_populations"], haplotypes=haplotypes, positions=positions, seed=seed)
     return {
         name: {
             k: round(float(v), 4)
-            for k, v in evaluate_genotypes(train[rows[:n]], codes, holdout=datamodule.test_codes, seed=seed).items()
+            for k, v in evaluate_genotypes(train[rows[:n]], codes, holdout=split["test"], seed=seed).items()
         }
         for name, (codes, _) in sets.items()
     }
@@ -246,10 +258,16 @@ def main() -> None:
     datamodule = instantiate(cfg.data, _convert_="all")
     datamodule.prepare_data()
     datamodule.setup("fit")
-    train, val, test = datamodule.train_codes, datamodule.val_codes, datamodule.test_codes
+    # people, also in haplotype mode (two haplotypes summed), so every curve is scored on the same individuals
+    pair = persons if datamodule.encoding.haplotype else (lambda codes: codes)
+    split = {name: pair(getattr(datamodule, f"{name}_codes")) for name in ("train", "val", "test")}
+    for name in ("train", "test"):
+        labels = getattr(datamodule, f"{name}_populations")
+        split[f"{name}_populations"] = None if labels is None else labels[:: 2 if datamodule.encoding.haplotype else 1]
+    train, val, test = split["train"], split["val"], split["test"]
     rows = np.random.default_rng(cfg.seed).permutation(len(train))
     calibration = evaluate_genotypes(train[rows[: len(test)]], test, holdout=val, seed=cfg.seed)
-    anchors = score_anchors(datamodule, train, rows, args.eval_samples, cfg.seed)
+    anchors = score_anchors(datamodule, split, rows, args.eval_samples, cfg.seed)
     if args.anchors_only:
         calibration = {k: round(float(v), 4) for k, v in calibration.items()}
         print(json.dumps({"held_out_real": calibration, **anchors}, indent=1))
@@ -269,8 +287,8 @@ def main() -> None:
             args.sampling_steps,
             cfg.seed,
             frequencies,
-            None if datamodule.train_populations is None
-            else (datamodule.train_populations[rows[: args.eval_samples]], datamodule.test_populations),
+            None if split["train_populations"] is None
+            else (split["train_populations"][rows[: args.eval_samples]], split["test_populations"]),
         )  # fmt: skip
         points.append({**mark, "metrics": metrics})
         print(json.dumps(points[-1]), flush=True)

@@ -17,6 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 from snpdiff.config.resolvers import fused_optimizer
 from snpdiff.config.schedulers import resolve_floors
 from snpdiff.config.schema import PLAIN_SCHEMAS, check_node, check_target_nodes
+from snpdiff.diffusion.rules import SAMPLER_NAMES
 from snpdiff.errors import ConfigError
 from snpdiff.metrics.names import is_metric_name
 
@@ -38,8 +39,10 @@ def _override_file_problem(group: str, content: Any) -> str:
     """The message for an override file that was not read as one (empty, or without ``# @package _global_``)."""
     if not content:
         return f"the selected conf/{group}/ file is empty (or only comments); give it keys to set or remove it"
-    return (f"the selected conf/{group}/ file does not start with `# @package _global_`, so its keys landed under "
-            f"'{group}.'; add that line first")
+    return (
+        f"the selected conf/{group}/ file does not start with `# @package _global_`, so its keys landed under "
+        f"'{group}.'; add that line first"
+    )
 
 
 def _schema_problems(plain: dict[str, Any]) -> dict[str, list[str]]:
@@ -47,8 +50,12 @@ def _schema_problems(plain: dict[str, Any]) -> dict[str, list[str]]:
     against its target, the nodes without one against their dataclass (``snpdiff.config.schema``)."""
     misplaced = {group: plain[group] for group in OVERRIDE_GROUPS if group in plain}
     keys = {key: value for key, value in plain.items() if key not in misplaced}
-    problems = {"": [*(_override_file_problem(group, content) for group, content in misplaced.items()),
-                     *check_node(keys, "", PLAIN_SCHEMAS[""])]}
+    problems = {
+        "": [
+            *(_override_file_problem(group, content) for group, content in misplaced.items()),
+            *check_node(keys, "", PLAIN_SCHEMAS[""]),
+        ]
+    }
     for key, value in keys.items():
         problems[key] = check_target_nodes({key: value})
         if key in PLAIN_SCHEMAS and isinstance(value, dict):
@@ -90,9 +97,11 @@ def _optimizer_problems(cfg: DictConfig) -> list[str]:
     precision, clip = OmegaConf.select(cfg, "trainer.precision"), OmegaConf.select(cfg, "trainer.gradient_clip_val")
     if OmegaConf.select(cfg, "optimizer.fused") and not fused_optimizer(precision) and clip:
         # Lightning raises this only at the first clipped step, after the data and model are built
-        problems.append(f"optimizer.fused=true cannot go with trainer.precision={precision} and "
-                        f"trainer.gradient_clip_val={clip}: Lightning refuses gradient clipping with a fused optimizer "
-                        "under mixed precision; allowed: optimizer.fused=false, or trainer.gradient_clip_val=null")
+        problems.append(
+            f"optimizer.fused=true cannot go with trainer.precision={precision} and "
+            f"trainer.gradient_clip_val={clip}: Lightning refuses gradient clipping with a fused optimizer "
+            "under mixed precision; allowed: optimizer.fused=false, or trainer.gradient_clip_val=null"
+        )
     return problems
 
 
@@ -138,6 +147,10 @@ def _cross_group_problems(cfg: DictConfig) -> list[str]:
             value = quality.get(key)
             if not (isinstance(value, int) and value >= 1):
                 problems.append(f"quality.{key}={value!r} must be an integer >= 1")
+        if quality.get("sampler") not in SAMPLER_NAMES:
+            problems.append(
+                f"quality.sampler={quality.get('sampler')!r} is not a sampler; allowed: {', '.join(SAMPLER_NAMES)}"
+            )
         scale = quality.get("guidance_scale")
         if not (isinstance(scale, int | float) and not isinstance(scale, bool) and scale >= 0):
             problems.append(f"quality.guidance_scale={scale!r} must be a number >= 0 (1: plain conditional sampling)")

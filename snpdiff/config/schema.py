@@ -316,6 +316,7 @@ class QualityConfig:
     eval_every_n_epochs: int = MISSING
     eval_samples: int = MISSING
     sampling_steps: int = MISSING
+    sampler: str = MISSING
     ld_window: int = MISSING
     log_plots: bool = MISSING
     guidance_scale: float = MISSING

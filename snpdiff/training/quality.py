@@ -41,7 +41,7 @@ PRIVACY_KEYS = (
 class SampleQualityCallback(pl.Callback):
     """After the first epoch, every ``eval_every_n_epochs`` epochs and at the run's last validation (``max_epochs``,
     ``max_steps`` or a ``trainer.max_time`` stop), samples
-    ``eval_samples`` individuals with ``sampling_steps`` DDIM steps and logs the genotype metrics; plots go to
+    ``eval_samples`` individuals with ``sampler`` at ``sampling_steps`` steps and logs the genotype metrics; plots go to
     ``<output_dir>/quality/epoch_<n>/`` and, with W&B, to the run as images.
 
     The metrics are logged only on the epochs they are computed; the values of an earlier evaluation are taken out
@@ -57,6 +57,7 @@ class SampleQualityCallback(pl.Callback):
         eval_every_n_epochs: int = 5,
         eval_samples: int = 256,
         sampling_steps: int = 25,
+        sampler: str = "ddim",
         ld_window: int = 50,
         log_plots: bool = True,
         guidance_scale: float = 1.0,
@@ -65,6 +66,7 @@ class SampleQualityCallback(pl.Callback):
         self.eval_every_n_epochs = eval_every_n_epochs
         self.eval_samples = eval_samples
         self.sampling_steps = sampling_steps
+        self.sampler = sampler
         self.ld_window = ld_window
         self.log_plots = log_plots
         self.guidance_scale = guidance_scale
@@ -105,7 +107,7 @@ class SampleQualityCallback(pl.Callback):
         x0 = sample(
             model,
             pl_module.diffusion,
-            sampler_from_config(pl_module.diffusion, "ddim", clip_denoised=clip),
+            sampler_from_config(pl_module.diffusion, self.sampler, clip_denoised=clip),
             (self.eval_samples, 1, datamodule.seq_length),
             sampling_steps=self.sampling_steps,
             generator=generator,

@@ -113,7 +113,7 @@ def test_defaults_are_valid():
     assert check_diffusion_config() == []
     diffusion = GaussianDiffusion()
     assert (diffusion.timesteps, diffusion.schedule_type, diffusion.prediction) == (1000, "cosine", "x0")
-    assert (diffusion.sampler, diffusion.sampling_steps, diffusion.ddim_eta) == ("ddim", 50, 0.0)
+    assert (diffusion.sampler, diffusion.sampling_steps, diffusion.ddim_eta) == ("dpmpp_2m", 10, 0.0)
 
 
 @pytest.mark.parametrize(

@@ -241,7 +241,9 @@ class WindowMLP(nn.Module):
     statistics per sample, no batch statistics), so individuals in a batch stay independent.
     """
 
-    def __init__(self, dim: int, positions: int, *, hidden: int, summary_dim: int, norm_groups: int, squeeze: int = 4):
+    def __init__(
+        self, dim: int, positions: int, *, hidden: int, summary_dim: int | None, norm_groups: int, squeeze: int = 4
+    ):
         super().__init__()
         self.positions = positions
         self.norm = nn.GroupNorm(norm_groups, dim)
@@ -249,16 +251,18 @@ class WindowMLP(nn.Module):
         self.mlp = nn.Sequential(
             nn.Linear(squeeze * positions, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU()
         )
-        self.to_summary = nn.Linear(hidden, summary_dim)
+        # no summary without a time embedding to carry it (summary_dim None): the residual path alone
+        self.to_summary = nn.Linear(hidden, summary_dim) if summary_dim is not None else None
         self.to_residual = nn.Linear(hidden, squeeze * positions)
         self.expand = Conv1d(squeeze, dim, 1)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         latent = self.mlp(self.squeeze(self.norm(x)).flatten(1))
         residual = self.to_residual(latent).reshape(x.shape[0], -1, *x.shape[2:])
         if x.dim() == 4:  # the UNet's channels-last maps (see Conv1d)
             residual = residual.contiguous(memory_format=torch.channels_last)
-        return x + self.expand(residual), self.to_summary(latent)
+        summary = self.to_summary(latent) if self.to_summary is not None else None
+        return x + self.expand(residual), summary
 
 
 def _as_feature_map(heads: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

@@ -159,16 +159,6 @@ def _labels_time_problems(model_keys: dict[str, Any]) -> list[str]:
     return []
 
 
-def _global_context_time_problems(model_keys: dict[str, Any]) -> list[str]:
-    """The window summary of global_context='mlp' reaches the residual blocks through the time embedding."""
-    if model_keys.get("global_context") == "mlp" and model_keys.get("use_time_emb") is False:
-        return [
-            "model.global_context='mlp' conditions the residual blocks through the time embedding, so it needs "
-            "model.use_time_emb=true; allowed with model.use_time_emb=false: model.global_context='none'"
-        ]
-    return []
-
-
 def check_unet_config(**model_keys: Any) -> list[str]:
     """Every problem with a set of UNet1D keys, one message each naming the `model.` key and what is allowed.
 
@@ -184,12 +174,7 @@ def check_unet_config(**model_keys: Any) -> list[str]:
     for key, allowed, element_ok in _PER_LEVEL_KEYS:
         if key in model_keys:
             problems += per_level_problems(key, model_keys[key], levels, element_ok, allowed)
-    return (
-        problems
-        + _norm_groups_problems(model_keys)
-        + _global_context_time_problems(model_keys)
-        + _labels_time_problems(model_keys)
-    )
+    return problems + _norm_groups_problems(model_keys) + _labels_time_problems(model_keys)
 
 
 # one rule per key, in the order the problems are reported

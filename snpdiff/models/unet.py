@@ -62,8 +62,8 @@ class UNet1D(nn.Module):
         level_attention: with use_attention, false keeps only the middle block's full attention (the lowest
             resolution: window-wide context at a quarter of the cost); no effect without use_attention.
         attention_heads, attention_dim_head: heads and width per head of both attentions.
-        global_context: 'none' or 'mlp' (the window-wide MLP path above; needs use_time_emb). Its flatten ties the
-            network to `seq_length`, like the position embedding.
+        global_context: 'none' or 'mlp' (the window-wide MLP path above; without use_time_emb only its residual).
+            Its flatten ties the network to `seq_length`, like the position embedding.
         global_dim: hidden width of the window MLP (no effect with global_context='none'). Its parameters are
             about (2 * 4 * bottleneck positions + global_dim + time_dim) * global_dim, 4 being the channels the
             bottleneck is squeezed to before the flatten: 0.31 M at the defaults and 1,024 SNPs (the UNet: 0.66 M).
@@ -240,7 +240,8 @@ class UNet1D(nn.Module):
 
         if self.window_mlp is not None:
             x, summary = self.window_mlp(x)
-            time_emb = time_emb + summary
+            if summary is not None:
+                time_emb = time_emb + summary
         x = self.mid_block1(x, time_emb)
         x = self.mid_attention(x)
         x = self.mid_block2(x, time_emb)

@@ -146,7 +146,7 @@ def test_a_fused_optimizer_with_mixed_precision_clipping_fails_before_training(t
 
 
 def test_unet_attn_is_unet_with_attention_on(tmp_path):
-    unet = compose_config([f"paths.output_dir={tmp_path}"]).model
+    unet = compose_config(["model=unet", f"paths.output_dir={tmp_path}"]).model
     attn = compose_config(["model=unet_attn", f"paths.output_dir={tmp_path}"]).model
     assert attn.use_attention is True
     assert {k: v for k, v in attn.items() if k != "use_attention"} == {

@@ -304,12 +304,17 @@ BAD_CONFIGS = {
     "global_context": ({"global_context": "attn"}, "model.global_context must be one of 'none', 'mlp', got 'attn'"),
     "global_context_null": ({"global_context": None}, "model.global_context must be one of 'none', 'mlp', got None"),
     "global_dim": ({"global_dim": 0}, "model.global_dim must be a positive integer"),
-    "global_context_needs_time": (
-        {"global_context": "mlp", "use_time_emb": False},
-        "model.global_context='mlp' conditions the residual blocks through the time embedding, so it needs "
-        "model.use_time_emb=true",
-    ),
 }
+
+
+def test_the_window_mlp_without_a_time_embedding_adds_only_its_residual():
+    """With use_time_emb=false there is no time embedding to carry the window summary: the path is the residual
+    beside the convolutions alone, and the output still reaches across the window."""
+    model = UNet1D(seq_length=64, channels=8, dim_mults=(1, 2), global_context="mlp", use_time_emb=False)
+    assert model.window_mlp.to_summary is None
+    x = torch.randn(2, 1, 64, requires_grad=True)
+    model(x, torch.tensor([0, 1]))[0, 0, 0].backward()
+    assert x.grad[0, 0, -1] != 0
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CONFIGS))

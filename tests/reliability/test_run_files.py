@@ -45,6 +45,7 @@ TINY = [
     "debug=fast",
     "logger=none",
     "callbacks.progress_bar=null",
+    "model=unet",  # the disk is sized for this model's checkpoints
     "model.channels=8",
     "model.dim_mults=[1,2]",
     "model.norm_groups=4",

@@ -26,6 +26,7 @@ from snpdiff.generation import (
     partial_folder,
     sample_codes,
     sample_labels,
+    stream,
     synthetic_set,
     write_synthetic,
 )
@@ -170,6 +171,10 @@ def test_memory_is_bounded_by_the_batch_not_by_n(ckpt, tmp_path, monkeypatch):
     """Peak numpy memory (tracemalloc; torch's own buffers are not traced, and are the batch's anyway) of 24 batches
     is that of 4: collecting all rows would add at least their int8 codes, 20 x 16 x 64 bytes."""
     monkeypatch.setattr(writers, "_ID_CHUNK", 64)  # sample ids written 64 at a time, as 65,536 would be for huge n
+    # both runs take the same code paths: a progress line after every step (on a loaded machine only the longer run
+    # would reach the 30-s line, and the first line's one-time setup would count as growth), after a warm-up run
+    monkeypatch.setattr(stream, "LOG_EVERY_S", 0.0)
+    write_synthetic(generate_cfg(ckpt, tmp_path / "warm_up", n=16, batch_size=16, sampling_steps=1))
     peaks = []
     for batches in (4, 24):
         tracemalloc.start()

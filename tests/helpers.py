@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import lightning.pytorch as pl
+import pytest
 import yaml
 
 from snpdiff.sweep.rules import check_sweep
@@ -85,3 +87,17 @@ def checked(raw: dict, backend: str = "local") -> tuple[SweepSpec, list[str], li
     spec, problems = parse_sweep(raw)
     check = check_sweep(spec, backend)
     return check.spec, problems + check.problems, check.messages
+
+
+def small_tmpfs(mount: Path, size: str) -> Iterator[Path]:
+    """A real tmpfs of ``size`` (``4m``, ``2100k``) mounted at ``mount`` for a full-disk test, unmounted afterwards
+    (a fixture body: ``yield from small_tmpfs(...)``). Skips where mounting is not allowed (not root)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)

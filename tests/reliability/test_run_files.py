@@ -38,7 +38,7 @@ from snpdiff.run_folder import (
     lock_path,
     metrics_path,
 )
-from tests.helpers import REPO, run_train
+from tests.helpers import REPO, run_train, small_tmpfs
 
 # debug=fast with a small UNet: a checkpoint of about 0.84 MB, two epochs of three batches
 TINY = [
@@ -71,17 +71,7 @@ def temporary_files(folder: Path) -> list[Path]:
 @pytest.fixture
 def small_disk(tmp_path):
     """A tmpfs of ``DISK_SIZE`` mounted at ``tmp_path / "disk"`` (unmounted afterwards)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={DISK_SIZE}", "tmpfs", str(mount)], capture_output=True, text=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    yield from small_tmpfs(tmp_path / "disk", DISK_SIZE)
 
 
 @pytest.mark.slow

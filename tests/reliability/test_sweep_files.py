@@ -9,7 +9,6 @@ where mounting is not allowed). The diverging trial is a real ``train.py`` run w
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from snpdiff.sweep.monitor import monitor_json
 from snpdiff.sweep.spec import MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES, parse_sweep, read_sweep_file
 from snpdiff.sweep.store import sweeps_root
 from snpdiff.sweep.trial import read_wandb_params
-from tests.helpers import REPO, TINY_TRIAL, checked, start_agent, sweep_cli, write_sweep
+from tests.helpers import REPO, TINY_TRIAL, checked, small_tmpfs, start_agent, sweep_cli, write_sweep
 
 MB = 1e6
 # what a refused sweep file may cost ``init`` at most (its whole process: Python, imports and the refusal)
@@ -188,16 +187,7 @@ def test_a_command_beyond_the_program_gets_one_warning_naming_what_runs():
 @pytest.fixture
 def small_disk(tmp_path):
     """A tmpfs of 4 MB mounted at ``tmp_path / "disk"`` (unmounted afterwards)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True,
-                             text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    yield from small_tmpfs(tmp_path / "disk", "4m")
 
 
 def fill(disk: Path) -> Path:

@@ -1,7 +1,8 @@
 """The Lightning data module every ``conf/data/<source>.yaml`` instantiates.
 
 ``prepare_data`` decodes the source once into the cache (rank 0); ``setup`` loads the selection (a cache hit),
-splits it and encodes it. Batches are float32 tensors ``[batch, 1, seq_length]``, or with population labels
+splits it and encodes it. Batches are float32 tensors ``[batch, channels, seq_length]`` (``encoding.to_model``:
+one channel, or one per code for ``onehot``), or with population labels
 (``population_labels`` and a source that has them) pairs ``(values, labels)`` with labels long ``[batch]``, the
 index of each row's population in ``population_names``.
 All config validation and every bad-input check happens in ``__init__``/``setup``, before training starts.
@@ -235,7 +236,7 @@ class GenotypeDataModule(LightningDataModule):
             setattr(self, f"{name}_codes", codes)
             setattr(self, f"{name}_sample_ids", genotypes.sample_ids[rows])
             setattr(self, f"{name}_populations", None if genotypes.populations is None else genotypes.populations[rows])
-            self._values[name] = torch.from_numpy(self.encoding.encode(codes)).unsqueeze(1)
+            self._values[name] = torch.from_numpy(self.encoding.to_model(codes))
         self.genotypes = genotypes
         self.snps = genotypes.snps
         self.seq_length = genotypes.n_snps

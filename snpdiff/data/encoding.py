@@ -2,6 +2,11 @@
 
 Genotype codes are int8: diploid dosages 0/1/2 (count of alternate alleles), or 0/1 for
 haplotypes. ``MISSING_CODE`` (-1) marks a missing call in memory and in caches.
+
+Scalar encodings (``unit``, ``centered``, ``dosage``) give each SNP one value, the model's input one channel, and a
+sample is decoded to the nearest code. ``onehot`` treats the codes as categories: each SNP gets one channel per
+code, +scale for its code and -scale for the others (continuous diffusion on one-hot vectors), and a sample is
+decoded by the largest channel (argmax), so the model never has to place a dosage between two codes.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ ENCODING_MODES = {
     "unit": (0.0, 1.0),  # dosage 0/1/2 -> 0/0.5/1 (the old tool's mapping)
     "centered": (-1.0, 1.0),  # dosage 0/1/2 -> -1/0/1 (matches the N(0, 1) diffusion prior)
     "dosage": None,  # raw codes: 0/1/2
+    "onehot": None,  # one channel per code: +1 for the code, -1 for the others; decoded by argmax
 }
 
 
@@ -32,6 +38,11 @@ class GenotypeEncoding:
 
     ``value = scale * (low + (high - low) * code / max_code)`` for ``unit`` and ``centered``;
     ``value = scale * code`` for ``dosage``. ``decode`` maps each value to the nearest valid code.
+    ``onehot``: ``encode`` adds a channel axis before the SNP axis (``[..., snps]`` -> ``[..., n_codes, snps]``,
+    ``+scale`` on the code's channel, ``-scale`` elsewhere) and ``decode`` takes the largest channel; ``values`` is then
+    ``[-scale, scale]``, the range a sample is clipped to.
+    ``channels`` is the model's input width; ``to_model``/``from_model`` map rows ``[n, snps]`` to and from the model
+    layout ``[n, channels, snps]`` for every mode.
     """
 
     def __init__(self, mode: str = "centered", scale: float = 1.0, haplotype: bool = False):
@@ -45,7 +56,10 @@ class GenotypeEncoding:
         self.codes = np.array(HAPLOTYPE_CODES if haplotype else DOSAGE_CODES, dtype=np.int8)
         max_code = float(self.codes[-1])
         bounds = ENCODING_MODES[mode]
-        if bounds is None:
+        self.channels = len(self.codes) if mode == "onehot" else 1
+        if mode == "onehot":
+            values = np.array([-1.0, 1.0], dtype=np.float32)
+        elif bounds is None:
             values = self.codes.astype(np.float32)
         else:
             low, high = bounds
@@ -53,31 +67,50 @@ class GenotypeEncoding:
         self.values = (self.scale * values).astype(np.float32)
 
     def encode(self, codes: np.ndarray) -> np.ndarray:
-        """int8 codes [..., snps] (no missing values) -> float32 values of the same shape."""
-        return self.values[np.asarray(codes, dtype=np.int64)]
+        """int8 codes [..., snps] (no missing values) -> float32 values of the same shape (``onehot``:
+        ``[..., n_codes, snps]``)."""
+        codes = np.asarray(codes, dtype=np.int64)
+        if self.mode == "onehot":
+            hot = codes[..., None, :] == np.arange(self.channels)[:, None]
+            return np.where(hot, self.scale, -self.scale).astype(np.float32)
+        return self.values[codes]
 
     def decode(self, values: np.ndarray | torch.Tensor) -> np.ndarray:
-        """Float values [..., snps] -> int8 codes of the nearest valid value."""
-        import torch
-
-        if isinstance(values, torch.Tensor):
-            values = values.detach().float().cpu().numpy()
-        distance = np.abs(np.asarray(values, dtype=np.float32)[..., None] - self.values)
+        """Float values [..., snps] -> int8 codes of the nearest valid value (``onehot``: ``[..., n_codes, snps]``
+        -> the code of the largest channel)."""
+        values = _as_numpy(values)
+        if self.mode == "onehot":
+            return self.codes[values.argmax(axis=-2)]
+        distance = np.abs(values[..., None] - self.values)
         return self.codes[distance.argmin(axis=-1)]
 
+    def to_model(self, codes: np.ndarray) -> np.ndarray:
+        """int8 rows ``[n, snps]`` -> float32 model inputs ``[n, channels, snps]``."""
+        values = self.encode(codes)
+        return values if self.mode == "onehot" else values[:, None, :]
+
+    def from_model(self, values: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Model outputs ``[n, channels, snps]`` -> int8 codes ``[n, snps]`` (``decode``)."""
+        return self.decode(values if self.mode == "onehot" else values[:, 0])
+
+    def scores(self, values: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Model outputs ``[n, channels, snps]`` -> one float per SNP that orders the codes: the value itself for
+        scalar encodings, the expected code under a softmax over the channels for ``onehot``."""
+        values = _as_numpy(values)
+        if self.mode != "onehot":
+            return values[:, 0]
+        weights = np.exp(values - values.max(axis=1, keepdims=True))
+        return (weights * self.codes[:, None]).sum(axis=1) / weights.sum(axis=1)
+
     def decode_by_frequencies(self, values: np.ndarray | torch.Tensor, frequencies: np.ndarray) -> np.ndarray:
-        """Float values ``[individuals, snps]`` -> int8 codes by per-SNP thresholds fitted to genotype frequencies.
+        """Scores ``[individuals, snps]`` (``scores``) -> int8 codes by per-SNP thresholds fitted to genotype frequencies.
 
         ``frequencies[j, k]`` is the training share of code k at SNP j (``[snps, n_codes]``, rows summing to 1). At
         each SNP the values are ranked and cut at the cumulative frequencies, so the decoded set has the training
         genotype frequencies (up to rounding) while each individual keeps its rank: an alternative to nearest-code
         decoding for samples whose values are still spread between codes.
         """
-        import torch
-
-        if isinstance(values, torch.Tensor):
-            values = values.detach().float().cpu().numpy()
-        values = np.asarray(values, dtype=np.float32)
+        values = _as_numpy(values)
         cumulative = np.cumsum(np.asarray(frequencies, dtype=np.float64), axis=1)[:, :-1]  # [snps, n_codes - 1]
         thresholds = np.stack(
             [np.quantile(values[:, j], cumulative[j]) for j in range(values.shape[1])]
@@ -95,3 +128,10 @@ class GenotypeEncoding:
 
     def __repr__(self) -> str:
         return f"GenotypeEncoding(mode={self.mode!r}, scale={self.scale}, haplotype={self.haplotype})"
+
+
+def _as_numpy(values: np.ndarray | torch.Tensor) -> np.ndarray:
+    """float32 numpy of a tensor (detached, on the CPU) or an array."""
+    if not isinstance(values, np.ndarray) and hasattr(values, "detach"):
+        values = values.detach().float().cpu().numpy()
+    return np.asarray(values, dtype=np.float32)

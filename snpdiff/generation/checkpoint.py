@@ -143,9 +143,9 @@ def load_trained_model(ckpt_path: str | Path, device: str | torch.device = "cpu"
             raise ConfigError(f"seq_length={seq_length!r} in the checkpoint is not an integer")
         names, shares = _populations(info.get("populations"))
         labels = {"num_classes": len(names)} if names else {}
-        model = _build(model_component, "model", seq_length=seq_length, in_channels=1, **labels)
-        diffusion = _build(diffusion_component, "diffusion")
         encoding = _build(encoding_component, "encoding")
+        model = _build(model_component, "model", seq_length=seq_length, in_channels=encoding.channels, **labels)
+        diffusion = _build(diffusion_component, "diffusion")
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     _check_weights(model, weights, where)

@@ -72,7 +72,8 @@ def sample_batch(
     labels: np.ndarray | None = None,
     guidance_scale: float = 1.0,
 ) -> np.ndarray:
-    """Batch ``batch_index`` of ``size`` individuals: float32 ``[size, seq_length]`` in the encoding's values.
+    """Batch ``batch_index`` of ``size`` individuals: float32 ``[size, channels, seq_length]`` in the encoding's values
+    (``GenotypeEncoding.from_model`` decodes them).
 
     ``labels`` (``batch_labels``) condition a population-conditioned model, with classifier-free guidance at
     ``guidance_scale`` (1: plain conditional sampling; ``snpdiff.diffusion.guidance``)."""
@@ -84,14 +85,14 @@ def sample_batch(
         model,
         trained.diffusion,
         sampler,
-        (size, 1, trained.seq_length),
+        (size, trained.encoding.channels, trained.seq_length),
         sampling_steps=sampling_steps,
         generator=batch_generator(seed, batch_index),
         device=next(trained.model.parameters()).device,
         on_step=on_step,
         extra=extra,
     )
-    return x0[:, 0].float().cpu().numpy()
+    return x0.float().cpu().numpy()
 
 
 def sample_codes(
@@ -130,7 +131,8 @@ def sample_codes(
             step = partial(advance_by_step, bar, task, size)
             labels = batch_labels(trained, population, seed, index, size)
             values = sample_batch(trained, chosen, sampling_steps, size, seed, index, step, labels, guidance_scale)
-            batches.append(values if frequencies is not None else trained.encoding.decode(values).astype(np.int8))
+            encoding = trained.encoding
+            batches.append(encoding.scores(values) if frequencies is not None else encoding.from_model(values))
     log.info("sampled %s in %.1f s", described, time.perf_counter() - started)
     if frequencies is not None:
         return trained.encoding.decode_by_frequencies(np.concatenate(batches), frequencies).astype(np.int8)

@@ -141,7 +141,7 @@ def write_synthetic(cfg: Any) -> list[Path]:
                 on_step = partial(_on_step, bar, task, rate, start, size)
                 labels = labels_of(index, size)
                 values = sample_batch(trained, chosen, steps, size, seed, index, on_step, labels, guidance_scale)
-                writer.write_rows(start, trained.encoding.decode(values).astype("int8"))
+                writer.write_rows(start, trained.encoding.from_model(values).astype("int8"))
                 writer.sync()
                 _save_progress(work, settings, index + 1)
         rate.log(n)

@@ -13,7 +13,7 @@ from torch import nn
 from snpdiff.diffusion import GaussianDiffusion
 from snpdiff.diffusion.losses import DiffusionLoss
 
-# a batch of encoded rows [batch, 1, snps], or (rows, population labels long [batch]) from labelled data
+# a batch of encoded rows [batch, channels, snps] (GenotypeEncoding.to_model), or (rows, population labels long [batch]) from labelled data
 Batch = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
@@ -27,7 +27,7 @@ VAL_NOISE_SEED = 1234
 
 
 class SNPDiffusionModule(pl.LightningModule):
-    """Trains ``model`` to denoise genotype windows ``[batch, 1, snps]`` under ``diffusion``.
+    """Trains ``model`` to denoise genotype windows ``[batch, channels, snps]`` under ``diffusion``.
 
     ``optimizer_factory`` is a partial taking the parameters (Hydra ``_partial_``); ``lr_scheduler_factory`` takes
     the optimizer and the run's total optimizer steps and returns Lightning's lr-scheduler dict (``None``: constant

@@ -108,14 +108,14 @@ class SampleQualityCallback(pl.Callback):
             model,
             pl_module.diffusion,
             sampler_from_config(pl_module.diffusion, self.sampler, clip_denoised=clip),
-            (self.eval_samples, 1, datamodule.seq_length),
+            (self.eval_samples, encoding.channels, datamodule.seq_length),
             sampling_steps=self.sampling_steps,
             generator=generator,
             device=pl_module.device,
             extra=extra,
         )
         pl_module.train(was_training)
-        synthetic = encoding.decode(x0[:, 0])
+        synthetic = encoding.from_model(x0)
         names = None if labels is None else np.asarray(datamodule.population_names)[labels]
         return self.score(synthetic, datamodule, names), synthetic
 

@@ -65,7 +65,7 @@ def build_module(
     names = getattr(datamodule, "population_names", None)
     labels = {"num_classes": len(names)} if names else {}
     module = SNPDiffusionModule(
-        model=instantiate(cfg.model, seq_length=datamodule.seq_length, in_channels=1, **labels),
+        model=instantiate(cfg.model, seq_length=datamodule.seq_length, in_channels=encoding.channels, **labels),
         diffusion=instantiate(cfg.diffusion),
         loss=instantiate(cfg.loss),
         optimizer_factory=instantiate(cfg.optimizer),

@@ -15,3 +15,7 @@ class DataError(SnpdiffError, ValueError):
 
 class SweepError(SnpdiffError, ValueError):
     """A sweep file, sweep id or sweep backend is unusable."""
+
+
+class RunFolderError(SnpdiffError):
+    """The run folder cannot be written (no space left) or another training run holds it (``RunLock``)."""

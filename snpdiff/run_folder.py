@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from snpdiff.errors import SnpdiffError
+from snpdiff.errors import RunFolderError
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +68,6 @@ def metrics_path(run_dir: str | os.PathLike) -> Path:
 def config_path(run_dir: str | os.PathLike) -> Path:
     """``<run>/config.yaml``."""
     return Path(run_dir) / CONFIG_FILE
-
-
-class RunFolderError(SnpdiffError):
-    """The run folder cannot be written (no space left) or another training run holds it (``RunLock``)."""
 
 
 # errors of a write that more free space (or quota) would have let through

@@ -61,42 +61,14 @@ def run_or_exit(function: Callable[..., T], *args, **kwargs) -> T:
         return function(*args, **kwargs)
 
 
-def _missing_key(error: BaseException, config_name: str) -> tuple[str, str, list[str]] | None:
-    """For Hydra's "Could not override 'model.chanels'" (a key the composed config lacks, given without ``+``): the
-    key, the node's owner (its ``_target_`` or config file) and the keys allowed there. None for any other error."""
-    from hydra.errors import ConfigCompositionException
-    from omegaconf import DictConfig
-    from omegaconf.errors import ConfigAttributeError, ConfigKeyError
-
-    from snpdiff.config.schema import PASSED_BY_CODE, target_schema
-
-    cause = error.__cause__
-    not_in_config = isinstance(cause, (ConfigKeyError, ConfigAttributeError))  # "Key '...' is not in struct"
-    if not (isinstance(error, ConfigCompositionException) and not_in_config):
-        return None
-    node, path = cause.parent_node, str(cause.full_key or "")
-    if not isinstance(node, DictConfig) or not path:
-        return None
-    parent = path.rpartition(".")[0]
-    owner = parent or f"conf/{config_name}.yaml"
-    allowed = {str(key) for key in node if not str(key).startswith("_")} - {"hydra"}
-    target = node.get("_target_")
-    if isinstance(target, str):
-        owner = target
-        try:  # the target's signature names every argument, also those the config file leaves at their defaults
-            allowed |= set(target_schema(target, PASSED_BY_CODE.get(path.split(".")[0], frozenset())).keys)
-        except (ImportError, AttributeError, ValueError):
-            pass
-    return path, owner, sorted(allowed)
-
-
 def unknown_override_message(error: BaseException, config_name: str) -> str | None:
     """The user error for Hydra's "Could not override 'model.chanels'" (a key the composed config lacks, given
     without ``+``): the key, what is allowed there and the closest allowed key; for an argument of the node's
     ``_target_`` that the config does not list, how to add it with ``+``. None for any other error."""
+    from snpdiff.config.compose import missing_override_key
     from snpdiff.config.schema import unknown_key_message
 
-    missing = _missing_key(error, config_name)
+    missing = missing_override_key(error, config_name)
     if missing is None:
         return None
     path, owner, allowed = missing
@@ -128,12 +100,13 @@ def unknown_keys_as_user_errors(config_name: str, add_arguments: bool = False) -
     instead (``run_hydra_app`` composes again with it added).
     """
     from snpdiff.compat import hydra_error_reporter
+    from snpdiff.config.compose import missing_override_key
 
     def checked(function: Callable[[], Any]) -> Any:
         try:
             return function()
         except Exception as exc:
-            missing = _missing_key(exc, config_name) if add_arguments else None
+            missing = missing_override_key(exc, config_name) if add_arguments else None
             if missing is not None:
                 path, _, allowed = missing
                 if path.rpartition(".")[2] in allowed and any(_given_without_plus(a, path) for a in sys.argv[1:]):

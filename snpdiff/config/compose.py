@@ -14,6 +14,9 @@ CONF_DIR = PROJECT_ROOT / "conf"
 def compose_config(overrides: list[str] | None = None, config_name: str = "train") -> DictConfig:
     """Compose ``conf/<config_name>.yaml`` with Hydra's compose API, as ``train.py`` would, in struct mode.
 
+    As on ``train.py``'s command line, every argument of a component's constructor is settable without ``+``
+    (``trainer.limit_train_batches=3``): an override of such a key that the config does not list is composed again
+    as ``+key=value``. A key no constructor takes stays Hydra's error (``missing_override_key`` reads it).
     Outside a running Hydra app ``paths.output_dir`` points at a fresh folder under ``paths.log_dir``
     unless an override sets it.
     """
@@ -27,8 +30,17 @@ def compose_config(overrides: list[str] | None = None, config_name: str = "train
     register_schemas()
     register_resolvers()
     overrides = list(overrides or [])
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name=config_name):
-        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+    while True:
+        try:
+            with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name=config_name):
+                cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+            break
+        except Exception as exc:
+            missing = missing_override_key(exc, config_name)
+            key = missing[0] if missing else None
+            if key is None or key.rpartition(".")[2] not in missing[2] or key not in _plain_keys(overrides):
+                raise
+            overrides = [f"+{o}" if o.partition("=")[0] == key else o for o in overrides]
     output_dir = cfg.hydra.run.dir
     with open_dict(cfg):
         if not any(o.split("=", 1)[0].lstrip("+~") == "paths.output_dir" for o in overrides):
@@ -36,6 +48,40 @@ def compose_config(overrides: list[str] | None = None, config_name: str = "train
         del cfg["hydra"]
     OmegaConf.set_struct(cfg, True)
     return cfg
+
+
+def _plain_keys(overrides: list[str]) -> set[str]:
+    """The keys of ``key=value`` overrides given without a ``+``, ``++`` or ``~`` prefix."""
+    return {o.partition("=")[0] for o in overrides if not o.startswith(("+", "~"))}
+
+
+def missing_override_key(error: BaseException, config_name: str) -> tuple[str, str, list[str]] | None:
+    """For Hydra's "Could not override 'model.chanels'" (a key the composed config lacks, given without ``+``): the
+    key, the node's owner (its ``_target_`` or config file) and the keys allowed there. None for any other error."""
+    from hydra.errors import ConfigCompositionException
+    from omegaconf import DictConfig
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError
+
+    from snpdiff.config.schema import PASSED_BY_CODE, target_schema
+
+    cause = error.__cause__
+    not_in_config = isinstance(cause, (ConfigKeyError, ConfigAttributeError))  # "Key '...' is not in struct"
+    if not (isinstance(error, ConfigCompositionException) and not_in_config):
+        return None
+    node, path = cause.parent_node, str(cause.full_key or "")
+    if not isinstance(node, DictConfig) or not path:
+        return None
+    parent = path.rpartition(".")[0]
+    owner = parent or f"conf/{config_name}.yaml"
+    allowed = {str(key) for key in node if not str(key).startswith("_")} - {"hydra"}
+    target = node.get("_target_")
+    if isinstance(target, str):
+        owner = target
+        try:  # the target's signature names every argument, also those the config file leaves at their defaults
+            allowed |= set(target_schema(target, PASSED_BY_CODE.get(path.split(".")[0], frozenset())).keys)
+        except (ImportError, AttributeError, ValueError):
+            pass
+    return path, owner, sorted(allowed)
 
 
 def to_plain(cfg: DictConfig) -> dict[str, Any]:

@@ -103,7 +103,8 @@ class GenotypeEncoding:
         return (weights * self.codes[:, None]).sum(axis=1) / weights.sum(axis=1)
 
     def decode_by_frequencies(self, values: np.ndarray | torch.Tensor, frequencies: np.ndarray) -> np.ndarray:
-        """Scores ``[individuals, snps]`` (``scores``) -> int8 codes by per-SNP thresholds fitted to genotype frequencies.
+        """Scores ``[individuals, snps]`` (``scores``) -> int8 codes by per-SNP thresholds fitted to genotype
+        frequencies.
 
         ``frequencies[j, k]`` is the training share of code k at SNP j (``[snps, n_codes]``, rows summing to 1). At
         each SNP the values are ranked and cut at the cumulative frequencies, so the decoded set has the training

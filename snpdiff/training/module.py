@@ -13,7 +13,8 @@ from torch import nn
 from snpdiff.diffusion import GaussianDiffusion
 from snpdiff.diffusion.losses import DiffusionLoss
 
-# a batch of encoded rows [batch, channels, snps] (GenotypeEncoding.to_model), or (rows, population labels long [batch]) from labelled data
+# a batch of encoded rows [batch, channels, snps] (GenotypeEncoding.to_model), or (rows, population labels long
+# [batch]) from labelled data
 Batch = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 

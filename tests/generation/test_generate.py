@@ -145,7 +145,9 @@ def test_onehot_model_trains_scores_and_generates_codes_through_the_cli(tmp_path
     codes = sample_codes(trained, n=9, batch_size=4, sampling_steps=3, seed=1, progress=False)
     assert codes.shape == (9, cfg.data.seq_length) and set(np.unique(codes)) <= {0, 1, 2}
     frequencies = np.tile([0.5, 0.3, 0.2], (cfg.data.seq_length, 1))
-    ranked = sample_codes(trained, n=10, batch_size=4, sampling_steps=3, seed=1, progress=False, frequencies=frequencies)
+    ranked = sample_codes(
+        trained, n=10, batch_size=4, sampling_steps=3, seed=1, progress=False, frequencies=frequencies
+    )
     assert [(ranked == code).sum(axis=0).tolist() for code in (0, 1, 2)] == [[5] * 64, [3] * 64, [2] * 64]
     out = tmp_path / "synthetic"
     result = subprocess.run(

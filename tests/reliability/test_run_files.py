@@ -27,9 +27,9 @@ import yaml
 
 from snpdiff.cli.exit import DIVERGED_EXIT_CODE, USER_ERROR_EXIT_CODE, unknown_override_message
 from snpdiff.config import compose_config
+from snpdiff.errors import RunFolderError
 from snpdiff.run_folder import (
     LockHolder,
-    RunFolderError,
     RunLock,
     atomic_write_json,
     atomic_write_text,
@@ -255,6 +255,14 @@ def test_a_constructor_argument_the_config_does_not_list_is_set_without_plus(tmp
     assert ran["trainer"]["max_steps"] == 2 and ran["callbacks"]["last_checkpoint"]["save_weights_only"] is True
     overrides = (run / ".hydra" / "overrides.yaml").read_text()
     assert "+trainer.max_steps=2" in overrides and "+callbacks.last_checkpoint.save_weights_only=true" in overrides
+
+
+def test_compose_config_sets_a_constructor_argument_without_plus_as_train_py_does():
+    """Benchmarks and sweep validation compose through ``compose_config``: the same keys as the command line."""
+    cfg = compose_config(["trainer.max_steps=7", "callbacks.last_checkpoint.save_weights_only=true", "++seed=3"])
+    assert cfg.trainer.max_steps == 7 and cfg.callbacks.last_checkpoint.save_weights_only is True and cfg.seed == 3
+    with pytest.raises(Exception, match=r"Could not override 'trainer.max_stepz'"):
+        compose_config(["trainer.max_stepz=7"])
 
 
 def test_a_key_no_constructor_takes_still_gets_its_did_you_mean(tmp_path):

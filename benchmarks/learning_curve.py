@@ -32,7 +32,7 @@ from snpdiff.cli.memory import keep_freed_memory
 from snpdiff.config import compose_config
 from snpdiff.generation import load_trained_model, sample_codes, sample_labels
 from snpdiff.metrics import evaluate_genotypes
-from snpdiff.metrics.anchors import anchor_sets
+from snpdiff.metrics.anchors import haplotype_mosaic, independent_snps
 from snpdiff.training.run import run_training
 
 PLOTTED = ("af_r2", "ld_corr", "aa_t", "aa_s", "pca_w1")
@@ -96,15 +96,19 @@ def evaluate_mark(
     seed: int,
     frequencies=None,
     labels: tuple[np.ndarray, np.ndarray] | None = None,
+    guidance_scale: float = 1.0,
 ) -> dict:
     """Sample ``n`` individuals from ``ckpt`` and score them against ``n`` rows of T, H as held-out; with
     ``frequencies`` (T's genotype shares per SNP) decoded by frequency thresholds instead of the nearest code. A
     population-conditioned checkpoint samples a mixture at the training shares; with ``labels`` (T's rows', H's) it
-    is also scored by ``recovery_rate``."""
+    is also scored by ``recovery_rate``; ``guidance_scale``: its classifier-free guidance (1: plain conditional)."""
     trained = load_trained_model(ckpt)
     rows = 2 * n if trained.encoding.haplotype else n  # a haplotype model: a person is two haplotypes summed
     start = time.perf_counter()
-    synthetic = sample_codes(trained, rows, sampling_steps=steps, seed=seed, progress=False, frequencies=frequencies)
+    synthetic = sample_codes(
+        trained, rows, sampling_steps=steps, seed=seed, progress=False, frequencies=frequencies,
+        guidance_scale=guidance_scale,
+    )  # fmt: skip
     sample_s = time.perf_counter() - start
     synthetic_labels = sample_labels(trained, rows, seed=seed)
     if trained.encoding.haplotype:
@@ -133,7 +137,11 @@ def score_anchors(datamodule, split: dict, rows: np.ndarray, n: int, seed: int) 
     positions = datamodule.snps.position if datamodule.snps is not None else None
     haplotypes = datamodule.train_codes if datamodule.encoding.haplotype else None
     train = split["train"]
-    sets = anchor_sets(train, n, split["train_populations"], haplotypes=haplotypes, positions=positions, seed=seed)
+    populations = split["train_populations"]
+    sets = {
+        "independent_snps": independent_snps(train, n, populations, seed),
+        "haplotype_mosaic": haplotype_mosaic(train, n, populations, haplotypes, positions, seed),
+    }
     return {
         name: {
             k: round(float(v), 4)
@@ -207,6 +215,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared machine)")
     parser.add_argument("--eval-samples", type=int, default=500)
     parser.add_argument("--sampling-steps", type=int, default=None, help="default: the config's diffusion.*")
+    parser.add_argument(
+        "--guidance-scale", type=float, default=1.0, help="classifier-free guidance of a population-conditioned model"
+    )
     parser.add_argument("--eval-only", action="store_true", help="score the checkpoints already in --output-dir")
     parser.add_argument("--only-marks", type=float, nargs="+", help="with --eval-only: score only these marks")
     parser.add_argument(
@@ -289,6 +300,7 @@ def main() -> None:
             frequencies,
             None if split["train_populations"] is None
             else (split["train_populations"][rows[: args.eval_samples]], split["test_populations"]),
+            args.guidance_scale,
         )  # fmt: skip
         points.append({**mark, "metrics": metrics})
         print(json.dumps(points[-1]), flush=True)
@@ -303,6 +315,7 @@ def main() -> None:
             "sampler": cfg.diffusion.sampler,
             "sampling_steps": args.sampling_steps or cfg.diffusion.sampling_steps,
             "decode": args.decode,
+            "guidance_scale": args.guidance_scale,
         },
         "calibration": {k: round(float(v), 4) for k, v in calibration.items()},
         "anchors": anchors,

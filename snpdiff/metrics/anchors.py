@@ -103,18 +103,3 @@ def haplotype_mosaic(
         copies = _mosaic_rows(rows, chosen.size * per_person, donors, switch, rng)
         codes[chosen] = copies.reshape(chosen.size, per_person, -1).sum(axis=1)
     return codes, labels
-
-
-def anchor_sets(
-    train: np.ndarray,
-    n: int,
-    populations: np.ndarray | None = None,
-    haplotypes: np.ndarray | None = None,
-    positions: np.ndarray | None = None,
-    seed: int = 0,
-) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
-    """Both anchors, by name: ``{"independent_snps": (codes, labels), "haplotype_mosaic": (codes, labels)}``."""
-    return {
-        "independent_snps": independent_snps(train, n, populations, seed),
-        "haplotype_mosaic": haplotype_mosaic(train, n, populations, haplotypes, positions, seed),
-    }

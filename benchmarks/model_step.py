@@ -7,6 +7,8 @@ fp32, on pre-made tensors. Variants, measured interleaved over `--rounds` rounds
 - `4level`: dim_mults 1-2-4-8, width 16;
 - `global` (only when `--models` names it): the default UNet with its window-wide MLP path (`model=unet_global`,
   `global_context=mlp`);
+- `onehot`, `global_onehot` (only when named): `3level` and `global` with three input and output channels, as
+  `data.encoding=onehot` builds them (one channel per genotype code);
 - `<name>+fused`: the same with AdamW's fused kernel (`fused=True`: the same update, one kernel per parameter
   instead of a dozen ops; torch's CPU default without it is the single-tensor loop);
 - `<name>+compile`: the model under `torch.compile` (`--compile`; the first steps pay the compilation).
@@ -15,7 +17,7 @@ FLOPs of forward + backward come from `torch.utils.flop_counter.FlopCounterMode`
 the `torch.profiler` table of the default model's step instead (top ops by self CPU time).
 
     python benchmarks/model_step.py [--seq-length 1024] [--batch 32] [--rounds 5] [--steps 4] [--compile] [--profile]
-        [--models 3level 4level global]  (default: 3level 4level)
+        [--models 3level 4level global onehot global_onehot]  (default: 3level 4level)
 """
 
 from __future__ import annotations
@@ -39,19 +41,22 @@ MODELS = {
     "3level": {"dim_mults": (1, 2, 4)},
     "4level": {"dim_mults": (1, 2, 4, 8)},
     "global": {"dim_mults": (1, 2, 4), "global_context": "mlp"},
+    "onehot": {"dim_mults": (1, 2, 4), "in_channels": 3},
+    "global_onehot": {"dim_mults": (1, 2, 4), "global_context": "mlp", "in_channels": 3},
 }
 
 
 def make_step(
     model_keys: dict, seq_length: int, batch: int, fused: bool, compile_model: bool
 ) -> tuple[Callable[[], float], torch.nn.Module]:
-    """A closure running one train step on fixed tensors x0 [batch, 1, seq_length]; returns it and the model."""
+    """A closure running one train step on fixed tensors x0 [batch, in_channels, seq_length]; returns it and the
+    model."""
     torch.manual_seed(0)
     model = UNet1D(seq_length=seq_length, **model_keys)
     diffusion = GaussianDiffusion()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01, fused=fused or None)
     network = torch.compile(model) if compile_model else model
-    x0 = torch.randn(batch, 1, seq_length)
+    x0 = torch.randn(batch, model_keys.get("in_channels", 1), seq_length)
     t = torch.randint(0, diffusion.timesteps, (batch,))
     noise = torch.randn_like(x0)
 

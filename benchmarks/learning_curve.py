@@ -67,8 +67,13 @@ class TrainingMarks(pl.Callback):
             self._save(trainer, self.pending.pop(0), minutes)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # the budget stops a little short of the last mark: the final weights stand for it
+        # a time budget stops a little short of its last mark: the final weights stand for it; a step mark the run
+        # never reached (another limit stopped it) has no checkpoint, and says so
         for mark in self.pending:
+            if self.unit == "step":
+                stopped = trainer.global_step
+                print(f"learning_curve: training stopped at step {stopped}, before mark {mark:g}; no checkpoint")
+                continue
             self._save(trainer, mark, (time.perf_counter() - self.start) / 60)
         self.pending = []
 
@@ -244,7 +249,7 @@ def main() -> None:
     output_dir = args.output_dir.resolve()
     minutes, seconds = int(args.budget_min), round((args.budget_min % 1) * 60)
     budget = (
-        [f"++trainer.max_steps={args.step_budget}"]
+        [f"++trainer.max_steps={args.step_budget}", "trainer.max_time=null"]  # steps alone stop it
         if args.step_budget
         else [f"trainer.max_time=00:00:{minutes:02d}:{seconds:02d}"]
     )

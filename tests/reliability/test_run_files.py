@@ -273,9 +273,19 @@ def test_a_key_no_constructor_takes_still_gets_its_did_you_mean(tmp_path):
     assert lines[0].endswith("did you mean 'trainer.limit_train_batches'?")
 
 
-def test_outside_train_py_the_message_says_how_to_add_a_constructor_argument():
+def test_hydras_own_composition_error_says_how_to_add_a_constructor_argument():
+    """Hydra apps that do not add arguments themselves (and Hydra's compose API) get the message with the ``+``."""
+    from hydra import compose, initialize_config_dir
+
+    from snpdiff.config import CONF_DIR
+    from snpdiff.config.resolvers import register_resolvers
+    from snpdiff.config.schema import register_schemas
+
+    register_schemas()
+    register_resolvers()
     with pytest.raises(Exception) as missing:  # noqa: PT011 - Hydra's ConfigCompositionException
-        compose_config(["trainer.max_steps=2"])
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="train"):
+            compose(config_name="train", overrides=["trainer.max_steps=2"])
     message = unknown_override_message(missing.value, "train")
     assert message == (
         "'trainer.max_steps' is an argument of lightning.pytorch.Trainer that the config does not "

@@ -59,10 +59,22 @@ def start_agent(sweep_id: str, *args: str, log: Path | None = None) -> subproces
 
 def run_train(*args: str, root: Path, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     """``python train.py ARGS`` as a user runs it, with outputs under ``root`` (``env`` values of None: unset)."""
+    return run_entry("train.py", *args, root=root, env=env, timeout=timeout)
+
+
+def run_generate(*args: str, root: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``python generate.py ARGS`` as a user runs it, from ``root`` (``SNPDIFF_ROOT``)."""
+    return run_entry("generate.py", *args, root=root, timeout=timeout)
+
+
+def run_entry(
+    script: str, *args: str, root: Path, env: dict | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess:
+    """``python SCRIPT ARGS`` (an entry point at the repository root) with outputs under ``root``."""
     environment = {**os.environ, "SNPDIFF_ROOT": str(root), **(env or {})}
     environment = {k: v for k, v in environment.items() if v is not None}
     root.mkdir(parents=True, exist_ok=True)
-    return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=root, env=environment,
+    return subprocess.run([sys.executable, str(REPO / script), *args], cwd=root, env=environment,
                           capture_output=True, text=True, timeout=timeout)
 
 

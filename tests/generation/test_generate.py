@@ -15,6 +15,7 @@ from snpdiff.data import read_genotypes
 from snpdiff.errors import ConfigError
 from snpdiff.generation import load_trained_model, sample_codes
 from snpdiff.training.run import run_training
+from tests.helpers import run_generate
 
 
 @pytest.fixture(scope="module")
@@ -46,22 +47,8 @@ def test_checkpoint_rebuilds_model_and_samples_valid_codes_reproducibly(trained_
 def test_generate_cli_writes_readable_files_with_source_snp_metadata(trained_run, fmt, tmp_path):
     ckpt, _ = trained_run
     out = tmp_path / "synthetic"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(PROJECT_ROOT / "generate.py"),
-            f"ckpt={ckpt}",
-            "n=12",
-            f"out={out}",
-            f"format={fmt}",
-            "sampling_steps=3",
-            "batch_size=5",
-        ],
-        cwd=tmp_path,
-        env={**os.environ, "SNPDIFF_ROOT": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = run_generate(
+        f"ckpt={ckpt}", "n=12", f"out={out}", f"format={fmt}", "sampling_steps=3", "batch_size=5", root=tmp_path
     )
     assert result.returncode == 0, result.stderr[-3000:]
     path = {"plink": out, "vcf": Path(f"{out}.vcf.gz"), "npy": Path(f"{out}.npy")}[fmt]
@@ -150,14 +137,7 @@ def test_onehot_model_trains_scores_and_generates_codes_through_the_cli(tmp_path
     )
     assert [(ranked == code).sum(axis=0).tolist() for code in (0, 1, 2)] == [[5] * 64, [3] * 64, [2] * 64]
     out = tmp_path / "synthetic"
-    result = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "generate.py"), f"ckpt={ckpt}", "n=9", f"out={out}", "sampling_steps=3"],
-        cwd=tmp_path,
-        env={**os.environ, "SNPDIFF_ROOT": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_generate(f"ckpt={ckpt}", "n=9", f"out={out}", "sampling_steps=3", root=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     written = read_genotypes(out).codes
     in_memory = sample_codes(trained, n=9, batch_size=256, sampling_steps=3, seed=0, progress=False)

@@ -3,21 +3,18 @@ exit status 2, never a traceback: not a checkpoint, truncated, not snpdiff's, we
 config, NaN/Inf weights, a run marked diverged, a directory. Each case is a real file written from a real
 checkpoint that a tiny training run produced."""
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
 
-from snpdiff.config import PROJECT_ROOT
 from snpdiff.errors import ConfigError
 from snpdiff.generation import load_trained_model
 from snpdiff.training.run import run_training
 from tests.conftest import FAST
+from tests.helpers import run_generate
 
 
 @pytest.fixture(scope="module")
@@ -132,14 +129,7 @@ def test_the_loader_raises_a_config_error_naming_the_file_and_the_fault(bad_chec
 def test_generate_cli_ends_with_one_error_line_and_exit_2(bad_checkpoint, tmp_path):
     path, expected = bad_checkpoint
     out = tmp_path / "out" / "synthetic"
-    result = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "generate.py"), f"ckpt={path}", "n=2", f"out={out}", "format=npy"],
-        cwd=tmp_path,
-        env={**os.environ, "SNPDIFF_ROOT": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_generate(f"ckpt={path}", "n=2", f"out={out}", "format=npy", root=tmp_path)
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert result.returncode == 2, result.stderr[-3000:]
     assert "Traceback" not in result.stderr

@@ -14,9 +14,9 @@ run facts, and ``diverged`` (``null``, or ``{"step", "epoch", "loss", "lr"}`` wh
 stopped the run). It is strict JSON (a non-finite number is written as ``null``) and rewritten atomically after every
 validation epoch, so a killed job keeps what it had.
 
-Every file of the run folder is written through a temporary file in its own folder and ``os.replace``
-(``atomic_write``): a kill or a full disk leaves the previous version whole and no temporary file behind; a full disk
-is a ``RunFolderError`` naming the file. ``<run>/.snpdiff.lock`` (``RunLock``) keeps a second training run out of a
+Every file of the run folder is written by ``snpdiff.files.atomic_write`` (a temporary file in its own folder, fsync,
+``os.replace``): a kill or a full disk leaves the previous version whole and no temporary file behind; a full disk is
+a ``RunFolderError`` naming the file. ``<run>/.snpdiff.lock`` (``RunLock``) keeps a second training run out of a
 folder that one is training in.
 """
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import errno
 import json
 import logging
 import math
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from snpdiff.errors import RunFolderError
+from snpdiff.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -70,37 +70,6 @@ def config_path(run_dir: str | os.PathLike) -> Path:
     return Path(run_dir) / CONFIG_FILE
 
 
-# errors of a write that more free space (or quota) would have let through
-NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes | memoryview) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, flushed to disk, and ``os.replace``:
-    a kill, Ctrl-C or full disk leaves the previous file whole and no temporary file behind (a rename within one
-    folder never copies, unlike a move from a temporary folder on another filesystem).
-
-    Raises ``RunFolderError`` ``no space left on device writing <path>`` on a full disk or quota.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)  # first: the space it took is what the next writes (the log, too) need
-        if isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS:
-            raise RunFolderError(f"no space left on device writing {path}") from exc
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """``text`` (UTF-8) written as ``atomic_write_bytes`` does."""
-    atomic_write_bytes(path, text.encode())
-
-
 def strict_json_value(value: Any) -> Any:
     """``value`` with every number a finite float, int or None (NaN and +-inf become None: strict JSON has no
     spelling for them); numpy and torch scalars become floats. Mappings and sequences are converted item by item."""
@@ -117,7 +86,7 @@ def strict_json_value(value: Any) -> Any:
 def atomic_write_json(path: str | os.PathLike, payload: Mapping[str, Any]) -> None:
     """``payload`` as indented, strict JSON (``strict_json_value``), written atomically."""
     text = json.dumps(strict_json_value(payload), indent=2, sort_keys=True, allow_nan=False)
-    atomic_write_text(path, text)
+    atomic_write(path, text, RunFolderError)
 
 
 LOCK_FILE = ".snpdiff.lock"

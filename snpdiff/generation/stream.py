@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import shutil
 import time
 from functools import partial
@@ -32,6 +31,7 @@ from rich.progress import Progress, TaskID
 
 from snpdiff.data.writers import STREAM_WRITERS, PlinkStreamWriter, StreamWriter
 from snpdiff.errors import ConfigError
+from snpdiff.files import atomic_write
 from snpdiff.generation.checkpoint import load_trained_model
 from snpdiff.generation.sampling import (
     advance_by_step,
@@ -181,10 +181,10 @@ def _batches_done(work: Path, settings: dict, overwrite: bool) -> int:
 
 
 def _save_progress(work: Path, settings: dict, batches_done: int) -> None:
-    """Write ``progress.json`` atomically (a temporary file, then ``os.replace``)."""
-    temporary = work / f"{PROGRESS_FILE}.tmp"
-    temporary.write_text(json.dumps({"settings": settings, "batches_done": batches_done}, indent=1))
-    os.replace(temporary, work / PROGRESS_FILE)
+    """Write ``progress.json`` atomically (``snpdiff.files.atomic_write``; ConfigError naming it when the disk
+    refuses)."""
+    atomic_write(work / PROGRESS_FILE, json.dumps({"settings": settings, "batches_done": batches_done}, indent=1),
+                 ConfigError)
 
 
 def _check_free_space(writer: StreamWriter, work: Path) -> None:

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from snpdiff.errors import SweepError
+from snpdiff.files import atomic_write
 from snpdiff.sweep.spec import SweepSpec, dump_yaml, load_sweep, read_yaml
 
 CURRENT_SWEEP_FILE = "current_sweep.yaml"
@@ -78,16 +79,13 @@ def storage_url(recorded: str, environ: Mapping[str, str] = os.environ) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file beside it and ``os.replace``: a crash or a full disk leaves
-    the old file or the new one, never a torn one. SweepError naming the folder when the disk refuses."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """``snpdiff.files.atomic_write`` into the sweep folder (created first): SweepError naming the file when the disk
+    refuses."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(text)
-        os.replace(temporary, path)
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise SweepError(f"sweep folder {path.parent}: cannot write {path.name}: {exc.strerror or exc}") from None
+        raise SweepError(f"sweep folder {path.parent}: cannot create it: {exc.strerror or exc}") from None
+    atomic_write(path, text, SweepError)
 
 
 def sweeps_root(path: str | Path | None = None) -> Path:

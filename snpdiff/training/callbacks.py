@@ -25,9 +25,10 @@ from torch.optim.swa_utils import get_ema_multi_avg_fn
 from snpdiff.cli.exit import DIVERGED_EXIT_CODE
 from snpdiff.compat import use_multi_avg_fn
 from snpdiff.data.datamodule import derived_seed
-from snpdiff.errors import ConfigError, SnpdiffError
+from snpdiff.errors import ConfigError, RunFolderError, SnpdiffError
+from snpdiff.files import atomic_write
 from snpdiff.metrics.names import QUALITY_PREFIX
-from snpdiff.run_folder import atomic_write_bytes, atomic_write_json, metrics_path
+from snpdiff.run_folder import atomic_write_json, metrics_path
 
 
 def _scalar(value: Any) -> float | None:
@@ -218,7 +219,7 @@ class ModelCheckpoint(callbacks.ModelCheckpoint):
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's checkpoint writer, writing each checkpoint as ``snpdiff.run_folder.atomic_write_bytes`` does.
+    """Lightning's checkpoint writer, writing each checkpoint as ``snpdiff.files.atomic_write`` does.
 
     Lightning's own writes through fsspec's transaction: a temporary file in the system's temporary folder, then a
     move, which between two filesystems is a copy: a full disk left a truncated ``last.ckpt`` that no run could
@@ -232,7 +233,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()  # serialised first: a write error is then the file's OSError, not torch's own
         torch.save(checkpoint, buffer)
-        atomic_write_bytes(path, buffer.getbuffer())
+        atomic_write(path, buffer.getbuffer(), RunFolderError)
 
 
 class EMAWeightAveraging(callbacks.EMAWeightAveraging):

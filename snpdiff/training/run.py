@@ -22,8 +22,9 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from snpdiff.config import to_plain
-from snpdiff.errors import ConfigError
-from snpdiff.run_folder import RunLock, atomic_write_text, best_checkpoint, config_path, last_checkpoint
+from snpdiff.errors import ConfigError, RunFolderError
+from snpdiff.files import atomic_write
+from snpdiff.run_folder import RunLock, best_checkpoint, config_path, last_checkpoint
 from snpdiff.training.callbacks import AtomicCheckpointIO, DivergenceGuard, EpochSeed, MetricsJson
 from snpdiff.training.loggers import finish_wandb_run
 from snpdiff.training.module import SNPDiffusionModule
@@ -151,7 +152,7 @@ def _train(
     datamodule.prepare_data()
     datamodule.setup("fit")  # every data error is raised here, before training
     ckpt_path = resume_path(cfg, output_dir)
-    atomic_write_text(config_path(output_dir), OmegaConf.to_yaml(cfg, resolve=True))
+    atomic_write(config_path(output_dir), OmegaConf.to_yaml(cfg, resolve=True), RunFolderError)
     loggers = instantiate_nodes(cfg, "logger")
     for logger in loggers:
         logger.log_hyperparams(to_plain(cfg))
@@ -185,7 +186,7 @@ def _train(
         cfg.trainer.update(_batch_limits(cfg, int(cfg.data.batch_size) // backoff.batch_size))
         cfg.data.batch_size = backoff.batch_size
         cfg.trainer.accumulate_grad_batches = backoff.accumulate
-    atomic_write_text(config_path(output_dir), OmegaConf.to_yaml(cfg, resolve=True))
+    atomic_write(config_path(output_dir), OmegaConf.to_yaml(cfg, resolve=True), RunFolderError)
     return _finish(trainer, module, loggers, metrics_json, backoff, lr_scheduler, output_dir)
 
 

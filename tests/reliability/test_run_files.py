@@ -28,11 +28,11 @@ import yaml
 from snpdiff.cli.exit import DIVERGED_EXIT_CODE, USER_ERROR_EXIT_CODE, unknown_override_message
 from snpdiff.config import compose_config
 from snpdiff.errors import RunFolderError
+from snpdiff.files import atomic_write
 from snpdiff.run_folder import (
     LockHolder,
     RunLock,
     atomic_write_json,
-    atomic_write_text,
     checkpoint_dir,
     last_checkpoint,
     lock_path,
@@ -107,7 +107,7 @@ def test_a_full_disk_leaves_the_previous_file_and_no_temporary_file(small_disk):
             file.flush()
     free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
     with pytest.raises(RunFolderError, match=f"^no space left on device writing {path}$"):
-        atomic_write_text(path, "x" * (free + 2**20))
+        atomic_write(path, "x" * (free + 2**20), RunFolderError)
     assert strict_json(path) == {"val_loss": 0.5}
     assert temporary_files(small_disk) == []
 

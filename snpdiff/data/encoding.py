@@ -66,6 +66,11 @@ class GenotypeEncoding:
             values = low + (high - low) * self.codes.astype(np.float32) / max_code
         self.values = (self.scale * values).astype(np.float32)
 
+    @property
+    def ploidy(self) -> int:
+        """Alleles per row: 1 for haplotype rows, 2 for individuals' dosages."""
+        return 1 if self.haplotype else 2
+
     def encode(self, codes: np.ndarray) -> np.ndarray:
         """int8 codes [..., snps] (no missing values) -> float32 values of the same shape (``onehot``:
         ``[..., n_codes, snps]``)."""

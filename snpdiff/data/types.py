@@ -133,6 +133,11 @@ class GenotypeSet:
             raise ValueError(f"{len(self.populations)} population labels for {n_rows} genotype rows")
 
     @property
+    def ploidy(self) -> int:
+        """Alleles per row: 1 for haplotype rows, 2 for individuals' dosages."""
+        return 1 if self.haplotype else 2
+
+    @property
     def n_rows(self) -> int:
         return self.codes.shape[0]
 

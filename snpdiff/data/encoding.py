@@ -39,8 +39,11 @@ class GenotypeEncoding:
     ``value = scale * (low + (high - low) * code / max_code)`` for ``unit`` and ``centered``;
     ``value = scale * code`` for ``dosage``. ``decode`` maps each value to the nearest valid code.
     ``onehot``: ``encode`` adds a channel axis before the SNP axis (``[..., snps]`` -> ``[..., n_codes, snps]``,
-    ``+scale`` on the code's channel, ``-scale`` elsewhere) and ``decode`` takes the largest channel; ``values`` is then
-    ``[-scale, scale]``, the range a sample is clipped to.
+    ``+scale`` on the code's channel, ``-scale`` elsewhere) and ``decode`` takes the largest channel.
+    ``code_values`` is the value of each code ``[n_codes]`` (scalar encodings; None for ``onehot``, whose codes are
+    channels); ``clip_range`` is ``(low, high)``, the range every entry of the model layout lies in and a sample is
+    clipped to (``(-scale, scale)`` for ``onehot``); ``entry_values`` are the values one entry takes (``code_values``,
+    or the two ends of ``clip_range`` for ``onehot``: the targets of the discrete loss).
     ``channels`` is the model's input width; ``to_model``/``from_model`` map rows ``[n, snps]`` to and from the model
     layout ``[n, channels, snps]`` for every mode.
     """
@@ -58,13 +61,21 @@ class GenotypeEncoding:
         bounds = ENCODING_MODES[mode]
         self.channels = len(self.codes) if mode == "onehot" else 1
         if mode == "onehot":
-            values = np.array([-1.0, 1.0], dtype=np.float32)
+            fractions = np.array([-1.0, 1.0], dtype=np.float32)
         elif bounds is None:
-            values = self.codes.astype(np.float32)
+            fractions = self.codes.astype(np.float32)
         else:
             low, high = bounds
-            values = low + (high - low) * self.codes.astype(np.float32) / max_code
-        self.values = (self.scale * values).astype(np.float32)
+            fractions = low + (high - low) * self.codes.astype(np.float32) / max_code
+        # the values one entry of the model layout takes, ascending: float32 [n]
+        self.entry_values = (self.scale * fractions).astype(np.float32)
+        self.code_values = None if mode == "onehot" else self.entry_values
+        self.clip_range = (float(self.entry_values.min()), float(self.entry_values.max()))
+
+    @property
+    def values(self) -> np.ndarray:
+        """Transitional name of ``entry_values`` for callers not yet on ``code_values``/``clip_range``."""
+        return self.entry_values
 
     @property
     def ploidy(self) -> int:
@@ -78,7 +89,7 @@ class GenotypeEncoding:
         if self.mode == "onehot":
             hot = codes[..., None, :] == np.arange(self.channels)[:, None]
             return np.where(hot, self.scale, -self.scale).astype(np.float32)
-        return self.values[codes]
+        return self.code_values[codes]
 
     def decode(self, values: np.ndarray | torch.Tensor) -> np.ndarray:
         """Float values [..., snps] -> int8 codes of the nearest valid value (``onehot``: ``[..., n_codes, snps]``
@@ -86,7 +97,7 @@ class GenotypeEncoding:
         values = _as_numpy(values)
         if self.mode == "onehot":
             return self.codes[values.argmax(axis=-2)]
-        distance = np.abs(values[..., None] - self.values)
+        distance = np.abs(values[..., None] - self.code_values)
         return self.codes[distance.argmin(axis=-1)]
 
     def to_model(self, codes: np.ndarray) -> np.ndarray:
@@ -124,10 +135,10 @@ class GenotypeEncoding:
         return self.codes[(values[..., None] > thresholds[None]).sum(axis=-1)]
 
     def values_tensor(self, device: torch.device | str | None = None) -> torch.Tensor:
-        """The encoded value of every valid code, ascending: ``[n_codes]``."""
+        """``entry_values`` as a tensor ``[n]``."""
         import torch
 
-        return torch.as_tensor(self.values, device=device)
+        return torch.as_tensor(self.entry_values, device=device)
 
     def to_dict(self) -> dict:
         return {"mode": self.mode, "scale": self.scale, "haplotype": self.haplotype}

@@ -18,13 +18,13 @@ def test_encode_decode_round_trip(mode, scale, expected):
     encoding = GenotypeEncoding(mode, scale)
     codes = np.array([[0, 1, 2, 1]], dtype=np.int8)
     np.testing.assert_allclose(encoding.encode(codes)[0], np.array(expected)[codes[0]])
-    noisy = encoding.encode(codes) + 0.2 * (encoding.values[1] - encoding.values[0])
+    noisy = encoding.encode(codes) + 0.2 * (encoding.code_values[1] - encoding.code_values[0])
     np.testing.assert_array_equal(encoding.decode(noisy), codes)
 
 
 def test_haplotype_encoding_has_two_codes():
     encoding = GenotypeEncoding("centered", haplotype=True)
-    np.testing.assert_allclose(encoding.values, [-1, 1])
+    np.testing.assert_allclose(encoding.code_values, [-1, 1])
     np.testing.assert_array_equal(encoding.decode(np.array([-0.3, 0.1, 5.0])), [0, 1, 1])
 
 
@@ -58,7 +58,7 @@ def test_onehot_gives_one_channel_per_code_and_decodes_by_argmax(haplotype, n_co
     np.testing.assert_array_equal(np.sort(np.unique(values)), [-2.0, 2.0])
     assert (values == 2.0).sum(axis=1).max() == 1
     # a sample is clipped to [-scale, scale]; noise below half the gap keeps the argmax
-    np.testing.assert_allclose(encoding.values, [-2.0, 2.0])
+    np.testing.assert_allclose(encoding.clip_range, [-2.0, 2.0])
     noisy = values + rng.uniform(-1.9, 1.9, size=values.shape).astype(np.float32)
     np.testing.assert_array_equal(encoding.from_model(noisy), codes)
 

@@ -29,9 +29,12 @@ import logging
 import math
 import os
 import socket
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import filelock
 
 from snpdiff.errors import RunFolderError
 from snpdiff.files import atomic_write
@@ -90,11 +93,19 @@ def atomic_write_json(path: str | os.PathLike, payload: Mapping[str, Any]) -> No
 
 
 LOCK_FILE = ".snpdiff.lock"
+HOLDER_FILE = ".snpdiff.lock.json"
 
 
 def lock_path(run_dir: str | os.PathLike) -> Path:
-    """``<run>/.snpdiff.lock``: present while a training run writes the folder."""
+    """``<run>/.snpdiff.lock``: the file a training run holds an OS lock on while it writes the folder (the file
+    itself stays, empty, after the run)."""
     return Path(run_dir) / LOCK_FILE
+
+
+def holder_path(run_dir: str | os.PathLike) -> Path:
+    """``<run>/.snpdiff.lock.json``: who holds the lock (``LockHolder``), for messages; present while a run holds it
+    and left behind by a run that was killed."""
+    return Path(run_dir) / HOLDER_FILE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,16 +128,74 @@ class LockHolder:
         return f"{text}, SLURM job {self.slurm_job_id}" if self.slurm_job_id else text
 
 
-def read_lock(path: Path) -> LockHolder | None:
-    """The holder a lock file names; None when the file is gone. A file that does not name one is a holder that
-    cannot be checked: ``pid -1 on host ?``, which is never taken over."""
+def read_holder(path: Path) -> LockHolder | None:
+    """The holder a holder file names; None when the file is gone or does not name one (a holder that has not
+    written it yet, or a file someone else wrote)."""
     try:
         raw = json.loads(path.read_text())
         return LockHolder(int(raw["pid"]), str(raw["host"]), str(raw["started"]), raw.get("slurm_job_id"))
-    except FileNotFoundError:
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    except (ValueError, KeyError, TypeError):
-        return LockHolder(-1, "?", "?")
+
+
+class RunLock:
+    """The lock of one run folder, held while one training run writes it (a context manager).
+
+    The lock is an OS file lock on ``<run>/.snpdiff.lock`` taken through ``filelock`` (``flock``): the kernel gives
+    it up when its process ends, however it ends (``kill -9``, out of memory, a SLURM requeue), so a dead run's lock
+    is never in the way and of two processes that want the same folder exactly one holds it. On a shared filesystem
+    it holds across hosts where the filesystem supports file locks (NFSv4, Lustre and GPFS with locking on). Who holds
+    it is written to ``<run>/.snpdiff.lock.json`` after taking it, so a refused run names the holder (``RunFolderError``
+    naming the folder and the holder); a holder file left by a killed run is replaced, with a warning naming the old
+    holder. Released on leaving the block, also on an error or Ctrl-C.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike):
+        self.run_dir = Path(run_dir)
+        self.holder = LockHolder.this_process()
+        self._lock = filelock.UnixFileLock(lock_path(run_dir), timeout=0)
+
+    def acquire(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire()
+        except filelock.Timeout:
+            holder = self._current_holder()
+            described = holder.describe() if holder else "a process that has not written its details yet"
+            raise RunFolderError(
+                f"run folder {self.run_dir} is in use by another training run ({described}); wait for it to end or "
+                "choose another hydra.run.dir"
+            ) from None
+        left = read_holder(holder_path(self.run_dir))
+        if left is not None and left != self.holder:
+            log.warning("taking over the lock of run folder %s from %s: that run no longer holds it (it was killed "
+                        "or its job requeued)", self.run_dir, left.describe())
+        atomic_write_json(holder_path(self.run_dir), dataclasses.asdict(self.holder))
+
+    def _current_holder(self, wait_s: float = 1.0) -> LockHolder | None:
+        """The holder file of the process holding the lock; it writes it right after taking the lock, so a holder
+        file that is missing or still names the run before is read again for up to ``wait_s`` seconds."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            holder = read_holder(holder_path(self.run_dir))
+            if (holder is not None and (holder.host != self.holder.host or _process_running(holder.pid))) or (
+                time.monotonic() > deadline
+            ):
+                return holder
+            time.sleep(0.05)
+
+    def release(self) -> None:
+        """Remove the holder file, then let the lock go."""
+        if read_holder(holder_path(self.run_dir)) == self.holder:
+            holder_path(self.run_dir).unlink(missing_ok=True)
+        self._lock.release()
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
 
 
 def _process_running(pid: int) -> bool:
@@ -138,83 +207,6 @@ def _process_running(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def takeover_reason(holder: LockHolder, claimant: LockHolder) -> str | None:
-    """Why ``claimant`` may take the lock ``holder`` left, or None when the holder must be trusted to be running.
-
-    - the same SLURM job: SLURM requeued it (time limit, preemption, node failure) and it runs again, on this host or
-      another, with the same ``SLURM_JOB_ID``;
-    - a process of this host that no longer runs: it was killed (``kill -9``, out of memory) before it released the
-      lock;
-    - this process itself: an earlier run in it ended without releasing.
-
-    A lock from another host (a shared filesystem) is trusted: its process cannot be checked from here. If that run
-    died, delete the lock file (the refusal names it); a requeued SLURM job needs no help.
-    """
-    if holder.slurm_job_id and holder.slurm_job_id == claimant.slurm_job_id:
-        return f"the same SLURM job {holder.slurm_job_id}, requeued"
-    if holder.host == claimant.host and holder.pid == claimant.pid:
-        return "this process"
-    if holder.host == claimant.host and holder.pid > 0 and not _process_running(holder.pid):
-        return f"process {holder.pid} no longer runs"
-    return None
-
-
-class RunLock:
-    """``<run>/.snpdiff.lock``, held while one training run writes its run folder (a context manager).
-
-    Acquiring creates the file in one step (a hard link of a complete temporary file, which fails when the lock
-    exists: never a half-written lock) holding ``LockHolder`` as JSON. A lock already there refuses the run with a
-    ``RunFolderError`` naming the folder, the holder and the lock file, unless ``takeover_reason`` allows taking it
-    (logged as a warning naming the old holder). Released on leaving the block, also on an error or Ctrl-C; a
-    process killed outside Python's control (``kill -9``) leaves it for the next run to take over.
-    """
-
-    def __init__(self, run_dir: str | os.PathLike):
-        self.run_dir = Path(run_dir)
-        self.path = lock_path(run_dir)
-        self.holder = LockHolder.this_process()
-
-    def acquire(self) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f"{LOCK_FILE}.{os.getpid()}.tmp")
-        atomic_write_json(tmp, dataclasses.asdict(self.holder))
-        try:
-            while True:
-                try:
-                    os.link(tmp, self.path)
-                    return
-                except FileExistsError:
-                    holder = read_lock(self.path)
-                if holder is None:  # released between the two calls: try again
-                    continue
-                reason = takeover_reason(holder, self.holder)
-                if reason is None:
-                    raise RunFolderError(
-                        f"run folder {self.run_dir} is in use by another training run ({holder.describe()}); "
-                        f"wait for it to end or choose another hydra.run.dir; if that run no longer runs, delete "
-                        f"{self.path}"
-                    )
-                log.warning(
-                    "taking over the lock of run folder %s from %s: %s", self.run_dir, holder.describe(), reason
-                )
-                os.replace(tmp, self.path)
-                return
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    def release(self) -> None:
-        """Remove the lock file if it still names this holder (a requeued job may have taken it over)."""
-        if read_lock(self.path) == self.holder:
-            self.path.unlink(missing_ok=True)
-
-    def __enter__(self) -> RunLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.release()
 
 
 def read_metrics(run_dir: str | os.PathLike) -> dict[str, Any]:

@@ -3,8 +3,8 @@ second run into the same folder (the lock), a diverging loss (exit status 3, str
 argument the config does not list (settable without ``+``).
 
 Real ``train.py`` processes on real files. The full disk is a real tmpfs of a few MB, which the test mounts (root
-only: skipped where mounting is not allowed); the lock of another host or SLURM job is a real lock file with that
-holder written into it, and the SLURM job id this process sees is its environment variable.
+only: skipped where mounting is not allowed); the run lock is a real OS lock held by real processes, a killed run's
+holder file is written as such a run leaves it, and the SLURM job id this process sees is its environment variable.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from snpdiff.run_folder import (
     RunLock,
     atomic_write_json,
     checkpoint_dir,
+    holder_path,
     last_checkpoint,
-    lock_path,
     metrics_path,
 )
 from tests.helpers import REPO, run_train, small_tmpfs
@@ -84,7 +84,7 @@ def test_a_full_disk_ends_the_run_with_a_user_error_and_keeps_last_ckpt_whole_fo
     assert re.fullmatch(rf"error: no space left on device writing {run}/checkpoints/(best|last)\.ckpt", last_line)
     assert "Traceback" not in full.stderr
     assert temporary_files(run) == []
-    assert not lock_path(run).exists()
+    assert not holder_path(run).exists()
     checkpoint = torch.load(last_checkpoint(run), weights_only=False)  # whole: it loads
     assert checkpoint["epoch"] == 0  # the last epoch whose checkpoint fitted
     assert strict_json(metrics_path(run))["diverged"] is None
@@ -157,7 +157,7 @@ def test_a_second_run_into_a_busy_run_folder_is_refused_and_a_dead_runs_lock_is_
     run = tmp_path / "run"
     first = start_train(*TINY, "trainer.max_epochs=100000", f"hydra.run.dir={run}", root=tmp_path)
     try:
-        wait_for(lock_path(run), first)
+        wait_for(holder_path(run), first)
         second = run_train(*TINY, f"hydra.run.dir={run}", root=tmp_path)
         assert first.poll() is None  # the first run was running all along
     finally:
@@ -170,51 +170,95 @@ def test_a_second_run_into_a_busy_run_folder_is_refused_and_a_dead_runs_lock_is_
         .splitlines()[-1]
         .startswith(f"error: run folder {run} is in use by another training run ({holder}")
     )
-    assert f"delete {lock_path(run)}" in second.stderr
 
-    assert lock_path(run).exists()  # left by the killed run
+    assert holder_path(run).exists()  # left by the killed run
     third = run_train(*TINY, f"hydra.run.dir={run}", root=tmp_path)
     assert third.returncode == 0, third.stderr
     output = third.stdout + third.stderr
     assert f"taking over the lock of run folder {run} from {holder}" in output
-    assert f"process {first.pid} no longer runs" in output
-    assert not lock_path(run).exists()  # released at the end
+    assert "that run no longer holds it" in output
+    assert not holder_path(run).exists()  # released at the end
     assert strict_json(metrics_path(run))["epochs_completed"] == 2
 
 
-def write_lock(run: Path, holder: LockHolder) -> None:
+def write_holder(run: Path, holder: LockHolder) -> None:
+    """The holder file a killed run leaves (its OS lock went with it)."""
     run.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(lock_path(run), dataclasses.asdict(holder))
+    atomic_write_json(holder_path(run), dataclasses.asdict(holder))
 
 
-def test_a_requeued_slurm_job_takes_over_its_own_lock(tmp_path, monkeypatch, caplog):
+def test_a_requeued_slurm_jobs_holder_file_is_taken_over(tmp_path, monkeypatch, caplog):
     run = tmp_path / "run"
-    # the job before the requeue: a process that still runs (this one's parent), on another node, same job id
+    # the job before the requeue, on another node, same job id: SLURM ended it, so its lock went with it
     before = LockHolder(os.getppid(), "node-before-requeue", "2025-01-01T00:00:00+00:00", "4242")
-    write_lock(run, before)
+    write_holder(run, before)
     monkeypatch.setenv("SLURM_JOB_ID", "4242")
     with caplog.at_level(logging.WARNING), RunLock(run) as lock:
-        assert json.loads(lock_path(run).read_text())["pid"] == os.getpid()
+        assert json.loads(holder_path(run).read_text())["pid"] == os.getpid()
         assert lock.holder.slurm_job_id == "4242"
-    assert f"from {before.describe()}: the same SLURM job 4242, requeued" in caplog.text
-    assert not lock_path(run).exists()
+    assert f"from {before.describe()}: that run no longer holds it" in caplog.text
+    assert not holder_path(run).exists()
 
 
-@pytest.mark.parametrize("slurm_job_id", [None, "4243"])
-def test_a_live_process_or_another_hosts_lock_is_trusted(tmp_path, monkeypatch, slurm_job_id):
+HOLD_LOCK = """
+import sys, time
+from snpdiff.errors import RunFolderError
+from snpdiff.run_folder import RunLock
+lock = RunLock(sys.argv[1])
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # every contender starts at the same moment
+try:
+    lock.acquire()
+except RunFolderError as error:
+    print("refused:", error, flush=True)
+else:
+    print("won", flush=True)
+    time.sleep(float(sys.argv[3]))
+    lock.release()
+"""
+
+
+def contend(run: Path, count: int, hold_s: float) -> list[subprocess.Popen]:
+    """``count`` processes that each try to take ``run``'s lock at the same moment; the one that gets it holds it
+    for ``hold_s`` seconds."""
+    start = time.time() + 3  # after every interpreter has started
+    return [
+        subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(run), str(start), str(hold_s)], cwd=REPO,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(count)
+    ]  # fmt: skip
+
+
+def test_processes_racing_to_take_over_a_stale_lock_exactly_one_wins(tmp_path):
+    """Before: each contender read the stale holder, judged it dead, and replaced the lock file: both won."""
     run = tmp_path / "run"
-    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
-    if slurm_job_id:
-        monkeypatch.setenv("SLURM_JOB_ID", slurm_job_id)
-    for holder in (
-        LockHolder(os.getppid(), socket.gethostname(), "2025-01-01T00:00:00+00:00", "4242"),
-        LockHolder(2**22 + 1, "another-node", "2025-01-01T00:00:00+00:00"),
-    ):  # no such pid here
-        write_lock(run, holder)
-        with pytest.raises(RunFolderError, match=re.escape(f"({holder.describe()}); wait for it")):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = LockHolder(int(dead.stdout), socket.gethostname(), "2025-01-01T00:00:00+00:00")
+    for _ in range(3):  # a race is won by timing: several rounds
+        write_holder(run, stale)
+        outputs = [process.communicate(timeout=60)[0] for process in contend(run, 4, 3)]
+        winners = [output for output in outputs if output.startswith("won")]
+        assert len(winners) == 1, outputs
+        refused = [output for output in outputs if output.startswith("refused:")]
+        assert len(refused) == 3, outputs
+        assert all(f"run folder {run} is in use by another training run (pid " in output for output in refused)
+        assert not holder_path(run).exists()  # the winner released it
+
+
+def test_a_live_holder_is_trusted_and_its_holder_file_left_as_it_was(tmp_path):
+    run = tmp_path / "run"
+    holder = contend(run, 1, 30)[0]
+    try:
+        wait_for(holder_path(run), holder)
+        recorded = holder_path(run).read_text()
+        with pytest.raises(RunFolderError, match=re.escape(f"(pid {holder.pid} on host {socket.gethostname()}, ")):
             RunLock(run).acquire()
-        assert json.loads(lock_path(run).read_text())["pid"] == holder.pid  # left as it was
+        assert holder_path(run).read_text() == recorded
         assert not [path for path in run.iterdir() if path.name.endswith(".tmp")]
+    finally:
+        holder.kill()
+        holder.wait()
+    with RunLock(run):  # the kernel let the killed holder's lock go
+        assert json.loads(holder_path(run).read_text())["pid"] == os.getpid()
 
 
 @pytest.mark.slow
@@ -233,7 +277,7 @@ def test_a_diverging_run_exits_3_naming_step_loss_and_lr_and_writes_no_checkpoin
     metrics = strict_json(metrics_path(run))
     assert metrics["diverged"] == {"step": int(found[1]), "epoch": 0, "loss": found[2], "lr": 10000.0}
     assert not any(checkpoint_dir(run).glob("*.ckpt"))  # none with non-finite weights
-    assert not lock_path(run).exists()
+    assert not holder_path(run).exists()
     assert f"training stopped: non-finite loss at step {found[1]} (epoch 0)" in result.stdout + result.stderr
 
 

@@ -19,3 +19,9 @@ class SweepError(SnpdiffError, ValueError):
 
 class RunFolderError(SnpdiffError):
     """The run folder cannot be written (no space left) or another training run holds it (``RunLock``)."""
+
+
+class StorageFault(SweepError):
+    """A sweep's storage refused a read or a write (a full disk, a lost database server): the agent ends its trial as
+    failed where the storage still takes that, and stops with this one-line message. A ``SweepError``, so the sweep
+    commands end with the same ``error: ...`` line as for any other unusable sweep."""

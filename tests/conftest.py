@@ -1,4 +1,5 @@
-"""Suite-wide settings: one torch thread (2-core machines run several things at once), no W&B network."""
+"""Suite-wide settings: one torch thread in the test processes, each worker's share of the cores for the processes
+they start (train.py, sweep agents, generate.py), no W&B network."""
 
 import os
 
@@ -8,6 +9,10 @@ import torch
 from snpdiff.config import compose_config
 
 torch.set_num_threads(1)
+# torch starts as many threads as the machine has cores in every process: two workers' trainings side by side would
+# spin four threads on two cores (measured: 65 + 65 steps in 90 s against 263 + 253 with one thread each)
+WORKER_THREADS = max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+os.environ.setdefault("OMP_NUM_THREADS", str(WORKER_THREADS))
 os.environ.setdefault("WANDB_SILENT", "true")
 FAST = ["debug=fast", "logger=none", "callbacks.progress_bar=null"]
 
@@ -24,8 +29,9 @@ def _isolated_env(monkeypatch, tmp_path_factory):
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """xdist groups (pyproject: `-n auto --dist loadgroup`): one per test module, so a module-scoped fixture is built
-    on one worker only, and one for all of tests/cluster, so the local SLURM cluster (a session fixture) starts
-    once per machine, not once per worker.
+    on one worker only, and one (``machine``) for all of tests/cluster and every module marked ``machine_wide``, so
+    the local SLURM cluster (a session fixture) starts once per machine, not once per worker, and tests that hold the
+    machine's own resources (apt and dpkg locks, which the cluster's install also takes) never run beside each other.
 
     Workers take whole groups in collection order, so the groups are reordered longest first (the cluster group,
     then by their number of slow tests; ties and the tests inside a group keep their order): a long module started
@@ -33,10 +39,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     groups = {}
     for item in items:
         module = item.path.relative_to(item.config.rootpath)
-        group = "slurm" if module.parts[:2] == ("tests", "cluster") else str(module)
+        machine = module.parts[:2] == ("tests", "cluster") or item.get_closest_marker("machine_wide") is not None
+        group = "machine" if machine else str(module)
         item.add_marker(pytest.mark.xdist_group(group))
         groups.setdefault(group, []).append(item)
-    weight = {group: (group != "slurm", -sum(item.get_closest_marker("slow") is not None for item in members))
+    weight = {group: (group != "machine", -sum(item.get_closest_marker("slow") is not None for item in members))
               for group, members in groups.items()}
     items[:] = [item for group in sorted(groups, key=weight.__getitem__) for item in groups[group]]
 

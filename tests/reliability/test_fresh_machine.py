@@ -24,10 +24,13 @@ FRONTEND = Path("/var/lib/dpkg/lock-frontend")
 POLICY = Path("/usr/sbin/policy-rc.d")
 LISTS = Path("/var/lib/apt/lists/lock")  # apt-get update's lock, which apt's own DPkg::Lock::Timeout ignores
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("apt-get") is None or not FRONTEND.parent.is_dir(),
-    reason="needs root and apt-get with /var/lib/dpkg (a Debian-like machine)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        os.geteuid() != 0 or shutil.which("apt-get") is None or not FRONTEND.parent.is_dir(),
+        reason="needs root and apt-get with /var/lib/dpkg (a Debian-like machine)",
+    ),
+    pytest.mark.machine_wide,  # the machine's real apt locks: never beside the cluster's install or another holder
+]
 
 HOLD = """
 import fcntl, os, sys, time

@@ -132,6 +132,15 @@ class GenotypeSet:
         if self.populations is not None and len(self.populations) != n_rows:
             raise ValueError(f"{len(self.populations)} population labels for {n_rows} genotype rows")
 
+    @classmethod
+    def from_codes(
+        cls, codes: np.ndarray, populations: Sequence | np.ndarray | None = None, haplotype: bool = False
+    ) -> GenotypeSet:
+        """A set of bare codes ``[rows, snps]`` (int8) that came without metadata: placeholder SNPs
+        (``SnpInfo.placeholder``), row ids ``row<i>``, and the rows' population labels when given."""
+        ids = [f"row{row}" for row in range(codes.shape[0])]
+        return cls(codes, SnpInfo.placeholder(codes.shape[1]), ids, populations, haplotype, source="codes")
+
     @property
     def ploidy(self) -> int:
         """Alleles per row: 1 for haplotype rows, 2 for individuals' dosages."""

@@ -1,9 +1,9 @@
 """Evaluate genotype files: resolve paths (files or run folders), read them, compute metrics, plot, report.
 
-This is the work behind ``evaluate.py``. A PATH is anything ``snpdiff.data.read_genotypes`` reads (a PLINK prefix
-or ``.bed``, ``.vcf``/``.vcf.gz``/``.bcf``, ``.parquet``, ``.npy``), or a folder (a training or generation run)
-holding ``<role>.<ext>`` for the role asked: ``synthetic.bed`` (+ ``.bim``/``.fam``), ``synthetic.vcf.gz``,
-``real.npy``, ``holdout.parquet``, ...
+This is the work behind ``evaluate.py``: ``evaluate_files(EvaluationSettings)``. A PATH is anything
+``snpdiff.data.read_genotypes`` reads (a PLINK prefix or ``.bed``, ``.vcf``/``.vcf.gz``/``.bcf``, ``.parquet``,
+``.npy``), or a folder (a training or generation run) holding ``<role>.<ext>`` for the role asked:
+``synthetic.bed`` (+ ``.bim``/``.fam``), ``synthetic.vcf.gz``, ``real.npy``, ``holdout.parquet``, ...
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from snpdiff.metrics.genotype import evaluate_genotypes
 from snpdiff.metrics.names import headline
 from snpdiff.metrics.plots import make_plots
 from snpdiff.metrics.report import write_report
+from snpdiff.metrics.settings import EvaluationSettings
 
 log = logging.getLogger(__name__)
 
@@ -104,74 +105,47 @@ class EvaluationResult:
     plots: dict[str, Path]
 
 
-def evaluate_files(
-    real: str | os.PathLike,
-    synthetic: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    holdout: str | os.PathLike | None = None,
-    haplotype: bool = False,
-    selection: dict | None = None,
-    ld_window: int = 50,
-    n_pcs: int = 2,
-    max_snps_ld: int | None = None,
-    seed: int = 0,
-    plots: bool = True,
-    synthetic_populations: str | None = None,
-    holdout_populations: str | None = None,
-) -> EvaluationResult:
-    """Read T, S (and H), compute ``evaluate_genotypes``, write ``metrics.json``, ``report.md`` and ``plots/*.png``.
+def read_inputs(settings: EvaluationSettings) -> dict[str, GenotypeSet]:
+    """``{"real", "synthetic"[, "holdout"]}`` read and checked, synthetic and holdout cut to real's SNPs.
 
-    ``selection``: ``read_genotypes`` keywords for the real set (e.g. ``min_maf``, ``snp_offset`` and ``seq_length``
-    to cut the training window out of a larger cohort; ``population_file``). The synthetic and held-out sets are
-    read whole (with the selection's ``impute``) and matched to real's SNPs by ``align_to_real``;
+    ``settings.select``: ``read_genotypes`` keywords for the real set (e.g. ``min_maf``, ``snp_offset`` and
+    ``seq_length`` to cut the training window out of a larger cohort; ``population_file``). The synthetic and
+    held-out sets are read whole (with the selection's ``impute``) and matched to real's SNPs by ``align_to_real``;
     ``synthetic_populations``/``holdout_populations`` (a TSV of id and population, or ``fam``) label their rows (an
-    npy sidecar's labels are read without it), which adds the utility metric ``recovery_rate``.
-    Every input is read and checked before any metric is computed.
+    npy sidecar's labels are read without it).
     """
-    selection = dict(selection or {})
+    selection = dict(settings.select)
     whole = {"impute": selection["impute"]} if "impute" in selection else {}
-    sets = {"real": read_for_evaluation(real, "real", haplotype, selection)}
-    labelled = {"synthetic": synthetic_populations, "holdout": holdout_populations}
-    for role, path in (("synthetic", synthetic), ("holdout", holdout)):
+    sets = {"real": read_for_evaluation(settings.real, "real", settings.haplotype, selection)}
+    labelled = {"synthetic": settings.synthetic_populations, "holdout": settings.holdout_populations}
+    for role, path in (("synthetic", settings.synthetic), ("holdout", settings.holdout)):
         if path is None:
             continue
         options = {**whole, **({"population_file": labelled[role]} if labelled[role] else {})}
-        sets[role] = align_to_real(read_for_evaluation(path, role, haplotype, options), sets["real"], role)
-    ploidy = 1 if haplotype else 2
-    codes = {role: genotypes.codes for role, genotypes in sets.items()}
-    populations = sets["real"].populations
-    metrics = evaluate_genotypes(
-        codes["real"],
-        codes["synthetic"],
-        codes.get("holdout"),
-        populations=populations,
-        ld_window=ld_window,
-        n_pcs=n_pcs,
-        max_snps_ld=max_snps_ld,
-        seed=seed,
-        ploidy=ploidy,
-        synthetic_populations=sets["synthetic"].populations,
-        holdout_populations=sets["holdout"].populations if "holdout" in sets else None,
-    )
+        read = read_for_evaluation(path, role, settings.haplotype, options)
+        sets[role] = align_to_real(read, sets["real"], role)
+    return sets
+
+
+def evaluate_files(settings: EvaluationSettings) -> EvaluationResult:
+    """Read T, S (and H) (``read_inputs``), compute ``evaluate_genotypes``, write ``metrics.json``, ``report.md``
+    and ``plots/*.png`` into ``settings.out``, and log where. Labels on S and H add the utility metric
+    ``recovery_rate``. Every input is read and checked before any metric is computed."""
+    sets = read_inputs(settings)
+    real, synthetic, holdout = sets["real"], sets["synthetic"], sets.get("holdout")
+    metrics = evaluate_genotypes(real, synthetic, holdout, settings)
     log.info("synthetic vs real: %s", headline(metrics))  # metrics.json and report.md have them all
-    out = Path(out_dir)
-    plot_paths = {}
-    if plots:
-        plot_paths = make_plots(
-            codes["real"],
-            codes["synthetic"],
-            codes.get("holdout"),
-            out / PLOTS_DIR,
-            populations=populations,
-            ld_window=ld_window,
-            max_snps_ld=max_snps_ld,
-            seed=seed,
-            ploidy=ploidy,
-        )
-    kind = "haplotypes" if ploidy == 1 else "individuals"
+    out = Path(settings.out)
+    plot_paths = make_plots(real, synthetic, holdout, out / PLOTS_DIR, settings) if settings.plots else {}
+    kind = "haplotypes" if real.haplotype else "individuals"
     inputs = {
         role: f"`{genotypes.source}`: {genotypes.n_rows} {kind} x {genotypes.n_snps} SNPs"
         for role, genotypes in sets.items()
     }
     written = write_report(metrics, plot_paths, out, inputs=inputs)
+    # on the console and in <out>/evaluate.log
+    log.info("metrics: %s", written["json"])
+    log.info("report: %s", written["report"])
+    if plot_paths:
+        log.info("plots: %s (%d PNG files)", next(iter(plot_paths.values())).parent, len(plot_paths))
     return EvaluationResult(metrics, written["json"], written["report"], plot_paths)

@@ -8,7 +8,9 @@ Pearson correlation, taken as 0 when either side is constant (so every metric st
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.stats import wasserstein_distance
@@ -16,8 +18,10 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 from threadpoolctl import threadpool_limits
 
+from snpdiff.data.types import GenotypeSet
 from snpdiff.errors import ConfigError, DataError
 from snpdiff.metrics import privacy
+from snpdiff.metrics.settings import MetricSettings
 from snpdiff.metrics.utility import recovery_rate
 
 # population labels of S are predicted from this many of T's PCs (or fewer when T is small)
@@ -50,16 +54,15 @@ def check_codes(codes: np.ndarray, ploidy: int = 2, name: str = "genotypes") -> 
     return array.astype(np.int8, copy=False)
 
 
-def check_sets(
-    real: np.ndarray, synthetic: np.ndarray, holdout: np.ndarray | None = None, ploidy: int = 2
-) -> dict[str, np.ndarray]:
-    """``{"real", "synthetic"[, "holdout"]}`` as int8 code matrices after ``check_codes``; raise DataError when the
-    sets differ in SNP count or no SNP varies in real."""
-    sets = {"real": check_codes(real, ploidy, "real"), "synthetic": check_codes(synthetic, ploidy, "synthetic")}
-    if holdout is not None:
-        sets["holdout"] = check_codes(holdout, ploidy, "holdout")
+def check_sets(real: GenotypeSet, synthetic: GenotypeSet, holdout: GenotypeSet | None = None) -> dict[str, np.ndarray]:
+    """The codes ``{"real", "synthetic"[, "holdout"]}`` as int8 matrices after ``check_codes`` at real's ploidy; raise
+    DataError when the sets differ in ploidy or SNP count, or no SNP varies in real."""
+    given = {"real": real, "synthetic": synthetic, "holdout": holdout}
+    sets = {name: check_codes(each.codes, real.ploidy, name) for name, each in given.items() if each is not None}
     snps = sets["real"].shape[1]
     for name, codes in sets.items():
+        if given[name].ploidy != real.ploidy:
+            raise DataError(f"{name} has ploidy {given[name].ploidy} but real has {real.ploidy}; give sets of one kind")
         if codes.shape[1] != snps:
             raise DataError(
                 f"{name} has {codes.shape[1]} SNPs but real has {snps}; the sets must share their SNP columns"
@@ -396,82 +399,95 @@ def _check_populations(populations: Sequence, individuals: int) -> np.ndarray:
     return labels
 
 
-def evaluate_genotypes(
+def accepts_code_arrays(function: Callable) -> Callable:
+    """Transitional, for callers that still pass bare code arrays with the old keywords (``training/quality.py``,
+    ``benchmarks/``): ``function(real, synthetic, holdout=None, [out_dir,] populations=None, ploidy=2,
+    synthetic_populations=None, holdout_populations=None, <MetricSettings fields>)`` becomes a call with
+    ``GenotypeSet.from_codes`` sets and ``MetricSettings``. Remove once every caller passes sets."""
+
+    @functools.wraps(function)
+    def call(real: GenotypeSet | np.ndarray, *args: Any, **keywords: Any) -> Any:
+        if isinstance(real, GenotypeSet):
+            return function(real, *args, **keywords)
+        return function(*_sets_from_arrays(real, *args, **keywords))
+
+    return call
+
+
+def _sets_from_arrays(
     real: np.ndarray,
     synthetic: np.ndarray,
     holdout: np.ndarray | None = None,
+    out_dir: Any = None,
     populations: Sequence | None = None,
-    ld_window: int = 50,
-    n_pcs: int = 2,
-    max_snps_ld: int | None = None,
-    seed: int = 0,
     ploidy: int = 2,
     synthetic_populations: Sequence | None = None,
     holdout_populations: Sequence | None = None,
+    **settings: Any,
+) -> list:
+    """The arguments of ``accepts_code_arrays``'s new-style call: sets, ``out_dir`` when given, settings."""
+    haplotype = ploidy == 1
+    given = ((real, populations), (synthetic, synthetic_populations), (holdout, holdout_populations))
+    sets = [None if codes is None else GenotypeSet.from_codes(codes, labels, haplotype) for codes, labels in given]
+    return [*sets, *([] if out_dir is None else [out_dir]), MetricSettings(**settings)]
+
+
+@accepts_code_arrays
+def evaluate_genotypes(
+    real: GenotypeSet,
+    synthetic: GenotypeSet,
+    holdout: GenotypeSet | None = None,
+    settings: MetricSettings = MetricSettings(),
 ) -> dict[str, float]:
     """Every fidelity, privacy and utility metric of synthetic S against real T (and held-out real H when given).
 
-    Args:
-        real: T, int codes [individuals_t, snps] (the model's training set).
-        synthetic: S, int codes [individuals_s, snps], same SNP columns as T.
-        holdout: H, int codes [individuals_h, snps], real individuals the model never saw; adds
-            ``aats_holdout``, ``privacy_loss`` and ``nn_distance_ratio``.
-        populations: one label per row of T; adds ``pop_tv``.
-        ld_window: LD pairs are SNPs less than this many columns apart (streamed: ``ld_comparison``).
-        n_pcs: leading PCs of T compared by ``pca_w1``.
-        max_snps_ld: LD metrics use a contiguous window of at most this many SNPs (seeded start); None = all. LD
-            memory does not depend on it; it only saves time.
-        seed: seeds the randomized PCA and the LD window.
-        ploidy: 2 for dosages 0/1/2, 1 for haplotypes 0/1.
-        synthetic_populations, holdout_populations: one label per row of S and of H (a population-conditioned
-            model's output); with ``populations`` and H, add ``recovery_rate``, ``tstr_accuracy``,
-            ``trtr_accuracy`` (``snpdiff.metrics.utility``).
+    ``real`` is T, codes ``[individuals_t, snps]`` (the model's training set); ``synthetic`` is S ``[individuals_s,
+    snps]``, same SNP columns and ploidy; ``holdout`` is H ``[individuals_h, snps]``, real individuals the model never
+    saw, which adds ``aats_holdout``, ``privacy_loss`` and ``nn_distance_ratio``. Ploidy comes from the sets (codes
+    0/1/2 for individuals, 0/1 for haplotypes). T's population labels add ``pop_tv``; with labels on S and H too
+    (a population-conditioned model's output) they add ``recovery_rate``, ``tstr_accuracy`` and ``trtr_accuracy``
+    (``snpdiff.metrics.utility``). ``settings``: window, PCs, LD window and seed (``MetricSettings``).
 
-    Returns:
-        ``{metric name: value}``; names, meanings and goals are in ``snpdiff.metrics.goals.METRICS``.
-        Adversarial accuracies are most readable when S and T (and H) have the same number of individuals.
-
+    Returns ``{metric name: value}``; names, meanings and goals are in ``snpdiff.metrics.goals.METRICS``.
+    Adversarial accuracies are most readable when S and T (and H) have the same number of individuals.
     Memory beyond the int8 inputs: one float32 copy of T for the PCA fit, blocks of SNPs for LD and projections,
     and blocks of individuals for the distances (``snpdiff.metrics.distances``); nothing is [snps, snps].
     """
-    sets = check_sets(real, synthetic, holdout, ploidy)
-    real, synthetic, holdout = sets["real"], sets["synthetic"], sets.get("holdout")
-    labels = None if populations is None else _check_populations(populations, real.shape[0])
-    _check_ld_window(ld_window)
-    _check_n_pcs(n_pcs, real)
-    if max_snps_ld is not None and max_snps_ld < 2:
-        raise ConfigError(f"max_snps_ld={max_snps_ld!r} must be >= 2 or null (all SNPs)")
-
+    codes = check_sets(real, synthetic, holdout)
+    train, fake, held = codes["real"], codes["synthetic"], codes.get("holdout")
+    _check_settings(settings, train)
+    ploidy, seed, labels = real.ploidy, settings.seed, real.populations
     metrics = {
-        "af_r2": af_r2(real, synthetic, ploidy),
-        "af_mae": af_mae(real, synthetic, ploidy),
-        "monomorphic_in_s_not_t": float(monomorphic_in_s_not_t(real, synthetic)),
-        "geno_freq_r": geno_freq_r(real, synthetic, ploidy),
-        "het_diff": het_diff(real, synthetic, ploidy),
-        **het_spread(real, synthetic, ploidy),
-        "fst_hudson": fst_hudson(real, synthetic, ploidy),
+        "af_r2": af_r2(train, fake, ploidy),
+        "af_mae": af_mae(train, fake, ploidy),
+        "monomorphic_in_s_not_t": float(monomorphic_in_s_not_t(train, fake)),
+        "geno_freq_r": geno_freq_r(train, fake, ploidy),
+        "het_diff": het_diff(train, fake, ploidy),
+        **het_spread(train, fake, ploidy),
+        "fst_hudson": fst_hudson(train, fake, ploidy),
     }
+    ld_columns = ld_snp_window(train.shape[1], settings.max_snps_ld, seed)
+    metrics.update(ld_comparison(train[:, ld_columns], fake[:, ld_columns], settings.ld_window))
 
-    ld_columns = ld_snp_window(real.shape[1], max_snps_ld, seed)
-    metrics.update(ld_comparison(real[:, ld_columns], synthetic[:, ld_columns], ld_window))
-
-    n_fit = n_pcs if labels is None else max(n_pcs, _population_pcs(real))
-    pca = fit_pca(real, n_fit, seed)
-    scores_real, scores_synthetic = pca_scores(pca, real), pca_scores(pca, synthetic)
+    n_pcs = settings.n_pcs
+    pca = fit_pca(train, n_pcs if labels is None else max(n_pcs, _population_pcs(train)), seed)
+    scores_real, scores_synthetic = pca_scores(pca, train), pca_scores(pca, fake)
     metrics["pca_w1"] = _pca_w1_scores(scores_real[:, :n_pcs], scores_synthetic[:, :n_pcs])
     if labels is not None:
         metrics["pop_tv"] = _population_tv(scores_real, scores_synthetic, labels)
 
-    metrics.update(privacy.privacy_metrics(real, synthetic, holdout, ploidy))
-    labelled = synthetic_populations is not None and holdout_populations is not None
-    if labels is not None and holdout is not None and labelled:
-        metrics.update(
-            recovery_rate(
-                real, labels, synthetic, _check_populations(synthetic_populations, synthetic.shape[0]),
-                holdout, _check_populations(holdout_populations, holdout.shape[0]), seed=seed,
-            )
-        )  # fmt: skip
+    metrics.update(privacy.privacy_metrics(train, fake, held, ploidy))
+    if all(each is not None and each.populations is not None for each in (real, synthetic, holdout)):
+        metrics.update(recovery_rate(train, labels, fake, synthetic.populations, held, holdout.populations, seed=seed))
     return metrics
+
+
+def _check_settings(settings: MetricSettings, real: np.ndarray) -> None:
+    """Raise ConfigError for a setting the metrics cannot use on T ``[individuals, snps]``."""
+    _check_ld_window(settings.ld_window)
+    _check_n_pcs(settings.n_pcs, real)
+    if settings.max_snps_ld is not None and settings.max_snps_ld < 2:
+        raise ConfigError(f"max_snps_ld={settings.max_snps_ld!r} must be >= 2 or null (all SNPs)")
 
 
 def ld_snp_window(snps: int, max_snps_ld: int | None, seed: int = 0) -> slice:

@@ -1,21 +1,22 @@
 """Diagnostic PNG plots of synthetic (S) against real (T) and held-out real (H) genotypes.
 
 Figures are built with ``matplotlib.figure.Figure`` (Agg canvas, no pyplot state), so plotting never needs a display
-and never touches the caller's matplotlib backend. Inputs are int code matrices [individuals, snps] as in
-``snpdiff.metrics.genotype``.
+and never touches the caller's matplotlib backend. ``make_plots`` takes genotype sets as ``evaluate_genotypes``
+does; the plot functions take their checked int8 codes ``{"real", "synthetic"[, "holdout"]: [individuals, snps]}``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from snpdiff.data.types import GenotypeSet
 from snpdiff.metrics.distances import cross_nearest, l1_block, self_nearest
 from snpdiff.metrics.genotype import (
+    accepts_code_arrays,
     af_r2,
     allele_frequencies,
     check_sets,
@@ -24,6 +25,7 @@ from snpdiff.metrics.genotype import (
     ld_snp_window,
     pca_scores,
 )
+from snpdiff.metrics.settings import MetricSettings
 
 SET_STYLE = {
     "real": {"label": "real (T)", "color": "tab:blue"},
@@ -220,33 +222,29 @@ def plot_distances(sets: dict[str, np.ndarray], path: Path, ploidy: int, seed: i
     return _save(figure, path)
 
 
+@accepts_code_arrays
 def make_plots(
-    real: np.ndarray,
-    synthetic: np.ndarray,
-    holdout: np.ndarray | None,
+    real: GenotypeSet,
+    synthetic: GenotypeSet,
+    holdout: GenotypeSet | None,
     out_dir: str | os.PathLike,
-    populations: Sequence | None = None,
-    ld_window: int = 50,
-    max_snps_ld: int | None = None,
-    seed: int = 0,
-    ploidy: int = 2,
+    settings: MetricSettings = MetricSettings(),
 ) -> dict[str, Path]:
     """Write every plot as PNG into ``out_dir`` (created if needed); return ``{plot name: png path}``.
 
-    ``real``, ``synthetic``, ``holdout``: int codes [individuals, snps] (holdout may be None); ``populations``:
-    one label per row of ``real``. The LD plots use the same SNP window as ``evaluate_genotypes`` for the same
-    ``max_snps_ld`` and ``seed``; the heatmap shows its first ``HEATMAP_SNPS`` SNPs.
+    ``real``, ``synthetic``, ``holdout``: codes [individuals, snps] of one ploidy (holdout may be None); real's
+    population labels colour the PCA. The LD plots use the same SNP window as ``evaluate_genotypes`` for the same
+    ``settings`` (``max_snps_ld``, ``seed``); the heatmap shows its first ``HEATMAP_SNPS`` SNPs.
     """
-    sets = check_sets(real, synthetic, holdout, ploidy)
-    labels = None if populations is None else np.asarray(populations).astype(str)
+    sets = check_sets(real, synthetic, holdout)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ld_columns = ld_snp_window(sets["real"].shape[1], max_snps_ld, seed)
+    ld_columns = ld_snp_window(sets["real"].shape[1], settings.max_snps_ld, settings.seed)
     heatmap_columns = slice(ld_columns.start, min(ld_columns.stop, ld_columns.start + HEATMAP_SNPS))
     return {
-        "af_scatter": plot_af_scatter(sets, out / "af_scatter.png", ploidy),
+        "af_scatter": plot_af_scatter(sets, out / "af_scatter.png", real.ploidy),
         "ld_heatmap": plot_ld_heatmap(sets, out / "ld_heatmap.png", heatmap_columns),
-        "ld_decay": plot_ld_decay(sets, out / "ld_decay.png", ld_window, ld_columns),
-        "pca": plot_pca(sets, out / "pca.png", labels, seed),
-        "distances": plot_distances(sets, out / "distances.png", ploidy, seed),
+        "ld_decay": plot_ld_decay(sets, out / "ld_decay.png", settings.ld_window, ld_columns),
+        "pca": plot_pca(sets, out / "pca.png", real.populations, settings.seed),
+        "distances": plot_distances(sets, out / "distances.png", real.ploidy, settings.seed),
     }

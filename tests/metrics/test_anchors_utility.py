@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from snpdiff.data import GenotypeSet
 from snpdiff.metrics import evaluate_genotypes
 from snpdiff.metrics.anchors import DEFAULT_SEGMENT_SNPS, haplotype_mosaic, independent_snps, switch_probabilities
 from snpdiff.metrics.distances import cross_nearest
@@ -28,7 +29,7 @@ def test_independent_snps_keep_frequencies_and_lose_ld(split):
     fake, fake_labels = independent_snps(train, N, labels, seed=1)
     assert fake.dtype == np.int8 and fake.shape == train.shape
     assert set(np.unique(fake_labels)) == set(np.unique(labels))
-    metrics = evaluate_genotypes(train, fake, holdout=holdout, seed=0)
+    metrics = evaluate_genotypes(*map(GenotypeSet.from_codes, (train, fake, holdout)))
     assert metrics["af_r2"] > 0.95  # per-population frequencies: the marginal frequencies come back
     assert metrics["ld_corr"] < 0.6  # no LD beyond what population structure makes
     assert metrics["het_sd_ratio"] < 0.8  # every person near the mean heterozygosity
@@ -37,7 +38,7 @@ def test_independent_snps_keep_frequencies_and_lose_ld(split):
 def test_mosaic_copies_structure_and_leaks(split, real_split):
     train, labels, holdout, _ = split
     mosaic, _ = haplotype_mosaic(train, N, labels, positions=real_split.positions, seed=1)
-    metrics = evaluate_genotypes(train, mosaic, holdout=holdout, seed=0)
+    metrics = evaluate_genotypes(*map(GenotypeSet.from_codes, (train, mosaic, holdout)))
     assert metrics["ld_corr"] > 0.9
     # copied segments put synthetic people nearer to their donors than to unseen real people
     assert metrics["nn_st_median"] < metrics["nn_ht_median"]

@@ -8,6 +8,7 @@ bootstrap copies of T are caught by exact copies and a low aats; uniform noise f
 import numpy as np
 import pytest
 
+from snpdiff.data import GenotypeSet
 from snpdiff.metrics import evaluate_genotypes
 
 
@@ -17,7 +18,10 @@ def rng():
 
 
 def test_held_out_real_passes(real_split):
-    metrics = evaluate_genotypes(real_split.train, real_split.holdout, populations=real_split.train_populations)
+    metrics = evaluate_genotypes(
+        GenotypeSet.from_codes(real_split.train, real_split.train_populations),
+        GenotypeSet.from_codes(real_split.holdout),
+    )
     assert metrics["af_r2"] > 0.99
     assert metrics["geno_freq_r"] > 0.99
     assert metrics["ld_corr"] > 0.9
@@ -39,7 +43,7 @@ def test_independent_snp_fake_keeps_frequencies_but_not_ld(real_split, rng):
     cumulative = np.cumsum([(train == code).mean(axis=0) for code in range(3)], axis=0)
     draws = rng.random(train.shape)
     fake = (draws > cumulative[0]).astype(np.int8) + (draws > cumulative[1])
-    metrics = evaluate_genotypes(train, fake, holdout=real_split.holdout)
+    metrics = evaluate_genotypes(*map(GenotypeSet.from_codes, (train, fake, real_split.holdout)))
     assert metrics["af_r2"] > 0.99
     assert abs(metrics["ld_corr"]) < 0.1
     assert metrics["aa_t"] > 0.9
@@ -53,7 +57,7 @@ def test_independent_snp_fake_keeps_frequencies_but_not_ld(real_split, rng):
 def test_bootstrap_copies_are_caught(real_split, rng):
     train = real_split.train
     copies = train[rng.integers(0, len(train), len(train))]
-    metrics = evaluate_genotypes(train, copies, holdout=real_split.holdout)
+    metrics = evaluate_genotypes(*map(GenotypeSet.from_codes, (train, copies, real_split.holdout)))
     assert metrics["exact_copy_rate"] == 1.0
     assert metrics["aats"] < 0.2
     assert metrics["aa_s"] == 0.0
@@ -65,7 +69,11 @@ def test_bootstrap_copies_are_caught(real_split, rng):
 def test_uniform_noise_fails_everything(real_split, rng):
     train = real_split.train
     noise = rng.integers(0, 3, train.shape).astype(np.int8)
-    metrics = evaluate_genotypes(train, noise, holdout=real_split.holdout, populations=real_split.train_populations)
+    metrics = evaluate_genotypes(
+        GenotypeSet.from_codes(train, real_split.train_populations),
+        GenotypeSet.from_codes(noise),
+        GenotypeSet.from_codes(real_split.holdout),
+    )
     assert metrics["af_r2"] < 0.1
     assert metrics["af_mae"] > 0.2
     assert metrics["geno_freq_r"] < 0.3

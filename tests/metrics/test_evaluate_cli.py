@@ -11,7 +11,8 @@ import pytest
 from snpdiff.data import GenotypeSet, SnpInfo, read_genotypes, write_npy, write_plink, write_vcf
 from snpdiff.errors import DataError
 from snpdiff.metrics import evaluate_genotypes
-from snpdiff.metrics.files import evaluate_files, resolve_genotype_path
+from snpdiff.metrics.evaluation import evaluate_files, resolve_genotype_path
+from snpdiff.metrics.settings import EvaluationSettings, MetricSettings
 
 REPO = Path(__file__).resolve().parents[2]
 SNPS = 300
@@ -71,7 +72,8 @@ def test_evaluate_writes_metrics_report_and_plots(files):
     metrics = json.loads((out / "metrics.json").read_text())
     train, synthetic, holdout = files["codes"]
     populations = read_genotypes(paths["real"], population_file="fam").populations
-    expected = evaluate_genotypes(train, synthetic, holdout[:, :SNPS], populations=populations, ld_window=20)
+    sets = GenotypeSet.from_codes(train, populations), GenotypeSet.from_codes(synthetic)
+    expected = evaluate_genotypes(*sets, GenotypeSet.from_codes(holdout[:, :SNPS]), MetricSettings(ld_window=20))
     # the files carried the matrices and T's population labels; H was cut to T's 300 SNPs
     assert metrics == pytest.approx(expected)
     assert "pop_tv" in metrics and "privacy_loss" in metrics
@@ -117,5 +119,5 @@ def test_run_folder_resolution(tmp_path):
 def test_missing_input_is_named_before_any_output(files, tmp_path):
     missing = tmp_path / "nowhere.bed"
     with pytest.raises(DataError, match="nowhere"):
-        evaluate_files(real=files["paths"]["real"], synthetic=missing, out_dir=tmp_path / "out")
+        evaluate_files(EvaluationSettings(real=files["paths"]["real"], synthetic=missing, out=tmp_path / "out"))
     assert not (tmp_path / "out").exists()

@@ -3,11 +3,13 @@
 import numpy as np
 import pytest
 
+from snpdiff.data import GenotypeSet
 from snpdiff.errors import ConfigError, DataError
 from snpdiff.metrics import genotype
 from snpdiff.metrics.genotype import (
     af_mae,
     af_r2,
+    check_codes,
     evaluate_genotypes,
     fst_hudson,
     geno_freq_r,
@@ -22,6 +24,7 @@ from snpdiff.metrics.genotype import (
     pop_tv,
 )
 from snpdiff.metrics.goals import LABELLED_METRICS, METRICS
+from snpdiff.metrics.settings import MetricSettings
 
 # p_T = (0, 0.5, 0.75); p_S = (0.25, 0, 1)
 REAL = np.array([[0, 0, 2], [0, 1, 2], [0, 2, 1], [0, 1, 1]], dtype=np.int8)
@@ -124,21 +127,16 @@ def test_pop_tv_counts_population_mix():
 
 
 def test_evaluate_returns_exactly_the_table(real_split):
+    real = GenotypeSet.from_codes(real_split.train[:200], real_split.train_populations[:200])
     metrics = evaluate_genotypes(
-        real_split.train[:200],
-        real_split.holdout[:200],
-        holdout=real_split.holdout[200:400],
-        populations=real_split.train_populations[:200],
+        real, GenotypeSet.from_codes(real_split.holdout[:200]), GenotypeSet.from_codes(real_split.holdout[200:400])
     )
     assert set(metrics) == set(METRICS) - set(LABELLED_METRICS)
     assert all(isinstance(value, float) and np.isfinite(value) for value in metrics.values())
     labelled = evaluate_genotypes(
-        real_split.train[:200],
-        real_split.holdout[:200],
-        holdout=real_split.holdout[200:400],
-        populations=real_split.train_populations[:200],
-        synthetic_populations=real_split.holdout_populations[:200],
-        holdout_populations=real_split.holdout_populations[200:400],
+        real,
+        GenotypeSet.from_codes(real_split.holdout[:200], real_split.holdout_populations[:200]),
+        GenotypeSet.from_codes(real_split.holdout[200:400], real_split.holdout_populations[200:400]),
     )
     assert set(labelled) == set(METRICS)
     assert labelled["recovery_rate"] > 0.95  # real people with their true labels teach ancestry as well as T
@@ -148,19 +146,23 @@ def test_evaluate_uses_a_seeded_ld_window(real_split):
     real, synthetic = real_split.train[:200], real_split.holdout[:200]
     window = genotype.ld_snp_window(real.shape[1], 300, seed=5)
     assert window.stop - window.start == 300
-    restricted = evaluate_genotypes(real, synthetic, max_snps_ld=300, seed=5)
+    sets = GenotypeSet.from_codes(real), GenotypeSet.from_codes(synthetic)
+    restricted = evaluate_genotypes(*sets, settings=MetricSettings(max_snps_ld=300, seed=5))
     assert restricted["ld_corr"] == pytest.approx(ld_corr(real[:, window], synthetic[:, window]))
-    assert restricted["ld_corr"] != pytest.approx(evaluate_genotypes(real, synthetic)["ld_corr"], abs=1e-9)
+    assert restricted["ld_corr"] != pytest.approx(evaluate_genotypes(*sets)["ld_corr"], abs=1e-9)
 
 
 def test_haplotype_input():
     rng = np.random.default_rng(4)
     haplotypes = rng.integers(0, 2, (50, 30)).astype(np.int8)
-    metrics = evaluate_genotypes(haplotypes, haplotypes[::-1].copy(), ploidy=1, ld_window=5)
+    real, reversed_rows, doubled = (
+        GenotypeSet.from_codes(codes, haplotype=True) for codes in (haplotypes, haplotypes[::-1].copy(), haplotypes * 2)
+    )
+    metrics = evaluate_genotypes(real, reversed_rows, settings=MetricSettings(ld_window=5))
     assert metrics["af_r2"] == pytest.approx(1.0)
     assert metrics["exact_copy_rate"] == 1.0
     with pytest.raises(DataError, match=r"codes must lie in 0\.\.1"):
-        evaluate_genotypes(haplotypes, haplotypes * 2, ploidy=1)
+        evaluate_genotypes(real, doubled)
 
 
 @pytest.mark.parametrize(
@@ -169,17 +171,33 @@ def test_haplotype_input():
         ({"synthetic": np.zeros((4, 2), dtype=np.int8)}, DataError, "synthetic has 2 SNPs but real has 3"),
         ({"holdout": np.zeros((4, 5), dtype=np.int8)}, DataError, "holdout has 5 SNPs but real has 3"),
         ({"synthetic": np.full((4, 3), -1, dtype=np.int8)}, DataError, r"synthetic: codes must lie in 0\.\.2.*-1"),
-        ({"synthetic": np.zeros((4, 3))}, DataError, "synthetic: expected integer genotype codes, got dtype float64"),
         ({"real": np.zeros((4, 3), dtype=np.int8)}, DataError, "real: no SNP varies"),
         ({"synthetic": np.zeros((1, 3), dtype=np.int8)}, DataError, r"individuals >= 2.*\(1, 3\)"),
-        ({"ploidy": 3}, ConfigError, "ploidy=3 is not supported"),
         ({"ld_window": 1}, ConfigError, "ld_window=1 must be >= 2"),
         ({"n_pcs": 4}, ConfigError, "n_pcs=4 must be between 1 and 3"),
         ({"max_snps_ld": 1}, ConfigError, "max_snps_ld=1 must be >= 2"),
-        ({"populations": ["A", "B"]}, DataError, r"one label per real individual \(4\)"),
     ],
 )
 def test_bad_inputs_are_named(kwargs, error, message):
-    arguments = {"real": REAL, "synthetic": SYNTHETIC, **kwargs}
+    codes = {"real": REAL, "synthetic": SYNTHETIC, **{k: v for k, v in kwargs.items() if isinstance(v, np.ndarray)}}
+    sets = {name: GenotypeSet.from_codes(each) for name, each in codes.items()}
+    settings = MetricSettings(**{k: v for k, v in kwargs.items() if not isinstance(v, np.ndarray)})
     with pytest.raises(error, match=message):
-        evaluate_genotypes(**arguments)
+        evaluate_genotypes(**sets, settings=settings)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [  # what a genotype set cannot hold: float codes, a third allele, a wrong number of labels
+        (
+            lambda: check_codes(np.zeros((4, 3)), name="synthetic"),
+            DataError,
+            "synthetic: expected integer genotype codes, got dtype float64",
+        ),
+        (lambda: check_codes(REAL, ploidy=3), ConfigError, "ploidy=3 is not supported"),
+        (lambda: pop_tv(REAL, SYNTHETIC, ["A", "B"]), DataError, r"one label per real individual \(4\)"),
+    ],
+)
+def test_bad_codes_and_labels_are_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

@@ -6,6 +6,7 @@ import struct
 import numpy as np
 import pytest
 
+from snpdiff.data import GenotypeSet
 from snpdiff.metrics import evaluate_genotypes
 from snpdiff.metrics.plots import make_plots, plot_pca
 from snpdiff.metrics.report import write_report
@@ -31,10 +32,16 @@ def small_sets(real_split):
     }
 
 
+def as_sets(codes, populations=None):
+    """The fixture's codes as genotype sets, real labelled with ``populations``."""
+    real, synthetic, holdout = codes.values()
+    return GenotypeSet.from_codes(real, populations), GenotypeSet.from_codes(synthetic), GenotypeSet.from_codes(holdout)
+
+
 @pytest.fixture(scope="module")
 def plots(small_sets, real_split, tmp_path_factory):
     out = tmp_path_factory.mktemp("evaluation") / "plots"
-    return make_plots(*small_sets.values(), out, populations=real_split.train_populations[:150])
+    return make_plots(*as_sets(small_sets, real_split.train_populations[:150]), out)
 
 
 def test_make_plots_writes_every_png(plots, small_sets, tmp_path):
@@ -49,7 +56,7 @@ def test_make_plots_writes_every_png(plots, small_sets, tmp_path):
 
 
 def test_report_embeds_plots_and_json_holds_values(plots, small_sets):
-    metrics = evaluate_genotypes(*small_sets.values())
+    metrics = evaluate_genotypes(*as_sets(small_sets))
     metrics["nn_distance_ratio"] = float("nan")  # an undefined value must stay valid JSON
     out = plots["pca"].parent.parent
     written = write_report(metrics, plots, out, inputs={"real": "T.bed: 150 individuals x 400 SNPs"})

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from snpdiff.data import GenotypeSet
 from snpdiff.metrics.genotype import (
     _pca_w1_scores,
     _pearson,
@@ -21,6 +22,7 @@ from snpdiff.metrics.genotype import (
     pca_scores,
     pca_w1,
 )
+from snpdiff.metrics.settings import MetricSettings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -79,7 +81,9 @@ def test_streamed_ld_equals_the_whole_band_at_1024_snps(real_split):
     valid = ~np.isnan(band_real)
     gap = np.nanmean(band_real, axis=0) - np.nanmean(band_synthetic, axis=0)
 
-    streamed = evaluate_genotypes(real, synthetic, ld_window=50)
+    streamed = evaluate_genotypes(
+        GenotypeSet.from_codes(real), GenotypeSet.from_codes(synthetic), settings=MetricSettings(50)
+    )
 
     assert streamed["ld_corr"] == pytest.approx(_pearson(band_real[valid], band_synthetic[valid]), rel=1e-9)
     assert streamed["ld_mae"] == pytest.approx(np.mean(np.abs(band_real[valid] - band_synthetic[valid])), rel=1e-6)

@@ -90,6 +90,15 @@ def _already_batched(batch: torch.Tensor | tuple[torch.Tensor, torch.Tensor]) ->
     return batch
 
 
+def _note_ignored_simulation_keys(config: dict) -> None:
+    """Log the simulation-only keys a file source was given (they do nothing there)."""
+    ignored = [key for key in SIM_ONLY_KEYS if config[key] is not None] if config["source"] != "sim" else []
+    if ignored:
+        log.info(
+            "data=%s ignores the simulation keys %s", config["source"], ", ".join(f"data.{key}" for key in ignored)
+        )
+
+
 class GenotypeDataModule(LightningDataModule):
     """Genotype windows from any source, split and encoded for a diffusion model.
 
@@ -171,10 +180,7 @@ class GenotypeDataModule(LightningDataModule):
             setattr(self, f"{name}_codes", None)
             setattr(self, f"{name}_sample_ids", None)
             setattr(self, f"{name}_populations", None)
-        if source != "sim":
-            ignored = [key for key in SIM_ONLY_KEYS if config[key] is not None]
-            if ignored:
-                log.info("data=%s ignores the simulation keys %s", source, ", ".join(f"data.{key}" for key in ignored))
+        _note_ignored_simulation_keys(config)
 
     def _simulate(self) -> GenotypeSet:
         # null keys take simulate_genotypes' defaults

@@ -100,7 +100,7 @@ def main() -> None:
                 trained,
                 args.n,
                 batch_size=args.batch_size,
-                sampler=name,
+                sampler_name=name,
                 sampling_steps=steps,
                 seed=seed,
                 progress=False,

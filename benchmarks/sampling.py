@@ -144,8 +144,9 @@ def main() -> None:
     for name, sampler, steps in (("ddim", "ddim", args.ddim_steps), ("ddpm", "ddpm", trained.diffusion.timesteps)):
         start = time.perf_counter()
         codes = sample_codes(
-            trained, args.n, batch_size=args.n, sampler=sampler, sampling_steps=steps, seed=args.seed, progress=False
-        )
+            trained, args.n, batch_size=args.n, sampler_name=sampler, sampling_steps=steps, seed=args.seed,
+            progress=False,
+        )  # fmt: skip
         seconds = time.perf_counter() - start
         metrics = evaluate_genotypes(train, codes, seed=args.seed)
         rows[name] = {"steps": steps, "seconds": round(seconds, 2), **{k: round(metrics[k], 4) for k in COMPARED}}

@@ -4,16 +4,20 @@ Each writes the set's SNP metadata (chromosome, positions, SNP ids, alleles) and
 with ``synthetic_sample_ids`` and the training window's ``SnpInfo`` goes straight into PLINK, bcftools or a GWAS
 pipeline, and the project's readers give back the same matrix and metadata.
 
+One writer per format (``PlinkWriter``, ``VcfWriter``, ``NpyWriter``, listed in ``WRITERS``): rows arrive in batches
+at any offset (generate.py streams a cohort larger than memory through them), and a whole set in memory is a stream
+of one batch (``write_plink``, ``write_vcf``, ``write_npy``). ``MemoryWriter`` takes batches into an array, so the
+sampling loop writes to memory and to files through the one ``write_rows`` call. Parquet (``write_parquet``, the old
+tool's layout) is written whole only.
+
 VCF compression: ``.vcf.gz`` is written as BGZF (the blocked gzip that htslib/tabix/bcftools index) with the standard
 library's zlib, block by block, from text built with numpy for many SNPs at once rather than one cyvcf2 call per record
-into htslib's writer; ``.bcf`` goes through cyvcf2's ``Writer`` (htslib), since BCF is binary. ``index_vcf`` adds a
-``.csi`` index with htslib's ``bcf_index_build``, which cyvcf2's extension module carries (cyvcf2 has no Python call for
-it).
+into htslib's writer; ``.bcf`` goes through cyvcf2's ``Writer`` (htslib), since BCF is binary. The optional ``.csi``
+index is pysam's ``tabix_index(..., csi=True)``.
 """
 
 from __future__ import annotations
 
-import ctypes
 import io
 import json
 import os
@@ -22,17 +26,17 @@ import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from bed_reader import to_bed
 
 from snpdiff import __version__
 from snpdiff.data.encoding import MISSING_CODE
 from snpdiff.data.sources.npy import npy_sidecar
 from snpdiff.data.sources.parquet import PARQUET_MISSING_CODE
-from snpdiff.data.sources.plink import BED_MAGIC, BED_MISSING, plink_prefix
+from snpdiff.data.sources.plink import BED_MAGIC, plink_prefix
 from snpdiff.data.types import SNP_FIELDS, GenotypeSet, SnpInfo, individual_ids_of_rows
 from snpdiff.errors import DataError
 
@@ -43,38 +47,388 @@ _VCF_BLOCK_CALLS = 1 << 24
 # BGZF: gzip members of at most 64 KiB with a 'BC' extra field holding the member size (SAM/BAM spec, section 4.1)
 _BGZF_MAX_INPUT = 0xFF00
 _BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+# sample ids formatted and written at once to a .fam, a VCF header or an npy sidecar
+_ID_CHUNK = 1 << 16
+# estimated bgzipped VCF size per call, for the free-space check: 4 bytes of text compress to well under 1 byte
+_VCF_GZ_BYTES_PER_CALL = 0.5
+
+# rows [start, stop) -> one string per row (sample ids, population labels), so a huge cohort's are made in chunks
+RowStrings = Callable[[int, int], np.ndarray]
 
 
 def synthetic_sample_ids(n_samples: int, prefix: str = "synthetic") -> np.ndarray:
     """Sample ids for generated genotypes: ``<prefix>_0``, ``<prefix>_1``, ..."""
-    return np.asarray([f"{prefix}_{i}" for i in range(n_samples)], dtype=np.str_)
+    return synthetic_row_ids(0, n_samples, prefix)
+
+
+def synthetic_row_ids(start: int, stop: int, prefix: str = "synthetic") -> np.ndarray:
+    """``synthetic_sample_ids`` for rows ``[start, stop)`` only, so a huge cohort's ids are made a chunk at a time."""
+    return np.char.add(f"{prefix}_", np.arange(start, stop).astype(np.str_))
+
+
+class RowWriter(Protocol):
+    """What the sampling loop writes batches into: in memory (``MemoryWriter``) or files (``GenotypeWriter``)."""
+
+    def write_rows(self, start: int, rows: np.ndarray) -> None:
+        """Write ``rows`` ``[batch, snps]`` as rows ``start, start + 1, ...``."""
+
+
+class MemoryWriter:
+    """Rows ``[n_rows, n_snps]`` of ``dtype`` in memory, filled batch by batch (``rows``)."""
+
+    def __init__(self, n_rows: int, n_snps: int, dtype: np.dtype | type = np.int8):
+        self.rows = np.empty((n_rows, n_snps), dtype=dtype)
+
+    def write_rows(self, start: int, rows: np.ndarray) -> None:
+        self.rows[start : start + len(rows)] = rows
+
+
+class GenotypeWriter:
+    """A genotype file set of ``n_rows`` x ``len(snps)`` written batch by batch: rows at any offset, in any order.
+
+    Everything is built inside ``work``, a folder beside the output that the caller owns, and moved to the final
+    names only by ``finish`` (the main file last), so a file under a final name is always a finished one. ``open``
+    keeps the data file an earlier process left in ``work`` when its size is right, so a killed run can go on; rows
+    written again get the same bytes. Writes go through ``os.pwrite`` rather than a memory map, so the process's
+    resident memory stays bounded by a batch whatever the file's size. ``sample_ids`` and ``populations`` give rows'
+    ids and labels a chunk at a time; ids default to ``synthetic_row_ids``.
+    """
+
+    format = ""
+    row_alignment = 1  # a batch must start at a multiple of this row
+
+    def __init__(
+        self,
+        out: Path,
+        work: Path,
+        snps: SnpInfo,
+        n_rows: int,
+        haplotype: bool = False,
+        sample_ids: RowStrings = synthetic_row_ids,
+        populations: RowStrings | None = None,
+    ):
+        self.out, self.work, self.snps = Path(out), Path(work), snps
+        self.n_rows, self.haplotype = int(n_rows), bool(haplotype)
+        self.sample_ids, self.populations = sample_ids, populations
+        self._fd: int | None = None
+
+    @property
+    def n_snps(self) -> int:
+        return len(self.snps)
+
+    def final_paths(self) -> list[Path]:
+        """The finished files, in the order ``finish`` moves them into place (the main file last)."""
+        raise NotImplementedError
+
+    def bytes_needed(self) -> int:
+        """Bytes on the output's file system for the work files and the finished output (an estimate for VCF)."""
+        raise NotImplementedError
+
+    def _data_file(self) -> tuple[Path, int, bytes]:
+        """The work file rows are written into, its full size in bytes and its header."""
+        raise NotImplementedError
+
+    def _finished_files(self) -> list[tuple[Path, Path]]:
+        """Write what remains (metadata, text built from the data) into ``work``; returns (work file, final name)
+        pairs in the order they are moved into place, main file last."""
+        raise NotImplementedError
+
+    def write_rows(self, start: int, rows: np.ndarray) -> None:
+        """Write codes int8 ``[batch, snps]`` as rows ``start, start + 1, ...``."""
+        raise NotImplementedError
+
+    def open(self) -> None:
+        """Create the data file at its final size (sparse) or reopen the one a killed run left."""
+        path, size, header = self._data_file()
+        self.work.mkdir(parents=True, exist_ok=True)
+        if not path.is_file() or path.stat().st_size != size:
+            with open(path, "wb") as handle:
+                handle.write(header)
+                handle.truncate(size)
+        self._fd = os.open(path, os.O_RDWR)
+
+    def sync(self) -> None:
+        """Make every row written so far durable (before a progress file records them)."""
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def finish(self) -> list[Path]:
+        """Write the remaining files and move everything to the final names, main file last; returns those names.
+
+        An older output under the same names is removed first (main file first), so a process killed while moving
+        leaves no main file rather than a mixed set."""
+        self.sync()
+        moves = self._finished_files()
+        self.close()
+        for final in reversed(self.final_paths()):
+            final.unlink(missing_ok=True)
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        for work, final in moves:
+            os.replace(work, final)
+        return self.final_paths()
+
+    def _check_rows(self, start: int, codes: np.ndarray) -> None:
+        if codes.dtype != np.int8 or codes.ndim != 2 or codes.shape[1] != self.n_snps:
+            raise ValueError(f"codes must be int8 [rows, {self.n_snps}]; got {codes.dtype} {codes.shape}")
+        if start % self.row_alignment or start < 0 or start + len(codes) > self.n_rows:
+            raise ValueError(f"rows {start}..{start + len(codes)} outside 0..{self.n_rows} or not aligned")
+
+    def _id_bytes(self) -> int:
+        """The length of the longest row id (the last one's, for synthetic ids), for the free-space estimates."""
+        return len(str(self.sample_ids(self.n_rows - 1, self.n_rows)[0])) if self.n_rows else 0
+
+    def _id_chunks(self, individuals: bool = False) -> Iterator[np.ndarray]:
+        """Row ids in chunks; ``individuals``: one per individual (a haplotype pair's first row, as VCF columns)."""
+        for start in range(0, self.n_rows, _ID_CHUNK):
+            ids = self.sample_ids(start, min(self.n_rows, start + _ID_CHUNK))
+            yield individual_ids_of_rows(ids) if individuals and self.haplotype else ids
+
+    def _label_chunks(self, individuals: bool = False) -> Iterator[np.ndarray]:
+        """The rows' population labels in the chunks of ``_id_chunks`` (``populations`` must be set)."""
+        for start in range(0, self.n_rows, _ID_CHUNK):
+            labels = self.populations(start, min(self.n_rows, start + _ID_CHUNK))
+            yield labels[::2] if individuals and self.haplotype else labels
+
+    def _population_table(self) -> list[tuple[Path, Path]]:
+        """``<out>.populations.tsv`` (sample id, population; what ``data.population_file`` reads) in ``work``, for
+        formats whose own files have no place for a label; nothing without labels."""
+        if self.populations is None:
+            return []
+        table = self.work / "populations.tsv"
+        with open(table, "w") as handle:
+            for ids, labels in zip(self._id_chunks(True), self._label_chunks(True), strict=True):
+                handle.write("".join(f"{i}\t{label}\n" for i, label in zip(ids.tolist(), labels.tolist(), strict=True)))
+        return [(table, self._population_table_path())]
+
+    def _population_table_path(self) -> Path:
+        stem = str(self.out).removesuffix(".gz").removesuffix(".vcf").removesuffix(".bcf")
+        return Path(f"{stem}.populations.tsv")
+
+
+class PlinkWriter(GenotypeWriter):
+    """``PREFIX.bed/.bim/.fam`` (``out`` is the prefix). The ``.bed`` is SNP-major, 4 individuals a byte, so a batch
+    of rows is one run of bytes in each SNP's line: batches start at multiples of 4 rows. ``alt`` is PLINK allele 1
+    (the counted allele), ``ref`` allele 2; the family id is the population label when there is one
+    (``data.population_file=fam`` reads it back), else the sample id. Haplotype rows are written as rows of 0/1."""
+
+    format = "plink"
+    row_alignment = 4
+
+    @property
+    def _row_bytes(self) -> int:
+        return -(-self.n_rows // 4)
+
+    def final_paths(self) -> list[Path]:
+        return [Path(f"{self.out}{ext}") for ext in (".bim", ".fam", ".bed")]
+
+    def _family_chunks(self) -> Iterator[np.ndarray]:
+        return self._label_chunks() if self.populations is not None else self._id_chunks()
+
+    def bytes_needed(self) -> int:
+        fam_line = 2 * self._id_bytes() + 11
+        return len(BED_MAGIC) + self.n_snps * self._row_bytes + self.n_rows * fam_line + self.n_snps * 64
+
+    def _data_file(self) -> tuple[Path, int, bytes]:
+        return self.work / "genotypes.bed", len(BED_MAGIC) + self.n_snps * self._row_bytes, BED_MAGIC
+
+    def write_rows(self, start: int, rows: np.ndarray) -> None:
+        self._check_rows(start, rows)
+        # PLINK's 2-bit codes with allele 1 counted: 0 -> 0b11, 1 -> 0b10, 2 -> 0b00, missing -> 0b01
+        bits = np.array([0b11, 0b10, 0b00, 0b01], dtype=np.uint8)[np.where(rows == MISSING_CODE, 3, rows).T]
+        padded = np.zeros((self.n_snps, -(-len(rows) // 4) * 4), dtype=np.uint8)  # the last byte's spare pairs: 0
+        padded[:, : len(rows)] = bits
+        packed = padded[:, 0::4] | padded[:, 1::4] << 2 | padded[:, 2::4] << 4 | padded[:, 3::4] << 6
+        offset = len(BED_MAGIC) + start // 4
+        for snp, line in enumerate(packed):
+            os.pwrite(self._fd, line, offset + snp * self._row_bytes)
+
+    def _finished_files(self) -> list[tuple[Path, Path]]:
+        bim, fam = self.work / "genotypes.bim", self.work / "genotypes.fam"
+        columns = (self.snps.chrom, self.snps.snp_id, self.snps.position, self.snps.alt, self.snps.ref)
+        with open(bim, "w") as handle:  # chrom, id, cM 0.0, position, allele 1 (alt), allele 2 (ref)
+            for chrom, snp_id, position, alt, ref in zip(*(column.tolist() for column in columns), strict=True):
+                handle.write(f"{chrom}\t{snp_id}\t0.0\t{position}\t{alt}\t{ref}\n")
+        with open(fam, "w") as handle:
+            for ids, families in zip(self._id_chunks(), self._family_chunks(), strict=True):
+                lines = zip(families.tolist(), ids.tolist(), strict=True)
+                handle.write("".join(f"{family} {sample} 0 0 0 0\n" for family, sample in lines))
+        return list(zip([bim, fam, self._data_file()[0]], self.final_paths(), strict=True))
+
+
+class VcfWriter(GenotypeWriter):
+    """A VCF 4.2 with GT only (``out`` is the file): ``.vcf`` plain text, ``.vcf.gz``/``.vcf.bgz`` BGZF at zlib's
+    ``compresslevel``, ``.bcf`` binary; with ``index`` also its ``.csi`` (bgzipped VCF and BCF only), so region reads
+    seek instead of scanning.
+
+    Diploid rows give unphased ``a/b`` calls (dosage 0/1/2 -> 0/0, 0/1, 1/1); haplotype rows give one phased ``a|b``
+    call per individual from rows ``2i``, ``2i+1``. Missing calls are ``./.``. VCF lines hold every sample of one
+    SNP, so batches go into an int8 scratch file ``[snps, rows]`` in ``work`` (SNP-major: the final pass reads whole
+    lines' codes contiguously), and ``finish`` writes the VCF from it in blocks (``_vcf_records``)."""
+
+    format = "vcf"
+
+    def __init__(self, *args, compresslevel: int = 6, index: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        name = self.out.name.lower()
+        self.bcf, self.compressed = name.endswith(".bcf"), name.endswith((".gz", ".bgz"))
+        self.compresslevel, self.index = compresslevel, index
+        if index and not (self.bcf or self.compressed):
+            raise DataError(f"cannot index {self.out}: plain-text VCF; write .vcf.gz or .bcf")
+
+    def final_paths(self) -> list[Path]:
+        table = [self._population_table_path()] if self.populations is not None else []
+        return table + ([Path(f"{self.out}.csi")] if self.index else []) + [self.out]
+
+    def bytes_needed(self) -> int:
+        calls = self.n_snps * self.n_rows
+        return calls + int(calls * _VCF_GZ_BYTES_PER_CALL) + self.n_rows * (self._id_bytes() + 2)
+
+    def _data_file(self) -> tuple[Path, int, bytes]:
+        return self.work / "codes.snp_major.int8", self.n_snps * self.n_rows, b""
+
+    def write_rows(self, start: int, rows: np.ndarray) -> None:
+        self._check_rows(start, rows)
+        for snp, line in enumerate(np.ascontiguousarray(rows.T)):
+            os.pwrite(self._fd, line, snp * self.n_rows + start)
+
+    def _read(self, start: int, stop: int, row_start: int, row_stop: int) -> np.ndarray:
+        width = row_stop - row_start
+        block = np.empty((stop - start, width), dtype=np.int8)
+        for k, snp in enumerate(range(start, stop)):
+            block[k] = np.frombuffer(os.pread(self._fd, width, snp * self.n_rows + row_start), dtype=np.int8)
+        return block
+
+    def _finished_files(self) -> list[tuple[Path, Path]]:
+        main = self.work / self.out.name
+        text = self.work / "records.vcf" if self.bcf else main
+        handle = _BgzfFile(text, self.compresslevel) if self.compressed else open(text, "wb")
+        try:
+            handle.write(_vcf_header(self.snps, self._id_chunks(individuals=True)))
+            for chunk in _vcf_records(self.snps, self.n_rows, self.haplotype, self._read):
+                handle.write(chunk)
+        finally:
+            handle.close()
+        if self.bcf:
+            _vcf_to_bcf(text, main)
+            text.unlink()
+        index = [(self._index(main), Path(f"{self.out}.csi"))] if self.index else []
+        return [*self._population_table(), *index, (main, self.out)]
+
+    def _index(self, path: Path) -> Path:
+        """Build ``<path>.csi`` (what ``bcftools index`` makes: CSI, bins of 2^14 bp) with pysam; returns it."""
+        import pysam
+
+        try:
+            pysam.tabix_index(str(path), preset="vcf", csi=True, force=True)
+        except OSError as exc:
+            raise DataError(f"cannot index {self.out}: it must be a sorted bgzipped VCF or a BCF ({exc})") from None
+        return Path(f"{path}.csi")
+
+
+class NpyWriter(GenotypeWriter):
+    """An int8 ``.npy`` ``[rows, snps]`` (``out`` is the file) and its ``.json`` sidecar with the SNP metadata, sample
+    ids, labels and the haplotype flag; a batch is one run of bytes."""
+
+    format = "npy"
+
+    def final_paths(self) -> list[Path]:
+        return [npy_sidecar(self.out), self.out]
+
+    def bytes_needed(self) -> int:
+        return self._data_file()[1] + self.n_rows * (self._id_bytes() + 5) + self.n_snps * 64
+
+    def _data_file(self) -> tuple[Path, int, bytes]:
+        header = io.BytesIO()
+        fields = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.int8)), "fortran_order": False}
+        np.lib.format.write_array_header_1_0(header, {**fields, "shape": (self.n_rows, self.n_snps)})
+        return self.work / "genotypes.npy", header.tell() + self.n_rows * self.n_snps, header.getvalue()
+
+    def write_rows(self, start: int, rows: np.ndarray) -> None:
+        self._check_rows(start, rows)
+        header_bytes = len(self._data_file()[2])
+        os.pwrite(self._fd, np.ascontiguousarray(rows), header_bytes + start * self.n_snps)
+
+    def _finished_files(self) -> list[tuple[Path, Path]]:
+        sidecar = self.work / "genotypes.json"
+        with open(sidecar, "w") as handle:  # the bytes of json.dumps(meta), with the ids written a chunk at a time
+            handle.write(f'{{"snps": {json.dumps(self.snps.to_dict())}, "sample_ids": {_json_list(self._id_chunks())}')
+            labels = "null" if self.populations is None else _json_list(self._label_chunks())
+            handle.write(f', "populations": {labels}, "haplotype": {json.dumps(self.haplotype)}}}')
+        return list(zip([sidecar, self._data_file()[0]], self.final_paths(), strict=True))
+
+
+def _json_list(chunks: Iterable[np.ndarray]) -> str:
+    """``json.dumps`` of the concatenated chunks' values, one chunk in memory at a time."""
+    return "[" + ", ".join(json.dumps(chunk.tolist())[1:-1] for chunk in chunks) + "]"
+
+
+# format -> writer (generate.py's ``format``)
+WRITERS: dict[str, type[GenotypeWriter]] = {writer.format: writer for writer in (PlinkWriter, VcfWriter, NpyWriter)}
+
+
+def _write_whole(
+    writer: type[GenotypeWriter], out: Path, genotypes: GenotypeSet, labelled: bool = True, **options
+) -> list[Path]:
+    """Write a whole set as one batch through ``writer``, with its work files in a temporary folder beside ``out``;
+    ``labelled``: pass the set's population labels. Returns the files written."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ids, populations = genotypes.sample_ids, genotypes.populations if labelled else None
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as work:
+        sink = writer(
+            out,
+            Path(work),
+            genotypes.snps,
+            genotypes.n_rows,
+            genotypes.haplotype,
+            sample_ids=lambda start, stop: ids[start:stop],
+            populations=None if populations is None else lambda start, stop: populations[start:stop],
+            **options,
+        )
+        sink.open()
+        try:
+            sink.write_rows(0, np.asarray(genotypes.codes, dtype=np.int8))
+            return sink.finish()
+        finally:
+            sink.close()
 
 
 def write_plink(prefix: str | os.PathLike, genotypes: GenotypeSet) -> Path:
-    """Write ``PREFIX.bed/.bim/.fam`` with bed-reader; returns the prefix.
-
-    ``alt`` is PLINK allele 1 (the counted allele), ``ref`` allele 2; the family id is the population label when
-    there is one (``data.population_file=fam`` reads it back), else the sample id. Haplotype sets are written as
-    rows of 0/1 codes.
-    """
+    """Write ``PREFIX.bed/.bim/.fam`` (``PlinkWriter``, one batch); returns the prefix."""
     prefix = plink_prefix(prefix)
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    codes = np.array(genotypes.codes, dtype=np.int8)
-    codes[codes == MISSING_CODE] = BED_MISSING
-    snps = genotypes.snps
-    families = genotypes.populations if genotypes.populations is not None else genotypes.sample_ids
-    properties = {
-        "fid": families.tolist(),
-        "iid": genotypes.sample_ids.tolist(),
-        "chromosome": snps.chrom.tolist(),
-        "sid": snps.snp_id.tolist(),
-        "bp_position": snps.position.tolist(),
-        "allele_1": snps.alt.tolist(),
-        "allele_2": snps.ref.tolist(),
-        "cm_position": [0.0] * len(snps),
-    }
-    to_bed(f"{prefix}.bed", codes, properties=properties, count_A1=True, num_threads=1)
+    _write_whole(PlinkWriter, prefix, genotypes)
     return prefix
+
+
+def write_vcf(path: str | os.PathLike, genotypes: GenotypeSet, compresslevel: int = 6, index: bool = False) -> Path:
+    """Write a VCF (``VcfWriter``, one batch: ``.vcf``, ``.vcf.gz``/``.vcf.bgz``, ``.bcf``; ``index``: and its
+    ``.csi``); returns the path. The set's population labels are not written: a VCF has no place for them."""
+    path = Path(path)
+    _write_whole(VcfWriter, path, genotypes, labelled=False, compresslevel=compresslevel, index=index)
+    return path
+
+
+def write_npy(path: str | os.PathLike, genotypes: GenotypeSet) -> Path:
+    """Write the int8 matrix ``[rows, snps]`` as ``.npy`` and its metadata as the ``.json`` sidecar next to it
+    (``NpyWriter``, one batch); returns the ``.npy`` path."""
+    path = Path(path)
+    _write_whole(NpyWriter, path, genotypes)
+    return path
+
+
+def _vcf_to_bcf(text: Path, bcf: Path) -> None:
+    """Encode the plain VCF ``text`` as BCF (binary: htslib, through cyvcf2's ``Writer``)."""
+    from cyvcf2 import VCF, Writer
+
+    reader = VCF(str(text))
+    writer = Writer(str(bcf), reader, mode="wb")
+    for record in reader:
+        writer.write_record(record)
+    writer.close()
+    reader.close()
 
 
 def _bgzf_block(data: bytes, level: int) -> bytes:
@@ -160,76 +514,6 @@ def _vcf_records(
             yield bytes(out)
 
 
-def index_vcf(path: str | os.PathLike) -> Path:
-    """Build the CSI index ``<path>.csi`` of a bgzipped VCF or a BCF (what ``bcftools index`` makes); returns it."""
-    from cyvcf2 import cyvcf2 as htslib_module
-
-    build = ctypes.CDLL(htslib_module.__file__).bcf_index_build
-    build.argtypes = [ctypes.c_char_p, ctypes.c_int]
-    # 14: CSI bins of 2^14 bp, htslib's default
-    if build(str(path).encode(), 14) != 0:
-        raise DataError(f"cannot index {path}: it must be a sorted bgzipped VCF or a BCF")
-    return Path(f"{path}.csi")
-
-
-def write_vcf(path: str | os.PathLike, genotypes: GenotypeSet, compresslevel: int = 6, index: bool = False) -> Path:
-    """Write a VCF 4.2 with GT only: ``.vcf`` plain text, ``.vcf.gz``/``.vcf.bgz`` BGZF, ``.bcf`` binary.
-
-    Diploid rows give unphased ``a/b`` calls (dosage 0/1/2 -> 0/0, 0/1, 1/1); haplotype sets give one phased
-    ``a|b`` call per individual from rows ``2i``, ``2i+1``. Missing calls are ``./.``. ``compresslevel`` is zlib's.
-    ``index``: also write the ``.csi`` index (bgzipped VCF and BCF only), so region reads seek instead of scanning.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    columns = individual_ids_of_rows(genotypes.sample_ids) if genotypes.haplotype else genotypes.sample_ids
-    name = path.name.lower()
-    if name.endswith(".bcf"):
-        with tempfile.TemporaryDirectory(dir=path.parent) as temp:
-            # BCF is binary: write the text, then let htslib (cyvcf2's Writer) encode it
-            text = write_vcf(Path(temp) / "records.vcf", genotypes)
-            from cyvcf2 import VCF, Writer
-
-            reader = VCF(str(text))
-            writer = Writer(str(path), reader, mode="wb")
-            for record in reader:
-                writer.write_record(record)
-            writer.close()
-            reader.close()
-    else:
-        compressed = name.endswith((".gz", ".bgz"))
-        if index and not compressed:
-            raise DataError(f"cannot index {path}: plain-text VCF; write .vcf.gz or .bcf")
-        handle = _BgzfFile(path, compresslevel) if compressed else open(path, "wb")
-        try:
-            handle.write(_vcf_header(genotypes.snps, [columns]))
-
-            def read(start: int, stop: int, row_start: int, row_stop: int) -> np.ndarray:
-                return np.asarray(genotypes.codes[row_start:row_stop, start:stop]).T
-
-            for chunk in _vcf_records(genotypes.snps, genotypes.n_rows, genotypes.haplotype, read):
-                handle.write(chunk)
-        finally:
-            handle.close()
-    if index:
-        index_vcf(path)
-    return path
-
-
-def write_npy(path: str | os.PathLike, genotypes: GenotypeSet) -> Path:
-    """Write the int8 matrix ``[rows, snps]`` as ``.npy`` and its metadata as the ``.json`` sidecar next to it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, np.asarray(genotypes.codes, dtype=np.int8))
-    meta = {
-        "snps": genotypes.snps.to_dict(),
-        "sample_ids": genotypes.sample_ids.tolist(),
-        "populations": None if genotypes.populations is None else genotypes.populations.tolist(),
-        "haplotype": genotypes.haplotype,
-    }
-    npy_sidecar(path).write_text(json.dumps(meta))
-    return path
-
-
 def write_parquet(path: str | os.PathLike, genotypes: GenotypeSet, row_group_size: int = 4096) -> Path:
     """Write the old tool's layout: one row per SNP (metadata columns ``chrom``, ``position``, ``snp_id``, ``ref``,
     ``alt``), one int8 column per sample, missing = 9."""
@@ -243,273 +527,3 @@ def write_parquet(path: str | os.PathLike, genotypes: GenotypeSet, row_group_siz
         columns[str(sample)] = pa.array(values)
     pq.write_table(pa.table(columns), path, row_group_size=row_group_size)
     return path
-
-
-# Streaming writers: a cohort too large for memory, written batch by batch (generate.py).
-
-# sample ids formatted and written at once to a .fam, a VCF header or an npy sidecar
-_ID_CHUNK = 1 << 16
-# estimated bgzipped VCF size per call, for the free-space check: 4 bytes of text compress to well under 1 byte
-_VCF_GZ_BYTES_PER_CALL = 0.5
-
-
-def synthetic_row_ids(start: int, stop: int, prefix: str = "synthetic") -> np.ndarray:
-    """``synthetic_sample_ids`` for rows ``[start, stop)`` only, so a huge cohort's ids are made a chunk at a time."""
-    return np.char.add(f"{prefix}_", np.arange(start, stop).astype(np.str_))
-
-
-class StreamWriter:
-    """A genotype file set of ``n_rows`` x ``len(snps)`` written batch by batch: rows at any offset, in any order.
-
-    Everything is built inside ``work``, a folder beside the output that the caller owns, and moved to the final
-    names only by ``finish`` (the main file last), so a file under a final name is always a finished one. ``open``
-    keeps the data file an earlier process left in ``work`` when its size is right, so a killed run can go on; rows
-    written again get the same bytes. Writes go through ``os.pwrite`` rather than a memory map, so the process's
-    resident memory stays bounded by a batch whatever the file's size. Sample ids are ``<id_prefix>_<row>``
-    (``synthetic_sample_ids``); the whole-set writer of the same format writes the same bytes.
-    """
-
-    format = ""
-    row_alignment = 1  # a batch must start at a multiple of this row
-
-    def __init__(
-        self,
-        out: Path,
-        work: Path,
-        snps: SnpInfo,
-        n_rows: int,
-        haplotype: bool = False,
-        id_prefix: str = "synthetic",
-        populations: Callable[[int, int], np.ndarray] | None = None,
-    ):
-        self.out, self.work, self.snps = Path(out), Path(work), snps
-        self.n_rows, self.haplotype, self.id_prefix = int(n_rows), bool(haplotype), id_prefix
-        # rows [start, stop) -> their population labels (str), for a population-conditioned cohort
-        self.populations = populations
-        self._fd: int | None = None
-
-    @property
-    def n_snps(self) -> int:
-        return len(self.snps)
-
-    def final_paths(self) -> list[Path]:
-        """The finished files, in the order ``finish`` moves them into place (the main file last)."""
-        raise NotImplementedError
-
-    def bytes_needed(self) -> int:
-        """Bytes on the output's file system for the work files and the finished output (an estimate for VCF)."""
-        raise NotImplementedError
-
-    def _data_file(self) -> tuple[Path, int, bytes]:
-        """The work file rows are written into, its full size in bytes and its header."""
-        raise NotImplementedError
-
-    def _finished_files(self) -> list[tuple[Path, Path]]:
-        """Write what remains (metadata, text built from the data) into ``work``; returns (work file, final name)
-        pairs in the order they are moved into place, main file last."""
-        raise NotImplementedError
-
-    def write_rows(self, start: int, codes: np.ndarray) -> None:
-        """Write codes int8 ``[rows, snps]`` as rows ``start, start + 1, ...``."""
-        raise NotImplementedError
-
-    def open(self) -> None:
-        """Create the data file at its final size (sparse) or reopen the one a killed run left."""
-        path, size, header = self._data_file()
-        self.work.mkdir(parents=True, exist_ok=True)
-        if not path.is_file() or path.stat().st_size != size:
-            with open(path, "wb") as handle:
-                handle.write(header)
-                handle.truncate(size)
-        self._fd = os.open(path, os.O_RDWR)
-
-    def sync(self) -> None:
-        """Make every row written so far durable (before a progress file records them)."""
-        os.fsync(self._fd)
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    def finish(self) -> list[Path]:
-        """Write the remaining files and move everything to the final names, main file last; returns those names.
-
-        An older output under the same names is removed first (main file first), so a process killed while moving
-        leaves no main file rather than a mixed set."""
-        self.sync()
-        moves = self._finished_files()
-        self.close()
-        for final in reversed(self.final_paths()):
-            final.unlink(missing_ok=True)
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        for work, final in moves:
-            os.replace(work, final)
-        return self.final_paths()
-
-    def _check_rows(self, start: int, codes: np.ndarray) -> None:
-        if codes.dtype != np.int8 or codes.ndim != 2 or codes.shape[1] != self.n_snps:
-            raise ValueError(f"codes must be int8 [rows, {self.n_snps}]; got {codes.dtype} {codes.shape}")
-        if start % self.row_alignment or start < 0 or start + len(codes) > self.n_rows:
-            raise ValueError(f"rows {start}..{start + len(codes)} outside 0..{self.n_rows} or not aligned")
-
-    def _id_chunks(self, individuals: bool = False) -> Iterator[np.ndarray]:
-        """Row ids in chunks; ``individuals``: one per individual (a haplotype pair's first row, as VCF columns)."""
-        for start in range(0, self.n_rows, _ID_CHUNK):
-            ids = synthetic_row_ids(start, min(self.n_rows, start + _ID_CHUNK), self.id_prefix)
-            yield individual_ids_of_rows(ids) if individuals and self.haplotype else ids
-
-    def _label_chunks(self, individuals: bool = False) -> Iterator[np.ndarray]:
-        """The rows' population labels in the chunks of ``_id_chunks`` (``populations`` must be set)."""
-        for start in range(0, self.n_rows, _ID_CHUNK):
-            labels = self.populations(start, min(self.n_rows, start + _ID_CHUNK))
-            yield labels[::2] if individuals and self.haplotype else labels
-
-    def _population_table(self) -> list[tuple[Path, Path]]:
-        """``<out>.populations.tsv`` (sample id, population; what ``data.population_file`` reads) in ``work``, for
-        formats whose own files have no place for a label; nothing without labels."""
-        if self.populations is None:
-            return []
-        table = self.work / "populations.tsv"
-        with open(table, "w") as handle:
-            for ids, labels in zip(self._id_chunks(True), self._label_chunks(True), strict=True):
-                handle.write("".join(f"{i}\t{label}\n" for i, label in zip(ids.tolist(), labels.tolist(), strict=True)))
-        return [(table, self._population_table_path())]
-
-    def _population_table_path(self) -> Path:
-        stem = str(self.out).removesuffix(".gz").removesuffix(".vcf").removesuffix(".bcf")
-        return Path(f"{stem}.populations.tsv")
-
-
-class PlinkStreamWriter(StreamWriter):
-    """``PREFIX.bed/.bim/.fam`` (``out`` is the prefix). The ``.bed`` is SNP-major, 4 individuals a byte, so a batch
-    of rows is one run of bytes in each SNP's line: batches start at multiples of 4 rows."""
-
-    format = "plink"
-    row_alignment = 4
-
-    @property
-    def _row_bytes(self) -> int:
-        return -(-self.n_rows // 4)
-
-    def final_paths(self) -> list[Path]:
-        return [Path(f"{self.out}{ext}") for ext in (".bim", ".fam", ".bed")]
-
-    def _family_chunks(self) -> Iterator[np.ndarray]:
-        return self._label_chunks() if self.populations is not None else self._id_chunks()
-
-    def bytes_needed(self) -> int:
-        fam_line = 2 * len(f"{self.id_prefix}_{self.n_rows}") + 10
-        return len(BED_MAGIC) + self.n_snps * self._row_bytes + self.n_rows * fam_line + self.n_snps * 64
-
-    def _data_file(self) -> tuple[Path, int, bytes]:
-        return self.work / "genotypes.bed", len(BED_MAGIC) + self.n_snps * self._row_bytes, BED_MAGIC
-
-    def write_rows(self, start: int, codes: np.ndarray) -> None:
-        self._check_rows(start, codes)
-        # bed-reader's int8 encoding with allele 1 counted: 0 -> 0b11, 1 -> 0b10, 2 -> 0b00, missing -> 0b01
-        bits = np.array([0b11, 0b10, 0b00, 0b01], dtype=np.uint8)[np.where(codes == MISSING_CODE, 3, codes).T]
-        padded = np.zeros((self.n_snps, -(-len(codes) // 4) * 4), dtype=np.uint8)  # the last byte's spare pairs: 0
-        padded[:, : len(codes)] = bits
-        packed = padded[:, 0::4] | padded[:, 1::4] << 2 | padded[:, 2::4] << 4 | padded[:, 3::4] << 6
-        offset = len(BED_MAGIC) + start // 4
-        for snp, line in enumerate(packed):
-            os.pwrite(self._fd, line, offset + snp * self._row_bytes)
-
-    def _finished_files(self) -> list[tuple[Path, Path]]:
-        bim, fam = self.work / "genotypes.bim", self.work / "genotypes.fam"
-        columns = (self.snps.chrom, self.snps.snp_id, self.snps.position, self.snps.alt, self.snps.ref)
-        with open(bim, "w") as handle:  # write_plink's: chrom, id, cM 0.0, position, allele 1 (alt), allele 2 (ref)
-            for chrom, snp_id, position, alt, ref in zip(*(column.tolist() for column in columns), strict=True):
-                handle.write(f"{chrom}\t{snp_id}\t0.0\t{position}\t{alt}\t{ref}\n")
-        with open(fam, "w") as handle:  # the family id is the population label when there is one (as write_plink)
-            for ids, families in zip(self._id_chunks(), self._family_chunks(), strict=True):
-                lines = zip(families.tolist(), ids.tolist(), strict=True)
-                handle.write("".join(f"{family} {sample} 0 0 0 0\n" for family, sample in lines))
-        return list(zip([bim, fam, self._data_file()[0]], self.final_paths(), strict=True))
-
-
-class VcfStreamWriter(StreamWriter):
-    """A bgzipped VCF (``out`` is the file). VCF lines hold every sample of one SNP, so batches go into an int8
-    scratch file ``[snps, rows]`` in ``work`` (SNP-major: the final pass reads whole lines' codes contiguously), and
-    ``finish`` writes the VCF from it in blocks (``_vcf_records``)."""
-
-    format = "vcf"
-
-    def final_paths(self) -> list[Path]:
-        return ([self._population_table_path()] if self.populations is not None else []) + [self.out]
-
-    def bytes_needed(self) -> int:
-        calls = self.n_snps * self.n_rows
-        return calls + int(calls * _VCF_GZ_BYTES_PER_CALL) + self.n_rows * (len(f"{self.id_prefix}_{self.n_rows}") + 1)
-
-    def _data_file(self) -> tuple[Path, int, bytes]:
-        return self.work / "codes.snp_major.int8", self.n_snps * self.n_rows, b""
-
-    def write_rows(self, start: int, codes: np.ndarray) -> None:
-        self._check_rows(start, codes)
-        for snp, line in enumerate(np.ascontiguousarray(codes.T)):
-            os.pwrite(self._fd, line, snp * self.n_rows + start)
-
-    def _read(self, start: int, stop: int, row_start: int, row_stop: int) -> np.ndarray:
-        width = row_stop - row_start
-        block = np.empty((stop - start, width), dtype=np.int8)
-        for k, snp in enumerate(range(start, stop)):
-            block[k] = np.frombuffer(os.pread(self._fd, width, snp * self.n_rows + row_start), dtype=np.int8)
-        return block
-
-    def _finished_files(self) -> list[tuple[Path, Path]]:
-        vcf = self.work / "genotypes.vcf.gz"
-        handle = _BgzfFile(vcf, 6)
-        try:
-            handle.write(_vcf_header(self.snps, self._id_chunks(individuals=True)))
-            for chunk in _vcf_records(self.snps, self.n_rows, self.haplotype, self._read):
-                handle.write(chunk)
-        finally:
-            handle.close()
-        return [*self._population_table(), (vcf, self.out)]
-
-
-class NpyStreamWriter(StreamWriter):
-    """An int8 ``.npy`` ``[rows, snps]`` (``out`` is the file) and its ``.json`` sidecar; a batch is one run of
-    bytes."""
-
-    format = "npy"
-
-    def final_paths(self) -> list[Path]:
-        return [npy_sidecar(self.out), self.out]
-
-    def bytes_needed(self) -> int:
-        return self._data_file()[1] + self.n_rows * (len(f"{self.id_prefix}_{self.n_rows}") + 4) + self.n_snps * 64
-
-    def _data_file(self) -> tuple[Path, int, bytes]:
-        header = io.BytesIO()
-        fields = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.int8)), "fortran_order": False}
-        np.lib.format.write_array_header_1_0(header, {**fields, "shape": (self.n_rows, self.n_snps)})
-        return self.work / "genotypes.npy", header.tell() + self.n_rows * self.n_snps, header.getvalue()
-
-    def write_rows(self, start: int, codes: np.ndarray) -> None:
-        self._check_rows(start, codes)
-        header_bytes = len(self._data_file()[2])
-        os.pwrite(self._fd, np.ascontiguousarray(codes), header_bytes + start * self.n_snps)
-
-    def _finished_files(self) -> list[tuple[Path, Path]]:
-        sidecar = self.work / "genotypes.json"
-        with open(sidecar, "w") as handle:  # write_npy's json.dumps(meta), with the ids written a chunk at a time
-            handle.write(f'{{"snps": {json.dumps(self.snps.to_dict())}, "sample_ids": [')
-            handle.write(", ".join(json.dumps(ids.tolist())[1:-1] for ids in self._id_chunks()))
-            handle.write('], "populations": ')
-            if self.populations is None:
-                handle.write("null")
-            else:
-                handle.write(
-                    "[" + ", ".join(json.dumps(labels.tolist())[1:-1] for labels in self._label_chunks()) + "]"
-                )
-            handle.write(f', "haplotype": {json.dumps(self.haplotype)}}}')
-        return list(zip([sidecar, self._data_file()[0]], self.final_paths(), strict=True))
-
-
-# format -> streaming writer
-STREAM_WRITERS: dict[str, type[StreamWriter]] = {
-    writer.format: writer for writer in (PlinkStreamWriter, VcfStreamWriter, NpyStreamWriter)
-}

@@ -1,23 +1,35 @@
-"""Sampling synthetic genotypes from a trained checkpoint, batch by batch, each batch from its own seed."""
+"""The one assembly of sampling and the one batch loop, shared by the in-training quality check
+(``snpdiff.training.quality``), in-memory generation (``sample_codes``) and generate.py (``snpdiff.generation.stream``).
+
+``SamplingPipeline`` (diffusers' pipeline seam) holds a denoiser, its diffusion process, a sampler and the population
+labels with their guidance; ``values(seed, batch_index, size)`` turns them into one batch, its noise from the batch's
+own seed. ``sample_batches`` runs the batches of a ``BatchPlan`` through it and writes each, decoded, into a
+``snpdiff.data.writers.RowWriter``: an array in memory or a PLINK, VCF or npy file. The same settings therefore give
+the same individuals wherever they are sampled.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import numpy as np
 import torch
 from rich.progress import Progress, TaskID
 
+from snpdiff.data.encoding import GenotypeEncoding
 from snpdiff.data.types import GenotypeSet, SnpInfo
-from snpdiff.diffusion import DDPMSampler, Sampler, sample, sampler_from_config
+from snpdiff.data.writers import MemoryWriter, RowWriter
+from snpdiff.diffusion import DDPMSampler, GaussianDiffusion, Sampler, sample, sampler_from_config
 from snpdiff.diffusion.guidance import GuidedModel
 from snpdiff.errors import ConfigError
 from snpdiff.generation.checkpoint import TrainedModel
 
 log = logging.getLogger(__name__)
+LOG_EVERY_S = 30.0  # seconds between progress lines in the log
 
 
 def batch_generator(seed: int, batch_index: int) -> torch.Generator:
@@ -30,76 +42,184 @@ def batch_generator(seed: int, batch_index: int) -> torch.Generator:
     return torch.Generator(device="cpu").manual_seed(int(state))
 
 
-def batch_labels(
-    trained: TrainedModel, population: str | None, seed: int, batch_index: int, size: int
-) -> np.ndarray | None:
-    """The population labels (class indices, int64 ``[size]``) of batch ``batch_index`` for a conditioned model:
-    every individual ``population``, or without it a mixture drawn at the training shares from
-    ``SeedSequence((seed, batch_index, 1))`` (a stream of its own, so resumed batches draw the same labels). None for
-    an unconditioned model; ConfigError for a label it does not know, or any label for a model without labels."""
-    if population is not None:
-        return np.full(size, trained.population_index(population), dtype=np.int64)
-    if trained.populations is None:
-        return None
-    rng = np.random.default_rng(np.random.SeedSequence((seed, batch_index, 1)))
-    shares = np.asarray(trained.population_shares, dtype=np.float64)
-    per_individual = 2 if trained.encoding.haplotype else 1  # both haplotypes of an individual share its label
-    drawn = rng.choice(len(shares), size=-(-size // per_individual), p=shares / shares.sum())
-    return np.repeat(drawn, per_individual)[:size].astype(np.int64)
+@dataclasses.dataclass(frozen=True)
+class PopulationLabels:
+    """How a population-conditioned model's labels are drawn: every individual class ``population``, or without it
+    a mixture at ``shares`` (each class's share of the training rows). ``ploidy`` is the encoding's: with haplotype
+    rows (ploidy 1) both haplotypes of an individual share its label."""
+
+    shares: Sequence[float]
+    ploidy: int
+    population: int | None = None
+
+    def draw(self, seed: int, batch_index: int, size: int) -> np.ndarray:
+        """The class indices (int64 ``[size]``) of batch ``batch_index``; a mixture is drawn from
+        ``SeedSequence((seed, batch_index, 1))``, a stream of its own, so resumed batches draw the same labels."""
+        if self.population is not None:
+            return np.full(size, self.population, dtype=np.int64)
+        rng = np.random.default_rng(np.random.SeedSequence((seed, batch_index, 1)))
+        shares = np.asarray(self.shares, dtype=np.float64)
+        rows_per_individual = 2 // self.ploidy
+        drawn = rng.choice(len(shares), size=-(-size // rows_per_individual), p=shares / shares.sum())
+        return np.repeat(drawn, rows_per_individual)[:size].astype(np.int64)
 
 
-def resolve_sampler(trained: TrainedModel, sampler: str | None, sampling_steps: int | None) -> tuple[Sampler, str, int]:
-    """The sampler (``sampler_from_config``: ConfigError listing the known names for any other) with its name and
-    step count: ``sampler``/``sampling_steps`` default to the checkpoint's ``diffusion.*``, DDPM to the full chain.
-    The step count is checked here, before any sampling."""
-    diffusion = trained.diffusion
-    clip = (float(trained.encoding.values.min()), float(trained.encoding.values.max()))
-    chosen = sampler_from_config(diffusion, sampler, clip_denoised=clip)
-    if sampling_steps is None:
-        sampling_steps = diffusion.timesteps if isinstance(chosen, DDPMSampler) else diffusion.sampling_steps
-    chosen.set_timesteps(diffusion, sampling_steps)
-    return chosen, sampler or diffusion.sampler, int(sampling_steps)
+@dataclasses.dataclass
+class SamplingPipeline:
+    """A denoiser ``model`` (``[batch, channels, seq_length]`` in, its ``diffusion``'s prediction out), the process,
+    and the sampler named ``sampler_name`` (default the diffusion's ``sampler``) at ``sampling_steps`` (default the
+    diffusion's, DDPM the full chain), clipping to the ``encoding``'s value range. A conditioned model gets
+    ``labels`` with classifier-free guidance at ``guidance_scale`` (1: plain conditional sampling;
+    ``snpdiff.diffusion.guidance``). Every user error (sampler, steps, guidance) is a ConfigError raised here, before
+    any sampling."""
+
+    model: torch.nn.Module
+    diffusion: GaussianDiffusion
+    encoding: GenotypeEncoding
+    seq_length: int
+    sampler_name: str | None = None
+    sampling_steps: int | None = None
+    labels: PopulationLabels | None = None
+    guidance_scale: float = 1.0
+    sampler: Sampler = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        clip = (float(self.encoding.values.min()), float(self.encoding.values.max()))
+        self.sampler = sampler_from_config(self.diffusion, self.sampler_name, clip_denoised=clip)
+        self.sampler_name = self.diffusion.sampler if self.sampler_name is None else self.sampler_name
+        if self.sampling_steps is None:
+            full_chain = isinstance(self.sampler, DDPMSampler)
+            self.sampling_steps = self.diffusion.timesteps if full_chain else self.diffusion.sampling_steps
+        self.sampling_steps = int(self.sampling_steps)
+        self.sampler.set_timesteps(self.diffusion, self.sampling_steps)  # checks the step count
+        if self.guidance_scale < 0:
+            raise ConfigError(f"guidance_scale={self.guidance_scale:g} must be >= 0 (1: plain conditional sampling)")
+
+    def values(
+        self, seed: int, batch_index: int, size: int, on_step: Callable[[int, int], None] | None = None
+    ) -> np.ndarray:
+        """Batch ``batch_index`` of ``size`` individuals: float32 ``[size, channels, seq_length]`` in the encoding's
+        values (``GenotypeEncoding.from_model`` decodes them), its noise from ``batch_generator(seed, batch_index)``
+        and its labels from ``labels.draw``. ``on_step(done, steps)`` runs after every reverse step."""
+        device = next(self.model.parameters()).device
+        model, extra = self.model, ()
+        if self.labels is not None:
+            model = GuidedModel(self.model, self.model.null_label, self.guidance_scale)
+            extra = (torch.from_numpy(self.labels.draw(seed, batch_index, size)).to(device),)
+        x0 = sample(
+            model,
+            self.diffusion,
+            self.sampler,
+            (size, self.encoding.channels, self.seq_length),
+            sampling_steps=self.sampling_steps,
+            generator=batch_generator(seed, batch_index),
+            device=device,
+            on_step=on_step,
+            extra=extra,
+        )
+        return x0.float().cpu().numpy()
 
 
-def sample_batch(
+def trained_pipeline(
     trained: TrainedModel,
-    sampler: Sampler,
-    sampling_steps: int,
-    size: int,
-    seed: int,
-    batch_index: int,
-    on_step: Callable[[int, int], None] | None = None,
-    labels: np.ndarray | None = None,
+    sampler_name: str | None = None,
+    sampling_steps: int | None = None,
+    population: str | None = None,
     guidance_scale: float = 1.0,
-) -> np.ndarray:
-    """Batch ``batch_index`` of ``size`` individuals: float32 ``[size, channels, seq_length]`` in the encoding's values
-    (``GenotypeEncoding.from_model`` decodes them).
+) -> SamplingPipeline:
+    """The pipeline of a checkpoint, labelled as ``population_labels`` says."""
+    labels = population_labels(trained, population)
+    return SamplingPipeline(
+        trained.model, trained.diffusion, trained.encoding, trained.seq_length, sampler_name, sampling_steps,
+        labels, guidance_scale,
+    )  # fmt: skip
 
-    ``labels`` (``batch_labels``) condition a population-conditioned model, with classifier-free guidance at
-    ``guidance_scale`` (1: plain conditional sampling; ``snpdiff.diffusion.guidance``)."""
-    model, extra = trained.model, ()
-    if labels is not None:
-        model = GuidedModel(trained.model, trained.model.null_label, guidance_scale)
-        extra = (torch.from_numpy(labels).to(next(trained.model.parameters()).device),)
-    x0 = sample(
-        model,
-        trained.diffusion,
-        sampler,
-        (size, trained.encoding.channels, trained.seq_length),
-        sampling_steps=sampling_steps,
-        generator=batch_generator(seed, batch_index),
-        device=next(trained.model.parameters()).device,
-        on_step=on_step,
-        extra=extra,
-    )
-    return x0.float().cpu().numpy()
+
+def population_labels(trained: TrainedModel, population: str | None = None) -> PopulationLabels | None:
+    """A conditioned checkpoint's labels: members of ``population``, or without it a mixture at the training shares;
+    None for an unconditioned one. ConfigError for a label it does not know, or any label for a model without
+    labels."""
+    if population is None and trained.populations is None:
+        return None
+    index = None if population is None else trained.population_index(population)
+    return PopulationLabels(trained.population_shares, trained.encoding.ploidy, index)
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchPlan:
+    """``n`` individuals in batches of ``batch_size``: batch ``i`` holds rows ``i * batch_size ...`` and draws from
+    ``(seed, i)``. ConfigError for counts below 1 or a negative seed."""
+
+    n: int
+    batch_size: int
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.n < 1 or self.batch_size < 1 or self.seed < 0:
+            raise ConfigError(f"n={self.n} and batch_size={self.batch_size} must be >= 1, seed={self.seed} >= 0")
+
+    @property
+    def count(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    def rows(self, batch_index: int) -> tuple[int, int]:
+        """The first row and the size of batch ``batch_index``."""
+        start = batch_index * self.batch_size
+        return start, min(self.batch_size, self.n - start)
+
+    def labels(self, labels: PopulationLabels, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """The class indices (int64 ``[stop - start]``) of rows ``[start, stop)`` (default all), recomputed from the
+        batches they fall in (each batch's labels come from its own seed)."""
+        stop = self.n if stop is None else stop
+        first, last = start // self.batch_size, (stop - 1) // self.batch_size
+        drawn = np.concatenate([labels.draw(self.seed, i, self.rows(i)[1]) for i in range(first, last + 1)])
+        offset = start - first * self.batch_size
+        return drawn[offset : offset + stop - start]
+
+
+def sample_batches(
+    pipeline: SamplingPipeline,
+    plan: BatchPlan,
+    writer: RowWriter,
+    decode: Callable[[np.ndarray], np.ndarray] | None = None,
+    first_batch: int = 0,
+    progress: bool = True,
+    after_batch: Callable[[int], None] | None = None,
+) -> None:
+    """The one batch loop: sample batches ``first_batch ..`` of ``plan`` and write each, ``decode``d (default the
+    nearest code: int8 ``[size, seq_length]``), as its rows of ``writer``; ``after_batch(index)`` after each.
+
+    ``progress`` shows one bar over every reverse step of every batch; the log gets a line about every
+    ``LOG_EVERY_S`` seconds (individuals done, rate, time left) and one at the end."""
+    decode = pipeline.encoding.from_model if decode is None else decode
+    log.info(
+        "sampling %d individuals x %d SNPs (%s, %d steps) in batches of %d",
+        plan.n, pipeline.seq_length, pipeline.sampler_name, pipeline.sampling_steps, plan.batch_size,
+    )  # fmt: skip
+    rate = _RateLog(plan.n, min(first_batch * plan.batch_size, plan.n))
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task(f"sampling {plan.n} individuals", total=plan.n, completed=rate.first)
+        for index in range(first_batch, plan.count):
+            start, size = plan.rows(index)
+            on_step = partial(_on_step, bar, task, rate, start, size)
+            writer.write_rows(start, decode(pipeline.values(plan.seed, index, size, on_step)))
+            if after_batch is not None:
+                after_batch(index)
+    rate.log(plan.n)
+
+
+def _on_step(bar: Progress, task: TaskID, rate: _RateLog, start: int, size: int, step: int, steps: int) -> None:
+    """After reverse step ``step`` of ``steps`` of the batch of rows ``start .. start + size``: the bar moves by the
+    step's share of the batch, so long DDPM chains show steady progress."""
+    bar.advance(task, size / steps)
+    rate.maybe_log(start + size * step / steps)
 
 
 def sample_codes(
     trained: TrainedModel,
     n: int,
     batch_size: int = 256,
-    sampler: str | None = None,
+    sampler_name: str | None = None,
     sampling_steps: int | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -110,33 +230,23 @@ def sample_codes(
     """Sample ``n`` individuals in memory and map them to valid genotype codes: int8 ``[n, seq_length]``.
 
     Batch ``i`` holds individuals ``i * batch_size ...`` drawn from ``batch_generator(seed, i)``: generate.py with
-    the same settings writes the same codes. ``progress`` shows one bar over every reverse step of every batch.
-    Decoding: the nearest code, or with ``frequencies`` (``[seq_length, n_codes]`` training genotype shares) per-SNP
-    thresholds over the whole set (``GenotypeEncoding.decode_by_frequencies``; it keeps float32 values of all ``n``).
-    Batches start at even rows, so in haplotype mode both haplotypes of an individual share a batch and a label.
-    A conditioned model samples members of ``population``, or without it a mixture at the training shares
-    (``batch_labels``; ``sample_labels`` gives the labels drawn), with guidance at ``guidance_scale``.
+    the same settings writes the same codes. Decoding: the nearest code, or with ``frequencies`` (``[seq_length,
+    n_codes]`` training genotype shares) per-SNP thresholds over the whole set
+    (``GenotypeEncoding.decode_by_frequencies``; it keeps a float32 score of all ``n``). A conditioned model samples
+    members of ``population``, or without it a mixture at the training shares (``sample_labels`` gives the labels
+    drawn), with guidance at ``guidance_scale``. With an even ``batch_size``, both haplotypes of an individual share
+    a batch and a label in haplotype mode.
     """
-    if n < 1 or batch_size < 1:
-        raise ConfigError(f"n={n} and batch_size={batch_size} must be >= 1")
-    chosen, name, sampling_steps = resolve_sampler(trained, sampler, sampling_steps)
-    described = f"{n} individuals x {trained.seq_length} SNPs: {name}, {sampling_steps} steps"
-    log.info("sampling %s, batches of %d", described, batch_size)
-    started = time.perf_counter()
-    batches = []
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task(f"sampling {n} individuals", total=n)
-        for index, start in enumerate(range(0, n, batch_size)):
-            size = min(batch_size, n - start)
-            step = partial(advance_by_step, bar, task, size)
-            labels = batch_labels(trained, population, seed, index, size)
-            values = sample_batch(trained, chosen, sampling_steps, size, seed, index, step, labels, guidance_scale)
-            encoding = trained.encoding
-            batches.append(encoding.scores(values) if frequencies is not None else encoding.from_model(values))
-    log.info("sampled %s in %.1f s", described, time.perf_counter() - started)
-    if frequencies is not None:
-        return trained.encoding.decode_by_frequencies(np.concatenate(batches), frequencies).astype(np.int8)
-    return np.concatenate(batches)
+    plan = BatchPlan(n, batch_size, seed)
+    pipeline = trained_pipeline(trained, sampler_name, sampling_steps, population, guidance_scale)
+    encoding = trained.encoding
+    if frequencies is None:
+        memory = MemoryWriter(n, trained.seq_length)
+        sample_batches(pipeline, plan, memory, progress=progress)
+        return memory.rows
+    memory = MemoryWriter(n, trained.seq_length, np.float32)
+    sample_batches(pipeline, plan, memory, decode=encoding.scores, progress=progress)
+    return encoding.decode_by_frequencies(memory.rows, frequencies).astype(np.int8)
 
 
 def sample_labels(
@@ -144,18 +254,10 @@ def sample_labels(
 ) -> np.ndarray | None:
     """The population names of the ``n`` individuals ``sample_codes`` draws with these settings (None for an
     unconditioned model): str ``[n]``."""
-    if trained.populations is None and population is None:
+    labels = population_labels(trained, population)
+    if labels is None:
         return None
-    indices = [
-        batch_labels(trained, population, seed, index, min(batch_size, n - start))
-        for index, start in enumerate(range(0, n, batch_size))
-    ]
-    return np.asarray(trained.populations)[np.concatenate(indices)]
-
-
-def advance_by_step(bar: Progress, task: TaskID, individuals: int, done: int, steps: int) -> None:
-    """Move the bar by one step's share of a batch of ``individuals``, so long DDPM chains show steady progress."""
-    bar.advance(task, individuals / steps)
+    return np.asarray(trained.populations)[BatchPlan(n, batch_size, seed).labels(labels)]
 
 
 def synthetic_set(trained: TrainedModel, codes: np.ndarray, populations: np.ndarray | None = None) -> GenotypeSet:
@@ -176,3 +278,32 @@ def synthetic_set(trained: TrainedModel, codes: np.ndarray, populations: np.ndar
 def training_snps(trained: TrainedModel) -> SnpInfo:
     """The training window's SNP metadata, or placeholders for a checkpoint without it."""
     return trained.snps if trained.snps is not None else SnpInfo.placeholder(trained.seq_length)
+
+
+class _RateLog:
+    """A log line at most every ``LOG_EVERY_S`` seconds: individuals done of ``n``, rate and time since this process
+    started, estimated time left."""
+
+    def __init__(self, n: int, first: float):
+        self.n, self.first = n, first
+        self.started = self.last = time.monotonic()
+
+    def maybe_log(self, done: float) -> None:
+        if time.monotonic() - self.last >= LOG_EVERY_S:
+            self.log(done)
+
+    def log(self, done: float) -> None:
+        self.last = time.monotonic()
+        elapsed = self.last - self.started
+        rate = (done - self.first) / max(elapsed, 1e-9)
+        left = f"{_duration((self.n - done) / rate)} left" if rate > 0 and done < self.n else "done"
+        log.info(
+            "%d / %d individuals (%.1f%%), %.1f individuals/s, %s elapsed, %s",
+            done, self.n, 100 * done / self.n, rate, _duration(elapsed), left,
+        )  # fmt: skip
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}"

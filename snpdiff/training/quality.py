@@ -13,12 +13,10 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import numpy as np
-import torch
 from lightning.pytorch.loggers import WandbLogger
 
 from snpdiff.compat import forget_logged_metrics
-from snpdiff.diffusion import sample, sampler_from_config
-from snpdiff.diffusion.guidance import GuidedModel
+from snpdiff.generation.sampling import PopulationLabels, SamplingPipeline
 from snpdiff.metrics import evaluate_genotypes
 from snpdiff.metrics.names import QUALITY_PREFIX
 from snpdiff.metrics.privacy import privacy_metrics
@@ -40,8 +38,8 @@ PRIVACY_KEYS = (
 
 class SampleQualityCallback(pl.Callback):
     """After the first epoch, every ``eval_every_n_epochs`` epochs and at the run's last validation (``max_epochs``,
-    ``max_steps`` or a ``trainer.max_time`` stop), samples
-    ``eval_samples`` individuals with ``sampler`` at ``sampling_steps`` steps and logs the genotype metrics; plots go to
+    ``max_steps`` or a ``trainer.max_time`` stop), samples ``eval_samples`` individuals with the sampler named
+    ``sampler`` at ``sampling_steps`` steps and logs the genotype metrics; plots go to
     ``<output_dir>/quality/epoch_<n>/`` and, with W&B, to the run as images.
 
     The metrics are logged only on the epochs they are computed; the values of an earlier evaluation are taken out
@@ -66,7 +64,7 @@ class SampleQualityCallback(pl.Callback):
         self.eval_every_n_epochs = eval_every_n_epochs
         self.eval_samples = eval_samples
         self.sampling_steps = sampling_steps
-        self.sampler = sampler
+        self.sampler_name = sampler  # the config key is `quality.sampler`; the name, not a Sampler object
         self.ld_window = ld_window
         self.log_plots = log_plots
         self.guidance_scale = guidance_scale
@@ -92,32 +90,23 @@ class SampleQualityCallback(pl.Callback):
         return self.evaluations == 0 or epoch % self.eval_every_n_epochs == 0 or last
 
     def evaluate(self, pl_module: pl.LightningModule, datamodule) -> tuple[dict[str, float], np.ndarray]:
-        """Sample and score; returns the metrics and the sampled codes ``[eval_samples, snps]``."""
-        generator = torch.Generator(device="cpu").manual_seed(self.seed)
-        model, extra, labels = pl_module.model, (), None
-        if getattr(datamodule, "population_names", None):
-            shares = np.asarray(datamodule.population_shares)
-            labels = np.random.default_rng(self.seed).choice(len(shares), self.eval_samples, p=shares / shares.sum())
-            model = GuidedModel(pl_module.model, pl_module.model.null_label, self.guidance_scale)
-            extra = (torch.from_numpy(labels).to(pl_module.device),)
-        encoding = datamodule.encoding
-        clip = (float(encoding.values.min()), float(encoding.values.max()))
+        """Sample ``eval_samples`` individuals as generate.py would (``SamplingPipeline``, batch 0 of ``seed``; a
+        conditioned model a mixture at the training shares) and score them; returns the metrics and the sampled
+        codes ``[eval_samples, snps]``."""
+        encoding, names = datamodule.encoding, getattr(datamodule, "population_names", None)
+        labels = PopulationLabels(datamodule.population_shares, encoding.ploidy) if names else None
+        pipeline = SamplingPipeline(
+            pl_module.model, pl_module.diffusion, encoding, datamodule.seq_length, self.sampler_name,
+            self.sampling_steps, labels, self.guidance_scale,
+        )  # fmt: skip
         was_training = pl_module.training
         pl_module.eval()
-        x0 = sample(
-            model,
-            pl_module.diffusion,
-            sampler_from_config(pl_module.diffusion, self.sampler, clip_denoised=clip),
-            (self.eval_samples, encoding.channels, datamodule.seq_length),
-            sampling_steps=self.sampling_steps,
-            generator=generator,
-            device=pl_module.device,
-            extra=extra,
-        )
-        pl_module.train(was_training)
-        synthetic = encoding.from_model(x0)
-        names = None if labels is None else np.asarray(datamodule.population_names)[labels]
-        return self.score(synthetic, datamodule, names), synthetic
+        try:
+            synthetic = encoding.from_model(pipeline.values(self.seed, 0, self.eval_samples))
+        finally:
+            pl_module.train(was_training)
+        populations = None if labels is None else np.asarray(names)[labels.draw(self.seed, 0, self.eval_samples)]
+        return self.score(synthetic, datamodule, populations), synthetic
 
     def score(self, synthetic: np.ndarray, datamodule, populations: np.ndarray | None = None) -> dict[str, float]:
         """The metrics of ``synthetic`` codes: fidelity against the validation split V, privacy against as many
@@ -126,7 +115,7 @@ class SampleQualityCallback(pl.Callback):
         encoding = datamodule.encoding
         validation, training = datamodule.val_codes, datamodule.train_codes
         rows = np.random.default_rng(self.seed).permutation(len(training))[: len(synthetic)]
-        ploidy = 1 if encoding.haplotype else 2
+        ploidy = encoding.ploidy
         metrics = evaluate_genotypes(validation, synthetic, ld_window=self.ld_window, ploidy=ploidy, seed=self.seed)
         metrics = {k: v for k, v in metrics.items() if k not in PRIVACY_KEYS}
         metrics.update(privacy_metrics(training[rows], synthetic, holdout=validation, ploidy=ploidy))
@@ -159,11 +148,11 @@ class SampleQualityCallback(pl.Callback):
 
         out_dir = Path(trainer.default_root_dir) / "quality" / f"epoch_{trainer.current_epoch}"
         datamodule = trainer.datamodule
-        ploidy = 1 if datamodule.encoding.haplotype else 2
         populations = getattr(datamodule, "val_populations", None)
         plots = make_plots(
-            datamodule.val_codes, synthetic, None, out_dir, populations, ld_window=self.ld_window, ploidy=ploidy
-        )
+            datamodule.val_codes, synthetic, None, out_dir, populations, ld_window=self.ld_window,
+            ploidy=datamodule.encoding.ploidy,
+        )  # fmt: skip
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 for name, path in plots.items():

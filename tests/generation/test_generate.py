@@ -69,7 +69,7 @@ def test_sampler_ddpm_uses_full_chain_by_default(trained_run):
     calls = []
     original = trained.model.forward
     trained.model.forward = lambda *inputs: calls.append(1) or original(*inputs)
-    sample_codes(trained, n=2, sampler="ddpm", progress=False)
+    sample_codes(trained, n=2, sampler_name="ddpm", progress=False)
     assert len(calls) == cfg.diffusion.timesteps
 
 

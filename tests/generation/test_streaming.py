@@ -19,14 +19,14 @@ from omegaconf import OmegaConf
 
 from snpdiff.config import PROJECT_ROOT
 from snpdiff.data import GenotypeSet, SnpInfo, synthetic_sample_ids, write_npy, write_plink, write_vcf, writers
-from snpdiff.data.writers import STREAM_WRITERS
+from snpdiff.data.writers import WRITERS
 from snpdiff.errors import ConfigError
 from snpdiff.generation import (
     load_trained_model,
     partial_folder,
     sample_codes,
     sample_labels,
-    stream,
+    sampling,
     synthetic_set,
     write_synthetic,
 )
@@ -80,7 +80,7 @@ def test_stream_writer_writes_the_bytes_of_the_whole_set_writer(fmt, haplotype, 
     )
     whole, suffix = WHOLE_SET_WRITERS[fmt]
     whole(tmp_path / f"whole{suffix}", genotypes)
-    writer = STREAM_WRITERS[fmt](tmp_path / f"streamed{suffix}", tmp_path / "work", genotypes.snps, n, haplotype)
+    writer = WRITERS[fmt](tmp_path / f"streamed{suffix}", tmp_path / "work", genotypes.snps, n, haplotype)
     writer.open()
     for start in reversed(range(0, n, 8)):
         writer.write_rows(start, codes[start : start + 8])
@@ -173,7 +173,7 @@ def test_memory_is_bounded_by_the_batch_not_by_n(ckpt, tmp_path, monkeypatch):
     monkeypatch.setattr(writers, "_ID_CHUNK", 64)  # sample ids written 64 at a time, as 65,536 would be for huge n
     # both runs take the same code paths: a progress line after every step (on a loaded machine only the longer run
     # would reach the 30-s line, and the first line's one-time setup would count as growth), after a warm-up run
-    monkeypatch.setattr(stream, "LOG_EVERY_S", 0.0)
+    monkeypatch.setattr(sampling, "LOG_EVERY_S", 0.0)
     write_synthetic(generate_cfg(ckpt, tmp_path / "warm_up", n=16, batch_size=16, sampling_steps=1))
     peaks = []
     for batches in (4, 24):

@@ -6,6 +6,7 @@ Plain frozen dataclasses with no heavy imports, so a config check can read them 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,10 +39,10 @@ class EvaluationSettings(MetricSettings):
     for real; ``plots``: write ``plots/*.png``.
     """
 
-    real: str
-    synthetic: str
-    out: str
-    holdout: str | None = None
+    real: str | os.PathLike
+    synthetic: str | os.PathLike
+    out: str | os.PathLike
+    holdout: str | os.PathLike | None = None
     synthetic_populations: str | None = None
     holdout_populations: str | None = None
     haplotype: bool = False

@@ -1,5 +1,6 @@
 """evaluate.py as a user runs it, on small files written with the project's writers; run-folder resolution."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 from snpdiff.data import GenotypeSet, SnpInfo, read_genotypes, write_npy, write_plink, write_vcf
 from snpdiff.errors import DataError
@@ -121,3 +123,13 @@ def test_missing_input_is_named_before_any_output(files, tmp_path):
     with pytest.raises(DataError, match="nowhere"):
         evaluate_files(EvaluationSettings(real=files["paths"]["real"], synthetic=missing, out=tmp_path / "out"))
     assert not (tmp_path / "out").exists()
+
+
+def test_evaluation_settings_have_the_keys_and_defaults_of_conf_evaluate():
+    """EvaluationSettings is conf/evaluate.yaml typed: the same keys, and the same value wherever both give one."""
+    config = OmegaConf.load(REPO / "conf" / "evaluate.yaml")
+    keys = {key for key in config if key != "hydra"}
+    assert keys == {field.name for field in dataclasses.fields(EvaluationSettings)}
+    for field in dataclasses.fields(EvaluationSettings):
+        if field.default is not dataclasses.MISSING:
+            assert config[field.name] == field.default, field.name

@@ -18,8 +18,8 @@ import argparse
 import sys
 
 from snpdiff.cli import fail, user_errors
+from snpdiff.sweep.agent.interface import DEFAULT_HEARTBEAT_INTERVAL_S
 from snpdiff.sweep.backends import BACKEND_NAMES, AgentOptions, open_sweep
-from snpdiff.sweep.backends.base import DEFAULT_HEARTBEAT_INTERVAL_S
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -128,7 +128,7 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from snpdiff.sweep.migrate import migrate_file
+    from snpdiff.sweep.legacy.migrate import migrate_file
 
     warnings: list[str] = []
     new = migrate_file(args.old, args.output, warnings)

@@ -94,10 +94,9 @@ def reporter_cost(sweep_id: str, root: Path, env: dict[str, str]) -> dict:
     to this process serving the agent's end of the channel as an agent does (reporting to the study's pruner)."""
     import threading
 
+    from snpdiff.sweep.agent.channel import CHANNEL_ENV, ReportChannel
+    from snpdiff.sweep.agent.interface import ClaimedTrial
     from snpdiff.sweep.backends import open_backend
-    from snpdiff.sweep.backends.base import ClaimedTrial
-    from snpdiff.sweep.backends.trial_loop import ReportChannel
-    from snpdiff.sweep.channel import CHANNEL_ENV
     from snpdiff.sweep.store import resolve_sweep
 
     backend = open_backend(resolve_sweep(sweep_id, root))
@@ -141,8 +140,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=6, help="trials per variant (even: two ABBA blocks)")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
+    from snpdiff.sweep.agent.trial import run_dir_override
     from snpdiff.sweep.bridge import params_to_overrides
-    from snpdiff.sweep.trial import run_dir_override
 
     block = max(1, args.trials // 2)
     with tempfile.TemporaryDirectory() as tmp:

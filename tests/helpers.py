@@ -18,8 +18,9 @@ import lightning.pytorch as pl
 import pytest
 import yaml
 
+from snpdiff.sweep.legacy.aliases import parse_with_old_names
 from snpdiff.sweep.rules import check_sweep
-from snpdiff.sweep.spec import SweepSpec, parse_sweep
+from snpdiff.sweep.spec import SweepSpec
 
 REPO = Path(__file__).resolve().parents[1]
 # Fixed parameters that make a real train.py trial take seconds: debug=fast (tiny data slice, 2 epochs of 3
@@ -96,7 +97,7 @@ class StopAfterEpoch(pl.Callback):
 
 def checked(raw: dict, backend: str = "local") -> tuple[SweepSpec, list[str], list[str]]:
     """What `init` finds in the sweep ``raw``: ``(the checked spec, every problem, the lines it prints)``."""
-    spec, problems = parse_sweep(raw)
+    spec, problems = parse_with_old_names(raw)
     check = check_sweep(spec, backend)
     return check.spec, problems + check.problems, check.messages
 

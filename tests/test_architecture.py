@@ -128,7 +128,7 @@ def test_the_walker_sees_lazy_imports_and_resolves_submodules():
     """The walker itself, on modules whose imports are known: a sanity check that the rules below can fail."""
     assert len(modules()) > 20 and "snpdiff.sweep.backends" in modules()
     assert "snpdiff.sweep.backends.local" in imports("snpdiff.sweep.backends")[0]  # inside backend_class
-    assert "snpdiff.run_folder" in imports("snpdiff.sweep.trial")[0]
+    assert "snpdiff.run_folder" in imports("snpdiff.sweep.agent.trial")[0]
     assert "lightning" in imports("snpdiff.training.loggers")[1]  # imported inside a function
 
 

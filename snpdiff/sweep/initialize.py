@@ -1,5 +1,6 @@
-"""``sweep.py init``: parse a sweep file, check it against the composed config, then create the sweep on the chosen
-backend (nothing is created while the file has a problem)."""
+"""``sweep.py init``: parse a sweep file (current, or the old tool's through ``snpdiff.sweep.legacy``), check it
+against the composed config, then create the sweep on the chosen backend (nothing is created while the file has a
+problem)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from pathlib import Path
 
 from snpdiff.errors import SweepError
 from snpdiff.sweep.backends import backend_class
+from snpdiff.sweep.legacy.aliases import parse_with_old_names
 from snpdiff.sweep.rules import check_sweep
-from snpdiff.sweep.spec import parse_sweep, read_sweep_file
+from snpdiff.sweep.spec import read_sweep_file
 from snpdiff.sweep.store import STORAGE_ENV, SweepInfo, redact_url, sweeps_root
 from snpdiff.training.loggers import wandb_credentials_source
 
@@ -39,7 +41,7 @@ def init_sweep(
     Returns the sweep's record and the notices (which backend was chosen when none was requested; that a storage
     password must be exported, as it is stored and printed redacted).
     """
-    parsed, problems = parse_sweep(read_sweep_file(sweep_file))
+    parsed, problems = parse_with_old_names(read_sweep_file(sweep_file))
     name, notice = choose_backend(backend)
     cls = backend_class(name)
     cls.check_available()

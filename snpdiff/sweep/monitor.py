@@ -13,7 +13,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from snpdiff.sweep.backends.base import TRIAL_STATES, AgentReport, SweepBackend, TrialRecord
+from snpdiff.sweep.agent.interface import AgentReport
+from snpdiff.sweep.backends.base import TRIAL_STATES, SweepBackend, TrialRecord
 from snpdiff.sweep.spec import SweepSpec
 
 # columns of the console when the output is not a terminal (a log file, a pipe, a batch job): no header is cut

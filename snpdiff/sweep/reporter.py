@@ -4,8 +4,8 @@ For a sweep with ``early_terminate`` the agent adds this callback to the trial's
 
     python train.py ... '+callbacks.sweep_reporter={_target_:snpdiff.sweep.reporter.SweepTrialReporter,metric:val_loss}'
 
-and hands the trial one end of a socket pair (``snpdiff.sweep.channel``); the training instantiates the callback like
-every other callback node and knows nothing of sweeps. After each validation epoch the callback sends the epoch and
+and hands the trial one end of a socket pair (``snpdiff.sweep.agent.channel``); the training instantiates the callback
+like every other callback node and knows nothing of sweeps. After each validation epoch the callback sends the epoch and
 the value and waits for the agent's one-word answer (``go`` or ``stop``). The agent, which has the sweep's Optuna
 study open already, reports the value to the pruner (``snpdiff.sweep.backends.local.LocalBackend.report``): the trial
 imports neither Optuna nor a database driver and never sees the storage's URL. A pruned trial stops training cleanly
@@ -23,7 +23,7 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback
 
 from snpdiff.errors import ConfigError
-from snpdiff.sweep.channel import CHANNEL_ENV, GO, STOP, report_line
+from snpdiff.sweep.agent.channel import CHANNEL_ENV, GO, STOP, report_line
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,8 @@ from snpdiff.config.schema import key_schema, takes_number, type_name, type_ok
 from snpdiff.errors import ConfigError
 from snpdiff.metrics.names import LOSS_METRICS, MODEL_METRICS, OOM_METRICS, QUALITY_PREFIX, is_logged
 from snpdiff.sweep.bridge import config_groups
-from snpdiff.sweep.spec import ALIASES, ParamSpec, SweepSpec
+from snpdiff.sweep.legacy.aliases import ALIASES
+from snpdiff.sweep.spec import ParamSpec, SweepSpec
 
 # Values of a finite range (int_uniform, q_*) checked one by one; a longer range is checked at this many evenly
 # spread values (init says so).

@@ -22,11 +22,11 @@ import yaml
 from snpdiff.errors import SweepError
 from snpdiff.sweep.backends import open_sweep
 from snpdiff.sweep.backends.local import LocalBackend
-from snpdiff.sweep.migrate import migrate_sweep
+from snpdiff.sweep.backends.wandb import read_wandb_params
+from snpdiff.sweep.legacy.migrate import migrate_sweep
 from snpdiff.sweep.monitor import monitor_json
-from snpdiff.sweep.spec import MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES, parse_sweep, read_sweep_file
+from snpdiff.sweep.spec import MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES, parse_sweep, read_sweep_file, yaml_io
 from snpdiff.sweep.store import sweeps_root
-from snpdiff.sweep.trial import read_wandb_params
 from tests.helpers import REPO, TINY_TRIAL, checked, small_tmpfs, start_agent, sweep_cli, write_sweep
 
 MB = 1e6
@@ -92,16 +92,31 @@ def test_a_50_mb_values_list_is_refused_by_its_size_within_200_mb_and_5_s(tmp_pa
                                             rf"\(limit {MAX_YAML_BYTES} bytes\); sweep a long range with a .*")
 
 
-def test_too_many_values_and_too_deep_nesting_are_refused_naming_the_limit(tmp_path):
+class NestingLimitLoader(yaml.SafeLoader):
+    """A parser with a nesting limit of its own, as libyaml has had since PyYAML 6.0.4's wheels: its scanner refuses
+    the 1001st level while it looks ahead (up to 1024 characters), before its events reach the reader's depth check.
+    """
+
+    def fetch_flow_collection_start(self, TokenClass):  # noqa: N803 - PyYAML's name
+        if self.flow_level >= 1000:
+            raise yaml.scanner.ScannerError("while increasing flow level", self.get_mark(),
+                                            "exceeded maximum nesting depth", self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
+
+
+def test_too_many_values_and_too_deep_nesting_are_refused_naming_the_limit(tmp_path, monkeypatch):
     many = write_sweep(tmp_path, {"method": "grid", "parameters": {"optimizer.lr": {"values": [1e-3] * 20_000}}})
     assert many.stat().st_size < MAX_YAML_BYTES  # the node count, not the size, refuses it
     assert_refused_cheaply(init_cost(many), rf"error: sweep file {many}: more than {MAX_YAML_NODES} YAML values, the "
                                             rf"last at line \d+ \(limit {MAX_YAML_NODES}\); .*")
     deep = tmp_path / "deep.yaml"
     deep.write_text(HEAD + "parameters:\n  x: {value: " + "[" * 100_000 + "]" * 100_000 + "}\n")
-    with pytest.raises(SweepError, match=rf"sweep file {deep}: lists or mappings nested more than {MAX_YAML_DEPTH} "
-                                         rf"deep at line 4 \(limit {MAX_YAML_DEPTH}\)"):
-        read_sweep_file(deep)
+    # whichever layer trips first, the installed parser's or one with a nesting limit of its own, the message is ours
+    for loader in (yaml_io._LOADER, NestingLimitLoader):
+        monkeypatch.setattr(yaml_io, "_LOADER", loader)
+        with pytest.raises(SweepError, match=rf"sweep file {deep}: lists or mappings nested more than "
+                                             rf"{MAX_YAML_DEPTH} deep at line 4 \(limit {MAX_YAML_DEPTH}\)"):
+            read_sweep_file(deep)
 
 
 def test_every_sweep_yaml_is_read_with_the_limits(tmp_path):

@@ -15,12 +15,12 @@ import yaml
 from snpdiff.cli import USER_ERROR_EXIT_CODE
 from snpdiff.config import compose_config
 from snpdiff.run_folder import read_metrics
+from snpdiff.sweep.agent.trial import metric_values
 from snpdiff.sweep.analysis import comparable, trial_overrides
 from snpdiff.sweep.backends import AgentOptions, local, open_backend, run_agent
 from snpdiff.sweep.backends.local import LocalBackend
 from snpdiff.sweep.spec import load_sweep
 from snpdiff.sweep.store import resolve_sweep, sweeps_root
-from snpdiff.sweep.trial import metric_values
 from tests.helpers import REPO, TINY_TRIAL, start_agent, sweep_cli, write_sweep
 
 pytestmark = pytest.mark.slow

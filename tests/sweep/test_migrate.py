@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from snpdiff.sweep.backends import open_sweep
-from snpdiff.sweep.migrate import migrate_sweep
+from snpdiff.sweep.legacy.migrate import migrate_sweep
 from tests.helpers import checked, sweep_cli, write_sweep
 from tests.sweep.test_old_files import OLD_REDUCE_SWEEP, OLD_SWEEP, RETIRED
 

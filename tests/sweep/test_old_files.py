@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 
 from snpdiff.config import compose_config
 from snpdiff.sweep.bridge import params_to_overrides
-from snpdiff.sweep.spec import ALIASES, Retired, parse_sweep
+from snpdiff.sweep.legacy.aliases import ALIASES, Retired, parse_with_old_names
 from snpdiff.training.schedulers import lr_scheduler_factory
 from tests.helpers import checked
 
@@ -258,8 +258,8 @@ def test_min_lr_and_eta_min_apply_to_their_own_scheduler_only():
 
 
 def test_the_retired_names_are_dropped_at_parse_time_too():
-    spec, problems = parse_sweep({"method": "random", "parameters": {"edge_pad": {"value": 4},
-                                                                     "learning_rate": {"value": 0.001}}})
+    spec, problems = parse_with_old_names({"method": "random", "parameters": {"edge_pad": {"value": 4},
+                                                                              "learning_rate": {"value": 0.001}}})
     assert problems == [] and list(spec.parameters) == ["optimizer.lr"]
     assert spec.warnings == ("parameter 'edge_pad' is dropped: " + ALIASES["edge_pad"].reason,)
     assert math.isclose(spec.parameters["optimizer.lr"].value, 0.001)

@@ -14,10 +14,10 @@ from hydra.utils import instantiate
 from snpdiff.cli import USER_ERROR_EXIT_CODE, user_errors
 from snpdiff.config import compose_config
 from snpdiff.errors import ConfigError
+from snpdiff.sweep.agent.channel import CHANNEL_ENV, ReportChannel, report_line
+from snpdiff.sweep.agent.loop import REPORTER_CALLBACK
 from snpdiff.sweep.backends.local import PRUNED_ATTR, REPORTER_TARGET, LocalBackend
-from snpdiff.sweep.backends.trial_loop import REPORTER_CALLBACK, ReportChannel
 from snpdiff.sweep.bridge import callback_override
-from snpdiff.sweep.channel import CHANNEL_ENV, report_line
 from snpdiff.sweep.reporter import SweepTrialReporter
 from snpdiff.sweep.spec import load_sweep
 from snpdiff.sweep.store import sweeps_root

@@ -9,7 +9,7 @@ import pytest
 
 from snpdiff.errors import SweepError
 from snpdiff.run_folder import read_metrics
-from snpdiff.sweep.backends.trial_loop import trial_env
+from snpdiff.sweep.agent.trial import trial_env
 from snpdiff.sweep.store import STORAGE_ENV, redact_url, storage_url
 from tests.helpers import REPO, TINY_TRIAL, sweep_cli, write_sweep
 

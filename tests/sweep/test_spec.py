@@ -6,11 +6,12 @@ import math
 import pytest
 
 from snpdiff.errors import SweepError
-from snpdiff.sweep.spec import ALIASES, load_sweep, parse_sweep, quantize
+from snpdiff.sweep.legacy.aliases import ALIASES, parse_with_old_names
+from snpdiff.sweep.spec import load_sweep, parse_sweep, quantize
 
 
 def parse(parameters, **top):
-    spec, problems = parse_sweep({"method": "random", "metric": {"name": "val_loss", "goal": "minimize"},
+    spec, problems = parse_with_old_names({"method": "random", "metric": {"name": "val_loss", "goal": "minimize"},
                                   "parameters": parameters, **top})
     return spec, problems
 

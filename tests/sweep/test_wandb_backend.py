@@ -22,7 +22,7 @@ from wandb.proto import wandb_internal_pb2
 from wandb.sdk.lib import config_util
 
 from snpdiff.run_folder import read_metrics
-from snpdiff.sweep.backends.base import AgentOptions
+from snpdiff.sweep.agent.interface import AgentOptions
 from snpdiff.sweep.backends.wandb import AGENT_REPORT_ENV, TRIAL_COMMAND, WandbBackend, wandb_sweep_config
 from snpdiff.sweep.monitor import agent_summary
 from snpdiff.sweep.spec import load_sweep

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from snpdiff.errors import SweepError
-from snpdiff.sweep.backends.base import AgentOptions, AgentReport, SweepBackend, TrialRecord
+from snpdiff.sweep.agent.interface import AgentOptions, AgentReport
+from snpdiff.sweep.backends.base import SweepBackend, TrialRecord
 from snpdiff.sweep.store import SweepInfo, resolve_sweep
 
 BACKEND_NAMES = ("local", "wandb")

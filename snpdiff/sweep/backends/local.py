@@ -37,10 +37,10 @@ for how the grace period is chosen). Optuna keeps heartbeats in RDB storages onl
 awaiting the requeue of its job (``await_requeue``) is kept alive while the job is queued, and the job's next start
 resumes it (``reattach``).
 
-Agents run ``trial_loop.run_trial_loop`` on this backend. With ``early_terminate`` each trial gets a reporter
-callback (``snpdiff.sweep.reporter.SweepTrialReporter``, named by ``REPORTER_TARGET``) through its command line, which
-sends its agent the metric every epoch over a socket pair; the agent feeds the pruner (``report``) and answers whether
-to stop. Without a pruner the agent reads the trial's value from its ``metrics.json``.
+Agents run ``snpdiff.sweep.agent.loop.run_trial_loop`` on this backend. With ``early_terminate`` each trial gets a
+reporter callback (``snpdiff.sweep.reporter.SweepTrialReporter``, named by ``REPORTER_TARGET``) through its command
+line, which sends its agent the metric every epoch over a socket pair; the agent feeds the pruner (``report``) and
+answers whether to stop. Without a pruner the agent reads the trial's value from its ``metrics.json``.
 """
 
 from __future__ import annotations
@@ -68,20 +68,13 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from snpdiff.compat import optuna_heartbeat_base
-from snpdiff.errors import SweepError
-from snpdiff.sweep.backends.base import (
-    DEFAULT_HEARTBEAT_INTERVAL_S,
-    AgentOptions,
-    AgentReport,
-    ClaimedTrial,
-    StorageFault,
-    SweepBackend,
-    TrialRecord,
-)
-from snpdiff.sweep.backends.trial_loop import run_trial_loop
+from snpdiff.errors import StorageFault, SweepError
+from snpdiff.sweep.agent.interface import DEFAULT_HEARTBEAT_INTERVAL_S, AgentOptions, AgentReport, ClaimedTrial
+from snpdiff.sweep.agent.loop import run_trial_loop
+from snpdiff.sweep.agent.trial import agent_say
+from snpdiff.sweep.backends.base import SweepBackend, TrialRecord
 from snpdiff.sweep.spec import NORMAL_FAMILY, NORMAL_QUANTILE_BOUNDS, ParamSpec, SweepSpec, load_sweep, quantize
 from snpdiff.sweep.store import SweepInfo, redact_text, redact_url, storage_url
-from snpdiff.sweep.trial import agent_say
 
 SPEC_ATTR = "snpdiff_spec"
 # trial user attributes

@@ -1,8 +1,10 @@
 """The W&B backend: ``wandb.sweep`` creates the sweep, W&B's agent runs it, W&B's public API lists its runs.
 
 The sweep sent to W&B runs ``python -m snpdiff.sweep.backends.wandb`` instead of ``train.py ${args_no_hyphens}``:
-that entry point reads the run's parameters from ``WANDB_SWEEP_PARAM_PATH`` and renders them with the bridge,
-because W&B's own rendering (``None`` as "None", dicts in Python syntax) is not Hydra's grammar. It runs the
+a W&B agent starts each trial with ``WANDB_SWEEP_ID``, ``WANDB_RUN_ID`` and ``WANDB_SWEEP_PARAM_PATH`` (a YAML of the
+run's parameters) in the environment; that entry point reads the run's parameters from that file and renders them
+with the bridge (``wandb_trial``), because W&B's own rendering (``None`` as "None", dicts in Python syntax) is not
+Hydra's grammar. It runs the
 training as its child (``run_wandb_trial``), passes on the signals W&B's agent forwards (and its stop of an
 early-terminated run), and when the training ends prints the agent's line for the trial, as the local backend's
 agent does (``trial_end_line``), and appends the outcome to the agent's report file, from which ``run_agent`` makes
@@ -18,6 +20,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -28,18 +31,22 @@ from typing import Any
 from snpdiff.cli import run_or_exit
 from snpdiff.errors import SweepError
 from snpdiff.run_folder import metrics_path
-from snpdiff.sweep.backends.base import AgentOptions, AgentReport, SweepBackend, TrialRecord
-from snpdiff.sweep.spec import SweepSpec, load_sweep, read_yaml
-from snpdiff.sweep.store import SPEC_FILE, SWEEPS_DIR_ENV, SweepInfo
-from snpdiff.sweep.trial import (
+from snpdiff.sweep.agent.interface import AgentOptions, AgentReport
+from snpdiff.sweep.agent.trial import (
     agent_say,
     best_value,
     die_with_parent,
     diverged_reason,
     metric_values,
+    run_dir_override,
+    trial_argv,
     trial_end_line,
-    wandb_trial,
 )
+from snpdiff.sweep.backends.base import SweepBackend, TrialRecord
+from snpdiff.sweep.bridge import params_to_overrides
+from snpdiff.sweep.legacy.aliases import current_params, load_with_old_names
+from snpdiff.sweep.spec import TARGET_KEY, SweepSpec, holds_target, load_sweep, read_yaml
+from snpdiff.sweep.store import SPEC_FILE, SWEEPS_DIR_ENV, TRIALS_DIR, SweepInfo, sweeps_root
 from snpdiff.training.loggers import wandb_credentials_source
 
 TRIAL_COMMAND = ["${env}", "${interpreter}", "-m", "snpdiff.sweep.backends.wandb"]
@@ -67,6 +74,43 @@ def wandb_sweep_config(spec: SweepSpec) -> dict[str, Any]:
     config = spec.to_wandb()
     config["command"] = TRIAL_COMMAND
     return config
+
+
+def read_wandb_params(path: str | Path) -> dict[str, Any]:
+    """The run's parameters from the file a W&B agent writes (``{name: {value: v}}``), names de-aliased."""
+    data = read_yaml(path, "W&B sweep parameters") or {}
+    if not isinstance(data, dict):
+        raise SweepError(f"W&B sweep parameters {path}: holds a {type(data).__name__}, not a mapping of parameters")
+    data.pop("wandb_version", None)
+    params = {}
+    for name, entry in data.items():
+        if not isinstance(entry, dict) or "value" not in entry:
+            raise SweepError(f"{path}: parameter {name!r} has no 'value' (not a W&B sweep parameter file)")
+        if TARGET_KEY in str(name).split(".") or holds_target(entry["value"]):  # the sweep may be edited on W&B
+            raise SweepError(f"W&B sweep parameters {path}: parameter {name!r} sets or holds a {TARGET_KEY}, which "
+                             "names code the trial would run; parameter values are plain data")
+        params[name] = entry["value"]
+    return current_params(params)  # a sweep the old tool created on W&B sends its flat names
+
+
+def wandb_trial(environ: Mapping[str, str] = os.environ,
+                python: str = sys.executable) -> tuple[SweepSpec, Path, list[str]]:
+    """The sweep, run folder and training command of the W&B run described by ``environ`` (module docstring)."""
+    missing = [k for k in ("WANDB_SWEEP_ID", "WANDB_RUN_ID", "WANDB_SWEEP_PARAM_PATH") if not environ.get(k)]
+    if missing:
+        raise SweepError(f"a W&B sweep trial needs {', '.join(missing)} in the environment (set by `wandb agent`)")
+    sweep_dir = sweeps_root() / environ["WANDB_SWEEP_ID"]
+    spec_path = sweep_dir / SPEC_FILE
+    if not spec_path.is_file():
+        raise SweepError(f"W&B sweep {environ['WANDB_SWEEP_ID']}: {spec_path} is missing; start agents with "
+                         "`python sweep.py agent` (it writes the sweep's definition there)")
+    spec = load_sweep(read_yaml(spec_path, "stored sweep"))
+    # W&B sends every parameter to every run; a conditional one is set only where it applies
+    params = spec.applicable(read_wandb_params(environ["WANDB_SWEEP_PARAM_PATH"]))
+    overrides = params_to_overrides(params, base_overrides=spec.command_overrides())
+    run_dir = sweep_dir / TRIALS_DIR / environ["WANDB_RUN_ID"]
+    overrides.append(run_dir_override(run_dir))
+    return spec, run_dir, trial_argv(spec, overrides, python)
 
 
 def _signal_name(signum: int) -> str:
@@ -191,7 +235,7 @@ class WandbBackend(SweepBackend):
         if path.is_file():
             return load_sweep(read_yaml(path, "stored sweep"))
         sweep = self.api.sweep(self._sweep_path(info))
-        spec = load_sweep(dict(sweep.config))
+        spec = load_with_old_names(dict(sweep.config))  # the old tool created its W&B sweeps with its own names
         info.url = info.url or getattr(sweep, "url", None)
         info.save(spec, info.directory.parent)
         return spec

@@ -2,8 +2,8 @@
 
 What changes, each said in a comment of the new file where it happened:
 
-- flat old names -> the dotted Hydra keys of ``snpdiff.sweep.spec.ALIASES`` (``learning_rate`` -> ``optimizer.lr``);
-  retired names (features this network does not have) are removed, with the reason;
+- flat old names -> the dotted Hydra keys of ``snpdiff.sweep.legacy.aliases.ALIASES`` (``learning_rate`` ->
+  ``optimizer.lr``); retired names (features this network does not have) are removed, with the reason;
 - numbers written as text (``'1e-4'``, which PyYAML reads as a string) -> numbers;
 - ``log_uniform`` whose bounds look like values (W&B reads them as natural-log exponents) -> ``log_uniform_values``;
 - ``program: train_sweep.py`` -> ``train.py``; a top-level ``count`` (W&B refuses it) is removed: ``agent --count``;
@@ -20,16 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from snpdiff.errors import SweepError
-from snpdiff.sweep.spec import (
-    ALIASES,
-    DEFAULT_PROGRAM,
-    OLD_PROGRAMS,
-    Retired,
-    dump_yaml,
-    number_from_text,
-    read_sweep_file,
-    value_like_log_uniform,
-)
+from snpdiff.sweep.legacy.aliases import ALIASES, OLD_PROGRAMS, Retired
+from snpdiff.sweep.spec import DEFAULT_PROGRAM, dump_yaml, number_from_text, read_sweep_file, value_like_log_uniform
 
 # the one scheduler the old tool's last version warmed up (``warmup_epochs``)
 WARMUP_SCHEDULER = "warmup_cosine"

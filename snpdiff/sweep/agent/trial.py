@@ -1,12 +1,8 @@
-"""One trial in its own process: the command line, the process itself, its log, and the value it reached.
+"""One trial in its own process: the command line, the environment, the process itself, its log, and the value it
+reached. Both backends' agents run trials through these (W&B's: ``snpdiff.sweep.backends.wandb.run_wandb_trial``).
 
-Also the entry point W&B agents run (``python -m snpdiff.sweep.backends.wandb``): a W&B agent starts each trial with
-``WANDB_SWEEP_ID``, ``WANDB_RUN_ID`` and ``WANDB_SWEEP_PARAM_PATH`` (a YAML of the run's parameters) in the
-environment; this reads the parameters from that file, turns them into Hydra overrides with the bridge, and runs
-``python train.py <overrides>`` (whose W&B logger joins run ``WANDB_RUN_ID`` of the sweep) as its child: see
-``snpdiff.sweep.backends.wandb.run_wandb_trial``, which also prints the agent's line when the trial ends.
-
-``trial_end_line``: that line, the same for both backends' agents (state, duration, best value of the metric).
+``trial_end_line``: what an agent says when a trial ends, the same for both backends (state, duration, best value of
+the metric).
 """
 
 from __future__ import annotations
@@ -20,14 +16,12 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from snpdiff.cli.exit import DIVERGED_EXIT_CODE
-from snpdiff.errors import SweepError
 from snpdiff.run_folder import read_metrics
-from snpdiff.sweep.bridge import format_value, params_to_overrides
-from snpdiff.sweep.spec import ALIASES, ARGS_MACROS, TARGET_KEY, SweepSpec, holds_target, load_sweep, read_yaml
-from snpdiff.sweep.store import SPEC_FILE, TRIALS_DIR, sweeps_root
+from snpdiff.sweep.bridge import format_value
+from snpdiff.sweep.spec import ARGS_MACROS, SweepSpec
+from snpdiff.sweep.store import STORAGE_ENV
 
 TRIAL_LOG = "trial.log"
 ERROR_TAIL_LINES = 25
@@ -136,6 +130,20 @@ def diverged_reason(run_dir: Path, return_code: int | None) -> str | None:
     return None
 
 
+def trial_env(sweep_id: str, number: int, resume: bool, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment trial ``number`` of local sweep ``sweep_id`` runs in: the agent's ``environ`` without what
+    would mislead or expose it (W&B sweep-run variables, the storage URL, a requeue count it has nothing to resume
+    from unless ``resume``), with its W&B group and run name."""
+    env = dict(environ)
+    for key in ("WANDB_RUN_ID", "WANDB_SWEEP_ID", "WANDB_SWEEP_PARAM_PATH", "WANDB_RESUME"):
+        env.pop(key, None)  # a local trial is not a W&B sweep run
+    if not resume:
+        env.pop("SLURM_RESTART_COUNT", None)  # a new trial of a requeued job has nothing to resume
+    env.pop(STORAGE_ENV, None)  # the trial reports through its agent: it never opens the storage
+    env.update({"WANDB_RUN_GROUP": f"sweep-{sweep_id}", "WANDB_NAME": f"sweep-{sweep_id}-trial-{number}"})
+    return env
+
+
 def agent_say(message: str, agent_pid: int | None = None) -> None:
     """Print ``message`` as an agent's line, prefixed with the agent's process id (default: this process)."""
     print(f"[sweep agent {agent_pid or os.getpid()}] {message}", flush=True)
@@ -152,40 +160,3 @@ def trial_end_line(trial: int | str, state: str, seconds: float, metric: str, va
     if value is not None:
         detail = f"{metric}={value:.6g} (best over its epochs)"
     return f"{line}: {detail}" if detail else line
-
-
-def read_wandb_params(path: str | Path) -> dict[str, Any]:
-    """The run's parameters from the file a W&B agent writes (``{name: {value: v}}``), names de-aliased."""
-    data = read_yaml(path, "W&B sweep parameters") or {}
-    if not isinstance(data, dict):
-        raise SweepError(f"W&B sweep parameters {path}: holds a {type(data).__name__}, not a mapping of parameters")
-    data.pop("wandb_version", None)
-    params = {}
-    for name, entry in data.items():
-        if not isinstance(entry, dict) or "value" not in entry:
-            raise SweepError(f"{path}: parameter {name!r} has no 'value' (not a W&B sweep parameter file)")
-        if TARGET_KEY in str(name).split(".") or holds_target(entry["value"]):  # the sweep may be edited on W&B
-            raise SweepError(f"W&B sweep parameters {path}: parameter {name!r} sets or holds a {TARGET_KEY}, which "
-                             "names code the trial would run; parameter values are plain data")
-        params[ALIASES.get(name, name)] = entry["value"]
-    return params
-
-
-def wandb_trial(environ: Mapping[str, str] = os.environ,
-                python: str = sys.executable) -> tuple[SweepSpec, Path, list[str]]:
-    """The sweep, run folder and training command of the W&B run described by ``environ`` (module docstring)."""
-    missing = [k for k in ("WANDB_SWEEP_ID", "WANDB_RUN_ID", "WANDB_SWEEP_PARAM_PATH") if not environ.get(k)]
-    if missing:
-        raise SweepError(f"a W&B sweep trial needs {', '.join(missing)} in the environment (set by `wandb agent`)")
-    sweep_dir = sweeps_root() / environ["WANDB_SWEEP_ID"]
-    spec_path = sweep_dir / SPEC_FILE
-    if not spec_path.is_file():
-        raise SweepError(f"W&B sweep {environ['WANDB_SWEEP_ID']}: {spec_path} is missing; start agents with "
-                         "`python sweep.py agent` (it writes the sweep's definition there)")
-    spec = load_sweep(read_yaml(spec_path, "stored sweep"))
-    # W&B sends every parameter to every run; a conditional one is set only where it applies
-    params = spec.applicable(read_wandb_params(environ["WANDB_SWEEP_PARAM_PATH"]))
-    overrides = params_to_overrides(params, base_overrides=spec.command_overrides())
-    run_dir = sweep_dir / TRIALS_DIR / environ["WANDB_RUN_ID"]
-    overrides.append(run_dir_override(run_dir))
-    return spec, run_dir, trial_argv(spec, overrides, python)

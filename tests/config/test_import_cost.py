@@ -59,7 +59,7 @@ def test_a_sweep_trials_reporter_loads_neither_optuna_nor_a_database_library():
 
 def test_the_local_agent_that_serves_the_reports_loads_neither_torch_nor_lightning():
     """The other end of the channel: the agent's loop and backend name the reporter by string only."""
-    assert loaded_by("snpdiff.sweep.backends.local, snpdiff.sweep.backends.trial_loop", ("torch", "lightning")) == []
+    assert loaded_by("snpdiff.sweep.backends.local, snpdiff.sweep.agent.loop", ("torch", "lightning")) == []
 
 
 def test_simulated_data_read_from_its_cache_loads_no_simulator(tmp_path):

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from snpdiff.data.types import GenotypeSet
@@ -99,26 +100,9 @@ def plot_ld_heatmap(sets: dict[str, np.ndarray], path: Path, columns: slice) -> 
     axes = figure.add_subplot()
     image = axes.imshow(combined, cmap="Reds", vmin=0, vmax=1, interpolation="nearest")
     figure.colorbar(image, ax=axes, label="LD r²")
-    axes.text(
-        0.03,
-        0.03,
-        "real (T)",
-        transform=axes.transAxes,
-        fontsize=10,
-        ha="left",
-        va="bottom",
-        bbox={"facecolor": "white", "alpha": 0.8},
-    )
-    axes.text(
-        0.97,
-        0.97,
-        "synthetic (S)",
-        transform=axes.transAxes,
-        fontsize=10,
-        ha="right",
-        va="top",
-        bbox={"facecolor": "white", "alpha": 0.8},
-    )
+    corner = {"transform": axes.transAxes, "fontsize": 10, "bbox": {"facecolor": "white", "alpha": 0.8}}
+    axes.text(0.03, 0.03, "real (T)", ha="left", va="bottom", **corner)
+    axes.text(0.97, 0.97, "synthetic (S)", ha="right", va="top", **corner)
     snps = combined.shape[0]
     axes.set(
         xlabel=f"SNP index (from {columns.start})",
@@ -193,15 +177,8 @@ def plot_distances(sets: dict[str, np.ndarray], path: Path, ploidy: int, seed: i
     within_synthetic = l1_block(synthetic, synthetic, ploidy)[np.triu_indices(len(synthetic), k=1)]
     between = l1_block(synthetic, real, ploidy).ravel()
     groups = {"T-T": (within_real, "tab:blue"), "S-S": (within_synthetic, "tab:orange"), "S-T": (between, "tab:red")}
-    bins = np.histogram_bin_edges(np.concatenate([values for values, _ in groups.values()]), bins=60)
-    for label, (values, color) in groups.items():
-        axes.hist(values, bins=bins, density=True, histtype="step", linewidth=1.5, color=color, label=label)
-    axes.set(
-        xlabel="L1 distance (alleles that differ)",
-        ylabel="density",
-        title=f"All pairwise distances (≤ {PAIRWISE_ROWS} individuals per set)",
-    )
-    axes.legend(fontsize=8)
+    title = f"All pairwise distances (≤ {PAIRWISE_ROWS} individuals per set)"
+    _step_histograms(axes, groups, 60, "L1 distance (alleles that differ)", title)
 
     axes = figure.add_subplot(1, 2, 2)
     real = subsample(sets["real"], DISTANCE_ROWS)
@@ -210,16 +187,18 @@ def plot_distances(sets: dict[str, np.ndarray], path: Path, ploidy: int, seed: i
     nearest["S→T"] = (nearest_synthetic, "tab:orange")
     if "holdout" in sets:
         nearest["H→T"] = (cross_nearest(subsample(sets["holdout"], DISTANCE_ROWS), real, ploidy)[0], "tab:green")
-    bins = np.histogram_bin_edges(np.concatenate([values for values, _ in nearest.values()]), bins=40)
-    for label, (values, color) in nearest.items():
-        axes.hist(values, bins=bins, density=True, histtype="step", linewidth=1.5, color=color, label=label)
-    axes.set(
-        xlabel="L1 distance to nearest real (T) individual",
-        ylabel="density",
-        title=f"Nearest-neighbour distances (≤ {DISTANCE_ROWS} individuals per set)",
-    )
-    axes.legend(fontsize=8)
+    title = f"Nearest-neighbour distances (≤ {DISTANCE_ROWS} individuals per set)"
+    _step_histograms(axes, nearest, 40, "L1 distance to nearest real (T) individual", title)
     return _save(figure, path)
+
+
+def _step_histograms(axes: Axes, groups: dict[str, tuple[np.ndarray, str]], bins: int, xlabel: str, title: str) -> None:
+    """One density step histogram per group (``label -> (values, colour)``) on ``bins`` shared bins, with a legend."""
+    edges = np.histogram_bin_edges(np.concatenate([values for values, _ in groups.values()]), bins=bins)
+    for label, (values, color) in groups.items():
+        axes.hist(values, bins=edges, density=True, histtype="step", linewidth=1.5, color=color, label=label)
+    axes.set(xlabel=xlabel, ylabel="density", title=title)
+    axes.legend(fontsize=8)
 
 
 @accepts_code_arrays

@@ -52,12 +52,12 @@ def init_sweep(
         raise SweepError(f"sweep file {sweep_file} has {len(problems)} problem(s); nothing was created:\n{numbered}")
     for message in check.messages:
         print(message)
-    root = sweeps_root(sweeps_dir)
-    info = cls.create(check.spec, root, storage=storage, project=project, entity=entity)
-    info.sweep_file = str(Path(sweep_file).resolve())
-    info.save(check.spec, root)
     if storage and redact_url(storage) != storage:
         secret = (f"the storage password is not stored: export {STORAGE_ENV}='<the URL with its password>' "
                   "where agents, monitor and analyze run (cluster jobs inherit it)")
         notice = f"{notice}\n{secret}" if notice else secret
+    root = sweeps_root(sweeps_dir)
+    info = cls.create(check.spec, root, storage=storage, project=project, entity=entity)
+    info.sweep_file = str(Path(sweep_file).resolve())
+    info.save(check.spec, root)
     return info, notice

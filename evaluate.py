@@ -21,7 +21,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    from snpdiff.cli import unknown_keys_as_user_errors
+    from snpdiff.cli import run_hydra_app
 
-    with unknown_keys_as_user_errors("evaluate"):
-        main()
+    run_hydra_app(main, "evaluate")

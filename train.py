@@ -17,7 +17,7 @@ from snpdiff.config.schema import register_schemas
 
 log = logging.getLogger("snpdiff")
 expose_launchers()  # conf/train.yaml puts $SNPDIFF_LAUNCHERS on Hydra's search path
-register_schemas()  # conf/ options start from the constructors' defaults (schema/<group>/<name>)
+register_schemas()  # schema/<target>: every constructor argument, settable without "+" (snpdiff/config/schema.py)
 register_resolvers()  # ${metric_mode:...} and ${fused_optimizer:...} in conf/ (snpdiff/config/resolvers.py)
 
 
@@ -25,7 +25,9 @@ register_resolvers()  # ${metric_mode:...} and ${fused_optimizer:...} in conf/ (
 def main(cfg: DictConfig) -> float | None:
     from snpdiff.cli import run_or_exit
     from snpdiff.config import validate_config
+    from snpdiff.config.compose import drop_unset_arguments
 
+    drop_unset_arguments(cfg)  # constructor arguments nobody set: the constructor's own default applies
     # every config problem is reported before torch and Lightning load (seconds): a bad sweep trial fails fast
     run_or_exit(validate_config, cfg)
 
@@ -43,6 +45,6 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    from snpdiff.cli.exit import run_hydra_app
+    from snpdiff.cli import run_hydra_app
 
-    run_hydra_app(main, "train")  # every constructor argument settable without "+" (trainer.limit_train_batches=3)
+    run_hydra_app(main, "train")  # an unknown key is "error: unknown key ...; did you mean ...?", exit status 2

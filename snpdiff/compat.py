@@ -6,9 +6,7 @@ changes it. ``pyproject.toml``'s floors are the oldest releases these entries ar
 
 | entry                          | library    | private part used                                              |
 |--------------------------------|------------|----------------------------------------------------------------|
-| ``hydra_error_reporter``       | Hydra      | ``hydra._internal.utils.run_and_report``                       |
 | ``quote_override``             | Hydra      | ``hydra.core.override_parser.types.QuotedString``              |
-| ``declared_type``              | OmegaConf  | ``DictConfig._get_node(key)._metadata.ref_type``               |
 | ``raw_value``                  | OmegaConf  | ``DictConfig._get_node(key)._value()``                         |
 | ``interpolation_references``   | OmegaConf  | ``omegaconf.grammar_parser.parse`` and its parse tree          |
 | ``TOPK_CHECKPOINT_HOOK``       | Lightning  | ``ModelCheckpoint._save_topk_checkpoint`` (overridden)         |
@@ -22,8 +20,7 @@ Nothing here is imported at module level: config validation uses the OmegaConf e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -37,36 +34,12 @@ if TYPE_CHECKING:
 TOPK_CHECKPOINT_HOOK = "_save_topk_checkpoint"
 
 
-@contextmanager
-def hydra_error_reporter(wrapper: Callable[[Callable[[], Any]], Any]) -> Iterator[None]:
-    """While the block runs, Hydra runs the app (composition included) as ``wrapper(function)`` inside its own error
-    reporter: the one place an error of composition (an unknown override) can be caught before Hydra prints it.
-
-    Hydra has no public hook for composition errors of ``@hydra.main``; it calls
-    ``hydra._internal.utils.run_and_report(function)``, which this replaces for the block.
-    """
-    from hydra._internal import utils
-
-    report = utils.run_and_report
-    utils.run_and_report = lambda function: report(lambda: wrapper(function))
-    try:
-        yield
-    finally:
-        utils.run_and_report = report
-
-
 def quote_override(text: str) -> str:
     """``text`` as a single-quoted value of Hydra's override grammar (quotes and backslashes escaped as Hydra's
     parser reads them back). Hydra exposes its grammar's types, not a quoting function."""
     from hydra.core.override_parser.types import Quote, QuotedString
 
     return QuotedString(text=text, quote=Quote.single).with_quotes()
-
-
-def declared_type(config: DictConfig, key: str) -> Any:
-    """The type a structured config declares for ``key`` (not the type of its current value; ``Optional[X]`` reads
-    as ``X``: OmegaConf keeps whether None is allowed apart from the type)."""
-    return config._get_node(key)._metadata.ref_type
 
 
 def raw_value(config: DictConfig, key: str) -> Any:

@@ -3,10 +3,7 @@ removes or changes the private part the entry relies on. The Lightning entries r
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
-import sys
-from typing import Any, Optional
 
 import lightning.pytorch as pl
 import pytest
@@ -53,49 +50,10 @@ def fit(callback_list: list[pl.Callback], tmp_path, max_epochs: int = 2) -> pl.T
     return trainer
 
 
-def test_hydra_error_reporter_sees_a_composition_error_of_hydra_main(monkeypatch, tmp_path):
-    """``@hydra.main`` runs composition inside ``hydra._internal.utils.run_and_report``: the wrapper sees the error
-    of an override the (empty) config lacks before Hydra reports it."""
-    import hydra
-    from hydra.errors import ConfigCompositionException
-
-    seen: list[BaseException] = []
-
-    def wrapper(function):
-        try:
-            return function()
-        except Exception as exc:
-            seen.append(exc)
-            raise
-
-    @hydra.main(version_base="1.3", config_path=None)
-    def app(cfg):
-        raise AssertionError("composition should have failed first")
-
-    monkeypatch.setattr(sys, "argv", ["app", "no_such_key=1", f"hydra.run.dir={tmp_path}"])
-    with compat.hydra_error_reporter(wrapper), pytest.raises(SystemExit):
-        app()
-    assert len(seen) == 1 and isinstance(seen[0], ConfigCompositionException)
-    assert "no_such_key" in str(seen[0])
-
-
 @pytest.mark.parametrize("text", ["plain", "it's", 'say "hi"', "back\\slash\\", "a=b, [c]"])
 def test_quote_override_reads_back_as_the_same_text(text):
     override = OverridesParser.create().parse_override("key=" + compat.quote_override(text))
     assert override.value() == text
-
-
-def test_declared_type_is_the_structured_configs_type_not_the_values():
-    @dataclasses.dataclass
-    class Schema:
-        count: int = 3
-        rate: Optional[float] = None  # noqa: UP045 (OmegaConf needs typing.Optional)
-        anything: Any = None
-
-    config = OmegaConf.structured(Schema)
-    assert compat.declared_type(config, "count") is int
-    assert compat.declared_type(config, "rate") is float  # OmegaConf keeps "optional" apart from the type
-    assert compat.declared_type(config, "anything") is Any
 
 
 def test_raw_value_leaves_an_interpolation_unresolved():

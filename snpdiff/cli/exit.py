@@ -16,12 +16,16 @@ An ``SnpdiffError`` with an ``exit_code`` attribute (``snpdiff.training.callback
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from snpdiff.errors import SnpdiffError
+
+if TYPE_CHECKING:
+    from hydra.errors import CompactHydraException
 
 USER_ERROR_EXIT_CODE = 2
 DIVERGED_EXIT_CODE = 3
@@ -63,8 +67,8 @@ def run_or_exit(function: Callable[..., T], *args, **kwargs) -> T:
 
 def unknown_override_message(error: BaseException, config_name: str) -> str | None:
     """The user error for Hydra's "Could not override 'model.chanels'" (a key the composed config lacks, given
-    without ``+``): the key, what is allowed there and the closest allowed key; for an argument of the node's
-    ``_target_`` that the config does not list, how to add it with ``+``. None for any other error."""
+    without ``+``): the key, what is allowed there and the closest allowed key; for an argument of a ``_target_``
+    that ``conf/`` does not list (a user's own), how to add it with ``+``. None for any other error."""
     from snpdiff.config.compose import missing_override_key
     from snpdiff.config.schema import unknown_key_message
 
@@ -77,63 +81,40 @@ def unknown_override_message(error: BaseException, config_name: str) -> str | No
     return unknown_key_message(path, owner, allowed)
 
 
-class _AddArgument(BaseException):
-    """Out of Hydra's error reporter (which catches every ``Exception``): compose again with ``+<key>=...``."""
+def _report_composition_error(error: CompactHydraException) -> None:
+    """Hydra's own short report of a composition error (its message, and OmegaConf's beneath), exit status 1."""
+    from omegaconf.errors import OmegaConfBaseException
 
-    def __init__(self, key: str):
-        super().__init__(key)
-        self.key = key
-
-
-def _given_without_plus(argument: str, key: str) -> bool:
-    return argument.partition("=")[0] == key
-
-
-@contextmanager
-def unknown_keys_as_user_errors(config_name: str, add_arguments: bool = False) -> Iterator[None]:
-    """Around a ``@hydra.main`` app: an override of a key the config lacks (``model.chanels=8``, no ``+``) ends as
-    ``error: unknown key ...; allowed: ...; did you mean ...?`` and exit status 2, before any work starts.
-
-    Hydra composes before the app's function runs and reports composition errors itself; this wraps that reporter
-    while the block runs (``snpdiff.compat.hydra_error_reporter``). Every other error keeps Hydra's usual report.
-    ``add_arguments``: an argument of the node's ``_target_`` given on the command line raises ``_AddArgument``
-    instead (``run_hydra_app`` composes again with it added).
-    """
-    from snpdiff.compat import hydra_error_reporter
-    from snpdiff.config.compose import missing_override_key
-
-    def checked(function: Callable[[], Any]) -> Any:
-        try:
-            return function()
-        except Exception as exc:
-            missing = missing_override_key(exc, config_name) if add_arguments else None
-            if missing is not None:
-                path, _, allowed = missing
-                if path.rpartition(".")[2] in allowed and any(_given_without_plus(a, path) for a in sys.argv[1:]):
-                    raise _AddArgument(path) from exc
-            message = unknown_override_message(exc, config_name)
-            if message is None:
-                raise
-            fail(message)
-
-    with hydra_error_reporter(checked):
-        yield
+    print(error, file=sys.stderr)
+    if isinstance(error.__cause__, OmegaConfBaseException):
+        print(error.__cause__, file=sys.stderr)
+    raise SystemExit(1)
 
 
 def run_hydra_app(main: Callable[[], Any], config_name: str) -> None:
-    """Run the ``@hydra.main`` app ``main`` (``config_name``: its primary config) inside
-    ``unknown_keys_as_user_errors``, where every argument of a component's constructor is settable without ``+``:
-    ``trainer.limit_train_batches=3``, which Lightning's Trainer takes and ``conf/trainer`` leaves at its default,
-    runs as ``+trainer.limit_train_batches=3`` (Hydra composes again with the ``+`` added on the command line, so
-    ``.hydra/overrides.yaml`` records what ran). A key no constructor takes stays a user error with its
-    did-you-mean."""
-    from hydra.core.global_hydra import GlobalHydra
+    """Run the ``@hydra.main`` app ``main`` (``config_name``: its primary config): an override of a key the config
+    lacks (``model.chanels=8``) ends as ``error: unknown key ...; allowed: ...; did you mean ...?`` and exit status
+    2, before any work starts.
 
-    while True:
-        try:
-            with unknown_keys_as_user_errors(config_name, add_arguments=True):
-                main()
-            return
-        except _AddArgument as missing:
-            sys.argv = [sys.argv[0], *(f"+{a}" if _given_without_plus(a, missing.key) else a for a in sys.argv[1:])]
-            GlobalHydra.instance().clear()
+    Hydra composes before the app's function runs and reports its errors itself, unless ``HYDRA_FULL_ERROR`` is set
+    (Hydra's documented switch): then they reach this caller, which reads them. Other composition errors get Hydra's
+    short report; any other error is a bug and keeps its whole traceback (exit status 1).
+    """
+    from hydra.errors import CompactHydraException
+
+    previous = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        main()
+    except Exception as exc:
+        message = unknown_override_message(exc, config_name)
+        if message is not None:
+            fail(message)
+        if isinstance(exc, CompactHydraException):
+            _report_composition_error(exc)
+        raise
+    finally:
+        if previous is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = previous

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONF_DIR = PROJECT_ROOT / "conf"
@@ -15,10 +15,10 @@ def compose_config(overrides: list[str] | None = None, config_name: str = "train
     """Compose ``conf/<config_name>.yaml`` with Hydra's compose API, as ``train.py`` would, in struct mode.
 
     As on ``train.py``'s command line, every argument of a component's constructor is settable without ``+``
-    (``trainer.limit_train_batches=3``): an override of such a key that the config does not list is composed again
-    as ``+key=value``. A key no constructor takes stays Hydra's error (``missing_override_key`` reads it).
-    Outside a running Hydra app ``paths.output_dir`` points at a fresh folder under ``paths.log_dir``
-    unless an override sets it.
+    (``trainer.limit_train_batches=3``: ``conf/`` lists them all, ``snpdiff.config.schema``); those nobody set are
+    dropped (``drop_unset_arguments``). A key no constructor takes is Hydra's error (``missing_override_key`` reads
+    it). Outside a running Hydra app ``paths.output_dir`` points at a fresh folder under ``paths.log_dir`` unless an
+    override sets it.
     """
     from hydra import compose, initialize_config_dir
 
@@ -30,17 +30,9 @@ def compose_config(overrides: list[str] | None = None, config_name: str = "train
     register_schemas()
     register_resolvers()
     overrides = list(overrides or [])
-    while True:
-        try:
-            with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name=config_name):
-                cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
-            break
-        except Exception as exc:
-            missing = missing_override_key(exc, config_name)
-            key = missing[0] if missing else None
-            if key is None or key.rpartition(".")[2] not in missing[2] or key not in _plain_keys(overrides):
-                raise
-            overrides = [f"+{o}" if o.partition("=")[0] == key else o for o in overrides]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name=config_name):
+        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+    drop_unset_arguments(cfg)
     output_dir = cfg.hydra.run.dir
     with open_dict(cfg):
         if not any(o.split("=", 1)[0].lstrip("+~") == "paths.output_dir" for o in overrides):
@@ -50,16 +42,25 @@ def compose_config(overrides: list[str] | None = None, config_name: str = "train
     return cfg
 
 
-def _plain_keys(overrides: list[str]) -> set[str]:
-    """The keys of ``key=value`` overrides given without a ``+``, ``++`` or ``~`` prefix."""
-    return {o.partition("=")[0] for o in overrides if not o.startswith(("+", "~"))}
+def drop_unset_arguments(cfg: DictConfig | ListConfig) -> None:
+    """Remove, in place, every key of a ``_target_`` node that is still unset (``???``): a constructor argument
+    ``conf/`` lists so that it can be set without ``+``, which nobody set, so that the constructor's own default
+    applies. Interpolations are left as they are; other unset keys (``generate.py``'s ``ckpt``) stay unset."""
+    keys = range(len(cfg)) if isinstance(cfg, ListConfig) else list(cfg.keys())
+    is_target_node = isinstance(cfg, DictConfig) and "_target_" in cfg
+    for key in keys:
+        if OmegaConf.is_missing(cfg, key):
+            if is_target_node:
+                with open_dict(cfg):
+                    del cfg[key]
+        elif not OmegaConf.is_interpolation(cfg, key) and OmegaConf.is_config(child := cfg[key]):
+            drop_unset_arguments(child)
 
 
 def missing_override_key(error: BaseException, config_name: str) -> tuple[str, str, list[str]] | None:
     """For Hydra's "Could not override 'model.chanels'" (a key the composed config lacks, given without ``+``): the
     key, the node's owner (its ``_target_`` or config file) and the keys allowed there. None for any other error."""
     from hydra.errors import ConfigCompositionException
-    from omegaconf import DictConfig
     from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
     from snpdiff.config.schema import PASSED_BY_CODE, target_schema
@@ -77,7 +78,7 @@ def missing_override_key(error: BaseException, config_name: str) -> tuple[str, s
     target = node.get("_target_")
     if isinstance(target, str):
         owner = target
-        try:  # the target's signature names every argument, also those the config file leaves at their defaults
+        try:  # a target conf/ does not list (a user's own) has arguments its node may not name
             allowed |= set(target_schema(target, PASSED_BY_CODE.get(path.split(".")[0], frozenset())).keys)
         except (ImportError, AttributeError, ValueError):
             pass

@@ -1,16 +1,20 @@
-"""Structured configs generated from the constructors: the one place config defaults and key types come from.
+"""Schemas of config nodes, from the constructors' signatures: the one place config keys, types and defaults come
+from.
 
-Two uses, both driven by a component's signature (like hydra-zen's ``builds(populate_full_signature=True)``):
+The signatures are read with ``inspect.signature`` ahead of time and committed (``snpdiff.config.constructor_keys``,
+``constructor_keys.yaml``), so that validating a config imports neither torch nor Lightning. Three uses:
 
-- ``register_schemas`` stores the defaults of snpdiff's own components in Hydra's ConfigStore as
-  ``schema/<group>/<name>``; ``conf/<group>/<option>.yaml`` pulls one in its defaults list and sets only what the
-  option changes, so every default is written once, in the constructor.
+- ``register_schemas`` stores one node per target in Hydra's ConfigStore as ``schema/<target>``, listing every
+  keyword argument: ``conf/<group>/<option>.yaml`` pulls it in its defaults list, so every argument is settable on
+  the command line without ``+`` and Hydra itself refuses a key no argument has. snpdiff's own components
+  (``OWN_COMPONENTS``) list their constructor defaults (every default is written once, in the constructor); a
+  library's arguments are listed unset (``???``) and ``drop_unset_arguments`` removes those nobody set, so the
+  library's own defaults apply.
 - ``check_target_nodes`` checks every ``_target_`` node of a config (model, optimizer, scheduler, callbacks.*,
-  logger.*, nested ones too) against a dataclass built from its target's signature: unknown keys and wrong types
-  come back as messages naming the key and what is allowed.
-
-``type_ok`` is the one check that a value fits a key's type; sweeps make it too, finding a dotted key's schema with
-``key_schema``.
+  logger.*, nested ones too) against its target's keys and types: unknown keys and wrong types come back as
+  messages naming the key and what is allowed.
+- ``type_ok`` is the one check that a value fits a key's type; sweeps make it too, finding a dotted key's schema with
+  ``key_schema``.
 """
 
 from __future__ import annotations
@@ -18,20 +22,16 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
-import inspect
 import typing
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from types import NoneType, UnionType
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from hydra.utils import get_object
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import ValidationError
 
-from snpdiff.compat import declared_type
-from snpdiff.config.signatures import NotStatic, has_literal_defaults, read_signature
+from snpdiff.config.constructor_keys import committed_signatures, parse_type, signature
 
 # arguments the code passes itself when it instantiates a node under this top-level key, so they are not config keys
 PASSED_BY_CODE: dict[str, frozenset[str]] = {
@@ -40,91 +40,56 @@ PASSED_BY_CODE: dict[str, frozenset[str]] = {
     "scheduler": frozenset({"optimizer", "total_steps"}),
     "trainer": frozenset({"callbacks", "logger", "plugins"}),
 }
-# schema/<group>/<name> -> the component whose constructor defaults conf/<group>/*.yaml start from
-OWN_COMPONENTS = {
-    "model/unet": "snpdiff.models.UNet1D",
-    "model/mlp": "snpdiff.models.MLPDenoiser",
-    "diffusion/gaussian": "snpdiff.diffusion.GaussianDiffusion",
-    "loss/diffusion": "snpdiff.diffusion.losses.DiffusionLoss",
-    "data/genotypes": "snpdiff.data.GenotypeDataModule",
-}
-_PLAIN_TYPES = (int, float, bool, str, Path)
+# snpdiff's components whose constructor defaults are the config's defaults (conf/<group>/ sets only what it changes)
+OWN_COMPONENTS = frozenset(
+    {
+        "snpdiff.models.UNet1D",
+        "snpdiff.models.MLPDenoiser",
+        "snpdiff.diffusion.GaussianDiffusion",
+        "snpdiff.diffusion.losses.DiffusionLoss",
+        "snpdiff.data.GenotypeDataModule",
+    }
+)
 
 
 @dataclasses.dataclass(frozen=True)
 class TargetSchema:
-    """What a ``_target_`` accepts: a structured config of its keyword arguments, and whether it takes ``**kwargs``."""
+    """What a ``_target_`` accepts: its keyword arguments, their declared types (``Optional[X]`` read as ``X``:
+    whether None is allowed is kept apart, as OmegaConf does), a structured config of them for OmegaConf's own type
+    check, and whether it takes ``**kwargs``."""
 
     target: str
     config: Any  # the OmegaConf DictConfig of the generated dataclass (every field MISSING)
     keys: tuple[str, ...]
     takes_kwargs: bool
+    types: Mapping[str, Any]
 
 
-def _config_type(annotation: Any) -> Any:
-    """The OmegaConf-supported type for a signature annotation; ``Any`` where OmegaConf has none (unions, tensors)."""
-    if annotation in _PLAIN_TYPES:
-        return annotation
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin in (typing.Union, UnionType):
-        rest = [arg for arg in args if arg is not NoneType]
-        if len(rest) == 1 and len(args) == 2 and _config_type(rest[0]) is not Any:
-            return typing.Optional[_config_type(rest[0])]  # noqa: UP045 (OmegaConf needs typing.Optional)
-        return Any
-    if origin in (list, tuple, Sequence) and args:
-        items = {arg for arg in args if arg is not Ellipsis}
-        if len(items) == 1 and (item := items.pop()) in _PLAIN_TYPES:
-            return list[item]
-    return Any
+def _declared(annotation: Any) -> Any:
+    """``Optional[X]`` -> ``X``; any other type as it is."""
+    if typing.get_origin(annotation) in (typing.Union, UnionType):
+        rest = [arg for arg in typing.get_args(annotation) if arg is not NoneType]
+        return rest[0] if len(rest) == 1 else Any
+    return annotation
 
 
-def _parameters(target: str, need_defaults: bool = False) -> tuple[dict[str, inspect.Parameter], dict[str, Any], bool]:
-    """Keyword parameters of ``target`` (a class's ``__init__`` or a function), their type hints, and ``**kwargs``.
-
-    Read from the source where it can be (``snpdiff.config.signatures``: validating a config then imports neither torch
-    nor Lightning), else from the imported target; ``need_defaults``: every default's value must be known.
-    """
-    try:
-        parameters, hints, takes_kwargs = read_signature(target)
-        if not need_defaults or has_literal_defaults(parameters):
-            named = {n: p for n, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-            return named, hints, takes_kwargs
-    except NotStatic:
-        pass
-    named, hints, takes_kwargs = imported_signature(target)
-    return named, hints or {}, takes_kwargs
-
-
-def imported_signature(target: str) -> tuple[dict[str, inspect.Parameter], dict[str, Any] | None, bool]:
-    """Keyword parameters, type hints and ``**kwargs`` of ``target`` imported (a class's ``__init__`` or a function).
-
-    The hints are None when an annotation does not resolve (a third-party one imported only for type checkers): then
-    only the names can be checked.
-    """
-    obj = get_object(target)
-    function = obj.__init__ if inspect.isclass(obj) else obj
-    parameters = dict(inspect.signature(function).parameters)
-    parameters.pop("self", None)
-    try:
-        hints = typing.get_type_hints(function)
-    except Exception:  # noqa: BLE001
-        hints = None
-    takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in parameters.values())
-    named = {n: p for n, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-    return named, hints, takes_kwargs
+def _structured(name: str, types: Mapping[str, Any]) -> DictConfig:
+    fields = [(key, annotation, dataclasses.field(default=MISSING)) for key, annotation in types.items()]
+    return OmegaConf.structured(dataclasses.make_dataclass(name, fields))
 
 
 @functools.cache
 def target_schema(target: str, passed_by_code: frozenset[str] = frozenset()) -> TargetSchema:
-    """The structured config of ``target``'s keyword arguments, less those in ``passed_by_code``.
+    """The schema of ``target``'s keyword arguments, less those in ``passed_by_code``.
 
-    Raises ImportError/AttributeError (via Hydra) when ``target`` cannot be imported.
+    Raises ImportError/AttributeError (via Hydra) when ``target`` is not in ``constructor_keys.yaml`` and cannot be
+    imported.
     """
-    parameters, hints, takes_kwargs = _parameters(target)
-    keys = tuple(name for name in parameters if name not in passed_by_code)
-    fields = [(name, _config_type(hints.get(name, Any)), dataclasses.field(default=MISSING)) for name in keys]
-    schema = dataclasses.make_dataclass(f"{target.rsplit('.', 1)[-1]}Config", fields)
-    return TargetSchema(target, OmegaConf.structured(schema), keys, takes_kwargs)
+    entry = signature(target)
+    types = {key: parse_type(found["type"]) for key, found in entry["keys"].items() if key not in passed_by_code}
+    config = _structured(f"{target.rsplit('.', 1)[-1]}Config", types)
+    declared = {key: _declared(annotation) for key, annotation in types.items()}
+    return TargetSchema(target, config, tuple(types), entry["takes_kwargs"], declared)
 
 
 def _holds_target(value: Any) -> bool:
@@ -177,7 +142,7 @@ def type_ok(schema: TargetSchema, name: str, value: Any) -> bool:
     number); other types are OmegaConf's own check (lists item by item, paths, ``Any``). Memoised."""
     memo_key = (schema.target, name, f"{type(value).__name__}:{value!r}")
     if memo_key not in _TYPE_CHECKS:
-        exact = _EXACT_TYPES.get(declared_type(schema.config, name))
+        exact = _EXACT_TYPES.get(schema.types[name])
         if exact is not None:
             _TYPE_CHECKS[memo_key] = isinstance(value, exact) and (bool in exact or not isinstance(value, bool))
         else:
@@ -190,9 +155,9 @@ def type_ok(schema: TargetSchema, name: str, value: Any) -> bool:
 
 
 def type_name(schema: TargetSchema, name: str) -> str:
-    """The type ``schema`` declares for its key ``name``, for messages (``int``, ``List[int]``, ``Any``)."""
-    annotation = declared_type(schema.config, name)  # the declared type, not the value's
-    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+    """The type ``schema`` declares for its key ``name``, for messages (``int``, ``list[int]``, ``Any``)."""
+    annotation = schema.types[name]  # the declared type, not the value's
+    return annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
 
 
 def key_schema(cfg: DictConfig, key: str) -> tuple[TargetSchema, str] | None:
@@ -224,9 +189,9 @@ def takes_number(cfg: DictConfig, key: str) -> bool:
     if found is None:
         return False
     schema, name = found
-    declared = declared_type(schema.config, name)
+    declared = schema.types[name]
     if declared is Any and schema not in PLAIN_SCHEMAS.values():  # a hand-written dataclass has no defaults to read
-        return _is_number(constructor_defaults(schema.target).get(name))
+        return _is_number(signature(schema.target)["keys"][name].get("default"))
     return declared in (int, float)
 
 
@@ -272,16 +237,17 @@ def check_target_nodes(config: Mapping) -> list[str]:
     return problems
 
 
-def constructor_defaults(target: str, passed_by_code: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """``{"_target_": target, key: default, ...}`` for every keyword argument of ``target`` that has a default."""
-    parameters, _, _ = _parameters(target, need_defaults=True)
-    defaults: dict[str, Any] = {"_target_": target}
-    for name, parameter in parameters.items():
-        if name in passed_by_code or parameter.default is inspect.Parameter.empty:
-            continue
-        default = parameter.default
-        defaults[name] = list(default) if isinstance(default, tuple) else default
-    return defaults
+def schema_node(target: str) -> dict[str, Any]:
+    """The ConfigStore node ``schema/<target>``: ``_target_`` and every keyword argument the config may set (those
+    the code passes left out), at its default for ``OWN_COMPONENTS``, else unset (``???``)."""
+    entry = signature(target)
+    passed_by_code = PASSED_BY_CODE.get(entry["group"], frozenset())
+    own = target in OWN_COMPONENTS
+    node = {"_target_": target}
+    for name, found in entry["keys"].items():
+        if name not in passed_by_code:
+            node[name] = found["default"] if own and "default" in found else MISSING
+    return node
 
 
 @dataclasses.dataclass
@@ -334,8 +300,8 @@ class PathsConfig:
 
 def dataclass_schema(schema: type, name: str) -> TargetSchema:
     """A ``TargetSchema`` for a hand-written dataclass (config nodes without a ``_target_``)."""
-    keys = tuple(field.name for field in dataclasses.fields(schema))
-    return TargetSchema(name, OmegaConf.structured(schema), keys, takes_kwargs=False)
+    types = {key: _declared(annotation) for key, annotation in typing.get_type_hints(schema).items()}
+    return TargetSchema(name, OmegaConf.structured(schema), tuple(types), takes_kwargs=False, types=types)
 
 
 # config nodes without a _target_: top-level key ("" for the top level) -> its schema
@@ -347,13 +313,13 @@ PLAIN_SCHEMAS = {
 
 
 def register_schemas() -> None:
-    """Store ``schema/<group>/<name>`` (``OWN_COMPONENTS``' constructor defaults) in Hydra's ConfigStore.
+    """Store ``schema/<target>`` (``schema_node``) in Hydra's ConfigStore for every target of
+    ``constructor_keys.yaml``.
 
-    Must run before Hydra composes ``conf/`` (``compose_config`` and ``train.py`` call it); repeating it is harmless.
-    The nodes are plain (untyped) so that a bad value reaches ``validate_config``, which reports every problem at once.
+    Must run before Hydra composes ``conf/`` (``compose_config`` and the entry points call it); repeating it is
+    harmless. The nodes are plain (untyped) so that a bad value reaches ``validate_config``, which reports every
+    problem at once.
     """
     store = ConfigStore.instance()
-    for path, target in OWN_COMPONENTS.items():
-        group, name = path.split("/")
-        passed_by_code = PASSED_BY_CODE.get(group, frozenset())
-        store.store(group=f"schema/{group}", name=name, node=constructor_defaults(target, passed_by_code))
+    for target in committed_signatures():
+        store.store(group="schema", name=target, node=schema_node(target))

@@ -14,7 +14,7 @@ import lazy_loader
 
 from snpdiff.models.rules import check_mlp_config, check_unet_config
 
-if TYPE_CHECKING:  # what __getattr__ loads, for type checkers and snpdiff.config.signatures
+if TYPE_CHECKING:  # what __getattr__ loads, for type checkers
     from snpdiff.models.mlp import MLPDenoiser
     from snpdiff.models.unet import UNet1D
 

@@ -1,4 +1,4 @@
-"""Composing and validating a config loads no heavy library, and the signatures it reads from source are the real ones.
+"""Composing and validating a config loads no heavy library.
 
 A trial with a bad config must fail in about a second, and ``sweep.py init`` validates dozens of configs: what they
 import is a deterministic proxy of that time (torch and Lightning cost seconds of CPU), so it is asserted here
@@ -7,17 +7,11 @@ instead of a timing.
 
 import inspect
 import json
-import re
 import subprocess
 import sys
-import typing
 from pathlib import Path
 
-import pytest
-
-from snpdiff.config import CONF_DIR, PROJECT_ROOT
-from snpdiff.config.schema import OWN_COMPONENTS, PASSED_BY_CODE, _config_type, constructor_defaults, imported_signature
-from snpdiff.config.signatures import read_signature
+from snpdiff.config import PROJECT_ROOT
 
 HEAVY = ("torch", "lightning", "sklearn", "scipy")
 
@@ -77,38 +71,6 @@ def test_simulated_data_read_from_its_cache_loads_no_simulator(tmp_path):
 
     assert loaded() == ["stdpopsim", "msprime"]  # a cache miss simulates
     assert loaded() == []  # the same parameters again: read from the cache
-
-
-def _config_targets() -> list[str]:
-    targets = set(OWN_COMPONENTS.values())
-    for path in CONF_DIR.rglob("*.yaml"):
-        targets |= set(re.findall(r"^\s*_target_:\s*([\w.]+)", path.read_text(), flags=re.MULTILINE))
-    return sorted(targets)
-
-
-@pytest.mark.parametrize("target", _config_targets())
-def test_signatures_read_from_source_match_the_imported_ones(target):
-    parameters, hints, takes_kwargs = read_signature(target)
-    imported, imported_hints, imported_kwargs = imported_signature(target)
-    assert [(n, p.kind) for n, p in parameters.items()] == [(n, p.kind) for n, p in imported.items()]
-    assert takes_kwargs == imported_kwargs
-    if imported_hints is not None:
-        for name in parameters:
-            expected = _config_type(imported_hints.get(name, typing.Any))
-            assert _config_type(hints.get(name, typing.Any)) == expected, name
-
-
-@pytest.mark.parametrize("path", sorted(OWN_COMPONENTS))
-def test_schema_defaults_read_from_source_are_the_constructors(path):
-    group = path.split("/")[0]
-    target = OWN_COMPONENTS[path]
-    imported, _, _ = imported_signature(target)
-    expected = {"_target_": target}
-    for name, parameter in imported.items():
-        if name not in PASSED_BY_CODE.get(group, ()) and parameter.default is not inspect.Parameter.empty:
-            default = parameter.default
-            expected[name] = list(default) if isinstance(default, tuple) else default
-    assert constructor_defaults(target, PASSED_BY_CODE.get(group, frozenset())) == expected
 
 
 def test_the_heavy_modules_are_where_the_work_is():

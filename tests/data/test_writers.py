@@ -1,15 +1,17 @@
 """Writers: read, write, read again gives the same matrix and metadata; outputs are valid for other tools."""
 
 import gzip
+import json
 import struct
 
 import numpy as np
 import pytest
-from bed_reader import open_bed
+from bed_reader import open_bed, to_bed
 from cyvcf2 import VCF
 
 from snpdiff.data import GenotypeSet, SnpInfo, read_genotypes, synthetic_sample_ids, write_npy, write_plink, write_vcf
 from snpdiff.data.writers import _BGZF_EOF
+from snpdiff.errors import DataError
 
 
 @pytest.mark.parametrize("suffix", ["", ".vcf", ".vcf.gz", ".bcf", ".npy"])
@@ -83,3 +85,45 @@ def test_haplotype_set_is_written_as_phased_calls(tmp_path):
     again = read_genotypes(path, haplotype=True)
     assert np.array_equal(again.codes, haplotypes.codes)
     assert again.sample_ids.tolist() == haplotypes.sample_ids.tolist()
+
+
+def test_plink_and_npy_are_the_bytes_of_bed_reader_and_numpy(with_missing, tmp_path):
+    """The one PLINK writer packs the .bed itself: bed-reader's ``to_bed`` of the same set gives the same three files;
+    the npy writer gives ``np.save``'s file and ``json.dumps`` of the metadata."""
+    codes = np.where(np.asarray(with_missing.codes) < 0, -127, with_missing.codes).astype(np.int8)
+    snps = with_missing.snps
+    properties = {
+        "fid": with_missing.populations.tolist(),
+        "iid": with_missing.sample_ids.tolist(),
+        "chromosome": snps.chrom.tolist(),
+        "sid": snps.snp_id.tolist(),
+        "bp_position": snps.position.tolist(),
+        "allele_1": snps.alt.tolist(),
+        "allele_2": snps.ref.tolist(),
+        "cm_position": [0.0] * len(snps),
+    }
+    to_bed(tmp_path / "reference.bed", codes, properties=properties, count_A1=True, num_threads=1)
+    written = write_plink(tmp_path / "ours", with_missing)
+    for suffix in (".bed", ".bim", ".fam"):
+        assert (tmp_path / f"ours{suffix}").read_bytes() == (tmp_path / f"reference{suffix}").read_bytes(), suffix
+    assert written == tmp_path / "ours" and sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"{stem}{suffix}" for stem in ("ours", "reference") for suffix in (".bed", ".bim", ".fam")
+    )  # no work files left behind
+    np.save(tmp_path / "reference.npy", np.asarray(with_missing.codes))
+    assert write_npy(tmp_path / "ours.npy", with_missing).read_bytes() == (tmp_path / "reference.npy").read_bytes()
+    meta = {
+        "snps": snps.to_dict(),
+        "sample_ids": with_missing.sample_ids.tolist(),
+        "populations": with_missing.populations.tolist(),
+        "haplotype": False,
+    }
+    assert (tmp_path / "ours.json").read_text() == json.dumps(meta)
+
+
+def test_only_a_compressed_sorted_vcf_is_indexed(with_missing, tmp_path):
+    with pytest.raises(DataError, match=r"cannot index .*plain\.vcf: plain-text VCF; write \.vcf\.gz or \.bcf"):
+        write_vcf(tmp_path / "plain.vcf", with_missing, index=True)
+    unsorted = with_missing.select_snps([3, 1, 2])
+    with pytest.raises(DataError, match=r"cannot index .*unsorted\.vcf\.gz: it must be a sorted bgzipped VCF"):
+        write_vcf(tmp_path / "unsorted.vcf.gz", unsorted, index=True)
+    assert not any(path.name.startswith(("plain", "unsorted")) for path in tmp_path.iterdir())

@@ -8,6 +8,7 @@ them, adds the rules that span groups and collects every problem into one ``Conf
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from snpdiff.config.schema import PLAIN_SCHEMAS, check_node, check_target_nodes
 from snpdiff.diffusion.rules import SAMPLER_NAMES
 from snpdiff.errors import ConfigError
 from snpdiff.metrics.names import is_metric_name
+from snpdiff.models.registry import model_kind
 
 
 def _positive(cfg: DictConfig, key: str, problems: list[str], allow_zero: bool = False) -> None:
@@ -64,20 +66,21 @@ def _schema_problems(plain: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def _component_problems(plain: dict[str, Any], schema_ok: set[str]) -> list[str]:
-    """The value rules each of snpdiff's components keeps beside itself (ranges, widths that must divide, ...).
+    """The value rules each of snpdiff's components keeps beside itself (ranges, widths that must divide, ...); the
+    model's are those of its row of ``snpdiff.models.MODELS``.
 
     Only for groups in ``schema_ok``: where keys or types are wrong, the value rules would repeat the problem.
     """
     from snpdiff.data.rules import check_data_config
     from snpdiff.diffusion.rules import check_diffusion_config
-    from snpdiff.models.rules import check_mlp_config, check_unet_config
 
-    is_mlp = plain.get("model", {}).get("_target_", "").endswith("MLPDenoiser")
-    checkers = {
-        "model": lambda keys: (check_mlp_config if is_mlp else check_unet_config)(**keys),
+    kind = model_kind(plain.get("model", {}).get("_target_"))
+    checkers: dict[str, Callable[[dict[str, Any]], list[str]]] = {
         "diffusion": lambda keys: check_diffusion_config(**keys),
         "data": check_data_config,
     }
+    if kind is not None:
+        checkers["model"] = lambda keys: kind.check(**keys)
     problems = []
     for group, checker in checkers.items():
         if group in schema_ok and group in plain:

@@ -32,6 +32,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import ValidationError
 
 from snpdiff.config.constructor_keys import committed_signatures, parse_type, signature
+from snpdiff.models.registry import MODELS
 
 # arguments the code passes itself when it instantiates a node under this top-level key, so they are not config keys
 PASSED_BY_CODE: dict[str, frozenset[str]] = {
@@ -43,8 +44,7 @@ PASSED_BY_CODE: dict[str, frozenset[str]] = {
 # snpdiff's components whose constructor defaults are the config's defaults (conf/<group>/ sets only what it changes)
 OWN_COMPONENTS = frozenset(
     {
-        "snpdiff.models.UNet1D",
-        "snpdiff.models.MLPDenoiser",
+        *(kind.target for kind in MODELS),
         "snpdiff.diffusion.GaussianDiffusion",
         "snpdiff.diffusion.losses.DiffusionLoss",
         "snpdiff.data.GenotypeDataModule",

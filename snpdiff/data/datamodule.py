@@ -29,6 +29,7 @@ from snpdiff.data.sources.memory import MemorySource
 from snpdiff.data.split import split_rows
 from snpdiff.data.types import GenotypeSet, SnpInfo
 from snpdiff.errors import ConfigError
+from snpdiff.models.registry import ModelInputs
 
 log = logging.getLogger(__name__)
 
@@ -252,6 +253,12 @@ class GenotypeDataModule(LightningDataModule):
             ", stratified by population" if self.config["stratify"] and genotypes.populations is not None else "",
             " / ".join(f"{name} {len(splits[name])}" for name in SPLITS),
         )
+
+    @property
+    def model_inputs(self) -> ModelInputs:
+        """What the model is built from that the data decide (after ``setup()``): the window, the encoding's
+        channels and the population labels the batches index (None: unlabelled batches)."""
+        return ModelInputs(int(self.seq_length), self.encoding.channels, self.population_names)
 
     @property
     def sample_ids(self) -> np.ndarray | None:

@@ -16,20 +16,16 @@ from snpdiff.data.encoding import GenotypeEncoding
 from snpdiff.data.types import SnpInfo
 from snpdiff.diffusion import GaussianDiffusion
 from snpdiff.errors import ConfigError
-from snpdiff.models import MLPDenoiser, UNet1D
+from snpdiff.models import MODELS, ModelInputs
 from snpdiff.run_folder import LAST_CHECKPOINT, last_checkpoint
 
 log = logging.getLogger(__name__)
 
 # The only classes a checkpoint's stored config may name, per node: a checkpoint is input, not code. Each is built
-# directly from plain keyword values; nothing in a checkpoint goes through Hydra's instantiate.
+# directly from plain keyword values; nothing in a checkpoint goes through Hydra's instantiate. The models are the
+# rows of snpdiff.models.MODELS, under either name a config may give them.
 SAFE_TARGETS: dict[str, dict[str, type]] = {
-    "model": {
-        "snpdiff.models.UNet1D": UNet1D,
-        "snpdiff.models.unet.UNet1D": UNet1D,
-        "snpdiff.models.MLPDenoiser": MLPDenoiser,
-        "snpdiff.models.mlp.MLPDenoiser": MLPDenoiser,
-    },
+    "model": {target: kind.load() for kind in MODELS for target in kind.targets},
     "diffusion": {
         "snpdiff.diffusion.GaussianDiffusion": GaussianDiffusion,
         "snpdiff.diffusion.process.GaussianDiffusion": GaussianDiffusion,
@@ -142,9 +138,9 @@ def load_trained_model(ckpt_path: str | Path, device: str | torch.device = "cpu"
         if not isinstance(seq_length, int) or isinstance(seq_length, bool):
             raise ConfigError(f"seq_length={seq_length!r} in the checkpoint is not an integer")
         names, shares = _populations(info.get("populations"))
-        labels = {"num_classes": len(names)} if names else {}
         encoding = _build(encoding_component, "encoding")
-        model = _build(model_component, "model", seq_length=seq_length, in_channels=encoding.channels, **labels)
+        inputs = ModelInputs(seq_length, encoding.channels, names)
+        model = _build(model_component, "model", **inputs.keywords())
         diffusion = _build(diffusion_component, "diffusion")
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None

@@ -60,13 +60,11 @@ def instantiate_nodes(cfg: DictConfig, group: str) -> list[Any]:
 def build_module(
     cfg: DictConfig, datamodule: Any, lr_scheduler: LRSchedulerFactory | None = None
 ) -> SNPDiffusionModule:
-    """The LightningModule for ``cfg``, sized by the data module's window (``seq_length`` SNPs)."""
-    encoding = datamodule.encoding
-    # population conditioning when the data's batches carry labels (data.population_labels and labelled data)
-    names = getattr(datamodule, "population_names", None)
-    labels = {"num_classes": len(names)} if names else {}
+    """The LightningModule for ``cfg``, sized by what the data decide (``datamodule.model_inputs``: the window, the
+    encoding's channels and, when the batches carry population labels, the labels the model is conditioned on)."""
+    encoding, inputs = datamodule.encoding, datamodule.model_inputs
     module = SNPDiffusionModule(
-        model=instantiate(cfg.model, seq_length=datamodule.seq_length, in_channels=encoding.channels, **labels),
+        model=instantiate(cfg.model, **inputs.keywords()),
         diffusion=instantiate(cfg.diffusion),
         loss=instantiate(cfg.loss),
         optimizer_factory=instantiate(cfg.optimizer),
@@ -76,11 +74,12 @@ def build_module(
     module.run_info = {
         "config": to_plain(cfg),
         "encoding": encoding.to_dict(),
-        "seq_length": int(datamodule.seq_length),
+        "seq_length": inputs.seq_length,
         "snps": datamodule.snps.to_dict() if hasattr(datamodule.snps, "to_dict") else None,
     }
-    if names:
-        module.run_info["populations"] = {"names": list(names), "shares": list(datamodule.population_shares)}
+    if inputs.label_names:
+        shares = list(datamodule.population_shares)
+        module.run_info["populations"] = {"names": list(inputs.label_names), "shares": shares}
     return module
 
 

@@ -12,11 +12,11 @@ from omegaconf import DictConfig, OmegaConf
 @hydra.main(config_path="conf", config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     from snpdiff.cli import run_or_exit
-    from snpdiff.cli.memory import keep_freed_memory
+    from snpdiff.cli.allocator import keep_freed_memory
     from snpdiff.metrics.evaluation import evaluate_files
     from snpdiff.metrics.settings import EvaluationSettings
 
-    keep_freed_memory()  # the metrics' matrix blocks reuse freed memory (snpdiff/cli/memory.py)
+    keep_freed_memory()  # the metrics' matrix blocks reuse freed memory (snpdiff/cli/allocator.py)
     run_or_exit(evaluate_files, EvaluationSettings(**OmegaConf.to_container(cfg, resolve=True)))
 
 

@@ -18,10 +18,10 @@ log = logging.getLogger("snpdiff")
 @hydra.main(version_base="1.3", config_path="conf", config_name="generate")
 def main(cfg: DictConfig) -> None:
     from snpdiff.cli import run_or_exit
-    from snpdiff.cli.memory import keep_freed_memory
+    from snpdiff.cli.allocator import keep_freed_memory
     from snpdiff.generation import write_synthetic
 
-    keep_freed_memory()  # model calls reuse freed memory instead of page-faulting it in (snpdiff/cli/memory.py)
+    keep_freed_memory()  # model calls reuse freed memory instead of page-faulting it in (snpdiff/cli/allocator.py)
 
     for path in run_or_exit(write_synthetic, cfg):
         log.info("wrote %s", path)  # on the console and in the run folder's generate.log

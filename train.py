@@ -31,13 +31,13 @@ def main(cfg: DictConfig) -> float | None:
     # every config problem is reported before torch and Lightning load (seconds): a bad sweep trial fails fast
     run_or_exit(validate_config, cfg)
 
+    from snpdiff.cli.allocator import keep_freed_memory
     from snpdiff.cli.console import setup_console
-    from snpdiff.cli.memory import keep_freed_memory
     from snpdiff.run_folder import metrics_path
     from snpdiff.training.run import run_training
 
     setup_console()  # after Hydra's logging setup: one line per event, no advertisements (snpdiff/cli/console.py)
-    keep_freed_memory()  # feature maps reuse freed memory instead of page-faulting it in again (snpdiff/cli/memory.py)
+    keep_freed_memory()  # feature maps reuse freed memory instead of page-faulting it in (snpdiff/cli/allocator.py)
     metrics = run_or_exit(run_training, cfg)
     log.info("checkpoints: %s", metrics["checkpoints"]["last"])
     log.info("metrics: %s", metrics_path(metrics["output_dir"]))

@@ -1,4 +1,4 @@
-"""glibc malloc keeping freed memory (snpdiff.cli.memory, what train.py and generate.py set) against its defaults.
+"""glibc malloc keeping freed memory (snpdiff.cli.allocator, what train.py and generate.py set) against its defaults.
 
 Runs ``benchmarks/sampling.py`` (DDIM-50, 64 x 1,024 SNPs, default UNet) and ``benchmarks/model_step.py`` (train
 step, batch 32) as child processes with ``--malloc keep`` and ``--malloc default``, alternating ABBA over

@@ -28,7 +28,7 @@ import torch
 from hydra.utils import instantiate
 from matplotlib.figure import Figure
 
-from snpdiff.cli.memory import keep_freed_memory
+from snpdiff.cli.allocator import keep_freed_memory
 from snpdiff.config import compose_config
 from snpdiff.generation import load_trained_model, sample_codes, sample_labels
 from snpdiff.metrics import evaluate_genotypes

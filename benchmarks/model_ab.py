@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from snpdiff.cli.memory import keep_freed_memory
+from snpdiff.cli.allocator import keep_freed_memory
 from snpdiff.models import UNet1D
 
 ROOT = Path(__file__).resolve().parents[1]

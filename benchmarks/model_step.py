@@ -32,7 +32,7 @@ from collections.abc import Callable
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from snpdiff.cli.memory import keep_freed_memory
+from snpdiff.cli.allocator import keep_freed_memory
 from snpdiff.diffusion import GaussianDiffusion
 from snpdiff.models import UNet1D
 
@@ -104,8 +104,8 @@ def main() -> None:
         "--malloc",
         choices=("keep", "default"),
         default="keep",
-        help="keep: glibc malloc keeps freed memory, as train.py and generate.py set it (snpdiff.cli.memory); default: "
-        "glibc's own settings (benchmarks/allocator.py compares the two)",
+        help="keep: glibc malloc keeps freed memory, as train.py and generate.py set it (snpdiff.cli.allocator); "
+        "default: glibc's own settings (benchmarks/allocator.py compares the two)",
     )
     args = parser.parse_args()
     if args.malloc == "keep":

@@ -28,7 +28,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from snpdiff.cli.memory import keep_freed_memory
+from snpdiff.cli.allocator import keep_freed_memory
 from snpdiff.diffusion import DDIMSampler, GaussianDiffusion, sample
 from snpdiff.diffusion.sampling import CPU_SLICE, _sliced_calls
 from snpdiff.generation import load_trained_model, sample_codes
@@ -116,8 +116,8 @@ def main() -> None:
         "--malloc",
         choices=("keep", "default"),
         default="keep",
-        help="keep: glibc malloc keeps freed memory, as train.py and generate.py set it (snpdiff.cli.memory); default: "
-        "glibc's own settings (benchmarks/allocator.py compares the two)",
+        help="keep: glibc malloc keeps freed memory, as train.py and generate.py set it (snpdiff.cli.allocator); "
+        "default: glibc's own settings (benchmarks/allocator.py compares the two)",
     )
     args = parser.parse_args()
     if args.malloc == "keep":

@@ -39,12 +39,12 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
-from snpdiff.cli.memory import keep_freed_memory
+from snpdiff.cli.allocator import keep_freed_memory
 from snpdiff.config import compose_config
 from snpdiff.data import GenotypeSet, SnpInfo, write_npy
+from snpdiff.training.lr_schedulers import lr_scheduler_factory
 from snpdiff.training.module import SNPDiffusionModule
 from snpdiff.training.run import build_module, instantiate_nodes
-from snpdiff.training.schedulers import lr_scheduler_factory
 
 BATCH_SIZE = 32
 SEED = 42

@@ -1,8 +1,16 @@
-"""One exception type per domain. Each message names the key, file or value at fault and what is allowed."""
+"""One exception type per domain, every one snpdiff raises on purpose. Each message names the key, file or value at
+fault and what is allowed; ``exit_code`` is the entry point's exit status when it ends the process
+(``snpdiff.cli.exit``)."""
+
+from __future__ import annotations
+
+from typing import Any
 
 
 class SnpdiffError(Exception):
-    """Base class for every error snpdiff raises on purpose."""
+    """Base class for every error snpdiff raises on purpose: a user error, exit status 2."""
+
+    exit_code = 2
 
 
 class ConfigError(SnpdiffError, ValueError):
@@ -25,3 +33,22 @@ class StorageFault(SweepError):
     """A sweep's storage refused a read or a write (a full disk, a lost database server): the agent ends its trial as
     failed where the storage still takes that, and stops with this one-line message. A ``SweepError``, so the sweep
     commands end with the same ``error: ...`` line as for any other unusable sweep."""
+
+
+class ClusterError(SnpdiffError, RuntimeError):
+    """The SLURM cluster or a job on it is unusable (daemon did not start, job failed to submit, wait timed out)."""
+
+
+class TrainingDiverged(SnpdiffError):
+    """A non-finite training loss stopped the run. ``info``: ``{"step", "epoch", "loss" ("nan", "inf" or "-inf"),
+    "lr"}``, as ``metrics.json``'s ``diverged`` holds it. Exit status 3, apart from user errors: a sweep counts the
+    trial as diverged."""
+
+    exit_code = 3
+
+    def __init__(self, info: dict[str, Any]):
+        self.info = info
+        super().__init__(
+            f"training diverged at step {info['step']} (epoch {info['epoch']}): loss={info['loss']}, "
+            f"lr={info['lr']:g}; lower optimizer.lr or warm it up (scheduler=warmup_cosine)"
+        )

@@ -11,7 +11,7 @@ its traceback (exit status 1). The exit statuses:
 | 2 | ``USER_ERROR_EXIT_CODE``: a user error, also no space left on device and a run folder in use |
 | 3 | ``DIVERGED_EXIT_CODE``: training diverged (a non-finite training loss); ``metrics.json`` says where |
 
-An ``SnpdiffError`` with an ``exit_code`` attribute (``snpdiff.training.callbacks.TrainingDiverged``) exits with it.
+Each ``SnpdiffError`` exits with its ``exit_code`` (``snpdiff.errors``: 2, ``TrainingDiverged`` 3).
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from snpdiff.errors import SnpdiffError
+from snpdiff.errors import SnpdiffError, TrainingDiverged
 
 if TYPE_CHECKING:
     from hydra.errors import CompactHydraException
 
-USER_ERROR_EXIT_CODE = 2
-DIVERGED_EXIT_CODE = 3
+USER_ERROR_EXIT_CODE = SnpdiffError.exit_code
+DIVERGED_EXIT_CODE = TrainingDiverged.exit_code
 T = TypeVar("T")
 
 
@@ -39,23 +39,19 @@ def fail(message: str, exit_code: int = USER_ERROR_EXIT_CODE) -> None:
     raise SystemExit(exit_code)
 
 
-def _exit_code(error: SnpdiffError) -> int:
-    return getattr(error, "exit_code", USER_ERROR_EXIT_CODE)
-
-
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn an ``SnpdiffError`` raised inside the block into ``error: <message>`` and exit status 2, also one that a
+    """Turn an ``SnpdiffError`` raised inside the block into ``error: <message>`` and its ``exit_code``, also one that a
     component's constructor raised inside Hydra's ``instantiate`` (which wraps it in an ``InstantiationException``)."""
     try:
         yield
     except SnpdiffError as exc:
-        fail(str(exc), _exit_code(exc))
+        fail(str(exc), exc.exit_code)
     except Exception as exc:
         from hydra.errors import InstantiationException
 
         if isinstance(exc, InstantiationException) and isinstance(exc.__cause__, SnpdiffError):
-            fail(str(exc.__cause__), _exit_code(exc.__cause__))
+            fail(str(exc.__cause__), exc.__cause__.exit_code)
         raise
 
 

@@ -5,17 +5,11 @@ composes the config."""
 import os
 from pathlib import Path
 
-from snpdiff.errors import SnpdiffError
-
 # the checkout's root as in snpdiff.config.PROJECT_ROOT, not imported from there: train.py imports this module
 # before Hydra composes, and the config module's schemas need not load that early
 LAUNCHERS_DIR = Path(__file__).resolve().parents[2] / "launchers"
 # train.yaml puts ${oc.env:SNPDIFF_LAUNCHERS} on Hydra's search path; jobs inherit the variable from the submitter
 LAUNCHERS_ENV = "SNPDIFF_LAUNCHERS"
-
-
-class ClusterError(SnpdiffError, RuntimeError):
-    """The SLURM cluster or a job on it is unusable (daemon did not start, job failed to submit, wait timed out)."""
 
 
 def expose_launchers() -> str:

@@ -20,8 +20,8 @@ import submitit
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from snpdiff.cluster import LAUNCHERS_DIR, ClusterError
-from snpdiff.errors import ConfigError
+from snpdiff.cluster import LAUNCHERS_DIR
+from snpdiff.errors import ClusterError, ConfigError
 
 PROFILE_DIR = LAUNCHERS_DIR / "hydra" / "launcher"
 # ${hydra.job.name} of a profile loaded outside train.py

@@ -1,4 +1,4 @@
-"""The config tree: compose ``conf/`` (``compose``), check it (``rules``, ``schema`` and ``schedulers``; every
+"""The config tree: compose ``conf/`` (``compose``), check it (``rules``, ``schema`` and ``lr_scheduler_keys``; every
 problem is found before any work starts), and the OmegaConf resolvers the entry points register (``resolvers``).
 
 Light on purpose: nothing here imports torch or Lightning, so a bad config is reported before they load.

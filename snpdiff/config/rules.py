@@ -15,8 +15,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from snpdiff.config.lr_scheduler_keys import resolve_floors
 from snpdiff.config.resolvers import fused_optimizer
-from snpdiff.config.schedulers import resolve_floors
 from snpdiff.config.schema import PLAIN_SCHEMAS, check_node, check_target_nodes
 from snpdiff.diffusion.rules import SAMPLER_NAMES
 from snpdiff.errors import ConfigError
@@ -113,7 +113,7 @@ def _scheduler_problems(cfg: DictConfig) -> list[str]:
     problems: list[str] = []
     scheduler = cfg.get("scheduler") or {}
     for key in ("eta_min", "min_lr"):
-        if scheduler.get(key) is not None:  # null: a ratio of optimizer.lr (snpdiff.training.schedulers)
+        if scheduler.get(key) is not None:  # null: a ratio of optimizer.lr (snpdiff.training.lr_schedulers)
             _positive(cfg, f"scheduler.{key}", problems, allow_zero=True)
     factor = scheduler.get("factor")
     if factor is not None and not (isinstance(factor, (int, float)) and 0 < factor < 1):

@@ -216,7 +216,7 @@ def check_target_nodes(config: Mapping) -> list[str]:
 
     Arguments in ``PASSED_BY_CODE`` under a node's top-level key are not allowed as keys.
     """
-    from snpdiff.config.schedulers import SCHEDULER_KEYS
+    from snpdiff.config.lr_scheduler_keys import SCHEDULER_KEYS
 
     problems: list[str] = []
 

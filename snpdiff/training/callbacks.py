@@ -22,10 +22,9 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.model_summary.model_summary import get_formatted_model_size, get_human_readable_count
 from torch.optim.swa_utils import get_ema_multi_avg_fn
 
-from snpdiff.cli.exit import DIVERGED_EXIT_CODE
 from snpdiff.compat import use_multi_avg_fn
 from snpdiff.data.datamodule import derived_seed
-from snpdiff.errors import ConfigError, RunFolderError, SnpdiffError
+from snpdiff.errors import ConfigError, RunFolderError, TrainingDiverged
 from snpdiff.files import atomic_write
 from snpdiff.metrics.names import QUALITY_PREFIX
 from snpdiff.run_folder import atomic_write_json, metrics_path
@@ -100,20 +99,6 @@ class MetricsJson(Callback):
         if isinstance(exception, TrainingDiverged) and trainer.is_global_zero:
             self.diverged = exception.info
             self.write(trainer)
-
-
-class TrainingDiverged(SnpdiffError):
-    """A non-finite training loss stopped the run. ``info``: ``{"step", "epoch", "loss" ("nan", "inf" or "-inf"),
-    "lr"}``, as ``metrics.json``'s ``diverged`` holds it; ``exit_code``: the entry point's exit status."""
-
-    exit_code = DIVERGED_EXIT_CODE
-
-    def __init__(self, info: dict[str, Any]):
-        self.info = info
-        super().__init__(
-            f"training diverged at step {info['step']} (epoch {info['epoch']}): loss={info['loss']}, "
-            f"lr={info['lr']:g}; lower optimizer.lr or warm it up (scheduler=warmup_cosine)"
-        )
 
 
 class DivergenceGuard(Callback):

@@ -26,9 +26,8 @@ from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from snpdiff.cli.console import SHOWN_BY_PROGRESS_BAR
-from snpdiff.errors import ConfigError
+from snpdiff.errors import ConfigError, TrainingDiverged
 from snpdiff.metrics.names import QUALITY_PREFIX, headline
-from snpdiff.training.callbacks import TrainingDiverged
 
 log = logging.getLogger(__name__)
 LR_PREFIX = "lr-"  # snpdiff.training.callbacks.LearningRateLog logs lr-<Optimizer>

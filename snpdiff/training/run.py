@@ -2,7 +2,7 @@
 
 Callbacks and loggers are every ``_target_`` node under ``callbacks`` and ``logger`` (a sweep adds its reporter the
 same way, ``+callbacks.sweep_reporter={_target_: ...}``); the scheduler is the ``scheduler`` node
-(``snpdiff.training.schedulers``). ``metrics.json`` is the run folder contract (``snpdiff.run_folder``), the
+(``snpdiff.training.lr_schedulers``). ``metrics.json`` is the run folder contract (``snpdiff.run_folder``), the
 per-epoch reseeding makes resume exact and a diverged run must end as one, so those three callbacks are installed
 here, not by config nodes; so are the run folder's lock and the atomic checkpoint writer.
 """
@@ -27,10 +27,10 @@ from snpdiff.files import atomic_write
 from snpdiff.run_folder import RunLock, best_checkpoint, config_path, last_checkpoint
 from snpdiff.training.callbacks import AtomicCheckpointIO, DivergenceGuard, EpochSeed, MetricsJson
 from snpdiff.training.loggers import finish_wandb_run
+from snpdiff.training.lr_schedulers import LRSchedulerFactory, lr_scheduler_factory
 from snpdiff.training.module import SNPDiffusionModule
 from snpdiff.training.oom import Backoff, fit_with_backoff
 from snpdiff.training.resume import resume_path
-from snpdiff.training.schedulers import LRSchedulerFactory, lr_scheduler_factory
 
 
 def parameter_stats(model: torch.nn.Module) -> dict[str, float]:

@@ -62,7 +62,7 @@ def _build(cfg, group: str, tmp_path: Path) -> None:
     assert loss.item() == pytest.approx(0.0)
     optimizer = instantiate(cfg.optimizer)(model.parameters())
     assert optimizer.param_groups[0]["lr"] == cfg.optimizer.lr
-    from snpdiff.training.schedulers import lr_scheduler_factory
+    from snpdiff.training.lr_schedulers import lr_scheduler_factory
 
     factory = lr_scheduler_factory(cfg.scheduler, cfg.optimizer.lr)
     if factory is not None:

@@ -14,7 +14,7 @@ from hydra.utils import instantiate
 from snpdiff.config import compose_config
 from snpdiff.sweep.bridge import params_to_overrides
 from snpdiff.sweep.legacy.aliases import ALIASES, Retired, parse_with_old_names
-from snpdiff.training.schedulers import lr_scheduler_factory
+from snpdiff.training.lr_schedulers import lr_scheduler_factory
 from tests.helpers import checked
 
 # the old tool's 41 flat names, and the 8 more its guide names

@@ -3,8 +3,8 @@
 A scheduler node is a ``_target_`` with ``_partial_: true`` and every argument except the optimizer (and
 ``total_steps``, which the module supplies to targets that take it). Besides the target's own arguments it may hold:
 
-Lightning's lr-scheduler keys and the floor ratios (``snpdiff.config.schedulers``, where config validation applies
-the same rules without loading torch).
+Lightning's lr-scheduler keys and the floor ratios (``snpdiff.config.lr_scheduler_keys``, where config validation
+applies the same rules without loading torch).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from snpdiff.config.schedulers import LIGHTNING_KEYS, resolve_floors
+from snpdiff.config.lr_scheduler_keys import LIGHTNING_KEYS, resolve_floors
 from snpdiff.errors import ConfigError
 
 if TYPE_CHECKING:  # torch loads where a scheduler is built

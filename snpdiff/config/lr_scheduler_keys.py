@@ -6,7 +6,7 @@ Besides the target's own arguments a scheduler node may hold:
 - ``eta_min_ratio`` / ``min_lr_ratio``: the floor as a fraction of ``optimizer.lr``, used when ``eta_min`` /
   ``min_lr`` is null (an absolute floor that is not below ``optimizer.lr`` is refused).
 
-Torch-free: config validation applies the same rules as the scheduler's build (``snpdiff.training.schedulers``).
+Torch-free: config validation applies the same rules as the scheduler's build (``snpdiff.training.lr_schedulers``).
 """
 
 from __future__ import annotations

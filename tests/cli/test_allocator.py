@@ -1,5 +1,5 @@
-"""glibc malloc keeps freed feature maps for reuse (snpdiff.cli.memory): fewer page faults in real model calls, and an
-allocator the environment chose is left alone.
+"""glibc malloc keeps freed feature maps for reuse (snpdiff.cli.allocator): fewer page faults in real model calls,
+and an allocator the environment chose is left alone.
 
 The settings are process-wide, so each case runs in its own Python process; page faults are the kernel's count
 (`getrusage`), deterministic enough to compare where time would not be.
@@ -12,13 +12,13 @@ import sys
 
 import pytest
 
-from snpdiff.cli.memory import _allocator_chosen
+from snpdiff.cli.allocator import _allocator_chosen
 from snpdiff.config import PROJECT_ROOT
 
 # Eight model calls of the default UNet at the benchmark's size (64 x 1,024 SNPs); page faults of the last six.
 CALLS = """
 import json, resource, sys, torch
-from snpdiff.cli.memory import keep_freed_memory
+from snpdiff.cli.allocator import keep_freed_memory
 from snpdiff.models import UNet1D
 applied = keep_freed_memory() if sys.argv[1] == "keep" else None
 torch.manual_seed(0)
@@ -61,7 +61,7 @@ def test_keeping_freed_memory_spares_most_page_faults_of_model_calls():
 def test_malloc_settings_from_the_environment_win():
     env = {**os.environ, "GLIBC_TUNABLES": "glibc.malloc.trim_threshold=131072"}
     applied = subprocess.run(
-        [sys.executable, "-c", "from snpdiff.cli.memory import keep_freed_memory; print(keep_freed_memory())"],
+        [sys.executable, "-c", "from snpdiff.cli.allocator import keep_freed_memory; print(keep_freed_memory())"],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,

@@ -24,6 +24,7 @@ from wandb.sdk.lib import config_util
 from snpdiff.run_folder import read_metrics
 from snpdiff.sweep.agent.interface import AgentOptions
 from snpdiff.sweep.backends.wandb import AGENT_REPORT_ENV, TRIAL_COMMAND, WandbBackend, wandb_sweep_config
+from snpdiff.sweep.legacy.aliases import load_with_old_names
 from snpdiff.sweep.monitor import agent_summary
 from snpdiff.sweep.spec import load_sweep
 from snpdiff.sweep.store import SweepInfo, sweeps_root
@@ -201,10 +202,10 @@ def test_a_wandb_trial_passes_the_stop_of_wandbs_agent_on_to_its_training_and_sa
 
 
 def test_the_sweep_sent_to_wandb_runs_the_bridge_not_wandbs_argument_rendering():
-    spec = load_sweep({"method": "bayes", "metric": {"name": "val_loss", "goal": "minimize"},
-                       "parameters": {"learning_rate": {"distribution": "log_uniform_values", "min": 1e-4,
-                                                        "max": 1e-2}},
-                       "early_terminate": {"type": "hyperband", "min_iter": 3}, "run_cap": 20})
+    spec = load_with_old_names({"method": "bayes", "metric": {"name": "val_loss", "goal": "minimize"},
+                                "parameters": {"learning_rate": {"distribution": "log_uniform_values", "min": 1e-4,
+                                                                 "max": 1e-2}},
+                                "early_terminate": {"type": "hyperband", "min_iter": 3}, "run_cap": 20})
     config = wandb_sweep_config(spec)
     assert config["command"] == ["${env}", "${interpreter}", "-m", "snpdiff.sweep.backends.wandb"]
     assert config["parameters"] == {"optimizer.lr": {"distribution": "log_uniform_values", "min": 1e-4,

@@ -1,7 +1,11 @@
 """A 1-D UNet denoiser over the SNP axis, configured by explicit keywords (the `model=unet` config keys)."""
 
+from __future__ import annotations
+
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -97,115 +101,91 @@ class UNet1D(nn.Module):
         label_dropout: float = 0.1,
     ):
         super().__init__()
-        problems = check_unet_config(
-            seq_length=seq_length,
-            in_channels=in_channels,
-            embedding_dim=embedding_dim,
-            channels=channels,
-            dim_mults=dim_mults,
-            kernel_sizes=kernel_sizes,
-            dilations=dilations,
-            norm_groups=norm_groups,
-            dropout=dropout,
-            use_time_emb=use_time_emb,
-            use_pos_emb=use_pos_emb,
-            use_scale_shift_norm=use_scale_shift_norm,
-            use_attention=use_attention,
-            level_attention=level_attention,
-            attention_heads=attention_heads,
-            attention_dim_head=attention_dim_head,
-            time_dim=time_dim,
-            global_context=global_context,
-            global_dim=global_dim,
-            num_classes=num_classes,
-            label_dropout=label_dropout,
-        )
+        keys = dict(locals())  # every keyword as given (before any other local exists)
+        keys.pop("self")
+        keys.pop("__class__", None)
+        problems = check_unet_config(**keys)
         if problems:
             raise ConfigError("invalid UNet1D configuration:\n  - " + "\n  - ".join(problems))
-
         levels = len(dim_mults)
-        widths = [channels * mult for mult in dim_mults]
-        kernel_sizes = _per_level(kernel_sizes, levels)
-        dilations = _per_level(dilations, levels)
         self.seq_length = seq_length
         self.in_channels = in_channels
         downsample_factor = 2 ** (levels - 1)
         self.padded_length = math.ceil(seq_length / downsample_factor) * downsample_factor
-
         time_dim = (time_dim or 4 * embedding_dim) if use_time_emb else None
+        self.layout = _Layout.of(keys, time_dim)
+        # the modules are made in this order (it fixes the initial weights for a seed and the parameters' order)
         self.time_mlp = time_mlp(embedding_dim, time_dim) if use_time_emb else None
         # None without labels, so that an unconditioned model has the state-dict keys it always had
         self.label_emb = LabelEmbedding(num_classes, time_dim, label_dropout) if num_classes > 0 else None
-
-        def resnet(dim_in: int, dim_out: int, level: int) -> ResnetBlock1d:
-            return ResnetBlock1d(
-                dim_in,
-                dim_out,
-                kernel_size=kernel_sizes[level],
-                dilation=dilations[level],
-                norm_groups=norm_groups,
-                time_dim=time_dim,
-                use_scale_shift_norm=use_scale_shift_norm,
-                dropout=dropout,
-            )
-
-        def attention_at(level: int) -> nn.Module:
-            if not (use_attention and level_attention):
-                return nn.Identity()
-            return LinearAttention1d(widths[level], attention_heads, attention_dim_head)
-
-        self.init_conv = Conv1d(in_channels, widths[0], 7, padding=3)
-        self.pos_emb = nn.Parameter(0.02 * torch.randn(1, widths[0], seq_length)) if use_pos_emb else None
-
-        self.downs = nn.ModuleList()
-        for level, width in enumerate(widths):
-            is_last = level == levels - 1
-            self.downs.append(
-                nn.ModuleList(
-                    [
-                        resnet(width, width, level),
-                        resnet(width, width, level),
-                        attention_at(level),
-                        nn.Identity() if is_last else Downsample(width, widths[level + 1]),
-                    ]
-                )
-            )
-
-        mid_width = widths[-1]
+        width = self.layout.widths[0]
+        self.init_conv = Conv1d(in_channels, width, 7, padding=3)
+        self.pos_emb = nn.Parameter(0.02 * torch.randn(1, width, seq_length)) if use_pos_emb else None
+        self.downs = self._down_path()
         # None when off, so that a model without it has the state-dict keys it always had
-        self.window_mlp = (
-            WindowMLP(
-                mid_width,
-                self.padded_length // downsample_factor,
-                hidden=global_dim,
-                summary_dim=time_dim,
-                norm_groups=norm_groups,
-            )
-            if global_context == "mlp"
-            else None
-        )
-        self.mid_block1 = resnet(mid_width, mid_width, levels - 1)
-        self.mid_attention = (
-            Attention1d(mid_width, attention_heads, attention_dim_head) if use_attention else nn.Identity()
-        )
-        self.mid_block2 = resnet(mid_width, mid_width, levels - 1)
+        bottleneck = self.padded_length // downsample_factor
+        self.window_mlp = self._window_mlp(bottleneck, global_dim) if global_context == "mlp" else None
+        self.mid_block1 = self._resnet(self.layout.widths[-1], self.layout.widths[-1], levels - 1)
+        self.mid_attention = self._mid_attention(use_attention)
+        self.mid_block2 = self._resnet(self.layout.widths[-1], self.layout.widths[-1], levels - 1)
+        self.ups = self._up_path()
+        self.final_block = self._resnet(2 * width, width, 0)
+        self.final_conv = Conv1d(width, in_channels, 1)
 
-        self.ups = nn.ModuleList()
-        for level in reversed(range(levels)):
+    def _resnet(self, dim_in: int, dim_out: int, level: int) -> ResnetBlock1d:
+        layout = self.layout
+        return ResnetBlock1d(
+            dim_in,
+            dim_out,
+            kernel_size=layout.kernel_sizes[level],
+            dilation=layout.dilations[level],
+            norm_groups=layout.norm_groups,
+            time_dim=layout.time_dim,
+            use_scale_shift_norm=layout.use_scale_shift_norm,
+            dropout=layout.dropout,
+        )
+
+    def _level_attention(self, level: int) -> nn.Module:
+        layout = self.layout
+        if not layout.level_attention:
+            return nn.Identity()
+        return LinearAttention1d(layout.widths[level], layout.attention_heads, layout.attention_dim_head)
+
+    def _mid_attention(self, use_attention: bool) -> nn.Module:
+        layout = self.layout
+        if not use_attention:
+            return nn.Identity()
+        return Attention1d(layout.widths[-1], layout.attention_heads, layout.attention_dim_head)
+
+    def _down_path(self) -> nn.ModuleList:
+        """Per level: two residual blocks, attention (or Identity), and the halving of the SNP axis (Identity at the
+        last level)."""
+        widths, downs = self.layout.widths, nn.ModuleList()
+        for level, width in enumerate(widths):
+            is_last = level == len(widths) - 1
+            block1, block2 = self._resnet(width, width, level), self._resnet(width, width, level)
+            attention = self._level_attention(level)
+            downsample = nn.Identity() if is_last else Downsample(width, widths[level + 1])
+            downs.append(nn.ModuleList([block1, block2, attention, downsample]))
+        return downs
+
+    def _window_mlp(self, positions: int, global_dim: int) -> WindowMLP:
+        """The window-wide MLP path at the bottleneck (``positions`` SNPs wide after the halvings)."""
+        layout = self.layout
+        return WindowMLP(
+            layout.widths[-1], positions, hidden=global_dim, summary_dim=layout.time_dim, norm_groups=layout.norm_groups
+        )
+
+    def _up_path(self) -> nn.ModuleList:
+        """The down path mirrored, deepest level first: residual blocks that also read the skip connections."""
+        widths, ups = self.layout.widths, nn.ModuleList()
+        for level in reversed(range(len(widths))):
             width = widths[level]
-            self.ups.append(
-                nn.ModuleList(
-                    [
-                        resnet(2 * width, width, level),
-                        resnet(2 * width, width, level),
-                        attention_at(level),
-                        Upsample(width, widths[level - 1]) if level > 0 else nn.Identity(),
-                    ]
-                )
-            )
-
-        self.final_block = resnet(2 * widths[0], widths[0], 0)
-        self.final_conv = Conv1d(widths[0], in_channels, 1)
+            block1, block2 = self._resnet(2 * width, width, level), self._resnet(2 * width, width, level)
+            attention = self._level_attention(level)
+            upsample = Upsample(width, widths[level - 1]) if level > 0 else nn.Identity()
+            ups.append(nn.ModuleList([block1, block2, attention, upsample]))
+        return ups
 
     @property
     def null_label(self) -> int | None:
@@ -254,6 +234,37 @@ class UNet1D(nn.Module):
         x = x[..., : self.seq_length]
         x = self.final_block(torch.cat((x, first), dim=1), time_emb)
         return self.final_conv(x).squeeze(2).contiguous()
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What UNet1D's blocks are built from: the width, kernel and dilation of every level, and the settings every
+    residual block and attention shares (``level_attention``: linear attention at every level)."""
+
+    widths: list[int]
+    kernel_sizes: list[int]
+    dilations: list[int]
+    norm_groups: int
+    time_dim: int | None
+    use_scale_shift_norm: bool
+    dropout: float
+    level_attention: bool
+    attention_heads: int
+    attention_dim_head: int
+
+    @classmethod
+    def of(cls, keys: dict[str, Any], time_dim: int | None) -> _Layout:
+        """The layout of UNet1D's keyword arguments ``keys`` (checked), with the time MLP's width ``time_dim``."""
+        levels = len(keys["dim_mults"])
+        shared = ("norm_groups", "use_scale_shift_norm", "dropout", "attention_heads", "attention_dim_head")
+        return cls(
+            widths=[keys["channels"] * mult for mult in keys["dim_mults"]],
+            kernel_sizes=_per_level(keys["kernel_sizes"], levels),
+            dilations=_per_level(keys["dilations"], levels),
+            time_dim=time_dim,
+            level_attention=keys["use_attention"] and keys["level_attention"],
+            **{name: keys[name] for name in shared},
+        )
 
 
 def _per_level(value: int | Sequence[int], levels: int) -> list[int]:

@@ -4,6 +4,9 @@ The loop is the only place that calls the model during sampling and the only one
 (`process.py`) and the samplers (`samplers.py`) are pure maths. Any sampler instance drives any model::
 
     x0 = sample(model, diffusion, DDIMSampler(eta=0.0), (batch, 1, snps), sampling_steps=25)
+
+Trained SNP models are sampled through ``snpdiff.generation.sampling.SamplingPipeline``, the one place that adds the
+encoding's clip range, population labels with guidance and each batch's own seed around this loop.
 """
 
 from __future__ import annotations

@@ -20,9 +20,10 @@ import torch
 from hydra.utils import instantiate
 
 from snpdiff.config import compose_config
+from snpdiff.data import GenotypeSet
 from snpdiff.diffusion import sample, sampler_from_config
 from snpdiff.generation import load_trained_model
-from snpdiff.metrics import evaluate_genotypes
+from snpdiff.metrics import MetricSettings, evaluate_genotypes
 from snpdiff.training.run import run_training
 
 NEAR = 0.1  # "near a valid code": within this distance of one (in encoded units; codes 1 apart when centered)
@@ -42,7 +43,10 @@ def score(ckpt: str, val_codes, n: int, seed: int, ld_window: int) -> dict[str, 
         generator=torch.Generator().manual_seed(seed),
     )[:, 0]
     distance = (raw.unsqueeze(-1) - values).abs().min(dim=-1).values
-    metrics = evaluate_genotypes(val_codes, trained.encoding.decode(raw), ld_window=ld_window, seed=seed)
+    metrics = evaluate_genotypes(
+        GenotypeSet.from_codes(val_codes), GenotypeSet.from_codes(trained.encoding.decode(raw)),
+        settings=MetricSettings(ld_window=ld_window, seed=seed),
+    )
     return {
         "af_r2": round(metrics["af_r2"], 4),
         "ld_corr": round(metrics["ld_corr"], 4),

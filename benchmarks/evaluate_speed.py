@@ -19,7 +19,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from snpdiff.data import simulate_genotypes
+from snpdiff.data import GenotypeSet, simulate_genotypes
 from snpdiff.metrics import evaluate_genotypes
 from snpdiff.metrics.plots import make_plots
 
@@ -60,7 +60,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
-    real, synthetic, holdout = make_sets(args.individuals, args.snps, args.source, args.seed)
+    real, synthetic, holdout = (
+        GenotypeSet.from_codes(codes) for codes in make_sets(args.individuals, args.snps, args.source, args.seed)
+    )
     load_before = os.getloadavg()[0]
     with threadpool_limits(args.threads):
         seconds, _ = timed(evaluate_genotypes, real, synthetic)

@@ -30,8 +30,9 @@ from matplotlib.figure import Figure
 
 from snpdiff.cli.allocator import keep_freed_memory
 from snpdiff.config import compose_config
+from snpdiff.data import GenotypeSet
 from snpdiff.generation import load_trained_model, sample_codes, sample_labels
-from snpdiff.metrics import evaluate_genotypes
+from snpdiff.metrics import MetricSettings, evaluate_genotypes
 from snpdiff.metrics.anchors import haplotype_mosaic, independent_snps
 from snpdiff.training.run import run_training
 
@@ -119,14 +120,12 @@ def evaluate_mark(
     if trained.encoding.haplotype:
         synthetic = persons(synthetic)
         synthetic_labels = None if synthetic_labels is None else synthetic_labels[0::2]
-    labelled = {}
-    if labels is not None and synthetic_labels is not None:
-        labelled = {
-            "populations": labels[0],
-            "synthetic_populations": synthetic_labels,
-            "holdout_populations": labels[1],
-        }
-    metrics = evaluate_genotypes(train, synthetic, holdout=holdout, seed=seed, **labelled)
+    if labels is None or synthetic_labels is None:
+        labels, synthetic_labels = (None, None), None
+    metrics = evaluate_genotypes(
+        GenotypeSet.from_codes(train, labels[0]), GenotypeSet.from_codes(synthetic, synthetic_labels),
+        GenotypeSet.from_codes(holdout, labels[1]), MetricSettings(seed=seed),
+    )  # fmt: skip
     return {"sample_seconds": round(sample_s, 1), **{k: round(float(v), 4) for k, v in metrics.items()}}
 
 
@@ -150,7 +149,10 @@ def score_anchors(datamodule, split: dict, rows: np.ndarray, n: int, seed: int) 
     return {
         name: {
             k: round(float(v), 4)
-            for k, v in evaluate_genotypes(train[rows[:n]], codes, holdout=split["test"], seed=seed).items()
+            for k, v in evaluate_genotypes(
+                GenotypeSet.from_codes(train[rows[:n]]), GenotypeSet.from_codes(codes),
+                GenotypeSet.from_codes(split["test"]), MetricSettings(seed=seed),
+            ).items()
         }
         for name, (codes, _) in sets.items()
     }
@@ -282,7 +284,10 @@ def main() -> None:
         split[f"{name}_populations"] = None if labels is None else labels[:: 2 if datamodule.encoding.haplotype else 1]
     train, val, test = split["train"], split["val"], split["test"]
     rows = np.random.default_rng(cfg.seed).permutation(len(train))
-    calibration = evaluate_genotypes(train[rows[: len(test)]], test, holdout=val, seed=cfg.seed)
+    calibration = evaluate_genotypes(
+        GenotypeSet.from_codes(train[rows[: len(test)]]), GenotypeSet.from_codes(test), GenotypeSet.from_codes(val),
+        MetricSettings(seed=cfg.seed),
+    )
     anchors = score_anchors(datamodule, split, rows, args.eval_samples, cfg.seed)
     if args.anchors_only:
         calibration = {k: round(float(v), 4) for k, v in calibration.items()}

@@ -22,8 +22,9 @@ import numpy as np
 from hydra.utils import instantiate
 
 from snpdiff.config import compose_config
+from snpdiff.data import GenotypeSet
 from snpdiff.generation import load_trained_model, sample_codes
-from snpdiff.metrics import evaluate_genotypes
+from snpdiff.metrics import MetricSettings, evaluate_genotypes
 from snpdiff.training.run import run_training
 
 TARGETS = {
@@ -102,8 +103,10 @@ def main() -> None:
     sample_s = time.perf_counter() - start
     # adversarial accuracies need sets of one size: T is a random subset of the training split as large as S and H
     train = train[np.random.default_rng(cfg.seed).permutation(len(train))[: len(test)]]
-    model_row = evaluate_genotypes(train, synthetic, holdout=test, seed=cfg.seed)
-    real_row = evaluate_genotypes(train, test, holdout=val[: len(test)], seed=cfg.seed)
+    sets = (train, test, synthetic, val[: len(test)])
+    train, test, synthetic, val = (GenotypeSet.from_codes(codes) for codes in sets)
+    model_row = evaluate_genotypes(train, synthetic, test, MetricSettings(seed=cfg.seed))
+    real_row = evaluate_genotypes(train, test, val, MetricSettings(seed=cfg.seed))
     print(
         json.dumps(
             {

@@ -29,10 +29,11 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from snpdiff.cli.allocator import keep_freed_memory
+from snpdiff.data import GenotypeSet
 from snpdiff.diffusion import DDIMSampler, GaussianDiffusion, sample
 from snpdiff.diffusion.sampling import CPU_SLICE, _sliced_calls
 from snpdiff.generation import load_trained_model, sample_codes
-from snpdiff.metrics import evaluate_genotypes
+from snpdiff.metrics import MetricSettings, evaluate_genotypes
 from snpdiff.models import UNet1D
 
 COMPARED = ("af_r2", "ld_corr", "aats_gap", "exact_copy_rate")
@@ -148,7 +149,9 @@ def main() -> None:
             progress=False,
         )  # fmt: skip
         seconds = time.perf_counter() - start
-        metrics = evaluate_genotypes(train, codes, seed=args.seed)
+        metrics = evaluate_genotypes(
+            GenotypeSet.from_codes(train), GenotypeSet.from_codes(codes), settings=MetricSettings(seed=args.seed)
+        )
         rows[name] = {"steps": steps, "seconds": round(seconds, 2), **{k: round(metrics[k], 4) for k in COMPARED}}
     results.update(rows)
     results["speedup_ddim_over_ddpm"] = round(rows["ddpm"]["seconds"] / rows["ddim"]["seconds"], 1)

@@ -73,11 +73,6 @@ class GenotypeEncoding:
         self.clip_range = (float(self.entry_values.min()), float(self.entry_values.max()))
 
     @property
-    def values(self) -> np.ndarray:
-        """Transitional name of ``entry_values`` for callers not yet on ``code_values``/``clip_range``."""
-        return self.entry_values
-
-    @property
     def ploidy(self) -> int:
         """Alleles per row: 1 for haplotype rows, 2 for individuals' dosages."""
         return 1 if self.haplotype else 2

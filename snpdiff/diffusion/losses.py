@@ -9,7 +9,7 @@ from torch import nn
 def discrete_penalty(x0_pred: torch.Tensor, valid_values: torch.Tensor) -> torch.Tensor:
     """Squared distance from each predicted clean value to its nearest valid genotype value, per element.
 
-    ``min_k (x0_pred[b,c,s] - v_k)^2`` where ``v_k`` are the encoded genotype codes (``GenotypeEncoding.values``):
+    ``min_k (x0_pred[b,c,s] - v_k)^2`` where ``v_k`` are the encoded genotype codes (``GenotypeEncoding.entry_values``):
     0 exactly on a valid code, > 0 otherwise, and its gradient pulls each prediction towards its nearest code.
 
     x0_pred: ``[batch, channels, snps]``; valid_values: ``[n_codes]``. Returns ``[batch, channels, snps]``.

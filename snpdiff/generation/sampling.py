@@ -84,7 +84,7 @@ class SamplingPipeline:
     sampler: Sampler = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
-        clip = (float(self.encoding.values.min()), float(self.encoding.values.max()))
+        clip = self.encoding.clip_range
         self.sampler = sampler_from_config(self.diffusion, self.sampler_name, clip_denoised=clip)
         self.sampler_name = self.diffusion.sampler if self.sampler_name is None else self.sampler_name
         if self.sampling_steps is None:

@@ -13,15 +13,19 @@ import lazy_loader
 if TYPE_CHECKING:  # what __getattr__ loads, for type checkers
     from snpdiff.metrics.genotype import evaluate_genotypes
     from snpdiff.metrics.goals import METRICS, MetricInfo, metric_goal, metric_info
+    from snpdiff.metrics.settings import EvaluationSettings, MetricSettings
 
 # submodule -> the names it defines (loaded on first use)
 _LAZY = {
     "genotype": ["evaluate_genotypes"],
     "goals": ["METRICS", "MetricInfo", "metric_goal", "metric_info"],
+    "settings": ["EvaluationSettings", "MetricSettings"],
 }
 __all__ = [
     "METRICS",
+    "EvaluationSettings",
     "MetricInfo",
+    "MetricSettings",
     "evaluate_genotypes",
     "metric_goal",
     "metric_info",

@@ -8,9 +8,7 @@ Pearson correlation, taken as 0 when either side is constant (so every metric st
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from scipy.stats import wasserstein_distance
@@ -399,40 +397,6 @@ def _check_populations(populations: Sequence, individuals: int) -> np.ndarray:
     return labels
 
 
-def accepts_code_arrays(function: Callable) -> Callable:
-    """Transitional, for callers that still pass bare code arrays with the old keywords (``training/quality.py``,
-    ``benchmarks/``): ``function(real, synthetic, holdout=None, [out_dir,] populations=None, ploidy=2,
-    synthetic_populations=None, holdout_populations=None, <MetricSettings fields>)`` becomes a call with
-    ``GenotypeSet.from_codes`` sets and ``MetricSettings``. Remove once every caller passes sets."""
-
-    @functools.wraps(function)
-    def call(real: GenotypeSet | np.ndarray, *args: Any, **keywords: Any) -> Any:
-        if isinstance(real, GenotypeSet):
-            return function(real, *args, **keywords)
-        return function(*_sets_from_arrays(real, *args, **keywords))
-
-    return call
-
-
-def _sets_from_arrays(
-    real: np.ndarray,
-    synthetic: np.ndarray,
-    holdout: np.ndarray | None = None,
-    out_dir: Any = None,
-    populations: Sequence | None = None,
-    ploidy: int = 2,
-    synthetic_populations: Sequence | None = None,
-    holdout_populations: Sequence | None = None,
-    **settings: Any,
-) -> list:
-    """The arguments of ``accepts_code_arrays``'s new-style call: sets, ``out_dir`` when given, settings."""
-    haplotype = ploidy == 1
-    given = ((real, populations), (synthetic, synthetic_populations), (holdout, holdout_populations))
-    sets = [None if codes is None else GenotypeSet.from_codes(codes, labels, haplotype) for codes, labels in given]
-    return [*sets, *([] if out_dir is None else [out_dir]), MetricSettings(**settings)]
-
-
-@accepts_code_arrays
 def evaluate_genotypes(
     real: GenotypeSet,
     synthetic: GenotypeSet,

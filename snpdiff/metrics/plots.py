@@ -17,7 +17,6 @@ from matplotlib.figure import Figure
 from snpdiff.data.types import GenotypeSet
 from snpdiff.metrics.distances import cross_nearest, l1_block, self_nearest
 from snpdiff.metrics.genotype import (
-    accepts_code_arrays,
     af_r2,
     allele_frequencies,
     check_sets,
@@ -201,7 +200,6 @@ def _step_histograms(axes: Axes, groups: dict[str, tuple[np.ndarray, str]], bins
     axes.legend(fontsize=8)
 
 
-@accepts_code_arrays
 def make_plots(
     real: GenotypeSet,
     synthetic: GenotypeSet,

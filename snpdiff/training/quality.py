@@ -16,8 +16,9 @@ import numpy as np
 from lightning.pytorch.loggers import WandbLogger
 
 from snpdiff.compat import forget_logged_metrics
+from snpdiff.data import GenotypeSet
 from snpdiff.generation.sampling import PopulationLabels, SamplingPipeline
-from snpdiff.metrics import evaluate_genotypes
+from snpdiff.metrics import MetricSettings, evaluate_genotypes
 from snpdiff.metrics.names import QUALITY_PREFIX
 from snpdiff.metrics.privacy import privacy_metrics
 from snpdiff.metrics.utility import recovery_rate
@@ -115,10 +116,13 @@ class SampleQualityCallback(pl.Callback):
         encoding = datamodule.encoding
         validation, training = datamodule.val_codes, datamodule.train_codes
         rows = np.random.default_rng(self.seed).permutation(len(training))[: len(synthetic)]
-        ploidy = encoding.ploidy
-        metrics = evaluate_genotypes(validation, synthetic, ld_window=self.ld_window, ploidy=ploidy, seed=self.seed)
+        metrics = evaluate_genotypes(
+            GenotypeSet.from_codes(validation, haplotype=encoding.haplotype),
+            GenotypeSet.from_codes(synthetic, haplotype=encoding.haplotype),
+            settings=MetricSettings(ld_window=self.ld_window, seed=self.seed),
+        )
         metrics = {k: v for k, v in metrics.items() if k not in PRIVACY_KEYS}
-        metrics.update(privacy_metrics(training[rows], synthetic, holdout=validation, ploidy=ploidy))
+        metrics.update(privacy_metrics(training[rows], synthetic, holdout=validation, ploidy=encoding.ploidy))
         if populations is not None and datamodule.val_populations is not None:
             real_labels = datamodule.train_populations[rows]
             metrics.update(
@@ -148,10 +152,11 @@ class SampleQualityCallback(pl.Callback):
 
         out_dir = Path(trainer.default_root_dir) / "quality" / f"epoch_{trainer.current_epoch}"
         datamodule = trainer.datamodule
-        populations = getattr(datamodule, "val_populations", None)
+        haplotype = datamodule.encoding.haplotype
         plots = make_plots(
-            datamodule.val_codes, synthetic, None, out_dir, populations, ld_window=self.ld_window,
-            ploidy=datamodule.encoding.ploidy,
+            GenotypeSet.from_codes(datamodule.val_codes, getattr(datamodule, "val_populations", None), haplotype),
+            GenotypeSet.from_codes(synthetic, haplotype=haplotype), None, out_dir,
+            MetricSettings(ld_window=self.ld_window),
         )  # fmt: skip
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):

@@ -8,8 +8,11 @@ mismatched SNPs, bad option) ends with ``error: <message>`` on stderr and exit s
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from snpdiff.cli import checked
+
 
 @hydra.main(config_path="conf", config_name="evaluate", version_base="1.3")
+@checked("evaluate")  # keys and types against its schema before any work (snpdiff.config.schema)
 def main(cfg: DictConfig) -> None:
     from snpdiff.cli import run_or_exit
     from snpdiff.cli.allocator import keep_freed_memory

@@ -12,10 +12,13 @@ import logging
 import hydra
 from omegaconf import DictConfig
 
+from snpdiff.cli import checked
+
 log = logging.getLogger("snpdiff")
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="generate")
+@checked("generate")  # keys and types against its schema before any work (snpdiff.config.schema)
 def main(cfg: DictConfig) -> None:
     from snpdiff.cli import run_or_exit
     from snpdiff.cli.allocator import keep_freed_memory

@@ -11,6 +11,7 @@ import logging
 import hydra
 from omegaconf import DictConfig
 
+from snpdiff.cli import checked
 from snpdiff.cluster import expose_launchers
 from snpdiff.config.resolvers import register_resolvers
 from snpdiff.config.schema import register_schemas
@@ -21,16 +22,11 @@ register_schemas()  # schema/<target>: every constructor argument, settable with
 register_resolvers()  # ${metric_mode:...} and ${fused_optimizer:...} in conf/ (snpdiff/config/resolvers.py)
 
 
+# every config problem is reported before torch and Lightning load (seconds): a bad sweep trial fails fast
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
+@checked("train")
 def main(cfg: DictConfig) -> float | None:
     from snpdiff.cli import run_or_exit
-    from snpdiff.config import validate_config
-    from snpdiff.config.compose import drop_unset_arguments
-
-    drop_unset_arguments(cfg)  # constructor arguments nobody set: the constructor's own default applies
-    # every config problem is reported before torch and Lightning load (seconds): a bad sweep trial fails fast
-    run_or_exit(validate_config, cfg)
-
     from snpdiff.cli.allocator import keep_freed_memory
     from snpdiff.cli.console import setup_console
     from snpdiff.run_folder import metrics_path

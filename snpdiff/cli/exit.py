@@ -16,6 +16,7 @@ Each ``SnpdiffError`` exits with its ``exit_code`` (``snpdiff.errors``: 2, ``Tra
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -26,6 +27,7 @@ from snpdiff.errors import SnpdiffError, TrainingDiverged
 
 if TYPE_CHECKING:
     from hydra.errors import CompactHydraException
+    from omegaconf import DictConfig
 
 USER_ERROR_EXIT_CODE = SnpdiffError.exit_code
 DIVERGED_EXIT_CODE = TrainingDiverged.exit_code
@@ -59,6 +61,24 @@ def run_or_exit(function: Callable[..., T], *args, **kwargs) -> T:
     """``function(*args, **kwargs)``, ending the process as ``user_errors`` does on an ``SnpdiffError``."""
     with user_errors():
         return function(*args, **kwargs)
+
+
+def checked(config_name: str) -> Callable[[Callable[[DictConfig], T]], Callable[[DictConfig], T]]:
+    """Under ``@hydra.main``: the composed config is checked against its schema (``snpdiff.config.check_composed``)
+    before the app's function runs; a problem ends as ``error: invalid config: ...`` and exit status 2, before any
+    heavy library loads. The same for every entry point: compose, check, one call."""
+
+    def decorate(function: Callable[[DictConfig], T]) -> Callable[[DictConfig], T]:
+        @functools.wraps(function)  # Hydra reads the app's file (conf/, the task name) through __wrapped__
+        def app(cfg: DictConfig) -> T:
+            from snpdiff.config import check_composed
+
+            run_or_exit(check_composed, cfg, config_name)
+            return function(cfg)
+
+        return app
+
+    return decorate
 
 
 def unknown_override_message(error: BaseException, config_name: str) -> str | None:

@@ -6,6 +6,14 @@ Light on purpose: nothing here imports torch or Lightning, so a bad config is re
 
 from snpdiff.config.compose import CONF_DIR, PROJECT_ROOT, compose_config, to_plain
 from snpdiff.config.resolvers import register_resolvers
-from snpdiff.config.rules import validate_config
+from snpdiff.config.rules import check_composed, validate_config
 
-__all__ = ["CONF_DIR", "PROJECT_ROOT", "compose_config", "register_resolvers", "to_plain", "validate_config"]
+__all__ = [
+    "CONF_DIR",
+    "PROJECT_ROOT",
+    "check_composed",
+    "compose_config",
+    "register_resolvers",
+    "to_plain",
+    "validate_config",
+]

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
+from snpdiff.config.compose import drop_unset_arguments
 from snpdiff.config.lr_scheduler_keys import resolve_floors
 from snpdiff.config.resolvers import fused_optimizer
-from snpdiff.config.schema import PLAIN_SCHEMAS, check_node, check_target_nodes
+from snpdiff.config.schema import ENTRY_SCHEMAS, PLAIN_SCHEMAS, check_node, check_target_nodes
 from snpdiff.diffusion.rules import SAMPLER_NAMES
 from snpdiff.errors import ConfigError
 from snpdiff.metrics.names import is_metric_name
@@ -171,6 +172,8 @@ def _resolved(cfg: DictConfig) -> tuple[dict[str, Any], list[str]]:
         try:
             node = cfg[key]
             plain[key] = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+        except MissingMandatoryValue as exc:
+            problems.append(f"{exc.full_key or key} is required (???); give {exc.full_key or key}=<value>")
         except OmegaConfBaseException as exc:
             problems.append(f"{exc.full_key or key} cannot be resolved: {exc.msg}")
     return plain, problems
@@ -183,5 +186,23 @@ def validate_config(cfg: DictConfig) -> None:
     problems += [problem for group_problems in schema_problems.values() for problem in group_problems]
     problems += _component_problems(plain, {group for group, found in schema_problems.items() if not found})
     problems += _optimizer_problems(cfg) + _scheduler_problems(cfg) + _cross_group_problems(cfg)
+    if problems:
+        raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
+
+
+def check_composed(cfg: DictConfig, config_name: str) -> None:
+    """What an entry point checks before any work, on the config Hydra composed from ``conf/<config_name>.yaml``.
+
+    Constructor arguments nobody set are dropped first (``drop_unset_arguments``). ``train.py``'s config is
+    validated whole (``validate_config``); ``generate.py``'s and ``evaluate.py``'s keys and types against their
+    ``ENTRY_SCHEMAS`` (their values' own rules are the first step of their work). One ``ConfigError`` listing every
+    problem.
+    """
+    drop_unset_arguments(cfg)
+    if config_name not in ENTRY_SCHEMAS:
+        validate_config(cfg)
+        return
+    plain, problems = _resolved(cfg)
+    problems += check_node(plain, "", ENTRY_SCHEMAS[config_name])
     if problems:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))

@@ -31,7 +31,8 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import ValidationError
 
-from snpdiff.config.constructor_keys import committed_signatures, parse_type, signature
+from snpdiff.config.constructor_keys import committed_signatures, parse_type, signature, type_text
+from snpdiff.metrics.settings import EvaluationSettings
 from snpdiff.models.registry import MODELS
 
 # arguments the code passes itself when it instantiates a node under this top-level key, so they are not config keys
@@ -298,10 +299,30 @@ class PathsConfig:
     cache_dir: str | None = MISSING
 
 
+@dataclasses.dataclass
+class GenerateConfig:
+    """``conf/generate.yaml``: what ``generate.py`` samples and where it writes (``snpdiff.generation.stream``)."""
+
+    ckpt: str = MISSING
+    n: int = MISSING
+    out: str = MISSING
+    format: str = MISSING
+    overwrite: bool = MISSING
+    population: Any = MISSING  # a label as written (text, or a number YAML reads as one)
+    guidance_scale: float = MISSING
+    sampler: str | None = MISSING
+    sampling_steps: int | None = MISSING
+    batch_size: int = MISSING
+    seed: int = MISSING
+    device: str = MISSING
+
+
 def dataclass_schema(schema: type, name: str) -> TargetSchema:
-    """A ``TargetSchema`` for a hand-written dataclass (config nodes without a ``_target_``)."""
-    types = {key: _declared(annotation) for key, annotation in typing.get_type_hints(schema).items()}
-    return TargetSchema(name, OmegaConf.structured(schema), tuple(types), takes_kwargs=False, types=types)
+    """A ``TargetSchema`` for a dataclass (config nodes without a ``_target_``, an entry point's settings): its
+    fields' types as OmegaConf can hold them (``Any`` where it cannot, as for constructors)."""
+    types = {key: parse_type(type_text(hint)) for key, hint in typing.get_type_hints(schema).items()}
+    declared = {key: _declared(annotation) for key, annotation in types.items()}
+    return TargetSchema(name, _structured(f"{schema.__name__}Schema", types), tuple(types), False, declared)
 
 
 # config nodes without a _target_: top-level key ("" for the top level) -> its schema
@@ -309,6 +330,11 @@ PLAIN_SCHEMAS = {
     "": dataclass_schema(TrainConfig, "conf/train.yaml"),
     "quality": dataclass_schema(QualityConfig, "conf/quality"),
     "paths": dataclass_schema(PathsConfig, "conf/paths"),
+}
+# the primary configs of generate.py and evaluate.py -> the schema of their keys (``validate_entry_config``)
+ENTRY_SCHEMAS = {
+    "generate": dataclass_schema(GenerateConfig, "conf/generate.yaml"),
+    "evaluate": dataclass_schema(EvaluationSettings, "conf/evaluate.yaml"),
 }
 
 

@@ -301,20 +301,21 @@ class PathsConfig:
 
 @dataclasses.dataclass
 class GenerateConfig:
-    """``conf/generate.yaml``: what ``generate.py`` samples and where it writes (``snpdiff.generation.stream``)."""
+    """``conf/generate.yaml``: what ``generate.py`` samples and where it writes (``snpdiff.generation.stream``).
+    Types only: the defaults are the file's."""
 
-    ckpt: str = MISSING
-    n: int = MISSING
-    out: str = MISSING
-    format: str = MISSING
-    overwrite: bool = MISSING
-    population: Any = MISSING  # a label as written (text, or a number YAML reads as one)
-    guidance_scale: float = MISSING
-    sampler: str | None = MISSING
-    sampling_steps: int | None = MISSING
-    batch_size: int = MISSING
-    seed: int = MISSING
-    device: str = MISSING
+    ckpt: str
+    n: int
+    out: str
+    format: str
+    overwrite: bool
+    population: Any  # a label as written (text, or a number YAML reads as one)
+    guidance_scale: float
+    sampler: str | None
+    sampling_steps: int | None
+    batch_size: int
+    seed: int
+    device: str
 
 
 def dataclass_schema(schema: type, name: str) -> TargetSchema:

@@ -74,9 +74,12 @@ def _declared(annotation: Any) -> Any:
     return annotation
 
 
-def _structured(name: str, types: Mapping[str, Any]) -> DictConfig:
+def _schema(owner: str, types: Mapping[str, Any], takes_kwargs: bool = False) -> TargetSchema:
+    """The ``TargetSchema`` of keys with these types (as OmegaConf can hold them)."""
     fields = [(key, annotation, dataclasses.field(default=MISSING)) for key, annotation in types.items()]
-    return OmegaConf.structured(dataclasses.make_dataclass(name, fields))
+    config = OmegaConf.structured(dataclasses.make_dataclass("KeySchema", fields))
+    declared = {key: _declared(annotation) for key, annotation in types.items()}
+    return TargetSchema(owner, config, tuple(types), takes_kwargs, declared)
 
 
 @functools.cache
@@ -88,9 +91,7 @@ def target_schema(target: str, passed_by_code: frozenset[str] = frozenset()) -> 
     """
     entry = signature(target)
     types = {key: parse_type(found["type"]) for key, found in entry["keys"].items() if key not in passed_by_code}
-    config = _structured(f"{target.rsplit('.', 1)[-1]}Config", types)
-    declared = {key: _declared(annotation) for key, annotation in types.items()}
-    return TargetSchema(target, config, tuple(types), entry["takes_kwargs"], declared)
+    return _schema(target, types, entry["takes_kwargs"])
 
 
 def _holds_target(value: Any) -> bool:
@@ -321,9 +322,7 @@ class GenerateConfig:
 def dataclass_schema(schema: type, name: str) -> TargetSchema:
     """A ``TargetSchema`` for a dataclass (config nodes without a ``_target_``, an entry point's settings): its
     fields' types as OmegaConf can hold them (``Any`` where it cannot, as for constructors)."""
-    types = {key: parse_type(type_text(hint)) for key, hint in typing.get_type_hints(schema).items()}
-    declared = {key: _declared(annotation) for key, annotation in types.items()}
-    return TargetSchema(name, _structured(f"{schema.__name__}Schema", types), tuple(types), False, declared)
+    return _schema(name, {key: parse_type(type_text(hint)) for key, hint in typing.get_type_hints(schema).items()})
 
 
 # config nodes without a _target_: top-level key ("" for the top level) -> its schema
@@ -332,7 +331,7 @@ PLAIN_SCHEMAS = {
     "quality": dataclass_schema(QualityConfig, "conf/quality"),
     "paths": dataclass_schema(PathsConfig, "conf/paths"),
 }
-# the primary configs of generate.py and evaluate.py -> the schema of their keys (``validate_entry_config``)
+# the primary configs of generate.py and evaluate.py -> the schema of their keys (snpdiff.config.rules.check_composed)
 ENTRY_SCHEMAS = {
     "generate": dataclass_schema(GenerateConfig, "conf/generate.yaml"),
     "evaluate": dataclass_schema(EvaluationSettings, "conf/evaluate.yaml"),

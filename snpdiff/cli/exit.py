@@ -97,8 +97,8 @@ def unknown_override_message(error: BaseException, config_name: str) -> str | No
     return unknown_key_message(path, owner, allowed)
 
 
-def _report_composition_error(error: CompactHydraException) -> None:
-    """Hydra's own short report of a composition error (its message, and OmegaConf's beneath), exit status 1."""
+def _short_report(error: CompactHydraException) -> None:
+    """Hydra's own short report of one of its errors (its message, and OmegaConf's beneath), exit status 1."""
     from omegaconf.errors import OmegaConfBaseException
 
     print(error, file=sys.stderr)
@@ -127,7 +127,7 @@ def run_hydra_app(main: Callable[[], Any], config_name: str) -> None:
         if message is not None:
             fail(message)
         if isinstance(exc, CompactHydraException):
-            _report_composition_error(exc)
+            _short_report(exc)
         raise
     finally:
         if previous is None:

@@ -47,3 +47,19 @@ def test_unset_arguments_are_dropped_and_plus_still_adds_one():
     """Nobody set ``trainer.max_steps``: Lightning's default applies. Commands written with ``+`` keep working."""
     assert "max_steps" not in compose_config([]).trainer
     assert compose_config(["+trainer.max_steps=3"]).trainer.max_steps == 3
+
+
+def test_only_unset_keys_of_target_nodes_are_dropped_also_inside_lists():
+    from omegaconf import OmegaConf
+
+    from snpdiff.config.compose import drop_unset_arguments
+
+    cfg = OmegaConf.create(
+        {"node": {"_target_": "x.Y", "unset": "???", "items": [{"_target_": "x.Z", "unset": "???", "n": 1}, "???"]},
+         "required": "???", "link": "${node.items}"}
+    )
+    drop_unset_arguments(cfg)
+    assert OmegaConf.to_container(cfg) == {
+        "node": {"_target_": "x.Y", "items": [{"_target_": "x.Z", "n": 1}, "???"]}, "required": "???",
+        "link": "${node.items}",
+    }

@@ -107,6 +107,7 @@ def committed_signatures() -> dict[str, dict[str, Any]]:
     return yaml.load(CONSTRUCTOR_KEYS.read_text(), Loader=loader)  # noqa: S506 - a safe loader
 
 
+@functools.cache
 def signature(target: str) -> dict[str, Any]:
-    """``target``'s entry of the committed file; a target it does not list is imported and read now."""
+    """``target``'s entry of the committed file; a target it does not list is imported and read now (once)."""
     return committed_signatures().get(target) or constructor_signature(target)

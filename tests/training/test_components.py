@@ -14,8 +14,8 @@ from snpdiff.config import CONF_DIR, compose_config, validate_config
 from snpdiff.errors import ConfigError
 from snpdiff.run_folder import checkpoint_dir
 from snpdiff.training.callbacks import LearningRateLog, ModelCheckpoint
+from snpdiff.training.components import instantiate_nodes
 from snpdiff.training.lr_schedulers import lr_scheduler_factory
-from snpdiff.training.run import instantiate_nodes
 
 LR = 0.01
 TOTAL_STEPS = 40

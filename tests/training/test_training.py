@@ -104,7 +104,7 @@ def test_same_seed_and_config_give_the_same_val_loss(tmp_path, fast_cfg):
 def test_val_loss_is_deterministic_for_the_same_weights(fast_cfg):
     from hydra.utils import instantiate
 
-    from snpdiff.training.run import build_module
+    from snpdiff.training.components import build_module
 
     cfg = fast_cfg()
     datamodule = instantiate(cfg.data, _convert_="all")

@@ -4,6 +4,9 @@ fault and what is allowed; ``exit_code`` is the entry point's exit status when i
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 
@@ -15,6 +18,29 @@ class SnpdiffError(Exception):
 
 class ConfigError(SnpdiffError, ValueError):
     """A config key or value is unknown or invalid (raised before training starts)."""
+
+
+def checked_by(check: Callable[..., list[str]]) -> Callable[[Callable], Callable]:
+    """Decorate a constructor: its arguments, defaults applied, go to ``check`` (``check(**arguments)`` -> the
+    problems found, each naming its config key) before it runs, and any problem is one ``ConfigError``
+    ``invalid <Class> configuration:`` listing them all."""
+
+    def decorate(init: Callable) -> Callable:
+        signature = inspect.signature(init)
+
+        @functools.wraps(init)
+        def checked_init(self: Any, *args: Any, **kwargs: Any) -> None:
+            bound = signature.bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            problems = check(**{name: value for name, value in bound.arguments.items() if name != "self"})
+            if problems:
+                listed = "\n  - ".join(problems)
+                raise ConfigError(f"invalid {type(self).__name__} configuration:\n  - {listed}")
+            init(self, *args, **kwargs)
+
+        return checked_init
+
+    return decorate
 
 
 class DataError(SnpdiffError, ValueError):

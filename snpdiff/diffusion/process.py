@@ -13,7 +13,7 @@ from snpdiff.diffusion.rules import (  # noqa: F401 (re-exported)
     check_sampling_steps,
 )
 from snpdiff.diffusion.schedules import make_betas
-from snpdiff.errors import ConfigError
+from snpdiff.errors import checked_by
 
 Timestep = int | torch.Tensor  # one timestep for the whole batch, or a long tensor [batch]
 
@@ -45,6 +45,7 @@ class GaussianDiffusion(nn.Module):
     posterior_mean_coef1: torch.Tensor
     posterior_mean_coef2: torch.Tensor
 
+    @checked_by(check_diffusion_config)
     def __init__(
         self,
         timesteps: int = 1000,
@@ -58,19 +59,6 @@ class GaussianDiffusion(nn.Module):
         min_snr_gamma: float | None = None,
     ) -> None:
         super().__init__()
-        problems = check_diffusion_config(
-            timesteps=timesteps,
-            schedule_type=schedule_type,
-            beta_start=beta_start,
-            beta_end=beta_end,
-            prediction=prediction,
-            sampler=sampler,
-            sampling_steps=sampling_steps,
-            ddim_eta=ddim_eta,
-            min_snr_gamma=min_snr_gamma,
-        )
-        if problems:
-            raise ConfigError("; ".join(problems))
         self.timesteps = int(timesteps)
         self.schedule_type = schedule_type
         self.prediction = prediction

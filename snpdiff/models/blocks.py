@@ -64,15 +64,36 @@ class LabelEmbedding(nn.Module):
         return self.embedding(labels)
 
 
-def with_labels(
-    label_emb: LabelEmbedding | None, time_emb: torch.Tensor | None, labels: torch.Tensor | None, x: torch.Tensor
-) -> torch.Tensor | None:
-    """The time embedding plus the labels' embedding (a conditioned model), or unchanged (labels must be None)."""
-    if label_emb is None:
-        if labels is not None:
-            raise ValueError("labels given to a model built without num_classes (not population-conditioned)")
-        return time_emb
-    return time_emb + label_emb(labels, x.shape[0], x.device)
+class Denoiser(nn.Module):
+    """What every snpdiff denoiser shares: inputs ``[batch, in_channels, seq_length]``, a diffusion-step embedding
+    (``time_mlp``, None when off) and, for a population-conditioned model, a label embedding (``label_emb``)."""
+
+    seq_length: int
+    in_channels: int
+    time_mlp: nn.Module | None
+    label_emb: LabelEmbedding | None
+
+    @property
+    def null_label(self) -> int | None:
+        """The "no label" index of a label-conditioned model (``num_classes``); None for an unconditioned one."""
+        return None if self.label_emb is None else self.label_emb.null_label
+
+    def step_embedding(
+        self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None
+    ) -> torch.Tensor | None:
+        """Check ``x``'s shape; the time embedding of steps ``t`` plus the labels' embedding for a conditioned model
+        (labels must be None for an unconditioned one): ``[batch, time_dim]``, or None without a time embedding."""
+        if tuple(x.shape[1:]) != (self.in_channels, self.seq_length):
+            raise ValueError(
+                f"{type(self).__name__} expects x of shape [batch, {self.in_channels}, {self.seq_length}], "
+                f"got {list(x.shape)}"
+            )
+        time_emb = self.time_mlp(t) if self.time_mlp is not None else None
+        if self.label_emb is None:
+            if labels is not None:
+                raise ValueError("labels given to a model built without num_classes (not population-conditioned)")
+            return time_emb
+        return time_emb + self.label_emb(labels, x.shape[0], x.device)
 
 
 class Conv1d(nn.Conv1d):

@@ -3,8 +3,8 @@
 import torch
 from torch import nn
 
-from snpdiff.errors import ConfigError
-from snpdiff.models.blocks import LabelEmbedding, time_mlp, with_labels
+from snpdiff.errors import checked_by
+from snpdiff.models.blocks import Denoiser, LabelEmbedding, time_mlp
 from snpdiff.models.rules import check_mlp_config
 
 
@@ -24,7 +24,7 @@ class ResidualMLPBlock(nn.Module):
         return h + self.linear(self.dropout(nn.functional.silu(update)))
 
 
-class MLPDenoiser(nn.Module):
+class MLPDenoiser(Denoiser):
     """Denoiser: x [batch, in_channels, seq_length] float, t [batch] long -> same shape as x.
 
     The window is flattened to in_channels * seq_length features, projected to `hidden_dim`, passed through
@@ -40,6 +40,7 @@ class MLPDenoiser(nn.Module):
         num_classes, label_dropout: population conditioning, as in UNet1D.
     """
 
+    @checked_by(check_mlp_config)
     def __init__(
         self,
         seq_length: int,
@@ -53,19 +54,6 @@ class MLPDenoiser(nn.Module):
         label_dropout: float = 0.1,
     ):
         super().__init__()
-        problems = check_mlp_config(
-            seq_length=seq_length,
-            in_channels=in_channels,
-            hidden_dim=hidden_dim,
-            num_layers=num_layers,
-            embedding_dim=embedding_dim,
-            dropout=dropout,
-            use_time_emb=use_time_emb,
-            num_classes=num_classes,
-            label_dropout=label_dropout,
-        )
-        if problems:
-            raise ConfigError("invalid MLPDenoiser configuration:\n  - " + "\n  - ".join(problems))
         self.seq_length = seq_length
         self.in_channels = in_channels
         features = in_channels * seq_length
@@ -75,20 +63,10 @@ class MLPDenoiser(nn.Module):
         self.blocks = nn.ModuleList(ResidualMLPBlock(hidden_dim, dropout) for _ in range(num_layers))
         self.output_proj = nn.Sequential(nn.LayerNorm(hidden_dim), nn.SiLU(), nn.Linear(hidden_dim, features))
 
-    @property
-    def null_label(self) -> int | None:
-        """The "no label" index of a label-conditioned model (``num_classes``); None for an unconditioned one."""
-        return None if self.label_emb is None else self.label_emb.null_label
-
     def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """x [batch, in_channels, seq_length] float, t [batch] long steps, labels [batch] long class indices (None:
         no label; only for a model built with ``num_classes``) -> [batch, in_channels, seq_length]."""
-        if tuple(x.shape[1:]) != (self.in_channels, self.seq_length):
-            raise ValueError(
-                f"MLPDenoiser expects x of shape [batch, {self.in_channels}, {self.seq_length}], got {list(x.shape)}"
-            )
-        time_emb = self.time_mlp(t) if self.time_mlp is not None else None
-        time_emb = with_labels(self.label_emb, time_emb, labels, x)
+        time_emb = self.step_embedding(x, t, labels)
         h = self.input_proj(x.flatten(1))
         for block in self.blocks:
             h = block(h, time_emb)

@@ -11,10 +11,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from snpdiff.errors import ConfigError
+from snpdiff.errors import checked_by
 from snpdiff.models.blocks import (
     Attention1d,
     Conv1d,
+    Denoiser,
     Downsample,
     LabelEmbedding,
     LinearAttention1d,
@@ -22,12 +23,11 @@ from snpdiff.models.blocks import (
     Upsample,
     WindowMLP,
     time_mlp,
-    with_labels,
 )
 from snpdiff.models.rules import check_unet_config, is_int
 
 
-class UNet1D(nn.Module):
+class UNet1D(Denoiser):
     """Denoiser for genotype windows: x [batch, in_channels, seq_length] float, t [batch] long -> same shape as x.
 
     Level i (one per entry of `dim_mults`) works at width `channels * dim_mults[i]` with two ResnetBlock1d (kernel
@@ -76,6 +76,7 @@ class UNet1D(nn.Module):
         label_dropout: share of training labels replaced by "no label", for classifier-free guidance.
     """
 
+    @checked_by(check_unet_config)
     def __init__(
         self,
         seq_length: int,
@@ -104,9 +105,6 @@ class UNet1D(nn.Module):
         keys = dict(locals())  # every keyword as given (before any other local exists)
         keys.pop("self")
         keys.pop("__class__", None)
-        problems = check_unet_config(**keys)
-        if problems:
-            raise ConfigError("invalid UNet1D configuration:\n  - " + "\n  - ".join(problems))
         levels = len(dim_mults)
         self.seq_length = seq_length
         self.in_channels = in_channels
@@ -187,20 +185,10 @@ class UNet1D(nn.Module):
             ups.append(nn.ModuleList([block1, block2, attention, upsample]))
         return ups
 
-    @property
-    def null_label(self) -> int | None:
-        """The "no label" index of a label-conditioned model (``num_classes``); None for an unconditioned one."""
-        return None if self.label_emb is None else self.label_emb.null_label
-
     def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """x [batch, in_channels, seq_length] float, t [batch] long steps, labels [batch] long class indices (None:
         no label; only for a model built with ``num_classes``) -> [batch, in_channels, seq_length]."""
-        if tuple(x.shape[1:]) != (self.in_channels, self.seq_length):
-            raise ValueError(
-                f"UNet1D expects x of shape [batch, {self.in_channels}, {self.seq_length}], got {list(x.shape)}"
-            )
-        time_emb = self.time_mlp(t) if self.time_mlp is not None else None
-        time_emb = with_labels(self.label_emb, time_emb, labels, x)
+        time_emb = self.step_embedding(x, t, labels)
 
         # inside, feature maps are [batch, channels, 1, snps] in channels-last memory: the layout oneDNN's CPU
         # convolutions take without reordering (blocks.Conv1d); the same function, with no reorder copies

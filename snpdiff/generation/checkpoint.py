@@ -92,7 +92,7 @@ class TrainedModel:
     config: dict[str, Any]
     # the population labels a conditioned model knows, sorted (the model's class indices), and each label's share
     # of the training rows; None for a model trained without labels
-    populations: tuple[str, ...] | None = None
+    population_names: tuple[str, ...] | None = None
     population_shares: tuple[float, ...] | None = None
 
     @property
@@ -101,17 +101,17 @@ class TrainedModel:
 
     def population_index(self, population: str) -> int:
         """The model's class index of ``population``; ConfigError naming the known labels otherwise."""
-        if self.populations is None:
+        if self.population_names is None:
             raise ConfigError(
                 f"population={population!r}: this checkpoint was trained without population labels (its data had "
                 "none, or data.population_labels=false); leave population out"
             )
-        if str(population) not in self.populations:
+        if str(population) not in self.population_names:
             raise ConfigError(
                 f"population={population!r} is not a label this checkpoint knows; allowed: "
-                f"{', '.join(self.populations)}"
+                f"{', '.join(self.population_names)}"
             )
-        return self.populations.index(str(population))
+        return self.population_names.index(str(population))
 
 
 def load_trained_model(ckpt_path: str | Path, device: str | torch.device = "cpu") -> TrainedModel:

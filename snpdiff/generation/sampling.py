@@ -139,7 +139,7 @@ def population_labels(trained: TrainedModel, population: str | None = None) -> P
     """A conditioned checkpoint's labels: members of ``population``, or without it a mixture at the training shares;
     None for an unconditioned one. ConfigError for a label it does not know, or any label for a model without
     labels."""
-    if population is None and trained.populations is None:
+    if population is None and trained.population_names is None:
         return None
     index = None if population is None else trained.population_index(population)
     return PopulationLabels(trained.population_shares, trained.encoding.ploidy, index)
@@ -257,7 +257,7 @@ def sample_labels(
     labels = population_labels(trained, population)
     if labels is None:
         return None
-    return np.asarray(trained.populations)[BatchPlan(n, batch_size, seed).labels(labels)]
+    return np.asarray(trained.population_names)[BatchPlan(n, batch_size, seed).labels(labels)]
 
 
 def synthetic_set(trained: TrainedModel, codes: np.ndarray, populations: np.ndarray | None = None) -> GenotypeSet:

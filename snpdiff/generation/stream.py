@@ -93,7 +93,7 @@ def _batch_plan(cfg: Any) -> BatchPlan:
 def _writer(fmt: str, out: Path, trained: TrainedModel, pipeline: SamplingPipeline, plan: BatchPlan) -> GenotypeWriter:
     """The ``fmt`` writer of ``plan.n`` rows to ``out``, building in ``partial_folder(out)``; a conditioned model's
     rows carry their population names, recomputed from the batches they fall in."""
-    labels, names = pipeline.labels, np.asarray(trained.populations)
+    labels, names = pipeline.labels, np.asarray(trained.population_names)
 
     def populations(start: int, stop: int) -> np.ndarray:
         return names[plan.labels(labels, start, stop)]

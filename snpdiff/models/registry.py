@@ -62,11 +62,11 @@ class ModelInputs:
 
     seq_length: int
     channels: int
-    label_names: tuple[str, ...] | None = None
+    population_names: tuple[str, ...] | None = None
 
     @property
     def num_classes(self) -> int:
-        return len(self.label_names) if self.label_names else 0
+        return len(self.population_names) if self.population_names else 0
 
     def keywords(self) -> dict[str, Any]:
         """The constructor arguments these fix (``num_classes`` only for a conditioned model)."""

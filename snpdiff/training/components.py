@@ -77,9 +77,9 @@ def build_module(
         "seq_length": inputs.seq_length,
         "snps": datamodule.snps.to_dict() if hasattr(datamodule.snps, "to_dict") else None,
     }
-    if inputs.label_names:
+    if inputs.population_names:
         shares = list(datamodule.population_shares)
-        module.run_info["populations"] = {"names": list(inputs.label_names), "shares": shares}
+        module.run_info["populations"] = {"names": list(inputs.population_names), "shares": shares}
     return module
 
 

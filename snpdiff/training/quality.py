@@ -94,7 +94,7 @@ class SampleQualityCallback(pl.Callback):
         """Sample ``eval_samples`` individuals as generate.py would (``SamplingPipeline``, batch 0 of ``seed``; a
         conditioned model a mixture at the training shares) and score them; returns the metrics and the sampled
         codes ``[eval_samples, snps]``."""
-        encoding, names = datamodule.encoding, getattr(datamodule, "population_names", None)
+        encoding, names = datamodule.encoding, datamodule.model_inputs.population_names
         labels = PopulationLabels(datamodule.population_shares, encoding.ploidy) if names else None
         pipeline = SamplingPipeline(
             pl_module.model, pl_module.diffusion, encoding, datamodule.seq_length, self.sampler_name,

@@ -36,6 +36,6 @@ def test_the_table_names_the_classes_the_package_exports():
 def test_model_inputs_give_the_constructor_arguments_the_data_decide():
     plain = ModelInputs(seq_length=64, channels=1)
     assert plain.keywords() == {"seq_length": 64, "in_channels": 1} and plain.num_classes == 0
-    labelled = ModelInputs(seq_length=64, channels=3, label_names=("CEU", "CHB", "YRI"))
+    labelled = ModelInputs(seq_length=64, channels=3, population_names=("CEU", "CHB", "YRI"))
     assert labelled.keywords() == {"seq_length": 64, "in_channels": 3, "num_classes": 3}
     assert UNet1D(**labelled.keywords(), channels=8).label_emb is not None

@@ -58,7 +58,7 @@ def generate(trained, *args: str) -> subprocess.CompletedProcess:
 
 def test_the_checkpoint_knows_the_labels_and_their_shares(trained):
     model = load_trained_model(trained["ckpt"])
-    assert model.populations == ("CEU", "CHB", "YRI")
+    assert model.population_names == ("CEU", "CHB", "YRI")
     assert sum(model.population_shares) == pytest.approx(1.0) and min(model.population_shares) > 0.25
 
 

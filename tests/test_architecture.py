@@ -28,7 +28,7 @@ FLOORS = (
     ("components", ("snpdiff.generation", "snpdiff.cli")),
     ("config", ("snpdiff.config",)),
     ("blocks", ("snpdiff.data", "snpdiff.models", "snpdiff.diffusion", "snpdiff.metrics", "snpdiff.cluster")),
-    ("base", ("snpdiff.run_folder", "snpdiff.compat")),
+    ("base", ("snpdiff.run_folder", "snpdiff.files", "snpdiff.compat")),
     ("errors", ("snpdiff.errors", "snpdiff")),
 )
 

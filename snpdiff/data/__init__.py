@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import lazy_loader
 
-if TYPE_CHECKING:  # what __getattr__ loads, for type checkers and snpdiff.config.signatures
+if TYPE_CHECKING:  # what __getattr__ loads, for type checkers
     from snpdiff.data.datamodule import GenotypeDataModule
     from snpdiff.data.readers import read_genotypes
     from snpdiff.data.rules import check_data_config

@@ -13,7 +13,7 @@ import lazy_loader
 
 from snpdiff.diffusion.rules import PREDICTION_TYPES, SAMPLER_NAMES, SCHEDULE_TYPES, check_diffusion_config
 
-if TYPE_CHECKING:  # what __getattr__ loads, for type checkers and snpdiff.config.signatures
+if TYPE_CHECKING:  # what __getattr__ loads, for type checkers
     from snpdiff.diffusion.process import GaussianDiffusion
     from snpdiff.diffusion.samplers import (
         DDIMSampler,

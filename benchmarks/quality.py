@@ -79,9 +79,9 @@ def main() -> None:
         [
             "logger=csv",
             "callbacks.progress_bar=null",
-            "+trainer.enable_model_summary=false",
+            "trainer.enable_model_summary=false",
             f"trainer.max_epochs={args.max_epochs}",
-            f"+trainer.max_time=00:00:{minutes:02d}:{seconds:02d}",
+            f"trainer.max_time=00:00:{minutes:02d}:{seconds:02d}",
             f"paths.output_dir={output_dir}",
             *args.overrides,
         ]

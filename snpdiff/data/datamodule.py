@@ -228,6 +228,7 @@ class GenotypeDataModule(LightningDataModule):
             seed=self.seed,
             stratify=self.config["stratify"],
             source=genotypes.source,
+            population_origins=result.info.get("population_origins"),
         )
         labelled = self.config["population_labels"] and genotypes.populations is not None
         if labelled:

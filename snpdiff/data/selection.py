@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from snpdiff.data.cache import CacheResult, cached, file_identity
 from snpdiff.data.encoding import MISSING_CODE
+from snpdiff.data.labels import decode_label, decode_labels, first_control_character
 from snpdiff.data.sources.base import MAX_CHUNK_SNPS, GenotypeSource, Region, require_file
 from snpdiff.data.types import GenotypeSet, SnpInfo, haplotype_row_ids
 from snpdiff.errors import ConfigError, DataError
@@ -36,7 +38,37 @@ KEEP_MISSING = "keep"
 # population_file value that takes labels from the PLINK .fam family column
 FAM_POPULATIONS = "fam"
 UNKNOWN_POPULATION = "unknown"
-_ID_HEADERS = {"id", "sample", "sample_id", "iid", "individual"}
+# the two layouts of a population file (see PopulationFile), and the first fields that make a first line a header
+POPULATION_TABLE, PLINK_CLUSTERS = "table", "cluster"
+_HEADERS = {POPULATION_TABLE: {"id", "sample", "sample_id", "iid", "individual"}, PLINK_CLUSTERS: {"fid"}}
+# PLINK splits its text files on spaces and tabs only
+_PLINK_FIELDS = re.compile("[ \t]+")
+# part of the cache key of a selection with population labels from a file: how that file is read (version 1 split
+# lines on any whitespace or comma and kept the last of an id's labels; version 2 is PopulationFile's format and
+# decodes the percent-encoded .fam family ids of snpdiff.data.labels)
+POPULATION_FILE_FORMAT = 2
+
+
+@dataclass(frozen=True)
+class PopulationFile:
+    """A population file (``data.population_file``), in one of two layouts decided by its first line:
+
+    - ``table``: ``id<TAB>population``, one tab a line; the label may hold spaces (``Han Chinese``) and ``%XX``
+      escapes (``%09`` a tab: ``snpdiff.data.labels``); spaces around either field are dropped. An optional first
+      line whose id is ``id``, ``sample``, ``sample_id``, ``iid`` or ``individual`` is a header.
+    - ``cluster``: a PLINK cluster file, ``FID IID CLUSTER`` separated by spaces or tabs (what ``plink --within``
+      reads); the id is the IID, and with a PLINK source the FID must be that sample's family id.
+
+    Both: ``#`` starts a comment line, blank lines are skipped, CRLF line ends are read, UTF-8. An id with two
+    different labels, an empty id or label, a control character, and (when matched to a source) an id that is not
+    a sample of it are errors naming the line. ``labels``: id -> label; ``lines``: id -> its first line;
+    ``families``: id -> FID (cluster files only).
+    """
+
+    path: Path
+    labels: dict[str, str]
+    lines: dict[str, int]
+    families: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -44,11 +76,11 @@ class Selection:
     """The selection keys of ``conf/data/*.yaml`` (see the module docstring for their order).
 
     ``samples``: a list of sample ids, or a path to a file with one id per line (PLINK ``--keep`` files with
-    ``FID IID`` columns work too: the second column is used). ``population_file``: a TSV of ``id<TAB>population``,
-    or ``"fam"`` for the PLINK family column. ``n_individuals``: keep only the first n selected individuals
-    (a quick slice; null keeps all). ``impute``: ``mode`` (most frequent code of the SNP), ``mean`` (rounded mean
-    code), ``none`` (any missing call is an error) or ``keep`` (``read_genotypes``: missing calls stay
-    ``MISSING_CODE``).
+    ``FID IID`` columns work too: the second column is used). ``population_file``: a TSV of ``id<TAB>population``
+    or a PLINK cluster file (``PopulationFile``), or ``"fam"`` for the PLINK family column (percent-decoded).
+    ``n_individuals``: keep only the first n selected individuals (a quick slice; null keeps all). ``impute``:
+    ``mode`` (most frequent code of the SNP), ``mean`` (rounded mean code), ``none`` (any missing call is an error)
+    or ``keep`` (``read_genotypes``: missing calls stay ``MISSING_CODE``).
     """
 
     region: str | None = None
@@ -156,53 +188,173 @@ def _select_individuals(source: GenotypeSource, selection: Selection) -> np.ndar
     return individuals
 
 
-def _read_population_file(path: Path) -> dict[str, str]:
-    labels = {}
-    for number, line in enumerate(path.read_text().splitlines()):
-        fields = line.replace(",", "\t").split()
-        if not fields or fields[0].startswith("#"):
+def _population_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a population file's lines that carry data: blank lines and ``#`` comments skipped,
+    CRLF line ends accepted. Lines end at newlines only (``str.splitlines`` would also break on form feeds and the
+    Unicode line separators, which are control characters here)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a spreadsheet's byte order mark is not part of an id
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"population file {path} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset "
+            f"{error.start}); save it as UTF-8"
+        ) from None
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
+        if line.strip(" \t") and not line.startswith("#"):
+            yield number, line
+
+
+def _population_layout(path: Path, number: int, line: str) -> str:
+    """``table`` (``id<TAB>population``) or ``cluster`` (PLINK ``FID IID CLUSTER``), from a file's first line."""
+    if line.count("\t") == 1:
+        return POPULATION_TABLE
+    if len(_PLINK_FIELDS.split(line.strip(" \t"))) == 3:
+        return PLINK_CLUSTERS
+    raise DataError(
+        f"population file {path} line {number}: {line!r} is neither 'id<TAB>population' (one tab; the label may "
+        "hold spaces) nor a PLINK cluster file line 'FID IID CLUSTER' (three fields, as plink --within reads)"
+    )
+
+
+def _parse_population_line(path: Path, number: int, line: str, layout: str) -> tuple[str, str, str | None]:
+    """(id, label, family id or None) of one line of a population file of ``layout``."""
+    where = f"population file {path} line {number}"
+    if layout == POPULATION_TABLE:
+        fields = [field.strip(" ") for field in line.split("\t")]
+        if len(fields) != 2:
+            raise DataError(
+                f"{where}: {len(fields)} tab-separated fields in {line!r}; each line is 'id<TAB>population' "
+                "(as the file's first line is)"
+            )
+        (sample, label), family = fields, None
+    else:
+        fields = _PLINK_FIELDS.split(line.strip(" \t"))
+        if len(fields) != 3:
+            raise DataError(
+                f"{where}: {len(fields)} fields in {line!r}; each line of a PLINK cluster file is 'FID IID CLUSTER' "
+                "(as the file's first line is); a population table is 'id<TAB>population'"
+            )
+        family, sample, label = fields
+    if not sample:
+        raise DataError(f"{where}: the id is empty in {line!r}")
+    if not label:
+        raise DataError(f"{where}: id {sample!r} has an empty population label")
+    for field in (sample, label, family or ""):
+        character = first_control_character(field)
+        if character is not None:
+            raise DataError(
+                f"{where}: id {sample!r}: {field!r} holds the control character {character!r}; ids and labels are "
+                "printable text (write a tab or newline inside a label as %09 or %0A)"
+            )
+    return sample, decode_label(label), family
+
+
+def _read_population_file(path: Path) -> PopulationFile:
+    """The ids, labels and line numbers of a population file (see ``PopulationFile``); DataError naming the line
+    of a malformed line, an empty id or label, a control character or an id given two labels."""
+    labels: dict[str, str] = {}
+    lines: dict[str, int] = {}
+    families: dict[str, str] = {}
+    layout = None
+    for number, line in _population_lines(path):
+        first = layout is None
+        layout = layout or _population_layout(path, number, line)
+        sample, label, family = _parse_population_line(path, number, line, layout)
+        if first and (family or sample).lower() in _HEADERS[layout]:
             continue
-        if len(fields) < 2:
-            raise DataError(f"population file {path} line {number + 1}: expected 'id<TAB>population', got {line!r}")
-        if number == 0 and fields[0].lower() in _ID_HEADERS:
-            continue
-        labels[fields[0]] = fields[1]
+        if sample in labels and labels[sample] != label:
+            raise DataError(
+                f"population file {path} line {number}: id {sample!r} is labelled {label!r}, but line "
+                f"{lines[sample]} labels it {labels[sample]!r}; give each id one population"
+            )
+        labels.setdefault(sample, label)
+        lines.setdefault(sample, number)
+        if family is not None:
+            families.setdefault(sample, family)
     if not labels:
         raise DataError(
             f"population file {path} is empty (or only comments and a header); expected one "
             "'id<TAB>population' line per sample"
         )
-    return labels
+    return PopulationFile(path, labels, lines, families if layout == PLINK_CLUSTERS else None)
 
 
-def _population_labels(source: GenotypeSource, selection: Selection, individuals: np.ndarray) -> np.ndarray | None:
-    """One population label per selected individual, or None when there are no labels."""
-    sample_ids = source.sample_ids[individuals]
-    if selection.population_file is None:
-        labels = source.populations
-        return None if labels is None else labels[individuals]
-    if selection.population_file == FAM_POPULATIONS:
-        if source.family_ids is None:
-            raise ConfigError(f"data.population_file=fam needs a PLINK source; {source.path} is {source.format}")
-        return source.family_ids[individuals]
-    path = require_file(selection.population_file, "population file (data.population_file)")
-    by_id = _read_population_file(path)
-    matched = np.array([sample in by_id for sample in sample_ids])
-    if not matched.any():
+def _check_population_ids(table: PopulationFile, source: GenotypeSource) -> None:
+    """DataError naming the first id of ``table`` that is not a sample of ``source`` (or, in a cluster file of a
+    PLINK source, whose family id is not the sample's)."""
+    sample_ids = source.sample_ids.tolist()
+    known = set(sample_ids)
+    missing = [sample for sample in table.labels if sample not in known]
+    hint = (
+        "; its lines have three fields, so it was read as a PLINK cluster file 'FID IID CLUSTER': separate id and "
+        "label by one tab for 'id<TAB>population'"
+        if table.families is not None
+        else ""
+    )
+    if len(missing) == len(table.labels):
         raise DataError(
-            f"population file {path}: none of its {len(by_id)} ids match the {len(sample_ids)} selected samples of "
-            f"{source.path} (file ids look like {', '.join(list(by_id)[:3]) or 'nothing'}; "
-            f"sample ids look like {', '.join(sample_ids[:3])})"
+            f"population file {table.path}: none of its {len(table.labels)} ids match the {len(sample_ids)} samples "
+            f"of {source.path} (file ids look like {', '.join(list(table.labels)[:3])}; sample ids look like "
+            f"{', '.join(sample_ids[:3])}){hint}"
         )
-    if not matched.all():
+    if missing:
+        listed = ", ".join(f"{sample!r} (line {table.lines[sample]})" for sample in missing[:5])
+        raise DataError(
+            f"population file {table.path} line {table.lines[missing[0]]}: id {missing[0]!r} is not a sample of "
+            f"{source.path} ({len(missing)} of its {len(table.labels)} ids are not: {listed}); remove those lines "
+            f"or give the population file of this data{hint}"
+        )
+    if table.families is not None and source.family_ids is not None:
+        family_of = dict(zip(sample_ids, source.family_ids.tolist(), strict=True))
+        for sample, family in table.families.items():
+            if family_of[sample] != family:
+                raise DataError(
+                    f"population file {table.path} line {table.lines[sample]}: 'FID IID' {family} {sample} is not a "
+                    f"sample of {source.path}, whose .fam gives {sample} the family id {family_of[sample]!r}"
+                )
+
+
+def _file_populations(source: GenotypeSource, path: Path, individuals: np.ndarray) -> tuple[np.ndarray, dict]:
+    """The selected individuals' labels from the population file ``path`` and where each label comes from."""
+    table = _read_population_file(path)
+    _check_population_ids(table, source)
+    sample_ids = source.sample_ids[individuals].tolist()
+    unlabelled = sum(sample not in table.labels for sample in sample_ids)
+    if unlabelled:
         log.warning(
             "population file %s has no label for %d of %d samples; they are labelled %r",
             path,
-            (~matched).sum(),
-            len(matched),
+            unlabelled,
+            len(sample_ids),
             UNKNOWN_POPULATION,
         )
-    return np.array([by_id.get(sample, UNKNOWN_POPULATION) for sample in sample_ids])
+    labels = [table.labels.get(sample, UNKNOWN_POPULATION) for sample in sample_ids]
+    origins = {UNKNOWN_POPULATION: f"the samples without a line in {path}"} if unlabelled else {}
+    for sample in sample_ids:
+        if sample in table.lines:
+            origins.setdefault(table.labels[sample], f"line {table.lines[sample]} of {path}")
+    return np.array(labels, dtype=np.str_), origins
+
+
+def _population_labels(
+    source: GenotypeSource, selection: Selection, individuals: np.ndarray
+) -> tuple[np.ndarray | None, dict[str, str]]:
+    """One population label per selected individual (None when there are no labels), and for labels read from a
+    file the line each comes from (``{label: "line 7 of F"}``, for messages about a label)."""
+    if selection.population_file is None:
+        labels = source.populations
+        return (None if labels is None else labels[individuals]), {}
+    if selection.population_file == FAM_POPULATIONS:
+        if source.family_ids is None:
+            raise ConfigError(f"data.population_file=fam needs a PLINK source; {source.path} is {source.format}")
+        labels = decode_labels(source.family_ids[individuals])
+        origins: dict[str, str] = {}
+        for label, row in zip(labels.tolist(), individuals.tolist(), strict=True):
+            origins.setdefault(label, f"line {row + 1} of {source.path}.fam")
+        return labels, origins
+    path = require_file(selection.population_file, "population file (data.population_file)")
+    return _file_populations(source, path, individuals)
 
 
 @contextmanager
@@ -301,7 +453,7 @@ def select_genotypes(source: GenotypeSource, selection: Selection) -> tuple[Geno
     ``impute=none`` and there are none) and an ``info`` dict (counts of imputed calls, scanned and skipped SNPs)."""
     started = time.perf_counter()
     individuals = _select_individuals(source, selection)
-    populations = _population_labels(source, selection, individuals)
+    populations, population_origins = _population_labels(source, selection, individuals)
     scan = _scan(source, individuals, selection)
     filters = _describe_filters(selection)
     if scan.passing <= selection.snp_offset:
@@ -334,6 +486,7 @@ def select_genotypes(source: GenotypeSource, selection: Selection) -> tuple[Geno
         "scan_complete": scan.complete,
         "source_snps": source.snp_count,
         "skipped": dict(source.skipped),
+        "population_origins": population_origins,
         "decode_seconds": round(time.perf_counter() - started, 3),
     }
     return genotypes, info
@@ -354,6 +507,8 @@ def load_genotypes(
         "selection": asdict(selection),
         "side_files": [str(path.resolve()) for path in side_files],
     }
+    if selection.population_file is not None:
+        params["population_file_format"] = POPULATION_FILE_FORMAT
     identity = {"source": source.identity(), "side_files": [file_identity(path) for path in side_files]}
 
     def build() -> tuple[GenotypeSet, dict]:

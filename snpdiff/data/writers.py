@@ -34,6 +34,14 @@ import pyarrow.parquet as pq
 
 from snpdiff import __version__
 from snpdiff.data.encoding import MISSING_CODE
+from snpdiff.data.labels import (
+    PLINK_ID_FORBIDDEN,
+    TEXT_ID_FORBIDDEN,
+    check_fields,
+    encode_fam_label,
+    encode_labels,
+    encode_tsv_label,
+)
 from snpdiff.data.sources.npy import npy_sidecar
 from snpdiff.data.sources.parquet import PARQUET_MISSING_CODE
 from snpdiff.data.sources.plink import BED_MAGIC, plink_prefix
@@ -91,7 +99,8 @@ class GenotypeWriter:
     keeps the data file an earlier process left in ``work`` when its size is right, so a killed run can go on; rows
     written again get the same bytes. Writes go through ``os.pwrite`` rather than a memory map, so the process's
     resident memory stays bounded by a batch whatever the file's size. ``sample_ids`` and ``populations`` give rows'
-    ids and labels a chunk at a time; ids default to ``synthetic_row_ids``.
+    ids and labels a chunk at a time; ids default to ``synthetic_row_ids``. Ids and labels the format's files cannot
+    hold are refused when the writer is made, before anything is written (``snpdiff.data.labels``).
     """
 
     format = ""
@@ -111,6 +120,7 @@ class GenotypeWriter:
         self.n_rows, self.haplotype = int(n_rows), bool(haplotype)
         self.sample_ids, self.populations = sample_ids, populations
         self._fd: int | None = None
+        self._check_names()
 
     @property
     def n_snps(self) -> int:
@@ -127,6 +137,10 @@ class GenotypeWriter:
     def _data_file(self) -> tuple[Path, int, bytes]:
         """The work file rows are written into, its full size in bytes and its header."""
         raise NotImplementedError
+
+    def _check_names(self) -> None:
+        """DataError when a sample id or label cannot be written in this format's files (a JSON sidecar holds
+        any text, so the base class accepts all)."""
 
     def _finished_files(self) -> list[tuple[Path, Path]]:
         """Write what remains (metadata, text built from the data) into ``work``; returns (work file, final name)
@@ -194,14 +208,16 @@ class GenotypeWriter:
             yield labels[::2] if individuals and self.haplotype else labels
 
     def _population_table(self) -> list[tuple[Path, Path]]:
-        """``<out>.populations.tsv`` (sample id, population; what ``data.population_file`` reads) in ``work``, for
-        formats whose own files have no place for a label; nothing without labels."""
+        """``<out>.populations.tsv`` (sample id, population; what ``data.population_file`` reads, labels escaped by
+        ``encode_tsv_label``) in ``work``, for formats whose own files have no place for a label; nothing without
+        labels."""
         if self.populations is None:
             return []
         table = self.work / "populations.tsv"
-        with open(table, "w") as handle:
+        with open(table, "w", encoding="utf-8") as handle:
             for ids, labels in zip(self._id_chunks(True), self._label_chunks(True), strict=True):
-                handle.write("".join(f"{i}\t{label}\n" for i, label in zip(ids.tolist(), labels.tolist(), strict=True)))
+                lines = zip(ids.tolist(), encode_labels(labels, encode_tsv_label).tolist(), strict=True)
+                handle.write("".join(f"{i}\t{label}\n" for i, label in lines))
         return [(table, self._population_table_path())]
 
     def _population_table_path(self) -> Path:
@@ -212,8 +228,10 @@ class GenotypeWriter:
 class PlinkWriter(GenotypeWriter):
     """``PREFIX.bed/.bim/.fam`` (``out`` is the prefix). The ``.bed`` is SNP-major, 4 individuals a byte, so a batch
     of rows is one run of bytes in each SNP's line: batches start at multiples of 4 rows. ``alt`` is PLINK allele 1
-    (the counted allele), ``ref`` allele 2; the family id is the population label when there is one
-    (``data.population_file=fam`` reads it back), else the sample id. Haplotype rows are written as rows of 0/1."""
+    (the counted allele), ``ref`` allele 2; the family id is the population label when there is one, whitespace,
+    ``%`` and control characters percent-encoded (``encode_fam_label``: ``Han%20Chinese``;
+    ``data.population_file=fam`` decodes it), else the sample id. Sample ids with whitespace are refused (a .fam
+    field cannot hold them). Haplotype rows are written as rows of 0/1."""
 
     format = "plink"
     row_alignment = 4
@@ -226,7 +244,15 @@ class PlinkWriter(GenotypeWriter):
         return [Path(f"{self.out}{ext}") for ext in (".bim", ".fam", ".bed")]
 
     def _family_chunks(self) -> Iterator[np.ndarray]:
-        return self._label_chunks() if self.populations is not None else self._id_chunks()
+        if self.populations is None:
+            return self._id_chunks()
+        return (encode_labels(labels, encode_fam_label) for labels in self._label_chunks())
+
+    def _check_names(self) -> None:
+        fam = Path(f"{self.out}.fam")
+        check_fields(self._id_chunks(), PLINK_ID_FORBIDDEN, "sample id", str(fam))
+        if self.populations is not None:
+            check_fields(self._label_chunks(), None, "population label", str(fam))
 
     def bytes_needed(self) -> int:
         fam_line = 2 * self._id_bytes() + 11
@@ -278,6 +304,12 @@ class VcfWriter(GenotypeWriter):
         self.compresslevel, self.index = compresslevel, index
         if index and not (self.bcf or self.compressed):
             raise DataError(f"cannot index {self.out}: plain-text VCF; write .vcf.gz or .bcf")
+
+    def _check_names(self) -> None:
+        check_fields(self._id_chunks(individuals=True), TEXT_ID_FORBIDDEN, "sample id", str(self.out))
+        if self.populations is not None:
+            table = str(self._population_table_path())
+            check_fields(self._label_chunks(individuals=True), None, "population label", table)
 
     def final_paths(self) -> list[Path]:
         table = [self._population_table_path()] if self.populations is not None else []

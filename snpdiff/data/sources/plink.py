@@ -61,11 +61,20 @@ def _parse_bim(lines: list[str], first_line: int, path: Path) -> SnpInfo:
 
 
 def _parse_fam(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Family ids and sample ids (first two columns) of a ``.fam``."""
-    rows = [line.split() for line in path.read_text().splitlines()]
+    """Family ids and sample ids (first two columns) of a ``.fam``.
+
+    More than six fields is an error rather than a shifted line: an older snpdiff wrote a label with a space as two
+    fields (``Han Chinese synthetic_0 0 0 0 0``), which would read as family ``Han``, sample ``Chinese``."""
+    lines = path.read_text().splitlines()
+    rows = [line.split() for line in lines]
     for number, row in enumerate(rows):
         if len(row) < 2:
             raise DataError(f"{path} line {number + 1}: expected 'family_id sample_id ...', got {' '.join(row)!r}")
+        if len(row) > 6:
+            raise DataError(
+                f"{path} line {number + 1} has {len(row)} fields, not the 6 of a .fam line (family id, sample id, "
+                f"father, mother, sex, phenotype; no field holds whitespace): {lines[number]!r}"
+            )
     return np.array([row[0] for row in rows], dtype=np.str_), np.array([row[1] for row in rows], dtype=np.str_)
 
 

@@ -15,11 +15,43 @@ A user error (bad sweep file, unknown sweep, missing credentials) prints ``error
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from typing import NoReturn
 
 from snpdiff.cli import fail, user_errors
 from snpdiff.sweep.agent.interface import DEFAULT_HEARTBEAT_INTERVAL_S
 from snpdiff.sweep.backends import BACKEND_NAMES, AgentOptions, open_sweep
+from snpdiff.sweep.spec import DEFAULT_COMMAND, shown_command
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse ending a bad argument as every user error ends: one ``error:`` line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        fail(f"{message}; see: python {self.prog} --help")
+
+
+def _positive_int(text: str) -> int:
+    """An argument that counts something (trials, failures, jobs): an integer of 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; allowed: 1 or more") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed; allowed: an integer of 1 or more")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    """An interval in seconds: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; allowed: seconds above 0") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text} is not allowed; allowed: a finite number of seconds above 0")
+    return value
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -43,9 +75,13 @@ def _agent(args: argparse.Namespace) -> int:
     if args.agents != 1 or args.detach or args.launcher_override:
         fail("--agents, --detach and --launcher-override need --launcher")
 
+    from snpdiff.sweep.agent.trial import agent_say
     from snpdiff.sweep.monitor import agent_summary
 
     backend = open_sweep(args.sweep, args.sweeps_dir)
+    if backend.spec.command != DEFAULT_COMMAND:
+        agent_say(f"command: each trial runs `{shown_command(backend.spec.command, backend.spec.program)}` (the "
+                  "sweep file's command)")
     count = args.count if args.count is not None else backend.spec.count  # an old file's top-level count
     options = AgentOptions(count=count, max_consecutive_failures=args.max_consecutive_failures,
                            heartbeat_interval_s=args.heartbeat_interval)
@@ -139,7 +175,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sweeps-dir", help="folder of the sweeps (default: $SNPDIFF_SWEEPS_DIR or ./sweeps)")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -155,15 +191,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     agent = commands.add_parser("agent", help="run trials of a sweep in this process or as cluster jobs")
     agent.add_argument("sweep", nargs="?", help="entity/project/id or short id (default: the current sweep)")
-    agent.add_argument("--count", type=int, help="run at most this many trials (default: until the sweep is done)")
-    agent.add_argument("--max-consecutive-failures", type=int, default=5,
+    agent.add_argument("--count", type=_positive_int,
+                       help="run at most this many trials (default: until the sweep is done)")
+    agent.add_argument("--max-consecutive-failures", type=_positive_int, default=5,
                        help="stop after this many failed trials in a row (default: 5)")
-    agent.add_argument("--heartbeat-interval", type=float, default=DEFAULT_HEARTBEAT_INTERVAL_S,
+    agent.add_argument("--heartbeat-interval", type=_positive_seconds, default=DEFAULT_HEARTBEAT_INTERVAL_S,
                        help="local backend: seconds between heartbeats (default: %(default)s); a running trial silent "
                             "for 3 intervals of the slowest-beating agent is failed")
     agent.add_argument("--launcher", help="run the agents as jobs of this launcher profile (slurm, slurm_cpu, local; "
                                           "launchers/hydra/launcher/) instead of in this process")
-    agent.add_argument("--agents", type=int, default=1, help="with --launcher: number of agent jobs (default: 1)")
+    agent.add_argument("--agents", type=_positive_int, default=1,
+                       help="with --launcher: number of agent jobs (default: 1)")
     agent.add_argument("--detach", action="store_true", help="with --launcher: print the job ids and return")
     agent.add_argument("--launcher-override", action="append", default=[], metavar="KEY=VALUE",
                        help="with --launcher: a profile key, e.g. partition=gpu or timeout_min=60 (repeatable)")

@@ -78,13 +78,13 @@ def storage_url(recorded: str, environ: Mapping[str, str] = os.environ) -> str:
     return given
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """``snpdiff.files.atomic_write`` into the sweep folder (created first): SweepError naming the file when the disk
-    refuses."""
+def write_sweep_yaml(path: Path, text: str, folder: str = "sweep folder") -> None:
+    """``snpdiff.files.atomic_write`` of a sweep YAML into its ``folder`` (created first): whole or not at all, and a
+    SweepError naming the folder or the file when the disk refuses (full, read-only)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise SweepError(f"sweep folder {path.parent}: cannot create it: {exc.strerror or exc}") from None
+        raise SweepError(f"{folder} {path.parent}: cannot create it: {exc.strerror or exc}") from None
     atomic_write(path, text, SweepError)
 
 
@@ -131,9 +131,9 @@ class SweepInfo:
         whole or not at all; SweepError naming the folder when the disk refuses, e.g. when it is full)."""
         self.created = self.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
         text = dump_yaml(asdict(self), sort_keys=False)
-        _write_atomic(self.directory / SPEC_FILE, dump_yaml(spec.to_dict(), sort_keys=False))
-        _write_atomic(self.directory / INFO_FILE, text)
-        _write_atomic(root / CURRENT_SWEEP_FILE, text)
+        write_sweep_yaml(self.directory / SPEC_FILE, dump_yaml(spec.to_dict(), sort_keys=False))
+        write_sweep_yaml(self.directory / INFO_FILE, text)
+        write_sweep_yaml(root / CURRENT_SWEEP_FILE, text)
 
     @classmethod
     def read(cls, path: Path) -> SweepInfo:

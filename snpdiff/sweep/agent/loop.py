@@ -3,9 +3,10 @@
 ``run_trial_loop``: claim a trial, run it as ``train.py`` in its own process, record the outcome, repeat; a crashed
 trial is recorded failed with the tail of its log (a diverged one with where it diverged) and the loop goes on;
 ``max_consecutive_failures`` failures in a row stop it; a storage that refuses a write (``StorageFault``: a full disk)
-stops the trial and the loop, with one line; SIGINT/SIGTERM stop the running trial (SIGTERM, then SIGKILL after
-``stop_timeout_s``), record it interrupted and return. The trial reaches its reporter only through its command line
-(``+callbacks.sweep_reporter={...}``); the reporter sends the metric every epoch over a socket pair
+stops the trial and the loop, with one line, and so does a trial that failed for want of disk space (its log says
+``no space left on device``: the next would fail the same way); SIGINT/SIGTERM stop the running trial (SIGTERM, then
+SIGKILL after ``stop_timeout_s``), record it interrupted and return. The trial reaches its reporter only through its
+command line (``+callbacks.sweep_reporter={...}``); the reporter sends the metric every epoch over a socket pair
 (``snpdiff.sweep.agent.channel``) that the loop serves while it waits for the trial, reporting each value to the
 backend (the pruner) and answering whether to stop.
 
@@ -47,6 +48,8 @@ from snpdiff.sweep.bridge import callback_override, params_to_overrides
 REPORTER_CALLBACK = "sweep_reporter"
 # a write the disk refused (full, over quota, read-only, failing): the sweep folder cannot hold trials
 DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
+# what a trial's log says when a write found its disk full (train.py's error line, Python's OSError)
+NO_SPACE_TEXT = "no space left on device"
 
 
 class _NotStarted(Exception):
@@ -252,6 +255,8 @@ def _record_end(backend: TrialQueue, claimed: ClaimedTrial, stop: StopOnSignal, 
         return state
     if return_code != 0:
         tail = error_tail(log_path)
+        if (fault := _out_of_space(claimed, tail)) is not None:
+            raise fault  # recorded by ``_run_trial``; the agent stops
         state = backend.finish(claimed, "failed", error=f"{cause}; log {log_path}:\n{tail}")
         last_line = tail.splitlines()[-1] if tail else ""
         agent_say(trial_end_line(claimed.number, state, seconds, spec.metric, cause=cause, detail=last_line))
@@ -265,3 +270,14 @@ def _record_end(backend: TrialQueue, claimed: ClaimedTrial, stop: StopOnSignal, 
     state = backend.finish(claimed, "finished", value=value)
     agent_say(trial_end_line(claimed.number, state, seconds, spec.metric, value=value))
     return state
+
+
+def _out_of_space(claimed: ClaimedTrial, tail: str) -> StorageFault | None:
+    """The fault that stops the agent when ``claimed`` failed for want of disk space (``tail``, the end of its log,
+    says so): the trials after it would fail the same way, each after its start-up, so the agent starts none."""
+    lines = [line.strip() for line in tail.splitlines() if NO_SPACE_TEXT in line.lower()]
+    if not lines:
+        return None
+    return StorageFault(f"sweep folder {claimed.run_dir}: trial {claimed.number} ran out of disk space "
+                        f"({lines[-1].removeprefix('error: ')}); no trial can run until there is space: free some, "
+                        "then start the agent again")

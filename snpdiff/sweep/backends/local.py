@@ -73,6 +73,7 @@ from snpdiff.sweep.agent.interface import DEFAULT_HEARTBEAT_INTERVAL_S, AgentOpt
 from snpdiff.sweep.agent.loop import run_trial_loop
 from snpdiff.sweep.agent.trial import agent_say
 from snpdiff.sweep.backends.base import SweepBackend, TrialRecord
+from snpdiff.sweep.backends.damaged import check_journal_end, damaged_journal, is_sqlite_damage, sqlite_recovery
 from snpdiff.sweep.spec import NORMAL_FAMILY, NORMAL_QUANTILE_BOUNDS, ParamSpec, SweepSpec, load_sweep, quantize
 from snpdiff.sweep.store import SweepInfo, redact_text, redact_url, storage_url
 
@@ -163,11 +164,9 @@ def open_storage(url: str) -> BaseStorage:
     """An Optuna storage for ``url``: an RDB URL, ``journal:<path>``, or a path ending in ``.log``/``.journal``;
     heartbeats on in both (``fail_stale_trials``)."""
     if url.startswith("journal:") or ("://" not in url and url.endswith((".log", ".journal"))):
-        from optuna.storages.journal import JournalFileBackend
-
         path = Path(url.removeprefix("journal:")).expanduser().resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalHeartbeatStorage(JournalFileBackend(str(path)), math.ceil(DEFAULT_HEARTBEAT_INTERVAL_S))
+        return _open_journal(path)
     if "://" not in url:
         raise SweepError(f"--storage {url!r}: give an Optuna URL (sqlite:///path.db, postgresql://...) or a journal "
                          "file (journal:/path.log or a path ending in .log)")
@@ -179,7 +178,25 @@ def open_storage(url: str) -> BaseStorage:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
                                               heartbeat_interval=math.ceil(DEFAULT_HEARTBEAT_INTERVAL_S))
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy/driver errors: one clear message, without the password
+        reason = _fault_reason(exc)
+        if hint := _damage_hint(url, reason):  # an SQLite file holds no password
+            raise SweepError(f"sweep storage {storage_place(url)}: {reason}{hint}") from None
         raise SweepError(f"cannot open Optuna storage {redact_url(url)!r}: {redact_text(str(exc), url)}") from None
+
+
+def _open_journal(path: Path) -> JournalHeartbeatStorage:
+    """The journal file at ``path`` (created when missing), heartbeats on; a SweepError naming it, where it is damaged
+    and how to recover when Optuna cannot read it whole (``snpdiff.sweep.backends.damaged``)."""
+    from optuna.storages.journal import JournalFileBackend
+
+    backend = JournalFileBackend(str(path))
+    check_journal_end(path)
+    try:
+        return JournalHeartbeatStorage(backend, math.ceil(DEFAULT_HEARTBEAT_INTERVAL_S))
+    except OSError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Optuna's replay of a damaged record: JSON, format or lookup errors
+        raise damaged_journal(path, exc) from None
 
 
 def storage_place(url: str) -> str:
@@ -203,18 +220,28 @@ def _fault_reason(exc: BaseException) -> str:
     return lines[0] if lines else type(chain[-1]).__name__
 
 
+def _damage_hint(url: str, reason: str) -> str:
+    """How to recover an SQLite storage that SQLite cannot read (``reason``: what it said); "" for anything else."""
+    if url.startswith("sqlite") and is_sqlite_damage(reason):
+        return f"; {sqlite_recovery(storage_place(url))}"
+    return ""
+
+
 @contextmanager
 def storage_faults(url: str) -> Iterator[None]:
     """Turn the storage's errors inside the block (Optuna's ``StorageInternalError``, SQLAlchemy's, a journal file's
-    ``OSError``) into one ``StorageFault``: ``sweep storage <where>: no space left on device ...``."""
+    ``OSError``) into one ``StorageFault``: ``sweep storage <where>: no space left on device ...``, or for an SQLite
+    file that SQLite cannot read, how to recover it."""
     import sqlalchemy.exc
 
     try:
         yield
     except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError, OSError) as exc:
         reason = redact_text(_fault_reason(exc), url)
-        hint = ("; free space there: the trial this agent ran is then failed by the next agent or `sweep.py monitor` "
-                "that looks (its heartbeats stopped)") if reason == "no space left on device" else ""
+        hint = _damage_hint(url, reason)
+        if reason == "no space left on device":
+            hint = ("; free space there: the trial this agent ran is then failed by the next agent or `sweep.py "
+                    "monitor` that looks (its heartbeats stopped)")
         raise StorageFault(f"sweep storage {storage_place(url)}: {reason}{hint}") from None
 
 
@@ -313,15 +340,21 @@ def make_pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
     return optuna.pruners.HyperbandPruner(min_resource, max_resource, spec.early_terminate.eta)
 
 
-def load_study(storage: str | BaseStorage, sweep_id: str) -> tuple[optuna.Study, SweepSpec]:
-    """The sweep's study, with the sampler and pruner its sweep file asks for, and the sweep itself."""
-    storage = open_storage(storage) if isinstance(storage, str) else storage
+def load_study(storage: BaseStorage, sweep_id: str, place: str) -> tuple[optuna.Study, SweepSpec]:
+    """The sweep's study, with the sampler and pruner its sweep file asks for, and the sweep itself (``place``: where
+    the storage is, for messages)."""
     try:
         study_id = storage.get_study_id_from_name(sweep_id)
     except KeyError:
-        raise SweepError(f"no local sweep {sweep_id!r} in the Optuna storage; was it created with `sweep.py init`?"
-                         ) from None
-    spec = load_sweep(storage.get_study_user_attrs(study_id)[SPEC_ATTR])
+        raise SweepError(f"no local sweep {sweep_id!r} in the Optuna storage {place}; was it created there with "
+                         "`sweep.py init`, or was that storage replaced or emptied since (then restore it from a "
+                         "backup)?") from None
+    stored = storage.get_study_user_attrs(study_id).get(SPEC_ATTR)
+    if stored is None:  # ``init`` records it right after the study: a storage cut short between the two
+        raise SweepError(f"sweep storage {place} holds sweep {sweep_id!r} without its definition ({SPEC_ATTR}): the "
+                         "storage was cut short or damaged; restore it from a backup, or create the sweep again with "
+                         "`sweep.py init`")
+    spec = load_sweep(stored)
     study = optuna.load_study(study_name=sweep_id, storage=storage, sampler=make_sampler(spec),
                               pruner=make_pruner(spec))
     return study, spec
@@ -351,7 +384,7 @@ class LocalBackend(SweepBackend):
             raise SweepError(f"local sweep {info.sweep_id}: its record has no storage")
         self.storage = open_storage(storage_url(info.storage))
         with storage_faults(info.storage):
-            self.study, stored_spec = load_study(self.storage, info.sweep_id)
+            self.study, stored_spec = load_study(self.storage, info.sweep_id, storage_place(info.storage))
             self.study_id = self.storage.get_study_id_from_name(info.sweep_id)
         super().__init__(info, spec or stored_spec)
 

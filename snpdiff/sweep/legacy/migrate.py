@@ -22,6 +22,7 @@ from typing import Any
 from snpdiff.errors import SweepError
 from snpdiff.sweep.legacy.aliases import ALIASES, OLD_PROGRAMS, Retired
 from snpdiff.sweep.spec import DEFAULT_PROGRAM, dump_yaml, number_from_text, read_sweep_file, value_like_log_uniform
+from snpdiff.sweep.store import write_sweep_yaml
 
 # the one scheduler the old tool's last version warmed up (``warmup_epochs``)
 WARMUP_SCHEDULER = "warmup_cosine"
@@ -120,12 +121,12 @@ def migrate_sweep(raw: Any, source: str = "the old file", warnings: list[str] | 
 
 
 def migrate_file(old: str | Path, new: str | Path, warnings: list[str] | None = None) -> Path:
-    """Write the modern form of sweep file ``old`` to ``new`` (which must not be ``old``); returns ``new``. What the
-    user should know beyond the new file's comments is appended to ``warnings``."""
+    """Write the modern form of sweep file ``old`` to ``new`` (which must not be ``old``), whole or not at all (a
+    read-only or full disk: a SweepError naming the path); returns ``new``. What the user should know beyond the new
+    file's comments is appended to ``warnings``."""
     old, new = Path(old), Path(new)
     if new.resolve() == old.resolve():
         raise SweepError(f"migrate: write the new file elsewhere than {old} (-o NEW.yaml); the old one is kept")
     text = migrate_sweep(read_sweep_file(old), old.name, warnings)
-    new.parent.mkdir(parents=True, exist_ok=True)
-    new.write_text(text)
+    write_sweep_yaml(new, text, folder="folder")
     return new

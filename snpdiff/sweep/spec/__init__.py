@@ -5,7 +5,14 @@ distributions); ``definition`` the parsed sweep (``SweepSpec``); ``parse`` turns
 structural problem. The names other rooms use are importable from here.
 """
 
-from snpdiff.sweep.spec.definition import ARGS_MACROS, DEFAULT_PROGRAM, Hyperband, SweepSpec
+from snpdiff.sweep.spec.definition import (
+    ARGS_MACROS,
+    DEFAULT_COMMAND,
+    DEFAULT_PROGRAM,
+    Hyperband,
+    SweepSpec,
+    shown_command,
+)
 from snpdiff.sweep.spec.params import (
     NORMAL_FAMILY,
     NORMAL_QUANTILE_BOUNDS,
@@ -19,7 +26,7 @@ from snpdiff.sweep.spec.params import (
 from snpdiff.sweep.spec.parse import load_sweep, parse_sweep, read_sweep_file
 from snpdiff.sweep.spec.yaml_io import MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES, dump_yaml, read_yaml
 
-__all__ = ["ARGS_MACROS", "DEFAULT_PROGRAM", "MAX_YAML_BYTES", "MAX_YAML_DEPTH", "MAX_YAML_NODES", "NORMAL_FAMILY",
-           "NORMAL_QUANTILE_BOUNDS", "TARGET_KEY", "Hyperband", "ParamSpec", "SweepSpec", "dump_yaml", "holds_target",
-           "load_sweep", "number_from_text", "parse_sweep", "quantize", "read_sweep_file", "read_yaml",
-           "value_like_log_uniform"]
+__all__ = ["ARGS_MACROS", "DEFAULT_COMMAND", "DEFAULT_PROGRAM", "MAX_YAML_BYTES", "MAX_YAML_DEPTH", "MAX_YAML_NODES",
+           "NORMAL_FAMILY", "NORMAL_QUANTILE_BOUNDS", "TARGET_KEY", "Hyperband", "ParamSpec", "SweepSpec", "dump_yaml",
+           "holds_target", "load_sweep", "number_from_text", "parse_sweep", "quantize", "read_sweep_file", "read_yaml",
+           "shown_command", "value_like_log_uniform"]

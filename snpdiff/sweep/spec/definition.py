@@ -7,6 +7,7 @@ keys they set, in file order; the grid enumerated by number, never listed.
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,14 @@ DEFAULT_COMMAND = ("${env}", "${interpreter}", "${program}", "${args_no_hyphens}
 ARGS_MACROS = ("${args}", "${args_no_hyphens}", "${args_no_boolean_flags}")
 # W&B's ${args_json}, ${args_json_file} and per-parameter macros have no Hydra form: refused with these listed.
 OTHER_MACROS = ("${env}", "${interpreter}", "${program}")
+
+
+def shown_command(command: Sequence[str], program: str) -> str:
+    """What a trial of a sweep with ``command`` runs, for messages: ``python train.py <the trial's overrides>`` with
+    the command's own tokens shell-quoted."""
+    shown = {"${env}": "", "${interpreter}": "python", "${program}": program}
+    tokens = (shown.get(t, "<the trial's overrides>" if t in ARGS_MACROS else shlex.quote(t)) for t in command)
+    return " ".join(t for t in tokens if t)
 
 
 @dataclass(frozen=True)

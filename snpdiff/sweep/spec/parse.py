@@ -11,7 +11,6 @@ renamed.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from snpdiff.sweep.spec.definition import (
     TOP_LEVEL_KEYS,
     Hyperband,
     SweepSpec,
+    shown_command,
 )
 from snpdiff.sweep.spec.params import (
     TARGET_KEY,
@@ -98,10 +98,8 @@ def _command_warnings(command: tuple[str, ...], program: str) -> list[str]:
     plain_start = [t for t in command[:at] if t != "${env}"] == ["${interpreter}"]
     if plain_start and not any(TARGET_KEY in t for t in command[at:]):
         return []
-    shown = {"${env}": "", "${interpreter}": "python", "${program}": program}
-    runs = " ".join(shown.get(t, "<the trial's overrides>" if t in ARGS_MACROS else shlex.quote(t)) for t in command)
-    return [f"command: each trial runs `{runs.strip()}`, not `python {program} <the trial's overrides>`; check that "
-            "this is what you mean to run"]
+    return [f"command: each trial runs `{shown_command(command, program)}`, not `python {program} <the trial's "
+            "overrides>`; check that this is what you mean to run"]
 
 
 def _parse_command(command: Any, problems: list[str]) -> tuple[str, ...]:

@@ -18,8 +18,6 @@ from snpdiff.run_folder import read_metrics
 from snpdiff.sweep.agent.trial import metric_values
 from snpdiff.sweep.analysis import comparable, trial_overrides
 from snpdiff.sweep.backends import AgentOptions, local, open_backend, run_agent
-from snpdiff.sweep.backends.local import LocalBackend
-from snpdiff.sweep.spec import load_sweep
 from snpdiff.sweep.store import resolve_sweep, sweeps_root
 from tests.helpers import REPO, TINY_TRIAL, start_agent, sweep_cli, write_sweep
 
@@ -205,20 +203,12 @@ def test_a_trial_worse_than_its_bracket_is_pruned_by_its_agent_after_its_first_e
     assert study.trials[3].intermediate_values == {1: pytest.approx(metrics["history"][0]["val_loss"])}
 
 
-def _local_sweep_without_init(sweep: dict) -> str:
-    """Create a local sweep directly: `init` would refuse these on purpose (they must fail when run)."""
-    spec = load_sweep(sweep)
-    info = LocalBackend.create(spec, sweeps_root())
-    info.save(spec, sweeps_root())
-    return info.sweep_id
-
-
-def test_a_crashing_trial_is_recorded_failed_and_the_agent_goes_on():
+def test_a_crashing_trial_is_recorded_failed_and_the_agent_goes_on(local_sweep):
     """norm_groups=7 divides no level width: train.py ends on its ConfigError with the user-error status (2).
 
     The agent runs through ``run_agent`` after a pickle round trip: the call a SLURM job makes (submitit pickles it).
     """
-    sweep_id = _local_sweep_without_init(tiny_sweep({"model.norm_groups": {"values": [7, 4]}}, method="grid"))
+    sweep_id = local_sweep(tiny_sweep({"model.norm_groups": {"values": [7, 4]}}, method="grid"))
     function, args = pickle.loads(pickle.dumps((run_agent, (sweep_id, AgentOptions(), str(sweeps_root())))))
     report = function(*args)
     assert report.states == {0: "failed", 1: "finished"} and report.exit_code == 0
@@ -227,12 +217,12 @@ def test_a_crashing_trial_is_recorded_failed_and_the_agent_goes_on():
     assert finished.value == min(metric_values(Path(finished.run_dir), "val_loss"))
 
 
-def test_max_consecutive_failures_stops_the_agent(tmp_path):
+def test_max_consecutive_failures_stops_the_agent(tmp_path, local_sweep):
     """The trial program is a script that exits with status 4: what is tested is the agent's stop rule."""
     program = tmp_path / "fails.py"
     program.write_text("import sys\nprint('trial failing on purpose', sys.argv[1:])\nsys.exit(4)\n")
-    sweep_id = _local_sweep_without_init({"method": "grid", "program": str(program),
-                                          "parameters": {"seed": {"values": [1, 2, 3, 4]}}})
+    sweep_id = local_sweep({"method": "grid", "program": str(program),
+                            "parameters": {"seed": {"values": [1, 2, 3, 4]}}})
     report = run_agent(sweep_id, AgentOptions(max_consecutive_failures=2))
     assert report.trials == [0, 1] and report.stopped_by == "failures" and report.exit_code == 1
     records = open_backend(resolve_sweep(sweep_id)).trials()

@@ -85,7 +85,9 @@ def check_journal_end(path: Path) -> None:
     if damaged is None:
         return
     size, whole = damaged
-    if whole == 0:
+    with open(path, "rb") as file:
+        first = file.readline(_BLOCK)  # a study's creation: a short record
+    if whole == 0 or not _decodes(first):
         raise _unreadable(path, f"holds no record Optuna can read ({size} bytes)")
     raise SweepError(f"sweep storage {path} ends in a partial or garbled record (bytes {whole}-{size}: the file was "
                      "cut short or overwritten there); Optuna reads it up to its last whole record, which ends at "

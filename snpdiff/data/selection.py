@@ -192,8 +192,8 @@ def _population_lines(path: Path) -> Iterator[tuple[int, str]]:
     """(line number, text) of a population file's lines that carry data: blank lines and ``#`` comments skipped,
     CRLF line ends accepted. Lines end at newlines only (``str.splitlines`` would also break on form feeds and the
     Unicode line separators, which are control characters here)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig: a spreadsheet's byte order mark is not part of an id
+    try:  # bytes, not text mode: a lone CR is a control character here, not a line end
+        text = path.read_bytes().decode("utf-8-sig")  # -sig: a spreadsheet's byte order mark is not part of an id
     except UnicodeDecodeError as error:
         raise DataError(
             f"population file {path} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset "

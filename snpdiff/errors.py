@@ -78,3 +78,13 @@ class TrainingDiverged(SnpdiffError):
             f"training diverged at step {info['step']} (epoch {info['epoch']}): loss={info['loss']}, "
             f"lr={info['lr']:g}; lower optimizer.lr or warm it up (scheduler=warmup_cosine)"
         )
+
+
+class TrainingStopped(SnpdiffError):
+    """A signal stopped training before its end (SIGTERM: ``scancel``, a time limit, ``kill``; SIGINT: Ctrl-C); the
+    run folder's ``last.ckpt`` resumes it. Exit status 128 + the signal's number, as a shell reports a process that
+    signal ended: 143 for SIGTERM, 130 for SIGINT, never 0 (finished)."""
+
+    def __init__(self, signal_name: str, signal_number: int, done: str, resume: str):
+        self.exit_code = 128 + signal_number
+        super().__init__(f"training stopped by {signal_name} {done}; it can be resumed: {resume}")

@@ -17,7 +17,8 @@ validation epoch, so a killed job keeps what it had.
 Every file of the run folder is written by ``snpdiff.files.atomic_write`` (a temporary file in its own folder, fsync,
 ``os.replace``): a kill or a full disk leaves the previous version whole and no temporary file behind; a full disk is
 a ``RunFolderError`` naming the file. ``<run>/.snpdiff.lock`` (``RunLock``) keeps a second training run out of a
-folder that one is training in.
+folder that one is training in; a folder that holds an earlier run (``earlier_run``) is written only by a run that
+continues or replaces it (``snpdiff.training.resume``).
 """
 
 from __future__ import annotations
@@ -207,6 +208,24 @@ def _process_running(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def earlier_run(run_dir: str | os.PathLike) -> list[str]:
+    """What of an earlier training run ``run_dir`` holds: its checkpoints and a ``metrics.json`` with epochs, as
+    paths inside the folder (``["checkpoints/last.ckpt", "metrics.json (2 epochs)"]``); empty when it holds none."""
+    run_dir = Path(run_dir)
+    found = [
+        path.relative_to(run_dir).as_posix() for path in (last_checkpoint(run_dir), best_checkpoint(run_dir))
+        if path.exists()
+    ]  # fmt: skip
+    try:
+        metrics = read_metrics(run_dir)
+        epochs = int(metrics.get("epochs_completed") or len(metrics.get("history") or []))
+    except (OSError, ValueError, TypeError, AttributeError):  # a metrics.json someone else wrote: no epochs in it
+        epochs = 0
+    if epochs > 0:
+        found.append(f"{METRICS_FILE} ({epochs} epoch{'s' if epochs > 1 else ''})")
+    return found
 
 
 def read_metrics(run_dir: str | os.PathLike) -> dict[str, Any]:

@@ -10,12 +10,16 @@ its traceback (exit status 1). The exit statuses:
 | 1 | a bug (traceback) |
 | 2 | ``USER_ERROR_EXIT_CODE``: a user error, also no space left on device and a run folder in use |
 | 3 | ``DIVERGED_EXIT_CODE``: training diverged (a non-finite training loss); ``metrics.json`` says where |
+| 130, 143 | a signal stopped training (SIGINT, Ctrl-C: 130; SIGTERM: 143, as a shell reports them); resumable |
 
-Each ``SnpdiffError`` exits with its ``exit_code`` (``snpdiff.errors``: 2, ``TrainingDiverged`` 3).
+Each ``SnpdiffError`` exits with its ``exit_code`` (``snpdiff.errors``: 2, ``TrainingDiverged`` 3,
+``TrainingStopped`` 128 + the signal's number: its line says how to resume, ``ckpt_path=last`` in the same
+``hydra.run.dir``).
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import sys
@@ -41,10 +45,27 @@ def fail(message: str, exit_code: int = USER_ERROR_EXIT_CODE) -> None:
     raise SystemExit(exit_code)
 
 
+def refused_target_message(error: BaseException) -> str | None:
+    """The user error for a ``_target_`` Hydra's ``instantiate`` would not build: one it refuses by its target policy
+    (``os.remove``, ``builtins.exit``, ...: no cause) or cannot find (an ``ImportError`` or ``AttributeError`` as its
+    cause), as one line naming the config key. None for any other error, such as a constructor's own."""
+    from hydra.errors import InstantiationException
+
+    if not isinstance(error, InstantiationException) or not (
+        error.__cause__ is None or isinstance(error.__cause__, ImportError | AttributeError)
+    ):
+        return None
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    key = next((line.removeprefix("full_key:").strip() for line in lines if line.startswith("full_key:")), "")
+    reason = " ".join(line for line in lines if not line.startswith("full_key:"))
+    return f"cannot build {key or 'a node'} from the config: {reason}"
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn an ``SnpdiffError`` raised inside the block into ``error: <message>`` and its ``exit_code``, also one that a
-    component's constructor raised inside Hydra's ``instantiate`` (which wraps it in an ``InstantiationException``)."""
+    component's constructor raised inside Hydra's ``instantiate`` (which wraps it in an ``InstantiationException``),
+    and a ``_target_`` that ``instantiate`` refuses or cannot find (``refused_target_message``, exit status 2)."""
     try:
         yield
     except SnpdiffError as exc:
@@ -54,6 +75,9 @@ def user_errors() -> Iterator[None]:
 
         if isinstance(exc, InstantiationException) and isinstance(exc.__cause__, SnpdiffError):
             fail(str(exc.__cause__), exc.__cause__.exit_code)
+        refused = refused_target_message(exc)
+        if refused is not None:
+            fail(refused)
         raise
 
 
@@ -126,6 +150,12 @@ def run_hydra_app(main: Callable[[], Any], config_name: str) -> None:
         message = unknown_override_message(exc, config_name)
         if message is not None:
             fail(message)
+        if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+            fail(
+                f"{exc.filename}: a file or folder name in this path is longer than the file system allows "
+                f"({os.strerror(errno.ENAMETOOLONG)}; at most 255 bytes a name); choose a shorter hydra.run.dir "
+                "or path"
+            )
         if isinstance(exc, CompactHydraException):
             _short_report(exc)
         raise

@@ -261,6 +261,7 @@ class TrainConfig:
     seed: int = MISSING
     optimized_metric: str = MISSING
     ckpt_path: str | None = MISSING
+    overwrite: bool = MISSING
     oom_max_retries: int = MISSING
     data: Any = MISSING
     model: Any = MISSING

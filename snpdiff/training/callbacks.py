@@ -1,6 +1,6 @@
-"""The callbacks snpdiff provides: ``MetricsJson``, ``EpochSeed`` and ``DivergenceGuard`` (installed by the training
-itself), ``LearningRateLog``, ``ModelCheckpoint``, ``EMAWeightAveraging`` and ``ModelSummary`` (``conf/callbacks``);
-and ``AtomicCheckpointIO``, the Trainer plugin that writes every checkpoint."""
+"""The callbacks snpdiff provides: ``MetricsJson``, ``EpochSeed``, ``DivergenceGuard`` and ``StopSignal`` (installed by
+the training itself), ``LearningRateLog``, ``ModelCheckpoint``, ``EMAWeightAveraging`` and ``ModelSummary``
+(``conf/callbacks``); and ``AtomicCheckpointIO``, the Trainer plugin that writes every checkpoint."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 import math
 import os
 import random
+import signal
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import torch
 from lightning.pytorch import callbacks
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch.utilities.model_summary.model_summary import get_formatted_model_size, get_human_readable_count
 from torch.optim.swa_utils import get_ema_multi_avg_fn
 
@@ -152,6 +154,21 @@ class DivergenceGuard(Callback):
         first = int((~finite).nonzero()[0])
         step, epoch, lr, _ = pending[first]
         raise TrainingDiverged({"step": step, "epoch": epoch, "loss": str(float(losses[first])), "lr": lr})
+
+
+class StopSignal(Callback):
+    """Which signal stopped ``trainer.fit``, if one did (``signal``): Lightning ends fit on SIGTERM with its
+    ``SIGTERMException`` and on Ctrl-C (SIGINT, ``KeyboardInterrupt``) with ``sys.exit(1)``, each a ``SystemExit``
+    raised after ``on_exception`` saw the exception it caught; the exit status alone (0 and 1) does not tell."""
+
+    def __init__(self) -> None:
+        self.signal: signal.Signals | None = None
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        if isinstance(exception, SIGTERMException):
+            self.signal = signal.SIGTERM
+        elif isinstance(exception, KeyboardInterrupt):
+            self.signal = signal.SIGINT
 
 
 class EpochSeed(Callback):

@@ -4,12 +4,14 @@ Trainer (``RunParts``), and what the run hands back at its end.
 Callbacks and loggers are every ``_target_`` node under ``callbacks`` and ``logger`` (a sweep adds its reporter the
 same way, ``+callbacks.sweep_reporter={_target_: ...}``); the scheduler is the ``scheduler`` node
 (``snpdiff.training.lr_schedulers``). ``metrics.json`` is the run folder contract (``snpdiff.run_folder``), the
-per-epoch reseeding makes resume exact and a diverged run must end as one, so those three callbacks are installed
-here, not by config nodes; so is the atomic checkpoint writer.
+per-epoch reseeding makes resume exact, a diverged run must end as one and a run a signal stopped with its own exit
+status (``TrainingStopped``), so those four callbacks are installed here, not by config nodes; so is the atomic
+checkpoint writer.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,18 +21,21 @@ import lightning.pytorch as pl
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, ProgressBar
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from snpdiff.config import to_plain
-from snpdiff.errors import ConfigError, RunFolderError
+from snpdiff.errors import ConfigError, RunFolderError, TrainingStopped
 from snpdiff.files import atomic_write
-from snpdiff.run_folder import best_checkpoint, config_path, last_checkpoint
-from snpdiff.training.callbacks import AtomicCheckpointIO, DivergenceGuard, EpochSeed, MetricsJson
+from snpdiff.run_folder import best_checkpoint, config_path, earlier_run, last_checkpoint, metrics_path
+from snpdiff.training.callbacks import AtomicCheckpointIO, DivergenceGuard, EpochSeed, MetricsJson, StopSignal
 from snpdiff.training.loggers import finish_wandb_run
 from snpdiff.training.lr_schedulers import LRSchedulerFactory
 from snpdiff.training.module import SNPDiffusionModule
 from snpdiff.training.oom import Backoff
-from snpdiff.training.resume import resume_path
+from snpdiff.training.resume import resume_hint
+
+log = logging.getLogger(__name__)
 
 
 def parameter_stats(model: torch.nn.Module) -> dict[str, float]:
@@ -142,12 +147,14 @@ class RunParts:
         self.datamodule.batch_size = backoff.batch_size
         module = build_module(cfg, self.datamodule, self.lr_scheduler)
         configured = self.configured if backoff.retries == 0 else instantiate_nodes(cfg, "callbacks")
+        stop = StopSignal()
         callbacks = [
             EpochSeed(cfg.seed),
             DivergenceGuard(),
             *quality_callbacks(cfg),  # first, so metrics.json and any reporter see its values of the same epoch
             *configured,
             self.metrics_json,
+            stop,
             *self.extra_callbacks,
         ]
         split = int(cfg.data.batch_size) // backoff.batch_size
@@ -156,7 +163,13 @@ class RunParts:
         self.metrics_json.extra.update(facts)
         for logger in self.loggers:
             logger.log_metrics(facts, step=0)
-        trainer.fit(module, datamodule=self.datamodule, ckpt_path=ckpt_path)
+        try:
+            trainer.fit(module, datamodule=self.datamodule, ckpt_path=ckpt_path)
+        except SystemExit:
+            if stop.signal is None:
+                raise
+            done = f"at step {trainer.global_step} (epoch {trainer.current_epoch}, max_epochs={trainer.max_epochs})"
+            raise TrainingStopped(stop.signal.name, stop.signal, done, resume_hint(self.output_dir)) from None
         return module, trainer
 
     def record_what_ran(self, backoff: Backoff) -> None:
@@ -196,18 +209,31 @@ class RunParts:
 
 def prepare_run(
     cfg: DictConfig, output_dir: Path, lr_scheduler: LRSchedulerFactory | None, extra_callbacks: Sequence[Callback]
-) -> tuple[RunParts, str | None]:
+) -> RunParts:
     """Build the run's parts in the order that makes errors cheap (configured callbacks, then the data, whose every
-    error is raised here), write ``config.yaml`` and start the loggers; returns the parts and the checkpoint to
-    resume from."""
+    error is raised here), clear an earlier run's files on ``overwrite=true``, write ``config.yaml`` and start the
+    loggers."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     configured = instantiate_nodes(cfg, "callbacks")
     datamodule = instantiate(cfg.data, _convert_="all")
     datamodule.prepare_data()
     datamodule.setup("fit")
-    ckpt_path = resume_path(cfg, output_dir)
+    if cfg.get("overwrite") and cfg.ckpt_path is None:
+        clear_earlier_run(output_dir)
     atomic_write(config_path(output_dir), OmegaConf.to_yaml(cfg, resolve=True), RunFolderError)
     loggers = instantiate_nodes(cfg, "logger")  # started only once the data is known to be good
     for logger in loggers:
         logger.log_hyperparams(to_plain(cfg))
-    return RunParts(cfg, output_dir, lr_scheduler, configured, datamodule, loggers, extra_callbacks), ckpt_path
+    return RunParts(cfg, output_dir, lr_scheduler, configured, datamodule, loggers, extra_callbacks)
+
+
+@rank_zero_only  # the other processes of a DDP run start once rank 0 is training
+def clear_earlier_run(output_dir: Path) -> None:
+    """Remove an earlier run's checkpoints and ``metrics.json`` from ``output_dir`` (``overwrite=true``), so that
+    nothing of it mixes with the new run's files; a warning names what went."""
+    found = earlier_run(output_dir)
+    if not found:
+        return
+    log.warning("overwrite=true: removing the earlier run's %s from %s", ", ".join(found), output_dir)
+    for path in (last_checkpoint(output_dir), best_checkpoint(output_dir), metrics_path(output_dir)):
+        path.unlink(missing_ok=True)

@@ -6,7 +6,8 @@
 - after an epoch: ``epoch 3/49  step 240  00:01:12  train_loss 0.3412  val_loss 0.339  lr 2.80e-03``, for the first
   epoch, then at most one per ``every_s`` seconds, and always for the last one;
 - after each in-training quality evaluation (``snpdiff.training.quality``): ``quality epoch 3: af_r2 0.9812 ...``;
-- when fit ends, a summary: why it stopped, epochs and steps done, the best checkpoint and the final metrics.
+- when fit ends, a summary: why it stopped, epochs and steps done, the best checkpoint and the final metrics; after
+  SIGTERM or Ctrl-C, how to resume.
 
 The epoch lines repeat what a progress bar shows, so they are marked ``SHOWN_BY_PROGRESS_BAR`` while one is on:
 ``snpdiff.cli.console`` keeps marked lines off a terminal (they would garble the bar) and in the log file.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from time import monotonic
 from typing import Any
 
@@ -28,6 +30,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from snpdiff.cli.console import SHOWN_BY_PROGRESS_BAR
 from snpdiff.errors import ConfigError, TrainingDiverged
 from snpdiff.metrics.names import QUALITY_PREFIX, headline
+from snpdiff.training.resume import resume_hint
 
 log = logging.getLogger(__name__)
 LR_PREFIX = "lr-"  # snpdiff.training.callbacks.LearningRateLog logs lr-<Optimizer>
@@ -148,7 +151,10 @@ class ProgressLog(Callback):
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         if trainer.is_global_zero:
             self._log_pending_line(trainer)
-            log.info("%s", self.summary(trainer, error_reason(exception)))
+            summary = self.summary(trainer, error_reason(exception))
+            if isinstance(exception, (KeyboardInterrupt, SIGTERMException)):  # exit status 130 or 143, resumable
+                summary += f"\n  to resume: {resume_hint(Path(trainer.default_root_dir))}"
+            log.info("%s", summary)
 
     def _log_pending_line(self, trainer: pl.Trainer) -> None:
         """The line of the last epoch, if the rate held it back: the last epoch always gets its line."""

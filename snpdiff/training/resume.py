@@ -1,7 +1,10 @@
-"""Where a run starts from: nothing, its own ``last.ckpt``, or an explicit checkpoint.
+"""Where a run starts from: nothing, its own ``last.ckpt``, or an explicit checkpoint; and what may not be overwritten.
 
 A requeued SLURM job (time limit, preemption: ``SLURM_RESTART_COUNT`` > 0) with no ``ckpt_path`` resumes from its
-run folder's ``last.ckpt``, so a job that SLURM restarts picks up where it stopped.
+run folder's ``last.ckpt``, so a job that SLURM restarts picks up where it stopped. A run folder that holds an earlier
+run (its checkpoints, or a ``metrics.json`` with epochs) is only written by a run that continues it (``ckpt_path``)
+or replaces it on request (``overwrite=true``), and a checkpoint to continue from must be one snpdiff wrote for the
+same model config: each is a ``ConfigError`` before the data loads.
 """
 
 from __future__ import annotations
@@ -9,10 +12,13 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from snpdiff.run_folder import last_checkpoint
+from snpdiff.errors import ConfigError
+from snpdiff.generation.checkpoint import load_trained_model
+from snpdiff.run_folder import checkpoint_dir, earlier_run, last_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -39,3 +45,66 @@ def resume_path(cfg: DictConfig, output_dir: Path) -> str | None:
         with open_dict(cfg):
             cfg.ckpt_path = "last"
     return resolve_ckpt_path(cfg.ckpt_path, output_dir)
+
+
+def resume_hint(output_dir: Path) -> str:
+    """How to continue the run of ``output_dir`` from its ``last.ckpt``."""
+    return f"run the same command with ckpt_path=last hydra.run.dir={output_dir}"
+
+
+def continues_its_folder(cfg: DictConfig, output_dir: Path) -> bool:
+    """Whether the run continues what ``output_dir`` holds: ``ckpt_path=last``, or a checkpoint of that folder."""
+    if cfg.ckpt_path == "last":
+        return True
+    return cfg.ckpt_path is not None and Path(str(cfg.ckpt_path)).resolve().parent == checkpoint_dir(
+        output_dir
+    ).resolve()
+
+
+def refuse_earlier_run(cfg: DictConfig, output_dir: Path) -> None:
+    """ConfigError when ``output_dir`` holds an earlier run that this one would overwrite (it neither continues it
+    nor has ``overwrite=true``), naming what it holds and the three ways on; nothing in the folder is changed."""
+    found = earlier_run(output_dir)
+    if not found or cfg.get("overwrite") or continues_its_folder(cfg, output_dir):
+        return
+    raise ConfigError(
+        f"run folder {output_dir} holds an earlier run ({', '.join(found)}), which this run would overwrite; "
+        "nothing was changed. To continue that run add ckpt_path=last; to start a new one choose another "
+        "hydra.run.dir (or leave it out for a new folder); to replace it add overwrite=true"
+    )
+
+
+def model_differences(stored: Any, current: dict[str, Any]) -> list[str]:
+    """The ``model`` keys whose values differ between a checkpoint's stored config and this run's, each as
+    ``model.<key>=<stored> in the checkpoint, <current> here`` (only ``_target_`` when the model class differs)."""
+    stored = stored if isinstance(stored, dict) else {}
+    keys = ["_target_"] if stored.get("_target_") != current.get("_target_") else sorted(set(stored) | set(current))
+
+    def shown(node: dict[str, Any], key: str) -> str:
+        return repr(node[key]) if key in node else "not set"
+
+    return [
+        f"model.{key}={shown(stored, key)} in the checkpoint, {shown(current, key)} here"
+        for key in keys
+        if key not in stored or key not in current or stored[key] != current[key]
+    ]
+
+
+def check_resume_checkpoint(cfg: DictConfig, ckpt_path: str) -> None:
+    """ConfigError unless ``ckpt_path`` is a whole checkpoint snpdiff's train.py wrote (read by ``generate.py``'s
+    loader, ``snpdiff.generation.checkpoint``: tensors and plain values only) for the model config of ``cfg``."""
+    where = f"ckpt_path=last ({ckpt_path})" if cfg.ckpt_path == "last" else f"ckpt_path={str(ckpt_path)!r}"
+    loader_where = f"ckpt={str(ckpt_path)!r}"
+    try:
+        trained = load_trained_model(ckpt_path)
+    except ConfigError as exc:  # the loader names the file as generate.py's key: name it as train.py's
+        message = str(exc)
+        raise ConfigError(where + message.removeprefix(loader_where) if message.startswith(loader_where) else
+                          f"{where}: {message}") from None
+    current = OmegaConf.to_container(cfg.model, resolve=True)
+    differences = model_differences(trained.config.get("model"), current)
+    if differences:
+        raise ConfigError(
+            f"{where} was saved by a run with another model config: {'; '.join(differences)}; resume with the "
+            "checkpoint's model settings, or start a new run in another hydra.run.dir without ckpt_path"
+        )

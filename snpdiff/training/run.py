@@ -1,5 +1,6 @@
-"""The training run, the composition root: check the scheduler, hold the run folder, build the run's parts from
-the config (``snpdiff.training.components``), fit with out-of-memory back-off, record what ran."""
+"""The training run, the composition root: check the scheduler, hold the run folder, check where the run starts from
+(``snpdiff.training.resume``), build the run's parts from the config (``snpdiff.training.components``), fit with
+out-of-memory back-off, record what ran."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from snpdiff.run_folder import RunLock, last_checkpoint
 from snpdiff.training.components import prepare_run
 from snpdiff.training.lr_schedulers import lr_scheduler_factory
 from snpdiff.training.oom import Backoff, fit_with_backoff
+from snpdiff.training.resume import check_resume_checkpoint, refuse_earlier_run, resume_path
 
 
 def run_folder_lock(output_dir: Path) -> AbstractContextManager:
@@ -33,15 +35,23 @@ def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> d
     added after the configured ones (for in-process callers such as tests).
 
     Holds the run folder's lock throughout (``snpdiff.run_folder.RunLock``): a folder another run is training in
-    is a ``RunFolderError`` before any work. A non-finite training loss ends the run with ``TrainingDiverged``
-    (``metrics.json`` records it under ``diverged``); a full disk with a ``RunFolderError``.
+    is a ``RunFolderError`` before any work; so is, as a ``ConfigError``, a folder holding an earlier run that this
+    one neither continues (``ckpt_path``) nor replaces (``overwrite=true``), and a checkpoint to continue from that is
+    unreadable or was saved for another model config. A non-finite training loss ends the run with
+    ``TrainingDiverged`` (``metrics.json`` records it under ``diverged``); SIGTERM or SIGINT with
+    ``TrainingStopped``; a full disk with a ``RunFolderError``.
     """
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     lock = run_folder_lock(output_dir)
     lr_scheduler = lr_scheduler_factory(cfg.scheduler, lr=float(cfg.optimizer.lr))  # floors checked before any work
     with lock:
-        parts, ckpt_path = prepare_run(cfg, output_dir, lr_scheduler, extra_callbacks)
+        ckpt_path = resume_path(cfg, output_dir)
+        if rank_zero_only.rank == 0:  # the other processes of a DDP run start once rank 0 is training here
+            refuse_earlier_run(cfg, output_dir)
+        if ckpt_path is not None:
+            check_resume_checkpoint(cfg, ckpt_path)
+        parts = prepare_run(cfg, output_dir, lr_scheduler, extra_callbacks)
         backoff = Backoff(parts.datamodule.batch_size, int(cfg.trainer.get("accumulate_grad_batches", 1)))
         module, trainer = fit_with_backoff(
             parts.fit, backoff, cfg.oom_max_retries, ckpt_path, last_checkpoint(output_dir)

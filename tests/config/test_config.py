@@ -177,6 +177,13 @@ BAD_CONFIGS = [
     (["+callbacks.model_checkpoint.save_topk=2"], r"unknown key 'callbacks.model_checkpoint.save_topk'.*save_top_k"),
     (["logger=csv", "+logger.csv.nam=x"], r"unknown key 'logger.csv.nam' for .*CSVLogger; allowed: .*name"),
     (["trainer.max_epochs=ten"], r"trainer.max_epochs='ten' has the wrong type .*allowed: int"),
+    # Trainer values Lightning refuses only once the Trainer is built, after the data has loaded
+    (["trainer.max_time=garbage"], r"trainer.max_time='garbage' must be a duration \"DD:HH:MM:SS\""),
+    (["trainer.max_time={hours: -1}"], r"trainer.max_time=\{'hours': -1\} must be a duration"),
+    (["trainer.max_epochs=-5"], r"trainer.max_epochs=-5 must be an integer >= 0, or -1 for no limit"),
+    (["trainer.limit_train_batches=1.5"], r"trainer.limit_train_batches=1.5 must be a share in \[0, 1\]"),
+    (["trainer.precision=half"], r"trainer.precision='half' must be 64-true, 32-true"),
+    (["trainer.gradient_clip_algorithm=max"], r"trainer.gradient_clip_algorithm='max' must be norm or value"),
     (["quality.eval_samples=many"], r"quality.eval_samples='many' has the wrong type .*allowed: int"),
     (["+model.seq_length=64"], r"unknown key 'model.seq_length'"),  # the data module's window sets it
     (["+data.bogus=1"], r"unknown key 'data.bogus' for snpdiff.data.GenotypeDataModule; allowed: batch_size"),
@@ -193,6 +200,15 @@ def test_bad_config_gives_one_clear_error(overrides, message, tmp_path):
     cfg = compose_config([*overrides, f"paths.output_dir={tmp_path}"])
     with pytest.raises(ConfigError, match=message):
         validate_config(cfg)
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["trainer.max_time={days: 1, hours: 2}", "trainer.max_time=null", "trainer.max_epochs=-1", "trainer.max_steps=-1",
+     "trainer.precision=bf16-mixed", "trainer.limit_val_batches=0.25", "trainer.val_check_interval=50"],
+)  # fmt: skip
+def test_trainer_values_lightning_takes_pass(override, tmp_path):
+    validate_config(compose_config([override, f"paths.output_dir={tmp_path}"]))
 
 
 def test_every_problem_is_reported_at_once(tmp_path):

@@ -172,7 +172,8 @@ def test_a_second_run_into_a_busy_run_folder_is_refused_and_a_dead_runs_lock_is_
     )
 
     assert holder_path(run).exists()  # left by the killed run
-    third = run_train(*TINY, f"hydra.run.dir={run}", root=tmp_path)
+    # the killed run may have left checkpoints: replacing them is asked for (test_training_inputs.py)
+    third = run_train(*TINY, "overwrite=true", f"hydra.run.dir={run}", root=tmp_path)
     assert third.returncode == 0, third.stderr
     output = third.stdout + third.stderr
     assert f"taking over the lock of run folder {run} from {holder}" in output

@@ -107,7 +107,7 @@ class FakeTrainer(SimpleNamespace):
 
     def __init__(self, **facts):
         defaults = dict(is_global_zero=True, sanity_checking=False, current_epoch=0, global_step=0, max_epochs=10,
-                        callback_metrics={}, optimizers=[], progress_bar_callback=object())
+                        callback_metrics={}, optimizers=[], progress_bar_callback=object(), default_root_dir="run")
         super().__init__(**{**defaults, **facts})
 
 
@@ -145,6 +145,8 @@ def test_an_interrupted_run_logs_its_last_epoch_and_why_it_stopped(monkeypatch, 
     assert summary.getMessage().splitlines()[:2] == [
         "training stopped: interrupted (Ctrl-C); train_loss not finite", "  epochs 1, steps 6, time 00:00:05"
     ]
+    resume = "  to resume: run the same command with ckpt_path=last hydra.run.dir=run"
+    assert summary.getMessage().splitlines()[-1] == resume
 
 
 def stopped_by(callback) -> FakeTrainer:

@@ -10,6 +10,7 @@ import torch
 import yaml
 
 from snpdiff.training.oom import smaller_batch
+from snpdiff.training.resume import model_differences
 from snpdiff.training.run import run_training
 from tests.helpers import StopAfterEpoch
 
@@ -176,3 +177,15 @@ def test_an_odd_batch_keeps_its_effective_batch_and_says_so(fast_cfg, caplog):
     assert (saved["data"]["batch_size"], saved["trainer"]["accumulate_grad_batches"]) == (1, 5)
     assert saved["trainer"]["limit_train_batches"] == 10
     assert "data.batch_size=1 and accumulate_grad_batches=5 (effective batch 5, unchanged)" in caplog.text
+
+
+def test_model_differences_name_each_key_or_only_the_class():
+    stored = {"_target_": "snpdiff.models.UNet1D", "channels": 8, "dim_mults": [1, 2]}
+    assert model_differences(stored, {**stored, "channels": 16, "dropout": 0.1}) == [
+        "model.channels=8 in the checkpoint, 16 here",
+        "model.dropout=not set in the checkpoint, 0.1 here",
+    ]
+    assert model_differences(stored, {"_target_": "snpdiff.models.MLPDenoiser", "hidden_dim": 32}) == [
+        "model._target_='snpdiff.models.UNet1D' in the checkpoint, 'snpdiff.models.MLPDenoiser' here"
+    ]
+    assert model_differences(stored, dict(stored)) == []

@@ -8,6 +8,7 @@ them, adds the rules that span groups and collects every problem into one ``Conf
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -66,9 +67,62 @@ def _schema_problems(plain: dict[str, Any]) -> dict[str, list[str]]:
     return problems
 
 
+def _integer(low: int) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _fraction_or_count(value: Any) -> bool:
+    """A share of the batches (a float in [0, 1]) or a count of them (an integer >= 0)."""
+    return _integer(0)(value) or (isinstance(value, float) and 0 <= value <= 1)
+
+
+def _duration(value: Any) -> bool:
+    """Lightning's ``max_time``: ``"DD:HH:MM:SS"`` or a mapping of ``datetime.timedelta`` keywords."""
+    if isinstance(value, str):
+        return re.fullmatch(r"\s*\d+:\d+:\d+:\d+\s*", value) is not None
+    units = {"weeks", "days", "hours", "minutes", "seconds", "milliseconds", "microseconds"}
+    return isinstance(value, dict) and bool(value) and all(
+        unit in units and isinstance(amount, int | float) and not isinstance(amount, bool) and amount >= 0
+        for unit, amount in value.items()
+    )
+
+
+PRECISIONS = ("64-true", "32-true", "16-true", "16-mixed", "bf16-true", "bf16-mixed", "transformer-engine",
+              "transformer-engine-float16", "64", "32", "16", "bf16", 64, 32, 16)  # fmt: skip
+# the Trainer arguments whose values Lightning checks only when the Trainer is built (after the data has loaded):
+# key -> (the rule, what is allowed); null is allowed for every one of them
+TRAINER_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "max_epochs": (_integer(-1), "an integer >= 0, or -1 for no limit"),
+    "min_epochs": (_integer(0), "an integer >= 0"),
+    "max_steps": (_integer(-1), "an integer >= 0, or -1 for no limit"),
+    "min_steps": (_integer(0), "an integer >= 0"),
+    "max_time": (_duration, 'a duration "DD:HH:MM:SS" (e.g. "00:12:00:00") or {days: .., hours: .., minutes: ..}'),
+    "check_val_every_n_epoch": (_integer(1), "an integer >= 1"),
+    "val_check_interval": (lambda v: _integer(1)(v) or (isinstance(v, float) and 0 < v <= 1),
+                           "a share of an epoch in (0, 1] or a number of batches >= 1"),
+    "limit_train_batches": (_fraction_or_count, "a share in [0, 1] or a number of batches >= 0"),
+    "limit_val_batches": (_fraction_or_count, "a share in [0, 1] or a number of batches >= 0"),
+    "num_sanity_val_steps": (_integer(-1), "an integer >= 0, or -1 for all"),
+    "accumulate_grad_batches": (_integer(1), "an integer >= 1"),
+    "gradient_clip_val": (lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v >= 0,
+                          "a number >= 0"),
+    "gradient_clip_algorithm": (lambda v: v in ("norm", "value"), "norm or value"),
+    "precision": (lambda v: v in PRECISIONS, ", ".join(str(p) for p in PRECISIONS[:8])),
+}
+
+
+def check_trainer_config(keys: dict[str, Any]) -> list[str]:
+    """``trainer.<key>=<value> must be ...`` for each value of ``TRAINER_RULES`` that Lightning would refuse."""
+    return [
+        f"trainer.{key}={keys[key]!r} must be {allowed} (or null)"
+        for key, (allowed_value, allowed) in TRAINER_RULES.items()
+        if keys.get(key) is not None and not allowed_value(keys[key])
+    ]
+
+
 def _component_problems(plain: dict[str, Any], schema_ok: set[str]) -> list[str]:
     """The value rules each of snpdiff's components keeps beside itself (ranges, widths that must divide, ...); the
-    model's are those of its row of ``snpdiff.models.MODELS``.
+    model's are those of its row of ``snpdiff.models.MODELS``; the Trainer's (Lightning's) ``TRAINER_RULES``.
 
     Only for groups in ``schema_ok``: where keys or types are wrong, the value rules would repeat the problem.
     """
@@ -79,6 +133,7 @@ def _component_problems(plain: dict[str, Any], schema_ok: set[str]) -> list[str]
     checkers: dict[str, Callable[[dict[str, Any]], list[str]]] = {
         "diffusion": lambda keys: check_diffusion_config(**keys),
         "data": check_data_config,
+        "trainer": check_trainer_config,
     }
     if kind is not None:
         checkers["model"] = lambda keys: kind.check(**keys)
@@ -175,13 +230,27 @@ def _resolved(cfg: DictConfig) -> tuple[dict[str, Any], list[str]]:
         except MissingMandatoryValue as exc:
             problems.append(f"{exc.full_key or key} is required (???); give {exc.full_key or key}=<value>")
         except OmegaConfBaseException as exc:
-            problems.append(f"{exc.full_key or key} cannot be resolved: {exc.msg}")
+            problems.append(_unresolved_problem(exc, exc.full_key or key))
     return plain, problems
+
+
+def _unresolved_problem(error: OmegaConfBaseException, key: str) -> str:
+    """What is wrong with ``key``, whose value does not resolve: an unset environment variable by its name."""
+    unset = re.search(r"Environment variable '([^']+)' not found", str(error.msg))
+    if unset:
+        name = unset[1]
+        return (
+            f"{key}: the environment variable {name} is not set (${{oc.env:{name}}}); set it, or give a "
+            f"default: ${{oc.env:{name},<value>}}"
+        )
+    return f"{key} cannot be resolved: {error.msg}"
 
 
 def validate_config(cfg: DictConfig) -> None:
     """Raise one ``ConfigError`` listing every problem of ``cfg`` (unknown keys, types, bad values, cross-key rules)."""
     plain, problems = _resolved(cfg)
+    if problems:  # the rules below read cfg itself: a value that does not resolve would fail them again
+        raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
     schema_problems = _schema_problems(plain)
     problems += [problem for group_problems in schema_problems.values() for problem in group_problems]
     problems += _component_problems(plain, {group for group, found in schema_problems.items() if not found})

@@ -3,9 +3,10 @@
 A population label is any text (``Han Chinese`` has a space). Fields that cannot hold every character:
 
 - a ``.fam`` family id, where the PLINK writer puts a row's population: PLINK fields are split on whitespace, so
-  whitespace, ``%`` and control characters are written as ``%XX``, the percent-encoding of their UTF-8 bytes
-  (``Han Chinese`` -> ``Han%20Chinese``, ``50%`` -> ``50%25``); ``data.population_file=fam`` decodes them, and
-  PLINK and plink2 carry the token through unchanged.
+  whitespace, ``%``, control characters and a leading ``#`` are written as ``%XX``, the percent-encoding of their
+  UTF-8 bytes (``Han Chinese`` -> ``Han%20Chinese``, ``50%`` -> ``50%25``); ``data.population_file=fam`` decodes
+  them, and PLINK and plink2 carry the token through unchanged. Without labels the family id is the sample id,
+  written the same way.
 - the label column of ``<out>.populations.tsv`` (and of any population file): fields are split on tabs and lines on
   newlines, so tab, newline, other control characters and ``%`` are written as ``%XX``; the population file reader
   decodes ``%XX`` in labels.
@@ -39,8 +40,10 @@ def _percent(match: re.Match) -> str:
 
 
 def encode_fam_label(label: str) -> str:
-    """A label as a ``.fam`` family id: whitespace, ``%`` and control characters as ``%XX``."""
-    return _FAM_ESCAPED.sub(_percent, label)
+    """A label as a ``.fam`` family id: whitespace, ``%`` and control characters as ``%XX``, and a leading ``#``
+    as ``%23`` (plink2 reads a ``.fam`` line that starts with ``#`` as a comment)."""
+    encoded = _FAM_ESCAPED.sub(_percent, label)
+    return f"%23{encoded[1:]}" if encoded.startswith("#") else encoded
 
 
 def encode_tsv_label(label: str) -> str:

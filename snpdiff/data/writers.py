@@ -229,9 +229,9 @@ class PlinkWriter(GenotypeWriter):
     """``PREFIX.bed/.bim/.fam`` (``out`` is the prefix). The ``.bed`` is SNP-major, 4 individuals a byte, so a batch
     of rows is one run of bytes in each SNP's line: batches start at multiples of 4 rows. ``alt`` is PLINK allele 1
     (the counted allele), ``ref`` allele 2; the family id is the population label when there is one, whitespace,
-    ``%`` and control characters percent-encoded (``encode_fam_label``: ``Han%20Chinese``;
-    ``data.population_file=fam`` decodes it), else the sample id. Sample ids with whitespace are refused (a .fam
-    field cannot hold them). Haplotype rows are written as rows of 0/1."""
+    ``%``, control characters and a leading ``#`` percent-encoded (``encode_fam_label``: ``Han%20Chinese``;
+    ``data.population_file=fam`` decodes it), else the sample id, encoded the same way. Sample ids with whitespace
+    are refused (a .fam field cannot hold them). Haplotype rows are written as rows of 0/1."""
 
     format = "plink"
     row_alignment = 4
@@ -244,9 +244,8 @@ class PlinkWriter(GenotypeWriter):
         return [Path(f"{self.out}{ext}") for ext in (".bim", ".fam", ".bed")]
 
     def _family_chunks(self) -> Iterator[np.ndarray]:
-        if self.populations is None:
-            return self._id_chunks()
-        return (encode_labels(labels, encode_fam_label) for labels in self._label_chunks())
+        families = self._id_chunks() if self.populations is None else self._label_chunks()
+        return (encode_labels(chunk, encode_fam_label) for chunk in families)
 
     def _check_names(self) -> None:
         fam = Path(f"{self.out}.fam")

@@ -249,12 +249,16 @@ def _unresolved_problem(error: OmegaConfBaseException, key: str) -> str:
 def validate_config(cfg: DictConfig) -> None:
     """Raise one ``ConfigError`` listing every problem of ``cfg`` (unknown keys, types, bad values, cross-key rules)."""
     plain, problems = _resolved(cfg)
-    if problems:  # the rules below read cfg itself: a value that does not resolve would fail them again
-        raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
+    unresolved = bool(problems)
     schema_problems = _schema_problems(plain)
     problems += [problem for group_problems in schema_problems.values() for problem in group_problems]
     problems += _component_problems(plain, {group for group, found in schema_problems.items() if not found})
-    problems += _optimizer_problems(cfg) + _scheduler_problems(cfg) + _cross_group_problems(cfg)
+    for rules in (_optimizer_problems, _scheduler_problems, _cross_group_problems):
+        try:
+            problems += rules(cfg)
+        except OmegaConfBaseException:  # they read cfg itself: a value that does not resolve, reported above
+            if not unresolved:
+                raise
     if problems:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
 

@@ -9,6 +9,7 @@ where mounting is not allowed). The diverging trial is a real ``train.py`` run w
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -282,6 +283,28 @@ def test_a_full_sweeps_folder_fails_the_trial_by_the_agent_and_ends_it_in_one_li
                                         "device")
     [trial] = open_sweep(sweep_id).trials()  # the agent stopped after it: trial 1 never started
     assert trial.state == "failed" and trial.error.startswith(f"sweep folder {run_dir}: cannot write trial.log")
+
+
+@pytest.mark.slow
+def test_a_trial_out_of_space_in_the_sweeps_folder_stops_the_agent_before_the_next_trial(small_disk, tmp_path,
+                                                                                         monkeypatch):
+    # room for a trial's start but not for its checkpoints: before, each trial failed the same way after its start-up
+    # and the agent went on to --count and exited 0
+    monkeypatch.setenv("SNPDIFF_SWEEPS_DIR", str(small_disk))
+    sweep = {"method": "grid", "parameters": {**TINY_TRIAL, "optimizer.lr": {"values": [1e-3, 2e-3, 3e-3]}}}
+    init = sweep_cli("init", str(write_sweep(tmp_path, sweep)), "--backend", "local", "--storage",
+                     f"sqlite:///{tmp_path / 'optuna.db'}")
+    sweep_id = init.stdout.split("created local sweep ")[1].split()[0]
+    filler = fill(small_disk)
+    os.truncate(filler, filler.stat().st_size - 96 * 1024)
+    agent = sweep_cli("agent", sweep_id, "--count", "3", check=False, timeout=300)
+    run_dir = re.escape(str(small_disk / sweep_id / "trials" / "0"))
+    assert agent.returncode == 2, agent.stdout + agent.stderr
+    assert re.fullmatch(rf"error: sweep folder {run_dir}: trial 0 ran out of disk space \(no space left on device "
+                        rf"writing {run_dir}/\S+\); no trial can run until there is space: free some, then start the "
+                        "agent again", error_line(agent.stderr))
+    [trial] = open_sweep(sweep_id).trials()
+    assert trial.state == "failed" and trial.error.startswith(f"sweep folder {small_disk / sweep_id / 'trials' / '0'}")
 
 
 # --- a diverging trial -------------------------------------------------------------------------------------------

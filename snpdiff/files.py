@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from pathlib import Path
@@ -31,7 +32,8 @@ def atomic_write(
             os.fsync(file.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
-        tmp.unlink(missing_ok=True)  # first: the space it took is what the next writes (the log, too) need
+        with contextlib.suppress(OSError):  # first: the space it took is what the next writes need; on a
+            tmp.unlink(missing_ok=True)  # read-only mount there is none to remove, and the error is the write's
         if error is None or not isinstance(exc, OSError):
             raise
         if exc.errno in NO_SPACE_ERRNOS:

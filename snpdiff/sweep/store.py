@@ -85,10 +85,7 @@ def write_sweep_yaml(path: Path, text: str, folder: str = "sweep folder") -> Non
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SweepError(f"{folder} {path.parent}: cannot create it: {exc.strerror or exc}") from None
-    try:
-        atomic_write(path, text, SweepError)
-    except OSError as exc:  # on a read-only mount atomic_write's clean-up fails too (EROFS), with a bare OSError
-        raise SweepError(f"cannot write {path}: {exc.strerror or exc}") from None
+    atomic_write(path, text, SweepError)
 
 
 def sweeps_root(path: str | Path | None = None) -> Path:

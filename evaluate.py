@@ -2,13 +2,31 @@
 
 Thin entry point: the composed config becomes ``snpdiff.metrics.settings.EvaluationSettings`` and the work is
 ``snpdiff.metrics.evaluation.evaluate_files``; options are in ``conf/evaluate.yaml``. A user error (missing file,
-mismatched SNPs, bad option) ends with ``error: <message>`` on stderr and exit status 2.
+mismatched SNPs, bad option, an ``out=`` that cannot be written) ends with ``error: <message>`` on stderr and exit
+status 2.
 """
 
+from typing import Any
+
 import hydra
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from snpdiff.cli import checked
+
+
+class CheckBeforeOutput(Callback):
+    """evaluate.py's run folder is ``out=`` itself, which Hydra creates (and logs into) before the app runs: the keys
+    are checked first (``conf/evaluate.yaml``'s ``hydra.callbacks``), so a bad one, or an ``out=`` on a read-only file
+    system, leaves nothing behind."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from snpdiff.cli import run_or_exit
+        from snpdiff.config import check_composed
+
+        run_or_exit(
+            check_composed, OmegaConf.masked_copy(config, [key for key in config if key != "hydra"]), "evaluate"
+        )
 
 
 @hydra.main(config_path="conf", config_name="evaluate", version_base="1.3")

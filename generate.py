@@ -3,8 +3,9 @@
 ``python generate.py ckpt=<run>/checkpoints/last.ckpt n=1000 out=synthetic format=plink``
 
 Batches are written to the output as they finish; a killed run started again with the same arguments resumes
-(``snpdiff.generation.stream``; docs/generation.md). A user error (bad checkpoint, format, count, an existing
-output, too little disk space) ends with ``error: <message>`` on stderr and exit status 2.
+(``snpdiff.generation.stream``; docs/generation.md). A user error (a bad key, checkpoint, format, count or device,
+an output that cannot be written, an existing output, a partial run in use or not generate.py's, too little or no
+disk space left) ends with ``error: <message>`` on stderr and exit status 2.
 """
 
 import logging

@@ -8,6 +8,7 @@ them, adds the rules that span groups and collects every problem into one ``Conf
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -268,8 +269,8 @@ def check_composed(cfg: DictConfig, config_name: str) -> None:
 
     Constructor arguments nobody set are dropped first (``drop_unset_arguments``). ``train.py``'s config is
     validated whole (``validate_config``); ``generate.py``'s and ``evaluate.py``'s keys and types against their
-    ``ENTRY_SCHEMAS`` (their values' own rules are the first step of their work). One ``ConfigError`` listing every
-    problem.
+    ``ENTRY_SCHEMAS``, then, where those pass, their values (``ENTRY_RULES``: counts, guidance, paths given, an
+    output that can be written). One ``ConfigError`` listing every problem (one line for one).
     """
     drop_unset_arguments(cfg)
     if config_name not in ENTRY_SCHEMAS:
@@ -277,5 +278,83 @@ def check_composed(cfg: DictConfig, config_name: str) -> None:
         return
     plain, problems = _resolved(cfg)
     problems += check_node(plain, "", ENTRY_SCHEMAS[config_name])
+    if not problems:
+        problems = ENTRY_RULES[config_name](cfg)
+    if len(problems) == 1:
+        raise ConfigError(problems[0])
     if problems:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
+
+
+def _integer_at_least(cfg: DictConfig, key: str, low: int, problems: list[str], allow_null: bool = False) -> None:
+    value = OmegaConf.select(cfg, key)
+    if (value is None and allow_null) or _integer(low)(value):
+        return
+    problems.append(f"{key}={value!r} must be an integer >= {low}{' or null' if allow_null else ''}")
+
+
+def _path_given(cfg: DictConfig, key: str, what: str, problems: list[str]) -> None:
+    value = OmegaConf.select(cfg, key)
+    if not (isinstance(value, str) and value.strip()):
+        problems.append(f"{key}={value!r} must name {what}; give {key}=<path>")
+
+
+def _writable(key: str, value: str, folder: Path) -> list[str]:
+    """The problem of writing into ``folder`` (or creating it): its nearest existing folder is a file, on a
+    read-only file system or not writable by this user."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return [f"{key}={value!r}: {existing} is a file, not a folder"]
+    if os.statvfs(existing).f_flag & os.ST_RDONLY:
+        return [f"{key}={value!r} is on a read-only file system ({existing}); choose an {key}= on a writable one"]
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return [f"{key}={value!r}: {existing} is not writable by this user; choose an {key}= you can write to"]
+    return []
+
+
+def _generate_problems(cfg: DictConfig) -> list[str]:
+    """generate.py's values (conf/generate.yaml): counts, guidance, sampler, a checkpoint given and an output file
+    that can be written. The format, the device and the checkpoint itself are checked by ``write_synthetic``."""
+    problems: list[str] = []
+    _path_given(cfg, "ckpt", "a checkpoint file", problems)
+    _integer_at_least(cfg, "n", 1, problems)
+    _integer_at_least(cfg, "batch_size", 1, problems)
+    _integer_at_least(cfg, "seed", 0, problems)
+    _integer_at_least(cfg, "sampling_steps", 1, problems, allow_null=True)
+    scale = cfg.guidance_scale
+    if not (isinstance(scale, int | float) and not isinstance(scale, bool) and math.isfinite(scale) and scale >= 0):
+        problems.append(f"guidance_scale={scale!r} must be a finite number >= 0 (1: plain conditional sampling)")
+    if cfg.sampler is not None and cfg.sampler not in SAMPLER_NAMES:
+        problems.append(f"sampler={cfg.sampler!r} is not a sampler; allowed: {', '.join(SAMPLER_NAMES)}")
+    out = cfg.out
+    if not isinstance(out, str) or out.endswith(("/", os.sep)) or Path(out).name in ("", ".", ".."):
+        problems.append(f"out={out!r} must name a file (a path prefix such as results/synthetic), not a folder")
+    else:
+        problems += _writable("out", out, Path(out).absolute().parent)
+    return problems
+
+
+def _evaluate_problems(cfg: DictConfig) -> list[str]:
+    """evaluate.py's values (conf/evaluate.yaml): the inputs given, ``min_snp_overlap`` a share, and an output
+    folder that can be created and written. The metric settings are checked where they are used."""
+    problems: list[str] = []
+    for key in ("real", "synthetic"):
+        _path_given(cfg, key, "a genotype file or run folder", problems)
+    if cfg.holdout is not None:
+        _path_given(cfg, "holdout", "a genotype file or run folder", problems)
+    overlap = cfg.min_snp_overlap
+    if not (isinstance(overlap, int | float) and not isinstance(overlap, bool) and 0 < overlap <= 1):
+        problems.append(f"min_snp_overlap={overlap!r} must be a share in (0, 1] of real's SNPs")
+    _path_given(cfg, "out", "an output folder", problems)
+    if not problems:
+        problems += _writable("out", str(cfg.out), Path(str(cfg.out)).absolute())
+    return problems
+
+
+# an entry point's config (ENTRY_SCHEMAS) -> the rules of its values, run when its keys and types pass
+ENTRY_RULES: dict[str, Callable[[DictConfig], list[str]]] = {
+    "generate": _generate_problems,
+    "evaluate": _evaluate_problems,
+}

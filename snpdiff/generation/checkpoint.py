@@ -114,6 +114,26 @@ class TrainedModel:
         return self.population_names.index(str(population))
 
 
+def torch_device(name: str) -> torch.device:
+    """The device ``name`` (``cpu``, ``cuda``, ``cuda:<index>``), once this torch can use it; a ConfigError naming
+    ``device=`` and what is allowed otherwise (checked before a checkpoint is read)."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device={name!r} is not a device to sample on; allowed: cpu, cuda, cuda:<index>")
+    count = torch.cuda.device_count() if device.type == "cuda" and torch.cuda.is_available() else 0
+    if device.type == "cuda" and not count:
+        why = "this torch was built without CUDA" if torch.version.cuda is None else "no CUDA device is visible"
+        raise ConfigError(f"device={name!r} is not available: {why} (torch {torch.__version__}); use device=cpu")
+    if device.index is not None and device.type == "cuda" and device.index >= count:
+        raise ConfigError(
+            f"device={name!r} is not available: {count} CUDA device(s) visible, cuda:0 to cuda:{count - 1}"
+        )
+    return device
+
+
 def load_trained_model(ckpt_path: str | Path, device: str | torch.device = "cpu") -> TrainedModel:
     """Rebuild model, diffusion and encoding from a training checkpoint.
 

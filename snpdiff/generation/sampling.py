@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -92,8 +93,10 @@ class SamplingPipeline:
             self.sampling_steps = self.diffusion.timesteps if full_chain else self.diffusion.sampling_steps
         self.sampling_steps = int(self.sampling_steps)
         self.sampler.set_timesteps(self.diffusion, self.sampling_steps)  # checks the step count
-        if self.guidance_scale < 0:
-            raise ConfigError(f"guidance_scale={self.guidance_scale:g} must be >= 0 (1: plain conditional sampling)")
+        if not (math.isfinite(self.guidance_scale) and self.guidance_scale >= 0):
+            raise ConfigError(
+                f"guidance_scale={self.guidance_scale:g} must be a finite number >= 0 (1: plain conditional sampling)"
+            )
 
     def values(
         self, seed: int, batch_index: int, size: int, on_step: Callable[[int, int], None] | None = None

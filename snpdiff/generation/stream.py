@@ -6,9 +6,11 @@ output's place at once (a ``snpdiff.data.writers.GenotypeWriter``, through the o
 (``batch_generator(seed, i)``), so batches do not depend on each other.
 
 Resume: everything is built in ``<output>.partial/`` beside the output, with ``progress.json`` holding the run's
-settings and how many batches are written (each batch's rows are made durable before it is counted). generate.py
-started again with the same arguments goes on after the last counted batch and writes the same bytes as an
-uninterrupted run; with different arguments it stops with a ConfigError naming the setting.
+settings (the checkpoint by its content hash) and how many batches are written (each batch's rows are made durable
+before it is counted). generate.py started again with the same arguments goes on after the last counted batch and
+writes the same bytes as an uninterrupted run; with different arguments it stops with a ConfigError naming the
+setting. One run at a time holds the folder (an OS lock on ``.snpdiff.lock`` inside it); a folder that is a symbolic
+link or not a partial run of generate.py is refused, never written into or deleted.
 
 Population labels (a population-conditioned checkpoint): ``population=X`` samples members of X, without it a
 mixture at the training shares (``PopulationLabels``); the files carry each individual's label: the PLINK ``.fam``
@@ -18,21 +20,28 @@ final names only when all is written (``GenotypeWriter.finish``), so a name in u
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import itertools
 import json
 import logging
 import math
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import filelock
 import numpy as np
 
+from snpdiff.data.cache import HASH_ALGORITHM, codes_hash
 from snpdiff.data.writers import WRITERS, GenotypeWriter, PlinkWriter
 from snpdiff.errors import ConfigError
-from snpdiff.files import atomic_write
-from snpdiff.generation.checkpoint import TrainedModel, load_trained_model
+from snpdiff.files import NO_SPACE_ERRNOS, atomic_write
+from snpdiff.generation.checkpoint import TrainedModel, load_trained_model, torch_device
 from snpdiff.generation.sampling import BatchPlan, SamplingPipeline, sample_batches, trained_pipeline, training_snps
+from snpdiff.run_folder import LOCK_FILE, lock_path
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +62,16 @@ def write_synthetic(cfg: Any) -> list[Path]:
     """generate.py: sample ``cfg.n`` individuals from ``cfg.ckpt`` and write them as ``cfg.format`` to ``cfg.out``,
     batch by batch, resuming a killed run with the same settings. Returns the files written.
 
-    Every user error is a ConfigError raised before sampling starts: format, counts, checkpoint, sampler and steps,
-    population and guidance, an existing output without ``overwrite=true``, a partial run with other settings, too
-    little free disk space.
+    Every user error is a ConfigError raised before sampling starts: format, counts, device, checkpoint, sampler and
+    steps, population and guidance, a ``<out>.partial`` that is not a partial run of generate.py or that another
+    generate.py holds, an existing output without ``overwrite=true``, a partial run with other settings, too little
+    free disk space. A write the disk refuses while sampling is a ConfigError too, with the partial run kept.
     """
     fmt = str(cfg.format)
     if fmt not in OUTPUT_FORMATS:
         raise ConfigError(f"format={fmt!r}; allowed: {', '.join(OUTPUT_FORMATS)}")
     plan = _batch_plan(cfg)
-    trained = load_trained_model(cfg.ckpt, device=cfg.device)
+    trained = load_trained_model(cfg.ckpt, device=torch_device(str(cfg.device)))
     population = None if cfg.get("population") is None else str(cfg.population)
     pipeline = trained_pipeline(
         trained, cfg.sampler, cfg.sampling_steps, population, float(cfg.get("guidance_scale", 1.0))
@@ -71,14 +81,23 @@ def write_synthetic(cfg: Any) -> list[Path]:
             f"n={plan.n} must be even for format=vcf: this checkpoint samples haplotypes, two an individual"
         )
     writer = _writer(fmt, Path(f"{cfg.out}{OUTPUT_FORMATS[fmt]}").absolute(), trained, pipeline, plan)
+    settings = _settings(cfg, plan, pipeline, fmt, population)
     overwrite = bool(cfg.get("overwrite", False))
-    existing = [path for path in writer.final_paths() if path.exists()]
+    with _claimed(writer.work):
+        _check_existing(writer, overwrite)
+        done = _batches_done(writer.work, settings, overwrite)
+        _check_free_space(writer)
+        return _sample_to_files(pipeline, plan, writer, settings, done)
+
+
+def _check_existing(writer: GenotypeWriter, overwrite: bool) -> None:
+    """ConfigError for a finished output under a final name without ``overwrite``, or a folder under one."""
+    existing = [path for path in writer.final_paths() if path.exists() or path.is_symlink()]
+    folders = [path for path in existing if path.is_dir() and not path.is_symlink()]
+    if folders:
+        raise ConfigError(f"{folders[-1]} is a folder, where generate.py would write a file; choose another out=")
     if existing and not overwrite:
         raise ConfigError(f"{existing[-1]} exists; add overwrite=true to replace it, or choose another out=")
-    settings = _settings(cfg, plan, pipeline, fmt, population)
-    done = _batches_done(writer.work, settings, overwrite)
-    _check_free_space(writer)
-    return _sample_to_files(pipeline, plan, writer, settings, done)
 
 
 def _batch_plan(cfg: Any) -> BatchPlan:
@@ -109,12 +128,12 @@ def _writer(fmt: str, out: Path, trained: TrainedModel, pipeline: SamplingPipeli
 
 
 def _settings(cfg: Any, plan: BatchPlan, pipeline: SamplingPipeline, fmt: str, population: str | None) -> dict:
-    """What a partial run must share with this one to be resumed by it (``progress.json``)."""
+    """What a partial run must share with this one to be resumed by it (``progress.json``). The checkpoint counts by
+    its content (``ckpt_hash``): a file replaced by another model, even of the same size and time, is another run."""
     ckpt = Path(cfg.ckpt).resolve()
     return {
         "ckpt": str(ckpt),
-        "ckpt_size": ckpt.stat().st_size,
-        "ckpt_mtime_ns": ckpt.stat().st_mtime_ns,
+        "ckpt_hash": f"{HASH_ALGORITHM}:{codes_hash(np.memmap(ckpt, dtype=np.uint8, mode='r'))}",
         "n": plan.n,
         "batch_size": plan.batch_size,
         "seed": plan.seed,
@@ -127,60 +146,146 @@ def _settings(cfg: Any, plan: BatchPlan, pipeline: SamplingPipeline, fmt: str, p
     }
 
 
+@contextmanager
+def _claimed(work: Path) -> Iterator[None]:
+    """Hold ``work`` (``<out>.partial``) while this run writes it: refused when it is not a partial run of generate.py
+    (``_check_ours``) or when another generate.py holds it (an OS lock through ``filelock``, as the run folder's
+    ``RunLock``: a killed run's lock dies with it). On leaving, the folder and the folders created for it are deleted
+    unless it keeps counted batches (``_sample_to_files`` deletes it once the output is whole)."""
+    _check_ours(work)
+    created = list(itertools.takewhile(lambda folder: not folder.exists(), (work, *work.parents)))
+    lock = filelock.UnixFileLock(lock_path(work), timeout=0)
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except filelock.Timeout:
+        raise ConfigError(
+            f"{work} is in use by another generate.py writing the same output; wait for it to end, or choose another "
+            "out="
+        ) from None
+    except OSError as exc:
+        raise ConfigError(_write_failure(exc, work)) from None
+    try:
+        yield
+    finally:
+        if _saved_batches(work) == 0:
+            shutil.rmtree(work, ignore_errors=True)
+            for folder in created[1:]:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only while empty
+        lock.release()
+
+
+def _check_ours(work: Path) -> None:
+    """ConfigError unless ``work`` is absent or a partial run of generate.py: a real folder (never a symbolic link,
+    which would send the work and its deletion elsewhere) holding no link, and a progress file or nothing but the lock
+    and temporary files (a run killed before it wrote its first)."""
+    if not (work.exists() or work.is_symlink()):
+        return
+    if work.is_symlink() or not work.is_dir():
+        problem = "is a symbolic link" if work.is_symlink() else "is not a folder"
+    else:
+        entries = list(work.iterdir())
+        foreign = [e.name for e in entries if e.name != LOCK_FILE and not e.name.endswith(".tmp")]
+        if any(entry.is_symlink() for entry in entries):
+            problem = "holds a symbolic link"
+        elif foreign and not (work / PROGRESS_FILE).is_file():
+            problem = f"holds {', '.join(sorted(foreign)[:3])} but no {PROGRESS_FILE}"
+        else:
+            return
+    raise ConfigError(
+        f"{work} {problem}, so it is not a partial run of generate.py, which keeps its work there; generate.py "
+        "neither writes into it nor deletes it: move it away, or choose another out="
+    )
+
+
 def _sample_to_files(
     pipeline: SamplingPipeline, plan: BatchPlan, writer: GenotypeWriter, settings: dict, done: int
 ) -> list[Path]:
     """Sample batches ``done ..`` into ``writer``, each made durable and counted in ``progress.json`` before the
-    next, then move the files to their final names and delete the work folder."""
+    next, then move the files to their final names and delete the work folder. A write the disk refuses (full,
+    read-only) is a ConfigError naming it; the batches counted so far stay in the work folder to resume."""
     work = writer.work
     if done:
         log.info("resuming %s: %d of %d batches written", work, done, plan.count)
-    work.mkdir(parents=True, exist_ok=True)
-    _save_progress(work, settings, done)
 
     def after_batch(index: int) -> None:
         writer.sync()
         _save_progress(work, settings, index + 1)
 
-    writer.open()
     try:
-        log.info("writing %s (work files in %s)", writer.out, work)
-        sample_batches(pipeline, plan, writer, first_batch=done, after_batch=after_batch)
-        log.info("writing the final %s files", writer.format)
-        paths = writer.finish()
-    finally:
-        writer.close()
+        _save_progress(work, settings, done)
+        writer.open()
+        try:
+            log.info("writing %s (work files in %s)", writer.out, work)
+            sample_batches(pipeline, plan, writer, first_batch=done, after_batch=after_batch)
+            log.info("writing the final %s files", writer.format)
+            paths = writer.finish()
+        finally:
+            writer.close()
+    except OSError as exc:
+        kept = _saved_batches(work)
+        resume = f"{work} keeps {kept} of {plan.count} batches: run the same command again to resume once it can"
+        raise ConfigError(f"{_write_failure(exc, writer.out)}; {resume if kept else 'nothing was kept'}") from None
     shutil.rmtree(work)
     return paths
+
+
+def _write_failure(exc: OSError, path: Path) -> str:
+    """``no space left on device writing <path>`` (a full disk or quota), else ``cannot write <path>: <reason>``."""
+    if exc.errno in NO_SPACE_ERRNOS:
+        return f"no space left on device writing {path}"
+    return f"cannot write {path}: {exc.strerror or exc}"
+
+
+def _read_progress(work: Path) -> dict | None:
+    """The progress file in ``work`` (None when there is none); a ConfigError naming it when it cannot be read."""
+    progress = work / PROGRESS_FILE
+    if not progress.is_file():
+        return None
+    try:
+        saved = json.loads(progress.read_text())
+        int(saved["batches_done"]), dict(saved["settings"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{progress} is unreadable ({exc!r}); delete {work} to start over") from None
+    return saved
+
+
+def _saved_batches(work: Path) -> int | None:
+    """The batches ``work``'s progress file counts: 0 without one, None when it cannot be read."""
+    try:
+        saved = _read_progress(work)
+    except ConfigError:
+        return None
+    return 0 if saved is None else int(saved["batches_done"])
 
 
 def _batches_done(work: Path, settings: dict, overwrite: bool) -> int:
     """Batches a partial run in ``work`` has written with these ``settings`` (0 when there is none); a partial run
     with other settings is a ConfigError naming the first difference, or with ``overwrite`` is deleted."""
-    progress = work / PROGRESS_FILE
-    if not progress.is_file():
-        shutil.rmtree(work, ignore_errors=True)  # killed before its first progress file: nothing to keep
+    saved = _read_progress(work)
+    if saved is None:
         return 0
-    saved = json.loads(progress.read_text())
     if saved["settings"] == settings:
         return int(saved["batches_done"])
     if overwrite:
         log.info("deleting %s, a partial run with other settings (overwrite=true)", work)
-        shutil.rmtree(work)
+        for entry in work.iterdir():
+            if entry.name != LOCK_FILE:  # the lock this run holds stays
+                entry.unlink()
         return 0
     key = next(key for key in settings if saved["settings"].get(key) != settings[key])
+    changed = " (the checkpoint file's content changed since)" if key == "ckpt_hash" else ""
     raise ConfigError(
-        f"{work} holds a partial run with {key}={saved['settings'].get(key)!r}, this run has {key}={settings[key]!r}; "
-        "run generate.py with the same arguments to resume it, or add overwrite=true to delete it and start over"
+        f"{work} holds a partial run with {key}={saved['settings'].get(key)!r}, this run has {key}={settings[key]!r}"
+        f"{changed}; run generate.py with the same arguments to resume it, or add overwrite=true to delete it and "
+        "start over"
     )
 
 
 def _save_progress(work: Path, settings: dict, batches_done: int) -> None:
-    """Write ``progress.json`` atomically (``snpdiff.files.atomic_write``; ConfigError naming it when the disk
-    refuses)."""
-    atomic_write(
-        work / PROGRESS_FILE, json.dumps({"settings": settings, "batches_done": batches_done}, indent=1), ConfigError
-    )
+    """Write ``progress.json`` atomically (``snpdiff.files.atomic_write``: a refused write leaves the previous one)."""
+    atomic_write(work / PROGRESS_FILE, json.dumps({"settings": settings, "batches_done": batches_done}, indent=1))
 
 
 def _check_free_space(writer: GenotypeWriter) -> None:

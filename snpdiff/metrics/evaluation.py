@@ -65,34 +65,79 @@ def _snp_keys(genotypes: GenotypeSet) -> np.ndarray:
     return np.char.add(np.char.add(genotypes.snps.chrom, ":"), genotypes.snps.position.astype(str))
 
 
-def align_to_real(genotypes: GenotypeSet, real: GenotypeSet, role: str) -> GenotypeSet:
-    """``genotypes`` with real's SNP columns: as is when the SNP counts agree (a warning when positions differ),
-    else the columns whose chromosome and position match real's, in real's order. Raises DataError when some
-    of real's SNPs are missing."""
-    if genotypes.n_snps == real.n_snps:
-        differ = np.flatnonzero(genotypes.snps.position != real.snps.position)
-        if differ.size:
-            log.warning(
-                "%s and real differ in SNP positions at %d columns (first: column %d, %s vs %s); comparing columns "
-                "in order",
-                role,
-                differ.size,
-                int(differ[0]),
-                genotypes.snps.position[differ[0]],
-                real.snps.position[differ[0]],
-            )
-        return genotypes
-    column_of_key = {key: column for column, key in enumerate(_snp_keys(genotypes))}
-    wanted = _snp_keys(real)
-    missing = [key for key in wanted if key not in column_of_key]
-    if missing:
+def has_snp_metadata(genotypes: GenotypeSet) -> bool:
+    """False for a set whose SNPs carry placeholders only (``SnpInfo.placeholder``: a bare ``.npy`` without its
+    sidecar, or files written from one): every allele ``N``, so chromosome and positions mean nothing."""
+    return not (np.all(genotypes.snps.ref == "N") and np.all(genotypes.snps.alt == "N"))
+
+
+def _chromosomes(genotypes: GenotypeSet) -> str:
+    names = list(dict.fromkeys(genotypes.snps.chrom.tolist()))
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def columns_of_real_snps(genotypes: GenotypeSet, real: GenotypeSet, role: str, min_overlap: float) -> np.ndarray:
+    """For each of real's SNPs, the column of ``genotypes`` at the same chromosome:position, or -1 (int64
+    ``[real SNPs]``). DataError with the counts when none match or fewer than ``min_overlap`` of real's."""
+    column_of_key = {key: column for column, key in enumerate(_snp_keys(genotypes).tolist())}
+    wanted = _snp_keys(real).tolist()
+    columns = np.array([column_of_key.get(key, -1) for key in wanted], dtype=np.int64)
+    matched = int(np.count_nonzero(columns >= 0))
+    if matched and matched >= min_overlap * real.n_snps:
+        return columns
+    counts = (
+        f"has {genotypes.n_snps:,} SNPs but real ({real.source}) has {real.n_snps:,}"
+        if genotypes.n_snps != real.n_snps
+        else f"and real ({real.source}) have {real.n_snps:,} SNPs each"
+    )
+    first = wanted[int(np.argmax(columns < 0))]
+    raise DataError(
+        f"{role} ({genotypes.source}) {counts}, and {real.n_snps - matched:,} of real's SNPs (chrom:position) are "
+        f"not in {role}, first {first}: {matched:,} match ({matched / real.n_snps:.1%}), min_snp_overlap is "
+        f"{min_overlap:g}; real is on chromosome {_chromosomes(real)}, {role} on {_chromosomes(genotypes)}. Give "
+        "sets with the same SNPs (select.* cuts real; see conf/evaluate.yaml), or lower min_snp_overlap"
+    )
+
+
+def _columns(genotypes: GenotypeSet, real: GenotypeSet, role: str, min_overlap: float) -> np.ndarray | None:
+    """``columns_of_real_snps``, or None where ``genotypes`` or real has no SNP metadata (``has_snp_metadata``):
+    then the columns are compared in order, which needs real's width."""
+    if has_snp_metadata(genotypes) and has_snp_metadata(real):
+        return columns_of_real_snps(genotypes, real, role, min_overlap)
+    if genotypes.n_snps != real.n_snps:
         raise DataError(
-            f"{role} ({genotypes.source}) has {genotypes.n_snps} SNPs but real ({real.source}) has {real.n_snps}, "
-            f"and {len(missing)} of real's SNPs (chrom:position) are not in {role}, first {missing[0]}; give sets "
-            "with the same SNPs (select.* cuts real; see conf/evaluate.yaml)"
+            f"{role} ({genotypes.source}) has {genotypes.n_snps:,} SNPs but real ({real.source}) has {real.n_snps:,}, "
+            "and without SNP metadata (chromosome, positions) they cannot be matched; give sets with the same SNPs "
+            "(select.* cuts real; see conf/evaluate.yaml)"
         )
-    log.info("%s: using the %d of its %d SNPs that real has", role, real.n_snps, genotypes.n_snps)
-    return genotypes.select_snps(np.array([column_of_key[key] for key in wanted]))
+    bare = role if not has_snp_metadata(genotypes) else "real"
+    log.info(
+        "%s has no SNP metadata (chromosome:position): comparing %s's %s SNPs with real's column by column",
+        bare,
+        role,
+        f"{real.n_snps:,}",
+    )
+    return None
+
+
+def match_snps(sets: dict[str, GenotypeSet], min_overlap: float) -> dict[str, GenotypeSet]:
+    """``sets`` (``real`` among them) cut to the SNPs every one has at the same chromosome:position, in real's order
+    (``_columns``); a set is kept as it is where its columns already are those. Logs what is compared."""
+    real = sets["real"]
+    found = {role: _columns(genotypes, real, role, min_overlap) for role, genotypes in sets.items() if role != "real"}
+    by_position = [columns for columns in found.values() if columns is not None]
+    shared = np.arange(real.n_snps)
+    if by_position:
+        shared = np.flatnonzero(np.all([columns >= 0 for columns in by_position], axis=0))
+    widths = ", ".join(f"{genotypes.n_snps:,} {role}" for role, genotypes in sets.items())
+    how = " matched by chromosome:position" if by_position else ""
+    log.info("comparing %s SNPs%s (of %s)", f"{len(shared):,}", how, widths)
+    matched = {}
+    for role, genotypes in sets.items():
+        columns = shared if found.get(role) is None else found[role][shared]
+        whole = len(columns) == genotypes.n_snps and np.array_equal(columns, np.arange(genotypes.n_snps))
+        matched[role] = genotypes if whole else genotypes.select_snps(columns)
+    return matched
 
 
 @dataclass
@@ -106,11 +151,11 @@ class EvaluationResult:
 
 
 def read_inputs(settings: EvaluationSettings) -> dict[str, GenotypeSet]:
-    """``{"real", "synthetic"[, "holdout"]}`` read and checked, synthetic and holdout cut to real's SNPs.
+    """``{"real", "synthetic"[, "holdout"]}`` read, checked and cut to the SNPs they share (``match_snps``).
 
     ``settings.select``: ``read_genotypes`` keywords for the real set (e.g. ``min_maf``, ``snp_offset`` and
     ``seq_length`` to cut the training window out of a larger cohort; ``population_file``). The synthetic and
-    held-out sets are read whole (with the selection's ``impute``) and matched to real's SNPs by ``align_to_real``;
+    held-out sets are read whole (with the selection's ``impute``) and matched to real's SNPs by chromosome:position;
     ``synthetic_populations``/``holdout_populations`` (a TSV of id and population, or ``fam``) label their rows (an
     npy sidecar's labels are read without it).
     """
@@ -122,9 +167,8 @@ def read_inputs(settings: EvaluationSettings) -> dict[str, GenotypeSet]:
         if path is None:
             continue
         options = {**whole, **({"population_file": labelled[role]} if labelled[role] else {})}
-        read = read_for_evaluation(path, role, settings.haplotype, options)
-        sets[role] = align_to_real(read, sets["real"], role)
-    return sets
+        sets[role] = read_for_evaluation(path, role, settings.haplotype, options)
+    return match_snps(sets, settings.min_snp_overlap)
 
 
 def evaluate_files(settings: EvaluationSettings) -> EvaluationResult:

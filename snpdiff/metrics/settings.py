@@ -36,7 +36,8 @@ class EvaluationSettings(MetricSettings):
     ``real``, ``synthetic``, ``holdout``: genotype files or run folders (``snpdiff.metrics.evaluation``);
     ``synthetic_populations``, ``holdout_populations``: label files of those rows; ``out``: the output folder;
     ``haplotype``: every input's rows are phased haplotypes (codes 0/1); ``select``: ``read_genotypes`` keywords
-    for real; ``plots``: write ``plots/*.png``.
+    for real; ``plots``: write ``plots/*.png``; ``min_snp_overlap``: the share of real's SNPs that synthetic and
+    holdout must have at the same chromosome:position (the SNPs all sets share are compared).
     """
 
     real: str | os.PathLike
@@ -48,3 +49,4 @@ class EvaluationSettings(MetricSettings):
     haplotype: bool = False
     select: Mapping[str, Any] = field(default_factory=dict)
     plots: bool = True
+    min_snp_overlap: float = 0.9

@@ -33,7 +33,7 @@ from snpdiff.training.loggers import finish_wandb_run
 from snpdiff.training.lr_schedulers import LRSchedulerFactory
 from snpdiff.training.module import SNPDiffusionModule
 from snpdiff.training.oom import Backoff
-from snpdiff.training.resume import resume_hint
+from snpdiff.training.resume import ResumeFrom, resume_hint
 
 log = logging.getLogger(__name__)
 
@@ -208,16 +208,22 @@ class RunParts:
 
 
 def prepare_run(
-    cfg: DictConfig, output_dir: Path, lr_scheduler: LRSchedulerFactory | None, extra_callbacks: Sequence[Callback]
+    cfg: DictConfig,
+    output_dir: Path,
+    lr_scheduler: LRSchedulerFactory | None,
+    extra_callbacks: Sequence[Callback],
+    resume_from: ResumeFrom | None = None,
 ) -> RunParts:
     """Build the run's parts in the order that makes errors cheap (configured callbacks, then the data, whose every
-    error is raised here), clear an earlier run's files on ``overwrite=true``, write ``config.yaml`` and start the
-    loggers."""
+    error is raised here, and whether they fit the checkpoint to resume from), clear an earlier run's files on
+    ``overwrite=true``, write ``config.yaml`` and start the loggers."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     configured = instantiate_nodes(cfg, "callbacks")
     datamodule = instantiate(cfg.data, _convert_="all")
     datamodule.prepare_data()
     datamodule.setup("fit")
+    if resume_from is not None:
+        resume_from.check_inputs(datamodule.model_inputs)
     if cfg.get("overwrite") and cfg.ckpt_path is None:
         clear_earlier_run(output_dir)
     atomic_write(config_path(output_dir), OmegaConf.to_yaml(cfg, resolve=True), RunFolderError)

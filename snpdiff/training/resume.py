@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from snpdiff.errors import ConfigError
 from snpdiff.generation.checkpoint import load_trained_model
+from snpdiff.models import ModelInputs
 from snpdiff.run_folder import checkpoint_dir, earlier_run, last_checkpoint
 
 log = logging.getLogger(__name__)
@@ -90,9 +92,32 @@ def model_differences(stored: Any, current: dict[str, Any]) -> list[str]:
     ]
 
 
-def check_resume_checkpoint(cfg: DictConfig, ckpt_path: str) -> None:
+@dataclass(frozen=True)
+class ResumeFrom:
+    """A checkpoint to resume from, checked: how messages name it and what its model was built for."""
+
+    where: str  # ckpt_path=last (<path>), or ckpt_path='<path>'
+    inputs: ModelInputs
+
+    def check_inputs(self, current: ModelInputs) -> None:
+        """ConfigError unless this run's data give the model the inputs the checkpoint's was built for."""
+        differences = [
+            f"{name}={getattr(self.inputs, name)!r} in the checkpoint, {getattr(current, name)!r} from this run's data"
+            for name in ("seq_length", "channels", "population_names")
+            if getattr(self.inputs, name) != getattr(current, name)
+        ]
+        if differences:
+            raise ConfigError(
+                f"{self.where} was saved for other data: {'; '.join(differences)}; resume with the checkpoint's data "
+                "settings (data.seq_length, data.encoding, the population labels), or start a new run in another "
+                "hydra.run.dir without ckpt_path"
+            )
+
+
+def check_resume_checkpoint(cfg: DictConfig, ckpt_path: str) -> ResumeFrom:
     """ConfigError unless ``ckpt_path`` is a whole checkpoint snpdiff's train.py wrote (read by ``generate.py``'s
-    loader, ``snpdiff.generation.checkpoint``: tensors and plain values only) for the model config of ``cfg``."""
+    loader, ``snpdiff.generation.checkpoint``: tensors and plain values only) for the model config of ``cfg``; the
+    checkpoint, whose model inputs are checked once the data has loaded (``ResumeFrom.check_inputs``)."""
     where = f"ckpt_path=last ({ckpt_path})" if cfg.ckpt_path == "last" else f"ckpt_path={str(ckpt_path)!r}"
     loader_where = f"ckpt={str(ckpt_path)!r}"
     try:
@@ -108,3 +133,4 @@ def check_resume_checkpoint(cfg: DictConfig, ckpt_path: str) -> None:
             f"{where} was saved by a run with another model config: {'; '.join(differences)}; resume with the "
             "checkpoint's model settings, or start a new run in another hydra.run.dir without ckpt_path"
         )
+    return ResumeFrom(where, ModelInputs(trained.seq_length, trained.encoding.channels, trained.population_names))

@@ -49,9 +49,8 @@ def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> d
         ckpt_path = resume_path(cfg, output_dir)
         if rank_zero_only.rank == 0:  # the other processes of a DDP run start once rank 0 is training here
             refuse_earlier_run(cfg, output_dir)
-        if ckpt_path is not None:
-            check_resume_checkpoint(cfg, ckpt_path)
-        parts = prepare_run(cfg, output_dir, lr_scheduler, extra_callbacks)
+        resume_from = None if ckpt_path is None else check_resume_checkpoint(cfg, ckpt_path)
+        parts = prepare_run(cfg, output_dir, lr_scheduler, extra_callbacks, resume_from)
         backoff = Backoff(parts.datamodule.batch_size, int(cfg.trainer.get("accumulate_grad_batches", 1)))
         module, trainer = fit_with_backoff(
             parts.fit, backoff, cfg.oom_max_retries, ckpt_path, last_checkpoint(output_dir)

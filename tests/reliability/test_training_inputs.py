@@ -120,9 +120,13 @@ def test_a_trainer_value_lightning_refuses_is_a_config_error_before_the_data_loa
 @pytest.mark.parametrize(
     ("overrides", "difference"),
     [
-        ([*FAST, "model.hidden_dim=64"], "model.hidden_dim=32 in the checkpoint, 64 here"),
+        ([*FAST, "model.hidden_dim=64"], "by a run with another model config: model.hidden_dim=32 in the "
+                                          "checkpoint, 64 here; resume with the checkpoint's model settings"),
         ([*BASE, "model=unet", "model.channels=8", "model.dim_mults=[1,2]", "model.norm_groups=4"],
-         "model._target_='snpdiff.models.MLPDenoiser' in the checkpoint, 'snpdiff.models.UNet1D' here"),
+         "by a run with another model config: model._target_='snpdiff.models.MLPDenoiser' in the checkpoint, "
+         "'snpdiff.models.UNet1D' here; "),
+        ([*FAST, "data.seq_length=32"], "for other data: seq_length=64 in the checkpoint, 32 from this run's data; "
+                                        "resume with the checkpoint's data settings"),
     ],
 )  # fmt: skip
 def test_resuming_with_another_model_config_names_the_keys_that_differ(finished, overrides, difference, tmp_path):
@@ -130,11 +134,9 @@ def test_resuming_with_another_model_config_names_the_keys_that_differ(finished,
     before = run_files(finished)
     result = run_train(*overrides, "ckpt_path=last", f"hydra.run.dir={finished}", root=tmp_path)
     line = one_error(result)
-    assert line.startswith(f"error: ckpt_path=last ({last_checkpoint(finished)}) was saved by a run with another "
-                           f"model config: {difference}"), line  # fmt: skip
-    assert line.endswith("resume with the checkpoint's model settings, or start a new run in another hydra.run.dir "
-                         "without ckpt_path")  # fmt: skip
-    assert run_files(finished) == before
+    assert line.startswith(f"error: ckpt_path=last ({last_checkpoint(finished)}) was saved {difference}"), line
+    assert line.endswith("or start a new run in another hydra.run.dir without ckpt_path"), line
+    assert run_files(finished) == before  # config.yaml too: the data are checked before it is written
 
 
 @pytest.mark.slow

@@ -47,12 +47,12 @@ def fail(message: str, exit_code: int = USER_ERROR_EXIT_CODE) -> None:
 
 def refused_target_message(error: BaseException) -> str | None:
     """The user error for a ``_target_`` Hydra's ``instantiate`` would not build: one it refuses by its target policy
-    (``os.remove``, ``builtins.exit``, ...: no cause) or cannot find (an ``ImportError`` or ``AttributeError`` as its
-    cause), as one line naming the config key. None for any other error, such as a constructor's own."""
+    (``os.remove``, ``builtins.exit``, ...: no cause) or cannot import (an ``ImportError`` as its cause), as one line
+    naming the config key. None for any other error, such as one a constructor raised (a bug keeps its traceback)."""
     from hydra.errors import InstantiationException
 
     if not isinstance(error, InstantiationException) or not (
-        error.__cause__ is None or isinstance(error.__cause__, ImportError | AttributeError)
+        error.__cause__ is None or isinstance(error.__cause__, ImportError)
     ):
         return None
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]

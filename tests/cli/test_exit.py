@@ -40,3 +40,20 @@ def test_other_composition_errors_keep_hydras_short_report(monkeypatch, tmp_path
 def test_a_valid_command_runs_the_app(monkeypatch, tmp_path, capsys):
     run(monkeypatch, tmp_path, "+seed=3")
     assert "ran with ['seed']" in capsys.readouterr().out
+
+
+def test_only_a_target_hydra_refuses_or_cannot_import_is_a_user_error():
+    from hydra.errors import InstantiationException
+
+    from snpdiff.cli.exit import refused_target_message
+
+    refused = InstantiationException("Target 'os.remove' is blocklisted and cannot be\ninstantiated\nfull_key: x.y")
+    assert refused_target_message(refused) == (
+        "cannot build x.y from the config: Target 'os.remove' is blocklisted and cannot be instantiated"
+    )
+    missing = InstantiationException("Error locating target 'nowhere.Thing'\nfull_key: logger.z")
+    missing.__cause__ = ImportError("No module named 'nowhere'")
+    assert refused_target_message(missing).startswith("cannot build logger.z from the config: Error locating")
+    constructor = InstantiationException("Error in call to target 'lightning.pytorch.Trainer'")
+    constructor.__cause__ = ValueError("a bug, or a value no rule checks")
+    assert refused_target_message(constructor) is None  # keeps its traceback

@@ -67,8 +67,11 @@ def _snp_keys(genotypes: GenotypeSet) -> np.ndarray:
 
 def has_snp_metadata(genotypes: GenotypeSet) -> bool:
     """False for a set whose SNPs carry placeholders only (``SnpInfo.placeholder``: a bare ``.npy`` without its
-    sidecar, or files written from one): every allele ``N``, so chromosome and positions mean nothing."""
-    return not (np.all(genotypes.snps.ref == "N") and np.all(genotypes.snps.alt == "N"))
+    sidecar, a Parquet file without metadata columns, or files written from one): ids ``snp<j>`` and every allele
+    ``N``, so chromosome and positions mean nothing."""
+    snps = genotypes.snps
+    placeholder = np.all(np.char.startswith(snps.snp_id, "snp")) and np.all(snps.ref == "N") and np.all(snps.alt == "N")
+    return not placeholder
 
 
 def _chromosomes(genotypes: GenotypeSet) -> str:

@@ -100,7 +100,7 @@ class GenotypeWriter:
     written again get the same bytes. Writes go through ``os.pwrite`` rather than a memory map, so the process's
     resident memory stays bounded by a batch whatever the file's size. ``sample_ids`` and ``populations`` give rows'
     ids and labels a chunk at a time; ids default to ``synthetic_row_ids``. Ids and labels the format's files cannot
-    hold are refused when the writer is made, before anything is written (``snpdiff.data.labels``).
+    hold are refused when the writer opens, before anything is written (``snpdiff.data.labels``).
     """
 
     format = ""
@@ -120,7 +120,6 @@ class GenotypeWriter:
         self.n_rows, self.haplotype = int(n_rows), bool(haplotype)
         self.sample_ids, self.populations = sample_ids, populations
         self._fd: int | None = None
-        self._check_names()
 
     @property
     def n_snps(self) -> int:
@@ -152,7 +151,10 @@ class GenotypeWriter:
         raise NotImplementedError
 
     def open(self) -> None:
-        """Create the data file at its final size (sparse) or reopen the one a killed run left."""
+        """Create the data file at its final size (sparse) or reopen the one a killed run left; ids and labels the
+        format cannot hold are refused first (after the caller's free-space check: a check of every id of an output
+        too large for the disk would outlast it)."""
+        self._check_names()
         path, size, header = self._data_file()
         self.work.mkdir(parents=True, exist_ok=True)
         if not path.is_file() or path.stat().st_size != size:

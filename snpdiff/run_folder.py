@@ -18,7 +18,7 @@ Every file of the run folder is written by ``snpdiff.files.atomic_write`` (a tem
 ``os.replace``): a kill or a full disk leaves the previous version whole and no temporary file behind; a full disk is
 a ``RunFolderError`` naming the file. ``<run>/.snpdiff.lock`` (``RunLock``) keeps a second training run out of a
 folder that one is training in; a folder that holds an earlier run (``earlier_run``) is written only by a run that
-continues or replaces it (``snpdiff.training.resume``).
+continues or replaces it (``refuse_earlier_run``).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from typing import Any
 
 import filelock
 
-from snpdiff.errors import RunFolderError
+from snpdiff.errors import ConfigError, RunFolderError
 from snpdiff.files import atomic_write
 
 log = logging.getLogger(__name__)
@@ -226,6 +226,43 @@ def earlier_run(run_dir: str | os.PathLike) -> list[str]:
     if epochs > 0:
         found.append(f"{METRICS_FILE} ({epochs} epoch{'s' if epochs > 1 else ''})")
     return found
+
+
+def slurm_restarts() -> int:
+    """How often SLURM has requeued this job (``SLURM_RESTART_COUNT``; 0 outside SLURM and on its first start)."""
+    return int(os.environ.get("SLURM_RESTART_COUNT") or 0)
+
+
+def continues_folder(run_dir: str | os.PathLike, ckpt_path: str | None) -> bool:
+    """Whether a run with ``ckpt_path`` continues what ``run_dir`` holds: ``last``, a checkpoint of that folder, or
+    none in a requeued SLURM job (which resumes from its ``last.ckpt``)."""
+    if ckpt_path is None:
+        return slurm_restarts() > 0
+    return ckpt_path == "last" or Path(ckpt_path).resolve().parent == checkpoint_dir(run_dir).resolve()
+
+
+def refuse_earlier_run(run_dir: str | os.PathLike, ckpt_path: str | None, overwrite: bool) -> None:
+    """ConfigError when ``run_dir`` holds an earlier run (``earlier_run``) that a run with ``ckpt_path`` would
+    overwrite, unless ``overwrite``: naming what it holds and the three ways on. Reads the folder, writes nothing."""
+    found = earlier_run(run_dir)
+    if not found or overwrite or continues_folder(run_dir, ckpt_path):
+        return
+    raise ConfigError(
+        f"run folder {run_dir} holds an earlier run ({', '.join(found)}), which this run would overwrite; "
+        "nothing was changed. To continue that run add ckpt_path=last; to start a new one choose another "
+        "hydra.run.dir (or leave it out for a new folder); to replace it add overwrite=true"
+    )
+
+
+def lock_is_held(run_dir: str | os.PathLike) -> bool:
+    """Whether a live training run holds ``run_dir``'s lock now (tried and let go at once, holder file untouched)."""
+    lock = filelock.UnixFileLock(lock_path(run_dir), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        return True
+    lock.release()
+    return False
 
 
 def read_metrics(run_dir: str | os.PathLike) -> dict[str, Any]:

@@ -1,16 +1,14 @@
 """Where a run starts from: nothing, its own ``last.ckpt``, or an explicit checkpoint; and what may not be overwritten.
 
 A requeued SLURM job (time limit, preemption: ``SLURM_RESTART_COUNT`` > 0) with no ``ckpt_path`` resumes from its
-run folder's ``last.ckpt``, so a job that SLURM restarts picks up where it stopped. A run folder that holds an earlier
-run (its checkpoints, or a ``metrics.json`` with epochs) is only written by a run that continues it (``ckpt_path``)
-or replaces it on request (``overwrite=true``), and a checkpoint to continue from must be one snpdiff wrote for the
-same model config: each is a ``ConfigError`` before the data loads.
+run folder's ``last.ckpt``, so a job that SLURM restarts picks up where it stopped. A checkpoint to continue from
+must be one snpdiff wrote for the same model config (a ``ConfigError`` before the data loads) and the same data
+(once they have loaded). A folder holding an earlier run: ``snpdiff.run_folder.refuse_earlier_run``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from snpdiff.errors import ConfigError
 from snpdiff.generation.checkpoint import load_trained_model
 from snpdiff.models import ModelInputs
-from snpdiff.run_folder import checkpoint_dir, earlier_run, last_checkpoint
+from snpdiff.run_folder import last_checkpoint, slurm_restarts
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +39,7 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
 def resume_path(cfg: DictConfig, output_dir: Path) -> str | None:
     """The checkpoint to resume from; a requeued SLURM job sets ``cfg.ckpt_path="last"`` (recorded in config.yaml,
     and the W&B logger continues its run from it)."""
-    restarts = int(os.environ.get("SLURM_RESTART_COUNT") or 0)
+    restarts = slurm_restarts()
     if cfg.ckpt_path is None and restarts > 0:
         log.info("requeued SLURM job (restart %d): resuming from the last checkpoint", restarts)
         with open_dict(cfg):
@@ -52,28 +50,6 @@ def resume_path(cfg: DictConfig, output_dir: Path) -> str | None:
 def resume_hint(output_dir: Path) -> str:
     """How to continue the run of ``output_dir`` from its ``last.ckpt``."""
     return f"run the same command with ckpt_path=last hydra.run.dir={output_dir}"
-
-
-def continues_its_folder(cfg: DictConfig, output_dir: Path) -> bool:
-    """Whether the run continues what ``output_dir`` holds: ``ckpt_path=last``, or a checkpoint of that folder."""
-    if cfg.ckpt_path == "last":
-        return True
-    return cfg.ckpt_path is not None and Path(str(cfg.ckpt_path)).resolve().parent == checkpoint_dir(
-        output_dir
-    ).resolve()
-
-
-def refuse_earlier_run(cfg: DictConfig, output_dir: Path) -> None:
-    """ConfigError when ``output_dir`` holds an earlier run that this one would overwrite (it neither continues it
-    nor has ``overwrite=true``), naming what it holds and the three ways on; nothing in the folder is changed."""
-    found = earlier_run(output_dir)
-    if not found or cfg.get("overwrite") or continues_its_folder(cfg, output_dir):
-        return
-    raise ConfigError(
-        f"run folder {output_dir} holds an earlier run ({', '.join(found)}), which this run would overwrite; "
-        "nothing was changed. To continue that run add ckpt_path=last; to start a new one choose another "
-        "hydra.run.dir (or leave it out for a new folder); to replace it add overwrite=true"
-    )
 
 
 def model_differences(stored: Any, current: dict[str, Any]) -> list[str]:

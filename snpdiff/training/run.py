@@ -13,11 +13,11 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
-from snpdiff.run_folder import RunLock, last_checkpoint
+from snpdiff.run_folder import RunLock, last_checkpoint, refuse_earlier_run
 from snpdiff.training.components import prepare_run
 from snpdiff.training.lr_schedulers import lr_scheduler_factory
 from snpdiff.training.oom import Backoff, fit_with_backoff
-from snpdiff.training.resume import check_resume_checkpoint, refuse_earlier_run, resume_path
+from snpdiff.training.resume import check_resume_checkpoint, resume_path
 
 
 def run_folder_lock(output_dir: Path) -> AbstractContextManager:
@@ -48,7 +48,7 @@ def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> d
     with lock:
         ckpt_path = resume_path(cfg, output_dir)
         if rank_zero_only.rank == 0:  # the other processes of a DDP run start once rank 0 is training here
-            refuse_earlier_run(cfg, output_dir)
+            refuse_earlier_run(output_dir, cfg.ckpt_path, bool(cfg.overwrite))
         resume_from = None if ckpt_path is None else check_resume_checkpoint(cfg, ckpt_path)
         parts = prepare_run(cfg, output_dir, lr_scheduler, extra_callbacks, resume_from)
         backoff = Backoff(parts.datamodule.batch_size, int(cfg.trainer.get("accumulate_grad_batches", 1)))

@@ -68,6 +68,8 @@ def copy_of(run: Path, tmp_path: Path) -> Path:
 def test_a_finished_run_is_refused_and_left_exactly_as_it_was(finished, tmp_path):
     # before: exit 0, its last.ckpt, best.ckpt and metrics.json overwritten by the new run
     before = run_files(finished)
+    record = [*sorted((finished / ".hydra").iterdir()), finished / "debug.log"]  # Hydra's, and the log file
+    record_before = [path.read_bytes() for path in record]
     result = run_train(*FAST, f"hydra.run.dir={finished}", root=tmp_path)
     assert one_error(result) == (
         f"error: run folder {finished} holds an earlier run (checkpoints/last.ckpt, checkpoints/best.ckpt, "
@@ -76,6 +78,7 @@ def test_a_finished_run_is_refused_and_left_exactly_as_it_was(finished, tmp_path
         "replace it add overwrite=true"
     )
     assert run_files(finished) == before
+    assert [path.read_bytes() for path in record] == record_before  # refused before Hydra wrote into the folder
     assert not holder_path(finished).exists()
 
 

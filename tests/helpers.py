@@ -79,6 +79,15 @@ def run_entry(
                           capture_output=True, text=True, timeout=timeout)
 
 
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    """The run ended as a user error: exit status 2, no traceback, exactly one ``error:`` line; that line."""
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
 def run_dirs(root: Path, kind: str = "runs") -> list[Path]:
     """The run folders (those with a metrics.json) that ``run_train`` left under ``root``."""
     return sorted(p.parent for p in (root / "outputs").glob(f"*/{kind}/**/metrics.json"))

@@ -22,7 +22,7 @@ from snpdiff.config import PROJECT_ROOT
 from snpdiff.generation import partial_folder, stream, write_synthetic
 from snpdiff.run_folder import lock_path
 from snpdiff.training.run import run_training
-from tests.helpers import run_generate, small_tmpfs
+from tests.helpers import one_error_line, run_generate, small_tmpfs
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +46,6 @@ def read_only(tmp_path):
     for mount in small_tmpfs(tmp_path / "ro", "1m"):
         subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
         yield mount
-
-
-def one_error_line(result: subprocess.CompletedProcess) -> str:
-    """The run ended as a user error: exit status 2, no traceback, exactly one ``error:`` line; that line."""
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, result.stderr
-    return errors[0]
 
 
 def left_beside(root: Path) -> list[str]:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from snpdiff.data import GenotypeSet, SnpInfo, write_npy, write_plink
-from tests.helpers import REPO, small_tmpfs
+from tests.helpers import REPO, one_error_line, small_tmpfs
 
 SNPS = 200
 
@@ -48,15 +48,6 @@ def files(tmp_path_factory) -> dict[str, Path]:
 def run_evaluate(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(REPO / "evaluate.py"), *overrides, "plots=false", "ld_window=10"],
                           cwd=cwd, capture_output=True, text=True, timeout=300)  # fmt: skip
-
-
-def one_error_line(result: subprocess.CompletedProcess) -> str:
-    """The run ended as a user error: exit status 2, no traceback, exactly one ``error:`` line; that line."""
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, result.stderr
-    return errors[0]
 
 
 @pytest.mark.parametrize(

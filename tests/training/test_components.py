@@ -1,6 +1,7 @@
 """Every option of the callbacks, logger, scheduler and trainer groups composes, validates and builds."""
 
 import math
+import signal
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -9,11 +10,12 @@ import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import EarlyStopping, RichProgressBar, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from snpdiff.config import CONF_DIR, compose_config, validate_config
 from snpdiff.errors import ConfigError
 from snpdiff.run_folder import checkpoint_dir
-from snpdiff.training.callbacks import LearningRateLog, ModelCheckpoint
+from snpdiff.training.callbacks import LearningRateLog, ModelCheckpoint, StopSignal
 from snpdiff.training.components import instantiate_nodes
 from snpdiff.training.lr_schedulers import lr_scheduler_factory
 
@@ -157,3 +159,15 @@ def test_floor_ratio_outside_zero_one_is_refused(tmp_path):
         validate_config(cfg)
     with pytest.raises(ConfigError, match=r"scheduler.eta_min_ratio=1.5 must be in \[0, 1\)"):
         lr_scheduler_factory(cfg.scheduler, 0.001)
+
+
+@pytest.mark.parametrize(
+    ("exception", "stopped_by"),
+    [(SIGTERMException(), signal.SIGTERM), (KeyboardInterrupt(), signal.SIGINT),
+     (SystemExit(-1), None),  # submitit's exit after it requeued the job (SIGUSR2): left as it is
+     (RuntimeError("a bug"), None)],
+)  # fmt: skip
+def test_stop_signal_names_only_sigterm_and_ctrl_c(exception, stopped_by):
+    stop = StopSignal()
+    stop.on_exception(None, None, exception)
+    assert stop.signal == stopped_by

@@ -1,4 +1,4 @@
-"""Where a run starts from: nothing, its own ``last.ckpt``, or an explicit checkpoint; and what may not be overwritten.
+"""Where a run starts from: nothing, its own ``last.ckpt``, or an explicit checkpoint, checked before it is used.
 
 A requeued SLURM job (time limit, preemption: ``SLURM_RESTART_COUNT`` > 0) with no ``ckpt_path`` resumes from its
 run folder's ``last.ckpt``, so a job that SLURM restarts picks up where it stopped. A checkpoint to continue from

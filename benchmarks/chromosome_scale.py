@@ -86,6 +86,7 @@ def train_command(args: argparse.Namespace, data: Path, run: Path, overrides: li
         "callbacks.progress_bar=null",
         f"+callbacks.step_timer={{_target_: chromosome_scale.StepTimer, path: {run / 'step_seconds.json'}}}",
         f"hydra.run.dir={run}",
+        "overwrite=true",  # a --work-dir used again replaces its earlier run
         *overrides,
     ]
 

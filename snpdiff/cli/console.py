@@ -43,20 +43,17 @@ class DependencyWarning:
     why: str
 
 
+# (message, category, module, action, why)
 DEPENDENCY_WARNINGS = (
     DependencyWarning(
-        message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
-        category=FutureWarning,
-        module=r"lightning\.pytorch\.utilities\._pytree",
-        action="ignore",
-        why="torch>=2.10 deprecates LeafSpec, which Lightning's own pytree helper still builds; only Lightning can act",
+        r"`isinstance\(treespec, LeafSpec\)` is deprecated", FutureWarning, r"lightning\.pytorch\.utilities\._pytree",
+        "ignore",
+        "torch>=2.10 deprecates LeafSpec, which Lightning's own pytree helper still builds; only Lightning can act",
     ),
     DependencyWarning(
-        message=r"The `srun` command is available on your system but is not used",
-        category=UserWarning,
-        module=r"lightning\.fabric\.plugins\.environments\.slurm",
-        action="ignore",
-        why="Lightning's hint (prepend srun) is not how snpdiff runs on SLURM: hydra/launcher=slurm does, with srun",
+        r"The `srun` command is available on your system but is not used", UserWarning,
+        r"lightning\.fabric\.plugins\.environments\.slurm", "ignore",
+        "Lightning's hint (prepend srun) is not how snpdiff runs on SLURM: hydra/launcher=slurm does, with srun",
     ),
 )
 

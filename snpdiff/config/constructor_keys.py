@@ -32,6 +32,9 @@ from typing import Any
 
 import yaml
 
+# nodes without a ``_target_`` that the code passes to a class as its keywords: group -> that class (its keys are
+# committed beside the targets' and are the node's schema, ``snpdiff.config.schema.PLAIN_SCHEMAS``)
+PLAIN_NODE_TARGETS = {"quality": "snpdiff.training.quality.SampleQualityCallback"}
 CONSTRUCTOR_KEYS = Path(__file__).with_name("constructor_keys.yaml")
 _PLAIN_TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool, "str": str, "Path": Path}
 _PLAIN_VALUES = (int, float, bool, str, NoneType)

@@ -31,7 +31,13 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import ValidationError
 
-from snpdiff.config.constructor_keys import committed_signatures, parse_type, signature, type_text
+from snpdiff.config.constructor_keys import (
+    PLAIN_NODE_TARGETS,
+    committed_signatures,
+    parse_type,
+    signature,
+    type_text,
+)
 from snpdiff.metrics.settings import EvaluationSettings
 from snpdiff.models.registry import MODELS
 
@@ -41,6 +47,7 @@ PASSED_BY_CODE: dict[str, frozenset[str]] = {
     "optimizer": frozenset({"params"}),
     "scheduler": frozenset({"optimizer", "total_steps"}),
     "trainer": frozenset({"callbacks", "logger", "plugins"}),
+    "quality": frozenset({"seed"}),  # the run's seed
 }
 # snpdiff's components whose constructor defaults are the config's defaults (conf/<group>/ sets only what it changes)
 OWN_COMPONENTS = frozenset(
@@ -192,7 +199,7 @@ def takes_number(cfg: DictConfig, key: str) -> bool:
         return False
     schema, name = found
     declared = schema.types[name]
-    if declared is Any and schema not in PLAIN_SCHEMAS.values():  # a hand-written dataclass has no defaults to read
+    if declared is Any and schema.target in committed_signatures():  # a hand-written dataclass has no defaults
         return _is_number(signature(schema.target)["keys"][name].get("default"))
     return declared in (int, float)
 
@@ -278,20 +285,6 @@ class TrainConfig:
 
 
 @dataclasses.dataclass
-class QualityConfig:
-    """``conf/quality/*.yaml``: sample-quality metrics during training."""
-
-    enabled: bool = MISSING
-    eval_every_n_epochs: int = MISSING
-    eval_samples: int = MISSING
-    sampling_steps: int = MISSING
-    sampler: str = MISSING
-    ld_window: int = MISSING
-    log_plots: bool = MISSING
-    guidance_scale: float = MISSING
-
-
-@dataclasses.dataclass
 class PathsConfig:
     """``conf/paths/*.yaml``: where runs and caches go."""
 
@@ -326,10 +319,16 @@ def dataclass_schema(schema: type, name: str) -> TargetSchema:
     return _schema(name, {key: parse_type(type_text(hint)) for key, hint in typing.get_type_hints(schema).items()})
 
 
+def plain_node_schema(group: str) -> TargetSchema:
+    """The schema of a node without a ``_target_`` that the code passes to a class as its keywords
+    (``PLAIN_NODE_TARGETS``): that class's committed keywords, less those the code passes."""
+    return target_schema(PLAIN_NODE_TARGETS[group], PASSED_BY_CODE.get(group, frozenset()))
+
+
 # config nodes without a _target_: top-level key ("" for the top level) -> its schema
 PLAIN_SCHEMAS = {
     "": dataclass_schema(TrainConfig, "conf/train.yaml"),
-    "quality": dataclass_schema(QualityConfig, "conf/quality"),
+    "quality": plain_node_schema("quality"),
     "paths": dataclass_schema(PathsConfig, "conf/paths"),
 }
 # the primary configs of generate.py and evaluate.py -> the schema of their keys (snpdiff.config.rules.check_composed)

@@ -10,6 +10,7 @@ its traceback (exit status 1). The exit statuses:
 | 1 | a bug (traceback) |
 | 2 | ``USER_ERROR_EXIT_CODE``: a user error, also no space left on device and a run folder in use |
 | 3 | ``DIVERGED_EXIT_CODE``: training diverged (a non-finite training loss); ``metrics.json`` says where |
+| 4 | ``TRIALS_FAILING_EXIT_CODE``: a sweep agent stopped: ``--max-consecutive-failures`` trials failed in a row |
 | 130, 143 | a signal stopped training (SIGINT, Ctrl-C: 130; SIGTERM: 143, as a shell reports them); resumable |
 
 Each ``SnpdiffError`` exits with its ``exit_code`` (``snpdiff.errors``: 2, ``TrainingDiverged`` 3,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 USER_ERROR_EXIT_CODE = SnpdiffError.exit_code
 DIVERGED_EXIT_CODE = TrainingDiverged.exit_code
+TRIALS_FAILING_EXIT_CODE = 4
 T = TypeVar("T")
 
 

@@ -224,7 +224,7 @@ def test_max_consecutive_failures_stops_the_agent(tmp_path, local_sweep):
     sweep_id = local_sweep({"method": "grid", "program": str(program),
                             "parameters": {"seed": {"values": [1, 2, 3, 4]}}})
     report = run_agent(sweep_id, AgentOptions(max_consecutive_failures=2))
-    assert report.trials == [0, 1] and report.stopped_by == "failures" and report.exit_code == 1
+    assert report.trials == [0, 1] and report.stopped_by == "failures" and report.exit_code == 4
     records = open_backend(resolve_sweep(sweep_id)).trials()
     assert len(records) == 2
     assert "exit code 4" in records[0].error and "trial failing on purpose" in records[0].error

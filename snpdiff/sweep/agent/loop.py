@@ -22,6 +22,7 @@ import signal
 import subprocess
 import time
 
+from snpdiff.cli.exit import TRIALS_FAILING_EXIT_CODE
 from snpdiff.errors import StorageFault
 from snpdiff.run_folder import metrics_path
 from snpdiff.sweep.agent.channel import CHANNEL_ENV, ReportChannel
@@ -104,7 +105,7 @@ def run_trial_loop(backend: TrialQueue, options: AgentOptions) -> AgentReport:
             if state in ("interrupted", REQUEUED):
                 break
             if failures_in_row >= options.max_consecutive_failures:
-                report.stopped_by, report.exit_code = "failures", 1
+                report.stopped_by, report.exit_code = "failures", TRIALS_FAILING_EXIT_CODE
                 agent_say(f"stopping: {failures_in_row} trials failed in a row (--max-consecutive-failures)")
                 break
         _end_of_loop(report, stop, job_id)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from snpdiff.cli import run_or_exit
+from snpdiff.cli.exit import TRIALS_FAILING_EXIT_CODE
 from snpdiff.errors import SweepError
 from snpdiff.run_folder import metrics_path
 from snpdiff.sweep.agent.interface import AgentOptions, AgentReport
@@ -289,7 +290,7 @@ class WandbBackend(SweepBackend):
         for outcome in outcomes:
             failures_in_row = failures_in_row + 1 if outcome.get("state") == "failed" else 0
         if failures_in_row >= options.max_consecutive_failures:
-            report.stopped_by, report.exit_code = "failures", 1
+            report.stopped_by, report.exit_code = "failures", TRIALS_FAILING_EXIT_CODE
         elif options.count is not None and len(outcomes) >= options.count:
             report.stopped_by = "count"
         return report

@@ -33,6 +33,11 @@ ENCODING_MODES = {
 }
 
 
+def ploidy_of(haplotype: bool) -> int:
+    """Alleles per row, also the largest genotype code: 1 for haplotype rows, 2 for individuals' dosages."""
+    return 1 if haplotype else 2
+
+
 class GenotypeEncoding:
     """Maps int8 genotype codes to float model inputs and back.
 
@@ -74,8 +79,8 @@ class GenotypeEncoding:
 
     @property
     def ploidy(self) -> int:
-        """Alleles per row: 1 for haplotype rows, 2 for individuals' dosages."""
-        return 1 if self.haplotype else 2
+        """Alleles per row: 1 for haplotype rows, 2 for individuals' dosages (``ploidy_of``)."""
+        return ploidy_of(self.haplotype)
 
     def encode(self, codes: np.ndarray) -> np.ndarray:
         """int8 codes [..., snps] (no missing values) -> float32 values of the same shape (``onehot``:

@@ -133,16 +133,16 @@ class _Scan:
     complete: bool = True
 
 
-def maf_and_missing(codes: np.ndarray, haplotype: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Minor allele frequency and missing fraction per SNP of int8 codes ``[rows, snps]``.
+def maf_and_missing(codes: np.ndarray, ploidy: int) -> tuple[np.ndarray, np.ndarray]:
+    """Minor allele frequency and missing fraction per SNP of int8 codes ``[rows, snps]`` with ``ploidy`` alleles
+    per row.
 
     MAF is NaN for a SNP with no called genotype.
     """
     called = np.count_nonzero(codes != MISSING_CODE, axis=0)
     alt_copies = np.where(codes == MISSING_CODE, 0, codes).sum(axis=0, dtype=np.int64)
-    copies_per_call = 1 if haplotype else 2
     with np.errstate(invalid="ignore", divide="ignore"):
-        alt_frequency = alt_copies / (copies_per_call * called)
+        alt_frequency = alt_copies / (ploidy * called)
     maf = np.minimum(alt_frequency, 1 - alt_frequency)
     missing = 1 - called / codes.shape[0] if codes.shape[0] else np.zeros(codes.shape[1])
     return maf, missing
@@ -377,7 +377,7 @@ def _scan(source: GenotypeSource, individuals: np.ndarray, selection: Selection)
     scan = _Scan(snps=[], codes=[])
     first_chunk = int(np.clip(needed or 4096, 256, MAX_CHUNK_SNPS))
     total = source.snp_count if region is None else None
-    max_code = 1 if source.haplotype else 2
+    max_code = source.ploidy
     with _progress(f"decoding {source.path}", total) as advance:
         for snps, codes in source.iter_chunks(individuals, region, first_chunk):
             if codes.size and (codes.min() < MISSING_CODE or codes.max() > max_code):
@@ -385,7 +385,7 @@ def _scan(source: GenotypeSource, individuals: np.ndarray, selection: Selection)
                     f"{source.path}: genotype codes {codes.min()}..{codes.max()} found near SNP {snps.snp_id[0]}; "
                     f"allowed 0..{max_code} and {MISSING_CODE} (missing)"
                 )
-            maf, missing = maf_and_missing(codes, source.haplotype)
+            maf, missing = maf_and_missing(codes, source.ploidy)
             keep = np.ones(len(snps), dtype=bool)
             if selection.min_maf > 0:
                 keep &= maf >= selection.min_maf  # NaN (no called genotype) fails
@@ -403,8 +403,9 @@ def _scan(source: GenotypeSource, individuals: np.ndarray, selection: Selection)
     return scan
 
 
-def _impute(codes: np.ndarray, snps: SnpInfo, mode: str, haplotype: bool, path: str) -> tuple[int, int]:
-    """Fill missing calls of ``codes`` in place; returns (imputed calls, SNPs with imputed calls)."""
+def _impute(codes: np.ndarray, snps: SnpInfo, mode: str, ploidy: int, path: str) -> tuple[int, int]:
+    """Fill missing calls of ``codes`` (``ploidy`` alleles per row) in place; returns (imputed calls, SNPs with
+    imputed calls)."""
     if mode == KEEP_MISSING:
         return 0, 0
     missing = codes == MISSING_CODE
@@ -427,7 +428,7 @@ def _impute(codes: np.ndarray, snps: SnpInfo, mode: str, haplotype: bool, path: 
             f"{snps.snp_id[first]}) and data.impute=none; set data.impute=mode or data.max_missing=0"
         )
     block = codes[:, columns]
-    max_code = 1 if haplotype else 2
+    max_code = ploidy
     if mode == "mode":
         counts = np.stack([(block == code).sum(axis=0) for code in range(max_code + 1)])
         fill = counts.argmax(axis=0).astype(np.int8)  # ties go to the lower code
@@ -472,7 +473,7 @@ def select_genotypes(source: GenotypeSource, selection: Selection) -> tuple[Geno
     codes = np.concatenate(scan.codes, axis=1)[:, selection.snp_offset : end]
     snps = SnpInfo.concat(scan.snps).select(slice(selection.snp_offset, end))
     codes = np.ascontiguousarray(codes)
-    imputed_calls, imputed_snps = _impute(codes, snps, selection.impute, source.haplotype, source.path)
+    imputed_calls, imputed_snps = _impute(codes, snps, selection.impute, source.ploidy, source.path)
     sample_ids = source.sample_ids[individuals]
     if source.haplotype:
         sample_ids = haplotype_row_ids(sample_ids)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snpdiff.data.encoding import MISSING_CODE
+from snpdiff.data.encoding import MISSING_CODE, ploidy_of
 
 SNP_FIELDS = ("chrom", "position", "snp_id", "ref", "alt")
 # row ids of the two haplotypes of an individual in haplotype mode
@@ -143,8 +143,8 @@ class GenotypeSet:
 
     @property
     def ploidy(self) -> int:
-        """Alleles per row: 1 for haplotype rows, 2 for individuals' dosages."""
-        return 1 if self.haplotype else 2
+        """Alleles per row: 1 for haplotype rows, 2 for individuals' dosages (``ploidy_of``)."""
+        return ploidy_of(self.haplotype)
 
     @property
     def n_rows(self) -> int:

@@ -81,7 +81,7 @@ def test_region_with_no_snps(files, cache_dir, source, key, region):
 
 
 def test_seq_length_larger_than_snps_left_says_how_many(files, with_missing, cache_dir):
-    maf, _ = maf_and_missing(np.asarray(with_missing.codes), haplotype=False)
+    maf, _ = maf_and_missing(np.asarray(with_missing.codes), ploidy=2)
     left = int((maf >= 0.05).sum())
     message = _expect(
         cache_dir,

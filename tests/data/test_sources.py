@@ -53,7 +53,7 @@ def test_region_selects_by_chromosome_and_position(files, with_missing):
 
 
 def test_window_counts_snps_that_pass_the_filters(files, with_missing):
-    maf, _ = maf_and_missing(np.asarray(with_missing.codes), haplotype=False)
+    maf, _ = maf_and_missing(np.asarray(with_missing.codes), ploidy=2)
     passing = np.flatnonzero(maf >= 0.1)
     assert 40 < len(passing) < N_SNPS  # the filter matters for this fixture
     for name in ("plink", "vcf", "parquet"):
@@ -64,10 +64,10 @@ def test_window_counts_snps_that_pass_the_filters(files, with_missing):
 
 def test_maf_filter_keeps_exactly_the_snps_at_or_above_the_threshold(files):
     kept = read_genotypes(files["plink"], min_maf=0.2)
-    maf, _ = maf_and_missing(kept.codes, haplotype=False)
+    maf, _ = maf_and_missing(kept.codes, ploidy=2)
     assert (maf >= 0.2).all()
     everything = read_genotypes(files["plink"])
-    all_maf, _ = maf_and_missing(np.asarray(everything.codes), haplotype=False)
+    all_maf, _ = maf_and_missing(np.asarray(everything.codes), ploidy=2)
     assert kept.n_snps == int((all_maf >= 0.2).sum())
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from snpdiff.data.encoding import ploidy_of
 from snpdiff.data.types import SnpInfo
 from snpdiff.errors import ConfigError, DataError
 
@@ -100,6 +101,11 @@ class GenotypeSource(ABC):
     format: str = ""
     #: rows are haplotypes (two per individual)
     haplotype: bool = False
+
+    @property
+    def ploidy(self) -> int:
+        """Alleles per row, also the largest code a row holds (``ploidy_of``)."""
+        return ploidy_of(self.haplotype)
 
     def __init__(self, path: str):
         self.path = path

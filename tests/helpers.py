@@ -79,10 +79,10 @@ def run_entry(
                           capture_output=True, text=True, timeout=timeout)
 
 
-def one_error_line(result: subprocess.CompletedProcess) -> str:
-    """The run ended as a user error: exit status 2, no traceback, exactly one ``error:`` line; that line."""
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
+def one_error_line(result: subprocess.CompletedProcess, exit_code: int = 2) -> str:
+    """The run ended with ``exit_code`` (2: a user error), no traceback and exactly one ``error:`` line; that line."""
+    assert result.returncode == exit_code, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, result.stderr
     return errors[0]

@@ -22,7 +22,7 @@ import pytest
 
 from snpdiff.cli.exit import USER_ERROR_EXIT_CODE
 from snpdiff.run_folder import best_checkpoint, config_path, holder_path, last_checkpoint, metrics_path
-from tests.helpers import REPO, run_train
+from tests.helpers import REPO, one_error_line, run_train
 
 # debug=fast's slice, two epochs of three batches, with a small MLP: seconds
 BASE = ["debug=fast", "logger=none", "callbacks.progress_bar=null"]
@@ -31,15 +31,6 @@ FAST = [*BASE, "model=mlp", "model.hidden_dim=32"]
 
 def error_lines(result: subprocess.CompletedProcess) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.startswith("error:")]
-
-
-def one_error(result: subprocess.CompletedProcess, exit_code: int = USER_ERROR_EXIT_CODE) -> str:
-    """The one ``error:`` line of a run that ended with ``exit_code`` and no traceback."""
-    assert result.returncode == exit_code, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    lines = error_lines(result)
-    assert len(lines) == 1, result.stderr[-3000:]
-    return lines[0]
 
 
 def run_files(run: Path) -> dict[str, bytes]:
@@ -71,7 +62,7 @@ def test_a_finished_run_is_refused_and_left_exactly_as_it_was(finished, tmp_path
     record = [*sorted((finished / ".hydra").iterdir()), finished / "debug.log"]  # Hydra's, and the log file
     record_before = [path.read_bytes() for path in record]
     result = run_train(*FAST, f"hydra.run.dir={finished}", root=tmp_path)
-    assert one_error(result) == (
+    assert one_error_line(result) == (
         f"error: run folder {finished} holds an earlier run (checkpoints/last.ckpt, checkpoints/best.ckpt, "
         "metrics.json (2 epochs)), which this run would overwrite; nothing was changed. To continue that run add "
         "ckpt_path=last; to start a new one choose another hydra.run.dir (or leave it out for a new folder); to "
@@ -136,7 +127,7 @@ def test_resuming_with_another_model_config_names_the_keys_that_differ(finished,
     # before: a traceback of load_state_dict's size mismatches (exit 1)
     before = run_files(finished)
     result = run_train(*overrides, "ckpt_path=last", f"hydra.run.dir={finished}", root=tmp_path)
-    line = one_error(result)
+    line = one_error_line(result)
     assert line.startswith(f"error: ckpt_path=last ({last_checkpoint(finished)}) was saved {difference}"), line
     assert line.endswith("or start a new run in another hydra.run.dir without ckpt_path"), line
     assert run_files(finished) == before  # config.yaml too: the data are checked before it is written
@@ -149,7 +140,7 @@ def test_a_truncated_checkpoint_to_resume_from_gets_generate_pys_message(finishe
     half.write_bytes(whole[: len(whole) // 2])
     run = tmp_path / "run"
     result = run_train(*FAST, f"ckpt_path={half}", f"hydra.run.dir={run}", root=tmp_path)
-    line = one_error(result)
+    line = one_error_line(result)
     assert re.fullmatch(
         rf"error: ckpt_path='{re.escape(str(half))}' is truncated or corrupt \(.+\); copy it again, or give a "
         r"checkpoint that snpdiff's train.py wrote, such as <run>/checkpoints/last.ckpt",
@@ -171,7 +162,7 @@ def test_a_run_folder_name_longer_than_the_file_system_allows_is_a_user_error(tm
     # before: OSError [Errno 36] File name too long, with a traceback (exit 1)
     run = tmp_path / ("r" * 300)
     result = run_train(*FAST, f"hydra.run.dir={run}", root=tmp_path, timeout=120)
-    assert one_error(result) == (
+    assert one_error_line(result) == (
         f"error: {run}: a file or folder name in this path is longer than the file system allows (File name too "
         "long; at most 255 bytes a name); choose a shorter hydra.run.dir or path"
     )
@@ -182,7 +173,7 @@ def test_a_target_hydra_refuses_exits_2_with_one_line(tmp_path):
     victim = tmp_path / "keep.txt"
     victim.write_text("kept")
     result = run_train(*FAST, f"+callbacks.evil={{_target_: os.remove, path: {victim}}}", root=tmp_path, timeout=120)
-    line = one_error(result)
+    line = one_error_line(result)
     refused = "error: cannot build callbacks.evil from the config: Target 'os.remove' is blocklisted"
     assert line.startswith(refused), line
     assert victim.read_text() == "kept"
@@ -216,7 +207,7 @@ def test_a_signal_stops_training_with_its_own_exit_status_and_how_to_resume(sign
     assert re.fullmatch(
         rf"error: training stopped by {signum.name} at step \d+ \(epoch \d+, max_epochs=100000\); it can be "
         rf"resumed: {re.escape(resume)}",
-        one_error(result, exit_code),
+        one_error_line(result, exit_code),
     )
     assert f"to resume: {resume}" in stdout + stderr  # the closing summary of the log
     assert not holder_path(run).exists()

@@ -19,7 +19,7 @@ import yaml
 
 from snpdiff.sweep.backends import open_sweep
 from snpdiff.sweep.store import CURRENT_SWEEP_FILE, sweeps_root
-from tests.helpers import small_tmpfs, sweep_cli, write_sweep
+from tests.helpers import one_error_line, small_tmpfs, sweep_cli, write_sweep
 
 # a stand-in trial: writes the metric into its run folder (hydra.run.dir), as train.py's metrics.json holds it
 FINISHING_TRIAL = """\
@@ -45,14 +45,6 @@ except OSError:
     sys.exit(2)
 """
 METRIC = {"name": "val_loss", "goal": "minimize"}
-
-
-def error_line(result: subprocess.CompletedProcess) -> str:
-    """The one ``error:`` line of a finished ``sweep.py`` (exit status 2, no traceback)."""
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    [line] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    return line
 
 
 def stand_in_sweep(tmp_path: Path, trial: str, **top) -> dict:
@@ -82,7 +74,7 @@ def test_agent_arguments_out_of_range_are_refused_at_parse_before_the_sweep_is_r
     # before: --count -1 ran 0 trials and exited 0, --heartbeat-interval -5 was taken, --max-consecutive-failures 0
     # stopped after the first trial ("0 trials failed in a row") with exit 1
     result = sweep_cli("agent", "nosweep", *args, check=False)
-    assert error_line(result) == f"error: {message}; see: python sweep.py agent --help"
+    assert one_error_line(result) == f"error: {message}; see: python sweep.py agent --help"
     assert result.stdout == ""
     assert not sweeps_root().exists()
 
@@ -124,7 +116,7 @@ def test_a_trial_out_of_disk_space_in_the_sweeps_folder_stops_the_agent_with_exi
     message = (f"sweep folder {run_dir}: trial 0 ran out of disk space (no space left on device writing "
                f"{run_dir / 'last.ckpt'}); no trial can run until there is space: free some, then start the agent "
                "again")
-    assert error_line(agent) == f"error: {message}"
+    assert one_error_line(agent) == f"error: {message}"
     assert f"trial 0 failed: {message}" in agent.stdout
     [trial] = open_sweep(sweep_id).trials()  # the agent started no trial after it
     assert trial.state == "failed" and trial.error == message
@@ -153,7 +145,7 @@ def refused_everywhere(sweep_id: str, storage: Path, message: str) -> None:
     trial folder and no journal lock behind."""
     before = storage.read_bytes()
     for command, args in COMMANDS.items():
-        assert error_line(sweep_cli(command, sweep_id, *args, check=False)) == f"error: {message}", command
+        assert one_error_line(sweep_cli(command, sweep_id, *args, check=False)) == f"error: {message}", command
     assert storage.read_bytes() == before
     assert not (sweeps_root() / sweep_id / "trials").exists()
     assert not Path(f"{storage}.lock").exists()
@@ -233,7 +225,9 @@ def test_init_into_a_damaged_journal_creates_no_sweep(tmp_path):
     sweep_file = write_sweep(tmp_path, {"method": "grid", "parameters": {"seed": {"values": [1, 2]}}})
     result = sweep_cli("init", str(sweep_file), "--backend", "local", "--storage", f"journal:{journal}",
                        check=False)
-    assert error_line(result).startswith(f"error: sweep storage {journal} holds no record Optuna can read (31 bytes)")
+    assert one_error_line(result).startswith(
+        f"error: sweep storage {journal} holds no record Optuna can read (31 bytes)"
+    )
     assert journal.read_bytes() == b'{"op_code": 0, "worker_id": "w"'
     assert not sweeps_root().exists() or [p.name for p in sweeps_root().iterdir()] == []
     assert not (sweeps_root() / CURRENT_SWEEP_FILE).exists()
@@ -261,7 +255,7 @@ def test_migrate_onto_a_read_only_mount_is_refused_with_nothing_written(read_onl
     old = write_sweep(tmp_path, {"program": "train_sweep.py", "method": "random",
                                  "parameters": {"learning_rate": {"values": [1e-3]}}}, name="old.yaml")
     result = sweep_cli("migrate", str(old), "-o", str(read_only_disk / target), check=False)
-    assert error_line(result) == "error: " + message.format(ro=read_only_disk)
+    assert one_error_line(result) == "error: " + message.format(ro=read_only_disk)
     assert [p.name for p in read_only_disk.iterdir()] == ["kept.yaml"]
     assert (read_only_disk / "kept.yaml").read_text() == "# kept\n"
     assert yaml.safe_load(old.read_text())["program"] == "train_sweep.py"

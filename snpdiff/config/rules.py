@@ -214,6 +214,9 @@ def _cross_group_problems(cfg: DictConfig) -> list[str]:
         scale = quality.get("guidance_scale")
         if not (isinstance(scale, int | float) and not isinstance(scale, bool) and scale >= 0):
             problems.append(f"quality.guidance_scale={scale!r} must be a number >= 0 (1: plain conditional sampling)")
+    threads = cfg.get("threads")
+    if threads is not None and not (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1):
+        problems.append(f"threads={threads!r} must be an integer >= 1, or null to share the cores among trainings")
     if not (isinstance(cfg.get("oom_max_retries"), int) and cfg.oom_max_retries >= 0):
         problems.append(f"oom_max_retries={cfg.get('oom_max_retries')!r} must be an integer >= 0")
     return problems
@@ -261,7 +264,15 @@ def validate_config(cfg: DictConfig) -> None:
             if not unresolved:
                 raise
     if problems:
-        raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
+        raise problems_error(problems)
+
+
+def problems_error(problems: list[str]) -> ConfigError:
+    """One ``ConfigError`` for a config's problems: the problem itself when there is one (one ``error:`` line),
+    else ``invalid config:`` and a ``  - `` line each."""
+    if len(problems) == 1:
+        return ConfigError(problems[0])
+    return ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
 
 
 def check_composed(cfg: DictConfig, config_name: str) -> None:
@@ -280,10 +291,8 @@ def check_composed(cfg: DictConfig, config_name: str) -> None:
     problems += check_node(plain, "", ENTRY_SCHEMAS[config_name])
     if not problems:
         problems = ENTRY_RULES[config_name](cfg)
-    if len(problems) == 1:
-        raise ConfigError(problems[0])
     if problems:
-        raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
+        raise problems_error(problems)
 
 
 def _integer_at_least(cfg: DictConfig, key: str, low: int, problems: list[str], allow_null: bool = False) -> None:

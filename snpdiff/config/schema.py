@@ -269,6 +269,7 @@ class TrainConfig:
     optimized_metric: str = MISSING
     ckpt_path: str | None = MISSING
     overwrite: bool = MISSING
+    threads: int | None = MISSING
     oom_max_retries: int = MISSING
     data: Any = MISSING
     model: Any = MISSING

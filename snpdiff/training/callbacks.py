@@ -1,6 +1,7 @@
-"""The callbacks snpdiff provides: ``MetricsJson``, ``EpochSeed``, ``DivergenceGuard`` and ``StopSignal`` (installed by
-the training itself), ``LearningRateLog``, ``ModelCheckpoint``, ``EMAWeightAveraging`` and ``ModelSummary``
-(``conf/callbacks``); and ``AtomicCheckpointIO``, the Trainer plugin that writes every checkpoint."""
+"""The callbacks snpdiff provides: ``MetricsJson``, ``EpochSeed``, ``DivergenceGuard``, ``StopSignal`` and
+``ShareCores`` (installed by the training itself), ``LearningRateLog``, ``ModelCheckpoint``, ``EMAWeightAveraging``
+and ``ModelSummary`` (``conf/callbacks``); and ``AtomicCheckpointIO``, the Trainer plugin that writes every
+checkpoint."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch.utilities.model_summary.model_summary import get_formatted_model_size, get_human_readable_count
 from torch.optim.swa_utils import get_ema_multi_avg_fn
 
+from snpdiff.cli.cores import CoreShare
 from snpdiff.compat import use_multi_avg_fn
 from snpdiff.data.datamodule import derived_seed
 from snpdiff.errors import ConfigError, RunFolderError, TrainingDiverged
@@ -169,6 +171,17 @@ class StopSignal(Callback):
             self.signal = signal.SIGTERM
         elif isinstance(exception, KeyboardInterrupt):
             self.signal = signal.SIGINT
+
+
+class ShareCores(Callback):
+    """Keeps the training's torch threads at its share of the cores while other trainings start and end on the same
+    machine (``snpdiff.cli.cores.CoreShare.rebalance``, at most every few seconds)."""
+
+    def __init__(self, share: CoreShare):
+        self.share = share
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, idx: int) -> None:
+        self.share.rebalance()
 
 
 class EpochSeed(Callback):

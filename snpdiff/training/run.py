@@ -13,7 +13,9 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
+from snpdiff.cli.cores import CoreShare
 from snpdiff.run_folder import RunLock, last_checkpoint, refuse_earlier_run
+from snpdiff.training.callbacks import ShareCores
 from snpdiff.training.components import prepare_run
 from snpdiff.training.lr_schedulers import lr_scheduler_factory
 from snpdiff.training.oom import Backoff, fit_with_backoff
@@ -34,7 +36,8 @@ def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> d
     model size, out-of-memory back-off facts, the learning-rate floor, checkpoint paths). ``extra_callbacks`` are
     added after the configured ones (for in-process callers such as tests).
 
-    Holds the run folder's lock throughout (``snpdiff.run_folder.RunLock``): a folder another run is training in
+    Runs torch on the run's share of the machine's cores (``threads``; ``snpdiff.cli.cores``). Holds the run folder's
+    lock throughout (``snpdiff.run_folder.RunLock``): a folder another run is training in
     is a ``RunFolderError`` before any work; so is, as a ``ConfigError``, a folder holding an earlier run that this
     one neither continues (``ckpt_path``) nor replaces (``overwrite=true``), and a checkpoint to continue from that is
     unreadable or was saved for another model config. A non-finite training loss ends the run with
@@ -45,12 +48,12 @@ def run_training(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> d
     output_dir.mkdir(parents=True, exist_ok=True)
     lock = run_folder_lock(output_dir)
     lr_scheduler = lr_scheduler_factory(cfg.scheduler, lr=float(cfg.optimizer.lr))  # floors checked before any work
-    with lock:
+    with lock, CoreShare(cfg.get("threads")) as share:
         ckpt_path = resume_path(cfg, output_dir)
         if rank_zero_only.rank == 0:  # the other processes of a DDP run start once rank 0 is training here
             refuse_earlier_run(output_dir, cfg.ckpt_path, bool(cfg.overwrite))
         resume_from = None if ckpt_path is None else check_resume_checkpoint(cfg, ckpt_path)
-        parts = prepare_run(cfg, output_dir, lr_scheduler, extra_callbacks, resume_from)
+        parts = prepare_run(cfg, output_dir, lr_scheduler, [*extra_callbacks, ShareCores(share)], resume_from)
         backoff = Backoff(parts.datamodule.batch_size, int(cfg.trainer.get("accumulate_grad_batches", 1)))
         module, trainer = fit_with_backoff(
             parts.fit, backoff, cfg.oom_max_retries, ckpt_path, last_checkpoint(output_dir)

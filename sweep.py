@@ -5,6 +5,7 @@
     python sweep.py agent [ID] --launcher slurm [--agents K] [--count N] [--detach] [--launcher-override key=value]
     python sweep.py monitor [ID] [--watch SECONDS] [--json]
     python sweep.py analyze [ID] [--top-k K] [--experiment-name NAME] [--json]
+    python sweep.py dashboard [ID] [--port 8080] [--host 127.0.0.1]   # a local sweep in a browser (optuna-dashboard)
     python sweep.py migrate OLD.yaml -o NEW.yaml   # the old tool's sweep file -> the modern one
 
 ID: ``entity/project/id``, a short id, or nothing for the sweep ``init`` created last (``sweeps/current_sweep.yaml``).
@@ -51,6 +52,17 @@ def _positive_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number; allowed: seconds above 0") from None
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"{text} is not allowed; allowed: a finite number of seconds above 0")
+    return value
+
+
+def _port(text: str) -> int:
+    """A TCP port to listen on: 0 (any free port) to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; allowed: a port from 0 to 65535") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port; allowed: 0 (any free port) to 65535")
     return value
 
 
@@ -163,6 +175,12 @@ def _analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    from snpdiff.sweep.dashboard import serve_dashboard
+
+    return serve_dashboard(args.sweep, args.sweeps_dir, args.host, args.port)
+
+
 def _migrate(args: argparse.Namespace) -> int:
     from snpdiff.sweep.legacy.migrate import migrate_file
 
@@ -221,6 +239,14 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--no-experiment", action="store_true", help="do not write conf/experiment/<name>.yaml")
     analyze.add_argument("--json", action="store_true", help="print one JSON document (schema: docs/sweeps.md)")
     analyze.set_defaults(run=_analyze)
+
+    dashboard = commands.add_parser("dashboard", help="a local sweep's trials in a browser (optuna-dashboard, "
+                                                      "read-only) until Ctrl-C")
+    dashboard.add_argument("sweep", nargs="?", help="short id or sweep folder (default: the current sweep)")
+    dashboard.add_argument("--port", type=_port, default=8080, help="default: %(default)s; 0: any free port")
+    dashboard.add_argument("--host", default="127.0.0.1",
+                           help="address to listen on (default: %(default)s, this machine only)")
+    dashboard.set_defaults(run=_dashboard)
 
     migrate = commands.add_parser("migrate", help="rewrite an old tool's sweep file as the modern equivalent")
     migrate.add_argument("old", help="the old sweep file (kept as it is)")

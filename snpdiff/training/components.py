@@ -29,7 +29,7 @@ from snpdiff.errors import ConfigError, RunFolderError, TrainingStopped
 from snpdiff.files import atomic_write
 from snpdiff.run_folder import best_checkpoint, config_path, earlier_run, last_checkpoint, metrics_path
 from snpdiff.training.callbacks import AtomicCheckpointIO, DivergenceGuard, EpochSeed, MetricsJson, StopSignal
-from snpdiff.training.loggers import finish_wandb_run
+from snpdiff.training.loggers import finish_wandb_run, redact_secrets
 from snpdiff.training.lr_schedulers import LRSchedulerFactory
 from snpdiff.training.module import SNPDiffusionModule
 from snpdiff.training.oom import Backoff
@@ -229,7 +229,7 @@ def prepare_run(
     atomic_write(config_path(output_dir), OmegaConf.to_yaml(cfg, resolve=True), RunFolderError)
     loggers = instantiate_nodes(cfg, "logger")  # started only once the data is known to be good
     for logger in loggers:
-        logger.log_hyperparams(to_plain(cfg))
+        logger.log_hyperparams(redact_secrets(to_plain(cfg)))  # trackers show them to all who see the run
     return RunParts(cfg, output_dir, lr_scheduler, configured, datamodule, loggers, extra_callbacks)
 
 

@@ -1,6 +1,17 @@
-"""The W&B logger factory of ``conf/logger/wandb.yaml``: online with credentials, offline without, never a prompt.
+"""The logger factories of ``conf/logger/``, what every logger is given, and how quality figures reach each one.
 
-The W&B API key is read by wandb from the environment or ~/.netrc; snpdiff never copies it anywhere.
+- W&B (``wandb.yaml``): online with credentials, offline without, never a prompt. The W&B API key is read by wandb
+  from the environment or ~/.netrc; snpdiff never copies it anywhere.
+- MLflow (``mlflow.yaml``): Lightning's ``MLFlowLogger`` with the tracking URI MLflow users expect (the key, else
+  ``$MLFLOW_TRACKING_URI``, else a SQLite store in the run folder). A factory rather than the class itself, because
+  the class's own default reads ``$MLFLOW_TRACKING_URI`` when Lightning is imported, which would leak into the
+  generated schema and the config.
+- TensorBoard (``tensorboard.yaml``) is Lightning's ``TensorBoardLogger`` as it is.
+
+The hyperparameters every logger receives pass through ``redact_secrets`` first, and ``log_figures`` hands the
+quality plots to each logger through one small adapter per logger class (``_figure_writers``).
+
+Lightning is imported inside functions only: the sweep's credential checks import this module and must stay fast.
 """
 
 from __future__ import annotations
@@ -8,18 +19,29 @@ from __future__ import annotations
 import logging
 import netrc
 import os
+import re
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from snpdiff.errors import ConfigError
+
 if TYPE_CHECKING:
-    from lightning.pytorch.loggers import WandbLogger
+    from lightning.pytorch.loggers import Logger, MLFlowLogger, WandbLogger
 
 log = logging.getLogger(__name__)
 RUN_ID_FILE = "wandb_run_id.txt"
+# environment variables whose values are secrets by their names (a whole word of the name, so that MONKEY_PATH is
+# not): WANDB_API_KEY, MLFLOW_TRACKING_TOKEN, MLFLOW_TRACKING_PASSWORD, AWS_SECRET_ACCESS_KEY, HF_TOKEN, ...
+SECRET_NAME = re.compile(
+    r"(?:^|_)(?:(?:API|ACCESS|PRIVATE)?KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|CREDENTIALS?)(?:_|$)", flags=re.IGNORECASE
+)
+SECRET_MIN_LENGTH = 6  # shorter values ("1", "true") would mask ordinary words of the config
+URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@", flags=re.IGNORECASE)
+MASK = "***"
 
 
 def wandb_credentials_source() -> str | None:
@@ -97,7 +119,6 @@ def wandb_logger(
     return logger
 
 
-
 def finish_wandb_run() -> None:
     """End this process's W&B run, if one is open. Lightning's ``WandbLogger`` leaves it open after ``finalize``
     (which ``Trainer.fit`` calls itself), and wandb would then wait for it when the process exits; the training
@@ -108,3 +129,132 @@ def finish_wandb_run() -> None:
 
     if wandb.run is not None:
         wandb.finish()
+
+
+def environment_secrets(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """The values of ``environ``'s variables whose names say they are secrets, longest first (so that a secret that
+    holds a shorter one is masked whole)."""
+    values = {value for name, value in environ.items() if SECRET_NAME.search(name) and len(value) >= SECRET_MIN_LENGTH}
+    return sorted(values, key=len, reverse=True)
+
+
+def redact_secrets(params: Any, environ: Mapping[str, str] = os.environ) -> Any:
+    """``params`` (the plain config) with every environment secret and every URL's password replaced by ``***``.
+
+    The config holds no secret unless someone wrote one in (``${oc.env:WANDB_API_KEY}``, a database URL with its
+    password): trackers store and show hyperparameters to everyone who can see the run, so they are masked here
+    whatever the config says."""
+    secrets = environment_secrets(environ)
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {key: clean(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(item) for item in value]
+        if not isinstance(value, str):
+            return value
+        for secret in secrets:
+            value = value.replace(secret, MASK)
+        return URL_PASSWORD.sub(rf"\g<head>{MASK}@", value)
+
+    return clean(params)
+
+
+def local_mlflow_store(save_dir: str | os.PathLike) -> str:
+    """The SQLite tracking URI ``<save_dir>/mlflow.db`` of a run that names no tracking server (MLflow 3 refuses
+    its old file store unless told otherwise)."""
+    return f"sqlite:///{Path(save_dir).resolve() / 'mlflow.db'}"
+
+
+def mlflow_tracking_uri(requested: str | None, save_dir: str | os.PathLike) -> str:
+    """The tracking URI: ``requested``, else ``$MLFLOW_TRACKING_URI`` (what every MLflow tool reads), else the
+    run folder's own store (``local_mlflow_store``)."""
+    return requested or os.environ.get("MLFLOW_TRACKING_URI") or local_mlflow_store(save_dir)
+
+
+def mlflow_logger(
+    save_dir: str,
+    experiment_name: str = "snpdiff",
+    run_name: str | None = None,
+    tracking_uri: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    log_model: bool | str = False,
+    artifact_location: str | None = None,
+    synchronous: bool | None = None,
+) -> MLFlowLogger:
+    """A Lightning ``MLFlowLogger`` for the tracking URI of ``mlflow_tracking_uri``.
+
+    ``save_dir``: the run folder's ``mlruns``, holding the SQLite store when no tracking URI is set, and then also
+    its artifacts (unless ``artifact_location``); a server keeps its own artifact root. The run is created here, so
+    that an unreachable server or a bad URI is an error before training starts. ``log_model``: also store the
+    checkpoints as artifacts (true: the kept ones at the end; ``all``: each as it is saved)."""
+    from lightning.pytorch.loggers import MLFlowLogger  # here: credential checks above must not import lightning
+
+    uri = mlflow_tracking_uri(tracking_uri, save_dir)
+    if uri == local_mlflow_store(save_dir):
+        Path(save_dir).mkdir(parents=True, exist_ok=True)  # SQLite creates the file, not its folder
+        # beside the store; left to MLflow, artifacts would land in ./mlruns of wherever train.py was started
+        artifact_location = artifact_location or (Path(save_dir).resolve() / "artifacts").as_uri()
+    logger = MLFlowLogger(
+        experiment_name=experiment_name,
+        run_name=run_name,
+        tracking_uri=uri,
+        tags=dict(tags or {}),
+        log_model=log_model,
+        artifact_location=artifact_location,
+        synchronous=synchronous,
+    )
+    source = "logger.mlflow.tracking_uri" if tracking_uri else "$MLFLOW_TRACKING_URI"
+    _start_mlflow_run(logger, redact_secrets(uri), source if uri != local_mlflow_store(save_dir) else "the run folder")
+    return logger
+
+
+def _start_mlflow_run(logger: MLFlowLogger, uri: str, source: str) -> None:
+    """Create the run now, so that a server that cannot be reached (after MLflow's own retries,
+    ``MLFLOW_HTTP_REQUEST_MAX_RETRIES``) or refuses the credentials ends the command as a user error naming where
+    its URI came from (``source``), before training starts."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run_id = logger.run_id
+    except MlflowException as error:
+        reason = redact_secrets(str(error).strip().splitlines()[0])[:300]
+        raise ConfigError(
+            f"MLflow tracking URI {uri} (from {source}) cannot be used: {reason}; start the server or fix the URI "
+            "(logger.mlflow.tracking_uri, else $MLFLOW_TRACKING_URI, else a store in the run folder)"
+        ) from None
+    log.info("MLflow: run %s at %s", run_id, uri)
+
+
+def _wandb_figures(logger: Logger, figures: Mapping[str, Path], step: int, folder: str) -> None:
+    for name, path in figures.items():
+        logger.log_image(key=name, images=[str(path)], step=step)
+
+
+def _tensorboard_figures(logger: Logger, figures: Mapping[str, Path], step: int, folder: str) -> None:
+    from matplotlib.image import imread
+
+    for name, path in figures.items():  # the PNGs as written: what TensorBoard shows is what the run folder holds
+        logger.experiment.add_image(name, imread(path)[..., :3], global_step=step, dataformats="HWC")
+
+
+def _mlflow_figures(logger: Logger, figures: Mapping[str, Path], step: int, folder: str) -> None:
+    for path in figures.values():  # artifacts at the path the run folder has them: quality/epoch_<n>/<plot>.png
+        logger.experiment.log_artifact(logger.run_id, str(path), artifact_path=folder)
+
+
+def _figure_writers() -> dict[type, Callable[[Logger, Mapping[str, Path], int, str], None]]:
+    """``{logger class: how it takes figures}``; a logger of another class is given none."""
+    from lightning.pytorch.loggers import MLFlowLogger, TensorBoardLogger, WandbLogger
+
+    return {WandbLogger: _wandb_figures, TensorBoardLogger: _tensorboard_figures, MLFlowLogger: _mlflow_figures}
+
+
+def log_figures(loggers: Sequence[Logger], figures: Mapping[str, Path], step: int, folder: str) -> None:
+    """Hand every figure (``{key: png path}``, keys such as ``val/af_scatter``) to every logger that takes images,
+    at ``step``; ``folder``: where they lie in the run folder (``quality/epoch_<n>``), kept by artifact stores."""
+    writers = _figure_writers()
+    for logger in loggers:
+        for logger_class, write in writers.items():
+            if isinstance(logger, logger_class):
+                write(logger, figures, step, folder)

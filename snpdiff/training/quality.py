@@ -13,7 +13,6 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import numpy as np
-from lightning.pytorch.loggers import WandbLogger
 
 from snpdiff.compat import forget_logged_metrics
 from snpdiff.data import GenotypeSet
@@ -22,6 +21,7 @@ from snpdiff.metrics import MetricSettings, evaluate_genotypes
 from snpdiff.metrics.names import QUALITY_PREFIX
 from snpdiff.metrics.privacy import privacy_metrics
 from snpdiff.metrics.utility import recovery_rate
+from snpdiff.training.loggers import log_figures
 
 log = logging.getLogger(__name__)
 PRIVACY_KEYS = (
@@ -41,7 +41,8 @@ class SampleQualityCallback(pl.Callback):
     """After the first epoch, every ``eval_every_n_epochs`` epochs and at the run's last validation (``max_epochs``,
     ``max_steps`` or a ``trainer.max_time`` stop), samples ``eval_samples`` individuals with the sampler named
     ``sampler`` at ``sampling_steps`` steps and logs the genotype metrics; plots go to
-    ``<output_dir>/quality/epoch_<n>/`` and, with W&B, to the run as images.
+    ``<output_dir>/quality/epoch_<n>/`` and to every logger that takes images (W&B, TensorBoard, MLflow:
+    ``snpdiff.training.loggers.log_figures``).
 
     The metrics are logged only on the epochs they are computed; the values of an earlier evaluation are taken out
     of ``trainer.callback_metrics`` at the start of every validation, so early stopping and ReduceLROnPlateau on a
@@ -150,7 +151,8 @@ class SampleQualityCallback(pl.Callback):
     def _plots(self, trainer: pl.Trainer, synthetic: np.ndarray) -> None:
         from snpdiff.metrics.plots import make_plots
 
-        out_dir = Path(trainer.default_root_dir) / "quality" / f"epoch_{trainer.current_epoch}"
+        folder = f"quality/epoch_{trainer.current_epoch}"
+        out_dir = Path(trainer.default_root_dir) / folder
         datamodule = trainer.datamodule
         haplotype = datamodule.encoding.haplotype
         plots = make_plots(
@@ -158,7 +160,5 @@ class SampleQualityCallback(pl.Callback):
             GenotypeSet.from_codes(synthetic, haplotype=haplotype), None, out_dir,
             MetricSettings(ld_window=self.ld_window),
         )  # fmt: skip
-        for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger):
-                for name, path in plots.items():
-                    logger.log_image(key=f"{QUALITY_PREFIX}{name}", images=[str(path)], step=trainer.global_step)
+        figures = {f"{QUALITY_PREFIX}{name}": path for name, path in plots.items()}
+        log_figures(trainer.loggers, figures, trainer.global_step, folder)

@@ -25,7 +25,7 @@ ENTRY_POINTS = ("train", "sweep", "generate", "evaluate")
 FLOORS = (
     ("sweep", ("snpdiff.sweep",)),
     ("training", ("snpdiff.training",)),
-    ("components", ("snpdiff.generation", "snpdiff.cli")),
+    ("components", ("snpdiff.generation", "snpdiff.cli", "snpdiff.api")),
     ("config", ("snpdiff.config",)),
     ("blocks", ("snpdiff.data", "snpdiff.models", "snpdiff.diffusion", "snpdiff.metrics", "snpdiff.cluster")),
     ("base", ("snpdiff.run_folder", "snpdiff.files", "snpdiff.compat")),

@@ -14,7 +14,16 @@ from snpdiff.generation.sampling import (
     synthetic_set,
     trained_pipeline,
 )
-from snpdiff.generation.stream import OUTPUT_FORMATS, partial_folder, write_synthetic
+from snpdiff.generation.stream import (
+    OUTPUT_FORMATS,
+    batch_plan,
+    check_format,
+    output_path,
+    partial_folder,
+    write_synthetic,
+    write_trained,
+    write_whole_set,
+)
 
 __all__ = [
     "OUTPUT_FORMATS",
@@ -24,7 +33,10 @@ __all__ = [
     "SamplingPipeline",
     "TrainedModel",
     "batch_generator",
+    "batch_plan",
+    "check_format",
     "load_trained_model",
+    "output_path",
     "partial_folder",
     "population_labels",
     "sample_batches",
@@ -33,4 +45,6 @@ __all__ = [
     "synthetic_set",
     "trained_pipeline",
     "write_synthetic",
+    "write_trained",
+    "write_whole_set",
 ]

@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -93,10 +94,11 @@ class SamplingPipeline:
             self.sampling_steps = self.diffusion.timesteps if full_chain else self.diffusion.sampling_steps
         self.sampling_steps = int(self.sampling_steps)
         self.sampler.set_timesteps(self.diffusion, self.sampling_steps)  # checks the step count
-        if not (math.isfinite(self.guidance_scale) and self.guidance_scale >= 0):
-            raise ConfigError(
-                f"guidance_scale={self.guidance_scale:g} must be a finite number >= 0 (1: plain conditional sampling)"
-            )
+        scale = self.guidance_scale
+        is_number = isinstance(scale, Real) and not isinstance(scale, bool)
+        if not (is_number and math.isfinite(scale) and scale >= 0):
+            shown = f"{scale:g}" if is_number else repr(scale)
+            raise ConfigError(f"guidance_scale={shown} must be a finite number >= 0 (1: plain conditional sampling)")
 
     def values(
         self, seed: int, batch_index: int, size: int, on_step: Callable[[int, int], None] | None = None
@@ -151,15 +153,19 @@ def population_labels(trained: TrainedModel, population: str | None = None) -> P
 @dataclasses.dataclass(frozen=True)
 class BatchPlan:
     """``n`` individuals in batches of ``batch_size``: batch ``i`` holds rows ``i * batch_size ...`` and draws from
-    ``(seed, i)``. ConfigError for counts below 1 or a negative seed."""
+    ``(seed, i)``. A ConfigError worded as generate.py's for a count that is not an integer >= 1 or a seed that is
+    not one >= 0 (Python callers, such as ``snpdiff.api``, reach here without generate.py's config check)."""
 
     n: int
     batch_size: int
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.n < 1 or self.batch_size < 1 or self.seed < 0:
-            raise ConfigError(f"n={self.n} and batch_size={self.batch_size} must be >= 1, seed={self.seed} >= 0")
+        for key, low in (("n", 1), ("batch_size", 1), ("seed", 0)):
+            value = getattr(self, key)
+            if not isinstance(value, Integral) or isinstance(value, bool) or value < low:
+                raise ConfigError(f"{key}={value!r} must be an integer >= {low}")
+            object.__setattr__(self, key, int(value))  # a numpy integer becomes a plain int
 
     @property
     def count(self) -> int:

@@ -36,6 +36,7 @@ import filelock
 import numpy as np
 
 from snpdiff.data.cache import HASH_ALGORITHM, codes_hash
+from snpdiff.data.types import GenotypeSet
 from snpdiff.data.writers import WRITERS, GenotypeWriter, PlinkWriter
 from snpdiff.errors import ConfigError
 from snpdiff.files import NO_SPACE_ERRNOS, atomic_write
@@ -62,32 +63,106 @@ def write_synthetic(cfg: Any) -> list[Path]:
     """generate.py: sample ``cfg.n`` individuals from ``cfg.ckpt`` and write them as ``cfg.format`` to ``cfg.out``,
     batch by batch, resuming a killed run with the same settings. Returns the files written.
 
-    Every user error is a ConfigError raised before sampling starts: format, counts, device, checkpoint, sampler and
-    steps, population and guidance, a ``<out>.partial`` that is not a partial run of generate.py or that another
-    generate.py holds, an existing output without ``overwrite=true``, a partial run with other settings, too little
-    free disk space. A write the disk refuses while sampling is a ConfigError too, with the partial run kept.
+    Every user error is a ConfigError raised before sampling starts: format, counts, device, checkpoint (in that
+    order: the cheap checks before the checkpoint is read), then those of ``write_trained``.
     """
-    fmt = str(cfg.format)
-    if fmt not in OUTPUT_FORMATS:
-        raise ConfigError(f"format={fmt!r}; allowed: {', '.join(OUTPUT_FORMATS)}")
-    plan = _batch_plan(cfg)
+    fmt = check_format(cfg.format)
+    plan = batch_plan(int(cfg.n), int(cfg.batch_size), int(cfg.seed))
     trained = load_trained_model(cfg.ckpt, device=torch_device(str(cfg.device)))
-    population = None if cfg.get("population") is None else str(cfg.population)
-    pipeline = trained_pipeline(
-        trained, cfg.sampler, cfg.sampling_steps, population, float(cfg.get("guidance_scale", 1.0))
+    return write_trained(
+        trained,
+        cfg.ckpt,
+        str(cfg.device),
+        cfg.out,
+        fmt,
+        plan,
+        population=None if cfg.get("population") is None else str(cfg.population),
+        sampler_name=cfg.sampler,
+        sampling_steps=cfg.sampling_steps,
+        guidance_scale=float(cfg.get("guidance_scale", 1.0)),
+        overwrite=bool(cfg.get("overwrite", False)),
     )
+
+
+def write_trained(
+    trained: TrainedModel,
+    ckpt: str | Path,
+    device: str,
+    out: str | Path,
+    fmt: str,
+    plan: BatchPlan,
+    *,
+    population: str | None = None,
+    sampler_name: str | None = None,
+    sampling_steps: int | None = None,
+    guidance_scale: float = 1.0,
+    overwrite: bool = False,
+) -> list[Path]:
+    """Sample ``plan`` from the loaded checkpoint ``trained`` (read from ``ckpt`` onto ``device``: both recorded in
+    ``progress.json``, so a resume must match them) and write it as ``fmt`` to ``out``; generate.py's work once the
+    checkpoint is loaded, and ``snpdiff.api.Generator.write``'s. Returns the files written.
+
+    ConfigErrors before sampling: sampler and steps, population and guidance, an odd haplotype count for VCF, a
+    ``<out>.partial`` that is not a partial run of generate.py or that another run holds, an existing output without
+    ``overwrite``, a partial run with other settings, too little free disk space. A write the disk refuses while
+    sampling is a ConfigError too, with the partial run kept.
+    """
+    pipeline = trained_pipeline(trained, sampler_name, sampling_steps, population, guidance_scale)
     if trained.encoding.haplotype and fmt == "vcf" and plan.n % 2:
         raise ConfigError(
             f"n={plan.n} must be even for format=vcf: this checkpoint samples haplotypes, two an individual"
         )
-    writer = _writer(fmt, Path(f"{cfg.out}{OUTPUT_FORMATS[fmt]}").absolute(), trained, pipeline, plan)
-    settings = _settings(cfg, plan, pipeline, fmt, population)
-    overwrite = bool(cfg.get("overwrite", False))
+    writer = _writer(fmt, output_path(out, fmt), trained, pipeline, plan)
+    settings = _settings(ckpt, device, plan, pipeline, fmt, population)
     with _claimed(writer.work):
         _check_existing(writer, overwrite)
         done = _batches_done(writer.work, settings, overwrite)
         _check_free_space(writer)
         return _sample_to_files(pipeline, plan, writer, settings, done)
+
+
+def write_whole_set(genotypes: GenotypeSet, out: str | Path, fmt: str, overwrite: bool = False) -> list[Path]:
+    """Write a set held in memory (codes int8 ``[rows, snps]``, SNPs, ids, labels) as ``fmt`` under the names
+    generate.py gives ``out`` (``output_path``), through the same writer as one batch: the same codes give the same
+    bytes, labels included (the ``.fam``, the npy sidecar, ``<out>.populations.tsv`` beside a VCF). The same
+    refusals as generate.py: an existing output without ``overwrite``, a work folder that is not ours or in use."""
+    fmt = check_format(fmt)
+    if genotypes.haplotype and fmt == "vcf" and genotypes.n_rows % 2:
+        raise ConfigError(f"n={genotypes.n_rows} haplotype rows must be even for format=vcf: two an individual")
+    ids, labels = genotypes.sample_ids, genotypes.populations
+    path = output_path(out, fmt)
+    writer = WRITERS[fmt](
+        path,
+        partial_folder(path),
+        genotypes.snps,
+        genotypes.n_rows,
+        haplotype=genotypes.haplotype,
+        sample_ids=lambda start, stop: ids[start:stop],
+        populations=None if labels is None else lambda start, stop: labels[start:stop],
+    )
+    with _claimed(writer.work):  # no progress file: the work folder goes when this ends, however it ends
+        _check_existing(writer, overwrite)
+        try:
+            writer.open()
+            try:
+                writer.write_rows(0, np.asarray(genotypes.codes, dtype=np.int8))
+                return writer.finish()
+            finally:
+                writer.close()
+        except OSError as exc:
+            raise ConfigError(_write_failure(exc, writer.out)) from None
+
+
+def check_format(fmt: object) -> str:
+    """``fmt`` when it is an output format (``OUTPUT_FORMATS``); a ConfigError listing them otherwise."""
+    if fmt not in OUTPUT_FORMATS:
+        raise ConfigError(f"format={fmt!r}; allowed: {', '.join(OUTPUT_FORMATS)}")
+    return str(fmt)
+
+
+def output_path(out: str | Path, fmt: str) -> Path:
+    """The output file of ``out`` (a path prefix) as ``fmt``: PLINK's prefix itself, ``out.vcf.gz``, ``out.npy``."""
+    return Path(f"{out}{OUTPUT_FORMATS[fmt]}").absolute()
 
 
 def _check_existing(writer: GenotypeWriter, overwrite: bool) -> None:
@@ -100,13 +175,14 @@ def _check_existing(writer: GenotypeWriter, overwrite: bool) -> None:
         raise ConfigError(f"{existing[-1]} exists; add overwrite=true to replace it, or choose another out=")
 
 
-def _batch_plan(cfg: Any) -> BatchPlan:
-    """``cfg``'s counts and seed (checked), ``batch_size`` rounded up to a multiple of ``BATCH_ALIGNMENT``."""
-    requested = BatchPlan(int(cfg.n), int(cfg.batch_size), int(cfg.seed))
-    batch_size = -(-requested.batch_size // BATCH_ALIGNMENT) * BATCH_ALIGNMENT
-    if batch_size != requested.batch_size:
-        log.info("batch_size=%d rounded up to %d (a multiple of %d)", requested.batch_size, batch_size, BATCH_ALIGNMENT)
-    return dataclasses.replace(requested, batch_size=batch_size)
+def batch_plan(n: int, batch_size: int, seed: int) -> BatchPlan:
+    """The checked ``BatchPlan`` of ``n`` individuals, ``batch_size`` rounded up to a multiple of
+    ``BATCH_ALIGNMENT``: generate.py's and ``snpdiff.api``'s, so both draw the same individuals."""
+    requested = BatchPlan(n, batch_size, seed)
+    rounded = -(-requested.batch_size // BATCH_ALIGNMENT) * BATCH_ALIGNMENT
+    if rounded != requested.batch_size:
+        log.info("batch_size=%d rounded up to %d (a multiple of %d)", requested.batch_size, rounded, BATCH_ALIGNMENT)
+    return dataclasses.replace(requested, batch_size=rounded)
 
 
 def _writer(fmt: str, out: Path, trained: TrainedModel, pipeline: SamplingPipeline, plan: BatchPlan) -> GenotypeWriter:
@@ -127,10 +203,12 @@ def _writer(fmt: str, out: Path, trained: TrainedModel, pipeline: SamplingPipeli
     )
 
 
-def _settings(cfg: Any, plan: BatchPlan, pipeline: SamplingPipeline, fmt: str, population: str | None) -> dict:
+def _settings(
+    ckpt_path: str | Path, device: str, plan: BatchPlan, pipeline: SamplingPipeline, fmt: str, population: str | None
+) -> dict:
     """What a partial run must share with this one to be resumed by it (``progress.json``). The checkpoint counts by
     its content (``ckpt_hash``): a file replaced by another model, even of the same size and time, is another run."""
-    ckpt = Path(cfg.ckpt).resolve()
+    ckpt = Path(ckpt_path).resolve()
     return {
         "ckpt": str(ckpt),
         "ckpt_hash": f"{HASH_ALGORITHM}:{codes_hash(np.memmap(ckpt, dtype=np.uint8, mode='r'))}",
@@ -140,7 +218,7 @@ def _settings(cfg: Any, plan: BatchPlan, pipeline: SamplingPipeline, fmt: str, p
         "sampler": pipeline.sampler_name,
         "sampling_steps": pipeline.sampling_steps,
         "format": fmt,
-        "device": str(cfg.device),
+        "device": str(device),
         "population": population,
         "guidance_scale": pipeline.guidance_scale,
     }

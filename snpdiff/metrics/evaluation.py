@@ -1,6 +1,7 @@
 """Evaluate genotype files: resolve paths (files or run folders), read them, compute metrics, plot, report.
 
-This is the work behind ``evaluate.py``: ``evaluate_files(EvaluationSettings)``. A PATH is anything
+This is the work behind ``evaluate.py`` and ``snpdiff.evaluate``: ``gather_inputs`` (sets, arrays or paths ->
+matched sets) then ``evaluate_sets`` (metrics, and with an output folder the report and plots). A PATH is anything
 ``snpdiff.data.read_genotypes`` reads (a PLINK prefix or ``.bed``, ``.vcf``/``.vcf.gz``/``.bcf``, ``.parquet``,
 ``.npy``), or a folder (a training or generation run) holding ``<role>.<ext>`` for the role asked:
 ``synthetic.bed`` (+ ``.bim``/``.fam``), ``synthetic.vcf.gz``, ``real.npy``, ``holdout.parquet``, ...
@@ -10,18 +11,21 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from snpdiff.data import GenotypeSet, read_genotypes
-from snpdiff.errors import DataError
-from snpdiff.metrics.genotype import evaluate_genotypes
+from snpdiff.data.encoding import ploidy_of
+from snpdiff.errors import ConfigError, DataError
+from snpdiff.metrics.genotype import check_codes, evaluate_genotypes
 from snpdiff.metrics.names import headline
 from snpdiff.metrics.plots import make_plots
 from snpdiff.metrics.report import write_report
-from snpdiff.metrics.settings import EvaluationSettings
+from snpdiff.metrics.settings import EvaluationSettings, MetricSettings
 
 log = logging.getLogger(__name__)
 
@@ -145,45 +149,107 @@ def match_snps(sets: dict[str, GenotypeSet], min_overlap: float) -> dict[str, Ge
 
 @dataclass
 class EvaluationResult:
-    """What ``evaluate_files`` computed and where it wrote it."""
+    """What ``evaluate_sets`` computed and where it wrote it (paths None, plots empty, when it wrote nothing)."""
 
     metrics: dict[str, float]
-    metrics_path: Path
-    report_path: Path
+    metrics_path: Path | None
+    report_path: Path | None
     plots: dict[str, Path]
 
 
-def read_inputs(settings: EvaluationSettings) -> dict[str, GenotypeSet]:
-    """``{"real", "synthetic"[, "holdout"]}`` read, checked and cut to the SNPs they share (``match_snps``).
+# an input set: read from a path (a file or a run folder), or given as a set or a bare code matrix [rows, snps]
+GenotypeInput = GenotypeSet | np.ndarray | str | os.PathLike
 
-    ``settings.select``: ``read_genotypes`` keywords for the real set (e.g. ``min_maf``, ``snp_offset`` and
-    ``seq_length`` to cut the training window out of a larger cohort; ``population_file``). The synthetic and
-    held-out sets are read whole (with the selection's ``impute``) and matched to real's SNPs by chromosome:position;
-    ``synthetic_populations``/``holdout_populations`` (a TSV of id and population, or ``fam``) label their rows (an
-    npy sidecar's labels are read without it).
+
+def as_genotype_set(
+    value: GenotypeInput, role: str, haplotype: bool = False, options: Mapping[str, Any] | None = None
+) -> GenotypeSet:
+    """``value`` as the ``role`` set: a ``GenotypeSet`` as it is; an integer array ``[rows, snps]`` checked
+    (``check_codes``: codes 0..ploidy) and given placeholder SNPs and ids (compared column by column, so its width
+    must be real's); a path read with ``options`` (``read_for_evaluation``). DataError naming the role otherwise."""
+    if isinstance(value, GenotypeSet):
+        return value
+    if isinstance(value, np.ndarray):
+        codes = check_codes(value, ploidy_of(haplotype), role)
+        genotypes = GenotypeSet.from_codes(codes, haplotype=haplotype)
+        genotypes.source = f"{role} array"
+        return genotypes
+    if isinstance(value, str | os.PathLike):
+        return read_for_evaluation(value, role, haplotype, dict(options or {}))
+    raise DataError(
+        f"{role}: a {type(value).__name__} is not a genotype input; give a GenotypeSet, an integer array "
+        "[rows, snps] or a genotype file (PLINK, VCF, Parquet, npy) or run folder"
+    )
+
+
+def gather_inputs(
+    real: GenotypeInput,
+    synthetic: GenotypeInput,
+    holdout: GenotypeInput | None = None,
+    *,
+    haplotype: bool = False,
+    select: Mapping[str, Any] | None = None,
+    populations: Mapping[str, str | None] | None = None,
+    min_snp_overlap: float = 0.9,
+) -> dict[str, GenotypeSet]:
+    """``{"real", "synthetic"[, "holdout"]}`` as sets (``as_genotype_set``), checked and cut to the SNPs they share
+    (``match_snps``): every input is read before any metric is computed.
+
+    ``select``: ``read_genotypes`` keywords for a real file (e.g. ``min_maf``, ``snp_offset`` and ``seq_length`` to
+    cut the training window out of a larger cohort; ``population_file``). Synthetic and held-out files are read
+    whole (with the selection's ``impute``) and matched to real's SNPs by chromosome:position; ``populations``
+    (``{"synthetic": ..., "holdout": ...}``, a TSV of id and population, or ``fam``) labels their rows (an npy
+    sidecar's labels are read without it). Sets and arrays are used as given.
     """
-    selection = dict(settings.select)
+    if not (isinstance(min_snp_overlap, int | float) and not isinstance(min_snp_overlap, bool)) or not (
+        0 < min_snp_overlap <= 1
+    ):
+        raise ConfigError(f"min_snp_overlap={min_snp_overlap!r} must be a share in (0, 1] of real's SNPs")
+    selection, labelled = dict(select or {}), dict(populations or {})
     whole = {"impute": selection["impute"]} if "impute" in selection else {}
-    sets = {"real": read_for_evaluation(settings.real, "real", settings.haplotype, selection)}
-    labelled = {"synthetic": settings.synthetic_populations, "holdout": settings.holdout_populations}
-    for role, path in (("synthetic", settings.synthetic), ("holdout", settings.holdout)):
-        if path is None:
+    sets = {"real": as_genotype_set(real, "real", haplotype, selection)}
+    for role, value in (("synthetic", synthetic), ("holdout", holdout)):
+        if value is None:
             continue
-        options = {**whole, **({"population_file": labelled[role]} if labelled[role] else {})}
-        sets[role] = read_for_evaluation(path, role, settings.haplotype, options)
-    return match_snps(sets, settings.min_snp_overlap)
+        options = {**whole, **({"population_file": labelled[role]} if labelled.get(role) else {})}
+        sets[role] = as_genotype_set(value, role, haplotype, options)
+    return match_snps(sets, min_snp_overlap)
+
+
+def read_inputs(settings: EvaluationSettings) -> dict[str, GenotypeSet]:
+    """evaluate.py's inputs (``gather_inputs`` of the settings' paths, selection and label files)."""
+    return gather_inputs(
+        settings.real,
+        settings.synthetic,
+        settings.holdout,
+        haplotype=settings.haplotype,
+        select=settings.select,
+        populations={"synthetic": settings.synthetic_populations, "holdout": settings.holdout_populations},
+        min_snp_overlap=settings.min_snp_overlap,
+    )
 
 
 def evaluate_files(settings: EvaluationSettings) -> EvaluationResult:
-    """Read T, S (and H) (``read_inputs``), compute ``evaluate_genotypes``, write ``metrics.json``, ``report.md``
-    and ``plots/*.png`` into ``settings.out``, and log where. Labels on S and H add the utility metric
-    ``recovery_rate``. Every input is read and checked before any metric is computed."""
-    sets = read_inputs(settings)
+    """evaluate.py's work on its settings: ``read_inputs`` then ``evaluate_sets`` into ``settings.out``."""
+    return evaluate_sets(read_inputs(settings), settings, settings.out, settings.plots)
+
+
+def evaluate_sets(
+    sets: dict[str, GenotypeSet],
+    settings: MetricSettings = MetricSettings(),
+    out: str | os.PathLike | None = None,
+    plots: bool = True,
+) -> EvaluationResult:
+    """Compute ``evaluate_genotypes`` of the matched ``sets`` (``gather_inputs``) and log the headline; with ``out``,
+    write ``metrics.json``, ``report.md`` and (``plots``) ``plots/*.png`` there and log where. Labels on S and H
+    add the utility metric ``recovery_rate``."""
     real, synthetic, holdout = sets["real"], sets["synthetic"], sets.get("holdout")
     metrics = evaluate_genotypes(real, synthetic, holdout, settings)
     log.info("synthetic vs real: %s", headline(metrics))  # metrics.json and report.md have them all
-    out = Path(settings.out)
-    plot_paths = make_plots(real, synthetic, holdout, out / PLOTS_DIR, settings) if settings.plots else {}
+    if out is None:
+        return EvaluationResult(metrics, None, None, {})
+    out = Path(out)
+    plot_paths = make_plots(real, synthetic, holdout, out / PLOTS_DIR, settings) if plots else {}
     kind = "haplotypes" if real.haplotype else "individuals"
     inputs = {
         role: f"`{genotypes.source}`: {genotypes.n_rows} {kind} x {genotypes.n_snps} SNPs"

@@ -7,14 +7,12 @@ import json
 import math
 import os
 
+import nbclient
+import nbformat
 import pytest
 
 from snpdiff.config import PROJECT_ROOT
 from snpdiff.metrics.goals import METRICS
-
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
 
 NOTEBOOK = PROJECT_ROOT / "docs" / "notebooks" / "quickstart.ipynb"
 # run after the notebook's own cells, in its kernel: what it left behind, for the assertions

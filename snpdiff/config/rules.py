@@ -7,6 +7,7 @@ them, adds the rules that span groups and collects every problem into one ``Conf
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import re
@@ -185,6 +186,28 @@ def _scheduler_problems(cfg: DictConfig) -> list[str]:
     return problems
 
 
+# loggers whose package is an optional extra of snpdiff: target -> (package to import, extra that installs it)
+OPTIONAL_PACKAGES = {
+    "lightning.pytorch.loggers.TensorBoardLogger": ("tensorboard", "trackers"),
+    "snpdiff.training.loggers.mlflow_logger": ("mlflow", "trackers"),
+    "lightning.pytorch.loggers.MLFlowLogger": ("mlflow", "trackers"),
+}
+
+
+def _package_problems(cfg: DictConfig) -> list[str]:
+    """A logger whose package is not installed: named with the install command, before any work (else Hydra's
+    traceback from inside Lightning once the data has loaded)."""
+    problems = []
+    for name, node in (cfg.get("logger") or {}).items():
+        needed = OPTIONAL_PACKAGES.get(str(node.get("_target_"))) if OmegaConf.is_dict(node) else None
+        if needed and importlib.util.find_spec(needed[0]) is None:
+            problems.append(
+                f"logger.{name} needs the {needed[0]} package, which is not installed; "
+                f"pip install 'snpdiff[{needed[1]}]' (or pip install {needed[0]})"
+            )
+    return problems
+
+
 def _cross_group_problems(cfg: DictConfig) -> list[str]:
     """Rules that span groups or settings: the optimised metric, the checkpoint, the discrete loss, quality."""
     problems: list[str] = []
@@ -257,7 +280,7 @@ def validate_config(cfg: DictConfig) -> None:
     schema_problems = _schema_problems(plain)
     problems += [problem for group_problems in schema_problems.values() for problem in group_problems]
     problems += _component_problems(plain, {group for group, found in schema_problems.items() if not found})
-    for rules in (_optimizer_problems, _scheduler_problems, _cross_group_problems):
+    for rules in (_optimizer_problems, _scheduler_problems, _cross_group_problems, _package_problems):
         try:
             problems += rules(cfg)
         except OmegaConfBaseException:  # they read cfg itself: a value that does not resolve, reported above

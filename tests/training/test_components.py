@@ -9,7 +9,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import EarlyStopping, RichProgressBar, TQDMProgressBar
-from lightning.pytorch.loggers import CSVLogger, WandbLogger
+from lightning.pytorch.loggers import CSVLogger, MLFlowLogger, TensorBoardLogger, WandbLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from snpdiff.config import CONF_DIR, compose_config, validate_config
@@ -74,11 +74,15 @@ def test_a_node_without_target_is_refused_naming_it(tmp_path):
 def test_every_logger_option_builds_its_loggers(option, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.delenv("WANDB_RUN_ID", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     loggers = instantiate_nodes(compose(tmp_path, f"logger={option}"), "logger")
-    expected = {"none": [], "csv": [CSVLogger], "wandb": [WandbLogger]}[option]
+    expected = {"none": [], "csv": [CSVLogger], "wandb": [WandbLogger], "tensorboard": [TensorBoardLogger],
+                "mlflow": [MLFlowLogger]}[option]  # fmt: skip
     assert [type(logger) for logger in loggers] == expected
-    if option == "csv":
-        assert Path(loggers[0].log_dir) == tmp_path / "csv"
+    if option in ("csv", "tensorboard"):
+        assert Path(loggers[0].log_dir) == tmp_path / option
+    if option == "mlflow":  # no tracking URI anywhere: a SQLite store in the run folder, its artifacts beside it
+        assert (tmp_path / "mlruns" / "mlflow.db").is_file() and loggers[0].run_id
     if option == "wandb":
         assert loggers[0].save_dir == str(tmp_path) and (tmp_path / "wandb_run_id.txt").is_file()
 

@@ -180,3 +180,22 @@ def test_a_tracking_server_that_cannot_be_reached_is_a_user_error_without_its_pa
     with pytest.raises(ConfigError, match=r"http://user:\*\*\*@127.0.0.1:\d+ \(from \$MLFLOW_TRACKING_URI\)") as error:
         mlflow_logger(save_dir=str(tmp_path / "mlruns"))
     assert "pw-7654321" not in str(error.value)
+
+
+@pytest.mark.parametrize(("option", "package"), [("mlflow", "mlflow"), ("tensorboard", "tensorboard")])
+def test_a_tracker_whose_package_is_missing_is_one_error_line_naming_the_install(option, package, tmp_path):
+    """train.py in an interpreter where the tracker's package cannot be imported (``sys.modules[name] = None``,
+    Python's documented way to block an import): refused before any work, with the command that installs it."""
+    launch = (
+        f"import runpy, sys; sys.modules[{package!r}] = None; "
+        f"sys.argv = ['train.py', 'debug=fast', 'logger={option}']; runpy.run_path('train.py', run_name='__main__')"
+    )
+    env = {**os.environ, "SNPDIFF_ROOT": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", launch], cwd=Path(__file__).resolve().parents[2], env=env,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    line = one_error_line(result)
+    assert line == (
+        f"error: logger.{option} needs the {package} package, which is not installed; "
+        f"pip install 'snpdiff[trackers]' (or pip install {package})"
+    )
+    assert not list(tmp_path.rglob("checkpoints"))

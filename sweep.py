@@ -192,21 +192,8 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sweeps-dir", help="folder of the sweeps (default: $SNPDIFF_SWEEPS_DIR or ./sweeps)")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    init = commands.add_parser("init", help="validate a sweep file and create the sweep")
-    init.add_argument("sweep_file", nargs="?", default="conf/sweeps/cpu_smoke.yaml")
-    init.add_argument("--backend", choices=BACKEND_NAMES,
-                      help="default: wandb when W&B credentials exist, else local")
-    init.add_argument("--project", help="W&B project (default: the sweep file's, else snpdiff)")
-    init.add_argument("--entity", help="W&B entity (default: your default entity)")
-    init.add_argument("--storage", help="local backend: Optuna storage URL (postgresql://..., sqlite:///...) or "
-                                        "journal file (journal:/path.log); default: SQLite in the sweep folder")
-    init.set_defaults(run=_init)
-
+def _add_agent_parser(commands: argparse._SubParsersAction) -> None:
+    """``agent``'s arguments (each checked at parse: counts and intervals must be positive)."""
     agent = commands.add_parser("agent", help="run trials of a sweep in this process or as cluster jobs")
     agent.add_argument("sweep", nargs="?", help="entity/project/id or short id (default: the current sweep)")
     agent.add_argument("--count", type=_positive_int,
@@ -224,6 +211,24 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--launcher-override", action="append", default=[], metavar="KEY=VALUE",
                        help="with --launcher: a profile key, e.g. partition=gpu or timeout_min=60 (repeatable)")
     agent.set_defaults(run=_agent)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sweeps-dir", help="folder of the sweeps (default: $SNPDIFF_SWEEPS_DIR or ./sweeps)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    init = commands.add_parser("init", help="validate a sweep file and create the sweep")
+    init.add_argument("sweep_file", nargs="?", default="conf/sweeps/cpu_smoke.yaml")
+    init.add_argument("--backend", choices=BACKEND_NAMES,
+                      help="default: wandb when W&B credentials exist, else local")
+    init.add_argument("--project", help="W&B project (default: the sweep file's, else snpdiff)")
+    init.add_argument("--entity", help="W&B entity (default: your default entity)")
+    init.add_argument("--storage", help="local backend: Optuna storage URL (postgresql://..., sqlite:///...) or "
+                                        "journal file (journal:/path.log); default: SQLite in the sweep folder")
+    init.set_defaults(run=_init)
+
+    _add_agent_parser(commands)
 
     monitor = commands.add_parser("monitor", help="show a sweep's state, progress, recent trials and best")
     monitor.add_argument("sweep", nargs="?")

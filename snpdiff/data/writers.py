@@ -403,30 +403,43 @@ def _json_list(chunks: Iterable[np.ndarray]) -> str:
 WRITERS: dict[str, type[GenotypeWriter]] = {writer.format: writer for writer in (PlinkWriter, VcfWriter, NpyWriter)}
 
 
+def set_writer(
+    writer: type[GenotypeWriter], out: Path, work: Path, genotypes: GenotypeSet, labelled: bool = True, **options
+) -> GenotypeWriter:
+    """A ``writer`` of a whole set held in memory (its SNPs, rows, ids and, when ``labelled``, population labels),
+    with its work files in ``work``."""
+    ids, populations = genotypes.sample_ids, genotypes.populations if labelled else None
+    return writer(
+        out,
+        work,
+        genotypes.snps,
+        genotypes.n_rows,
+        genotypes.haplotype,
+        sample_ids=lambda start, stop: ids[start:stop],
+        populations=None if populations is None else lambda start, stop: populations[start:stop],
+        **options,
+    )
+
+
+def write_one_batch(sink: GenotypeWriter, codes: np.ndarray) -> list[Path]:
+    """Open ``sink``, write ``codes`` (int8 ``[rows, snps]``, every row of the output) as its one batch, finish and
+    close it. Returns the files written."""
+    sink.open()
+    try:
+        sink.write_rows(0, np.asarray(codes, dtype=np.int8))
+        return sink.finish()
+    finally:
+        sink.close()
+
+
 def _write_whole(
     writer: type[GenotypeWriter], out: Path, genotypes: GenotypeSet, labelled: bool = True, **options
 ) -> list[Path]:
     """Write a whole set as one batch through ``writer``, with its work files in a temporary folder beside ``out``;
     ``labelled``: pass the set's population labels. Returns the files written."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    ids, populations = genotypes.sample_ids, genotypes.populations if labelled else None
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as work:
-        sink = writer(
-            out,
-            Path(work),
-            genotypes.snps,
-            genotypes.n_rows,
-            genotypes.haplotype,
-            sample_ids=lambda start, stop: ids[start:stop],
-            populations=None if populations is None else lambda start, stop: populations[start:stop],
-            **options,
-        )
-        sink.open()
-        try:
-            sink.write_rows(0, np.asarray(genotypes.codes, dtype=np.int8))
-            return sink.finish()
-        finally:
-            sink.close()
+        return write_one_batch(set_writer(writer, out, Path(work), genotypes, labelled, **options), genotypes.codes)
 
 
 def write_plink(prefix: str | os.PathLike, genotypes: GenotypeSet) -> Path:

@@ -37,7 +37,7 @@ import numpy as np
 
 from snpdiff.data.cache import HASH_ALGORITHM, codes_hash
 from snpdiff.data.types import GenotypeSet
-from snpdiff.data.writers import WRITERS, GenotypeWriter, PlinkWriter
+from snpdiff.data.writers import WRITERS, GenotypeWriter, PlinkWriter, set_writer, write_one_batch
 from snpdiff.errors import ConfigError
 from snpdiff.files import NO_SPACE_ERRNOS, atomic_write
 from snpdiff.generation.checkpoint import TrainedModel, load_trained_model, torch_device
@@ -129,26 +129,12 @@ def write_whole_set(genotypes: GenotypeSet, out: str | Path, fmt: str, overwrite
     fmt = check_format(fmt)
     if genotypes.haplotype and fmt == "vcf" and genotypes.n_rows % 2:
         raise ConfigError(f"n={genotypes.n_rows} haplotype rows must be even for format=vcf: two an individual")
-    ids, labels = genotypes.sample_ids, genotypes.populations
     path = output_path(out, fmt)
-    writer = WRITERS[fmt](
-        path,
-        partial_folder(path),
-        genotypes.snps,
-        genotypes.n_rows,
-        haplotype=genotypes.haplotype,
-        sample_ids=lambda start, stop: ids[start:stop],
-        populations=None if labels is None else lambda start, stop: labels[start:stop],
-    )
+    writer = set_writer(WRITERS[fmt], path, partial_folder(path), genotypes)
     with _claimed(writer.work):  # no progress file: the work folder goes when this ends, however it ends
         _check_existing(writer, overwrite)
         try:
-            writer.open()
-            try:
-                writer.write_rows(0, np.asarray(genotypes.codes, dtype=np.int8))
-                return writer.finish()
-            finally:
-                writer.close()
+            return write_one_batch(writer, genotypes.codes)
         except OSError as exc:
             raise ConfigError(_write_failure(exc, writer.out)) from None
 

@@ -199,3 +199,22 @@ def test_a_tracker_whose_package_is_missing_is_one_error_line_naming_the_install
         f"pip install 'snpdiff[trackers]' (or pip install {package})"
     )
     assert not list(tmp_path.rglob("checkpoints"))
+
+
+@pytest.mark.slow
+def test_a_local_sweep_trial_logs_to_tensorboard(tmp_path):
+    """A sweep works with another tracker: a trial is train.py with the sweep's overrides, logger=tensorboard
+    among them, and its event files land in its own run folder."""
+    from snpdiff.sweep.backends import open_backend
+    from snpdiff.sweep.store import resolve_sweep
+    from tests.helpers import TINY_TRIAL, sweep_cli, write_sweep
+
+    sweep = {"method": "grid", "metric": {"name": "val_loss", "goal": "minimize"},
+             "parameters": {**TINY_TRIAL, "logger": {"value": "tensorboard"}, "optimizer.lr": {"values": [0.001]}}}
+    root = str(tmp_path / "sweeps")
+    created = sweep_cli("--sweeps-dir", root, "init", str(write_sweep(tmp_path, sweep)), "--backend", "local")
+    sweep_id = created.stdout.split("created local sweep ")[1].split()[0]
+    sweep_cli("--sweeps-dir", root, "agent", sweep_id, "--count", "1")
+    (trial,) = open_backend(resolve_sweep(sweep_id, Path(root))).trials()
+    assert trial.state == "finished" and trial.value is not None
+    assert list((Path(trial.run_dir) / "tensorboard").glob("events.out.tfevents.*"))

@@ -32,6 +32,29 @@ class MetricInfo:
         return f"target {self.target:g}" if self.goal == "target" else self.goal
 
 
+# KING's cut-offs of kinship (snpdiff.metrics.kinship): the closest relative is this degree or closer above them
+KINSHIP_CUTOFFS = {"dup": 2**-1.5, "first": 2**-2.5, "second": 2**-3.5}
+_KINSHIP_DEGREE_TEXT = {
+    "dup": "duplicate or twin",
+    "first": "first-degree relative or closer",
+    "second": "second-degree relative or closer",
+}
+
+
+def _kinship_entries(suffix: str, who: str, duplicate_goal: str) -> dict[str, MetricInfo]:
+    """``kinship_<degree>[_share]_<suffix>`` and ``kinship_max_<suffix>`` of the set ``who`` against T: S's
+    duplicates are minimised (a copied person is a leak whatever H reads); the other figures are read beside H's."""
+    entries = {}
+    for degree, cutoff in KINSHIP_CUTOFFS.items():
+        goal = duplicate_goal if degree == "dup" else "diagnostic"
+        entries[f"kinship_{degree}_{suffix}"] = MetricInfo(
+            goal, f"people of {who} whose closest T is a {_KINSHIP_DEGREE_TEXT[degree]} (KING kinship > {cutoff:.3f})"
+        )
+        entries[f"kinship_{degree}_share_{suffix}"] = MetricInfo(goal, f"the same as a share of {who}")
+    entries[f"kinship_max_{suffix}"] = MetricInfo("diagnostic", f"largest KING-robust kinship of {who} with T")
+    return entries
+
+
 METRICS: dict[str, MetricInfo] = {
     "af_r2": MetricInfo("maximize", "squared Pearson r of per-SNP alternate-allele frequency, T vs S (1 = same)"),
     "af_mae": MetricInfo("minimize", "mean absolute difference of per-SNP alternate-allele frequency, T vs S"),
@@ -70,6 +93,8 @@ METRICS: dict[str, MetricInfo] = {
         target=0.5,
         optimize_as="privacy_loss",
     ),
+    **_kinship_entries("s", "S", "minimize"),
+    **_kinship_entries("h", "held-out H (S's yardstick)", "diagnostic"),
     "recovery_rate": MetricInfo(
         "maximize", "ancestry classifier trained on labelled S, tested on H, over the same trained on T (1 = as real)"
     ),

@@ -21,6 +21,10 @@ without a model): an attacker who holds S and a candidate person guesses "in the
 candidate's nearest synthetic individual is. Training members T and non-members H are the candidates; the AUC of
 the score ``-d_candidate,S`` separating T from H is 0.5 when S leaks nothing about who trained it, 1.0 when every
 member is nearer to S than every non-member. Above about 0.55 on a few hundred people is more than noise.
+
+The KING-robust kinship figures (``kinship_*_s`` of S against T, ``kinship_*_h`` of H against T;
+``snpdiff.metrics.kinship``) count people whose closest training relative is a duplicate, first- or second-degree
+relative by KING's cut-offs, and their largest kinship: H's figures are the yardstick for S's.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from snpdiff.metrics.distances import cross_nearest, self_nearest
+from snpdiff.metrics.kinship import kinship_metrics
 
 
 def adversarial_accuracy(to_other: np.ndarray, to_own: np.ndarray) -> float:
@@ -89,7 +94,8 @@ def privacy_metrics(
     ``privacy_loss``, ``nn_distance_ratio``, ``mia_auc``, each nearest-neighbour search done once.
 
     Also the nearest-neighbour distance medians ``nn_st_median``, ``nn_ss_median``, ``nn_tt_median`` and, with H,
-    ``nn_ht_median`` (see the module docstring).
+    ``nn_ht_median``, and the kinship figures ``kinship_*_s`` and, with H, ``kinship_*_h`` (``kinship_metrics``;
+    haplotype rows are paired into people) (see the module docstring).
 
     ``aats_gap = (|aa_t - 0.5| + |aa_s - 0.5|) / 2`` is the optimisable form of the adversarial accuracy: it is 0
     only when both halves read 0.5, whereas ``aats`` reads 0.5 also when aa_t = 1 and aa_s = 0.
@@ -121,4 +127,5 @@ def privacy_metrics(
         metrics["nn_ht_median"] = float(np.median(holdout_to_real))
         metrics["nn_distance_ratio"] = _ratio(metrics["nn_st_median"], metrics["nn_ht_median"])
         metrics["mia_auc"] = membership_inference_auc(real_to_synthetic, holdout_to_synthetic)
+    metrics.update(kinship_metrics(real, synthetic, holdout, ploidy))
     return metrics

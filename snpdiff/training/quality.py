@@ -37,6 +37,17 @@ PRIVACY_KEYS = (
 )
 
 
+def training_subset(training_rows: int, count: int, ploidy: int, seed: int) -> np.ndarray:
+    """``count`` training rows drawn at random (by ``seed``) for the privacy metrics, as int64 indices ``[count]``;
+    haplotype rows (ploidy 1) are drawn as whole people, rows ``2i`` and ``2i + 1`` together, so the kinship figures
+    pair them as the people they are."""
+    rng = np.random.default_rng(seed)
+    if ploidy == 2:
+        return rng.permutation(training_rows)[:count]
+    people = rng.permutation(training_rows // 2)[: (count + 1) // 2]
+    return np.stack([2 * people, 2 * people + 1], axis=1).ravel()[:count]
+
+
 class SampleQualityCallback(pl.Callback):
     """After the first epoch, every ``eval_every_n_epochs`` epochs and at the run's last validation (``max_epochs``,
     ``max_steps`` or a ``trainer.max_time`` stop), samples ``eval_samples`` individuals with the sampler named
@@ -116,7 +127,7 @@ class SampleQualityCallback(pl.Callback):
         ``populations`` (S's labels) the ``recovery_rate`` of an ancestry classifier trained on S, tested on V."""
         encoding = datamodule.encoding
         validation, training = datamodule.val_codes, datamodule.train_codes
-        rows = np.random.default_rng(self.seed).permutation(len(training))[: len(synthetic)]
+        rows = training_subset(len(training), len(synthetic), encoding.ploidy, self.seed)
         metrics = evaluate_genotypes(
             GenotypeSet.from_codes(validation, haplotype=encoding.haplotype),
             GenotypeSet.from_codes(synthetic, haplotype=encoding.haplotype),

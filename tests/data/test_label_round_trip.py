@@ -38,6 +38,7 @@ def _same_people(again: GenotypeSet, original: GenotypeSet) -> None:
     assert np.array_equal(again.codes, original.codes)
 
 
+@pytest.mark.reliability_row("Population files and labels", "a label with a space, tab, newline or `%`")
 def test_a_fam_holds_one_six_field_line_per_person_and_reads_back(labelled, tmp_path):
     prefix = write_plink(tmp_path / "cohort", labelled)
     lines = Path(f"{prefix}.fam").read_text().split("\n")[:-1]
@@ -49,6 +50,7 @@ def test_a_fam_holds_one_six_field_line_per_person_and_reads_back(labelled, tmp_
     _same_people(read_genotypes(prefix, population_file="fam"), labelled)
 
 
+@pytest.mark.reliability_row("Population files and labels", "a label with a space, tab, newline or `%`")
 @needs_plink2
 def test_plink2_carries_the_labels_through_bed_and_pgen(labelled, tmp_path):
     prefix = write_plink(tmp_path / "ours", labelled)
@@ -59,6 +61,7 @@ def test_plink2_carries_the_labels_through_bed_and_pgen(labelled, tmp_path):
     _same_people(read_genotypes(tmp_path / "from_pgen", population_file="fam"), labelled)
 
 
+@pytest.mark.reliability_row("Population files and labels", "a label with a space, tab, newline or `%`")
 @needs_plink2
 def test_plink2_selects_a_population_by_its_encoded_family_id(labelled, tmp_path):
     prefix = write_plink(tmp_path / "ours", labelled)
@@ -92,6 +95,7 @@ def _write_vcf_with_table(path: Path, genotypes: GenotypeSet) -> list[Path]:
     return writer.finish()
 
 
+@pytest.mark.reliability_row("Population files and labels", "the same labels in `<out>.populations.tsv`")
 def test_a_vcf_and_its_population_table_read_back(labelled, tmp_path):
     table, vcf = _write_vcf_with_table(tmp_path / "cohort.vcf.gz", labelled)
     assert table == tmp_path / "cohort.populations.tsv"
@@ -101,6 +105,7 @@ def test_a_vcf_and_its_population_table_read_back(labelled, tmp_path):
     _same_people(read_genotypes(vcf, population_file=str(table)), labelled)
 
 
+@pytest.mark.reliability_row("Population files and labels", "the same labels in `<out>.populations.tsv`")
 @needs_plink2
 def test_plink2_reads_our_vcf_with_the_same_people(labelled, tmp_path):
     table, vcf = _write_vcf_with_table(tmp_path / "cohort.vcf.gz", labelled)
@@ -113,6 +118,7 @@ def test_the_npy_sidecar_holds_any_label(labelled, tmp_path):
     _same_people(read_genotypes(write_npy(tmp_path / "cohort.npy", labelled)), labelled)
 
 
+@pytest.mark.reliability_row("Population files and labels", "a sample id with whitespace")
 @pytest.mark.parametrize(
     "write, sample_id, expected",
     [
@@ -133,6 +139,7 @@ def test_ids_a_format_cannot_hold_are_refused_before_writing(labelled, tmp_path,
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.reliability_row("Population files and labels", "a sample id with whitespace")
 def test_an_empty_label_is_refused_for_a_fam(labelled, tmp_path):
     labelled.populations = np.array(["YRI"] * 5 + ["", "YRI", "YRI"])
     with pytest.raises(DataError, match=r"cohort.fam: the population label of row 5 is empty, which .* cannot hold"):
@@ -140,6 +147,7 @@ def test_an_empty_label_is_refused_for_a_fam(labelled, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.reliability_row("Population files and labels", "a 7-field `.fam` line")
 def test_a_fam_line_an_older_writer_split_is_refused(labelled, tmp_path):
     prefix = write_plink(tmp_path / "old", labelled.select_samples(slice(4, 8)))
     fam = Path(f"{prefix}.fam")

@@ -13,6 +13,7 @@ from snpdiff.data import GenotypeDataModule, read_genotypes, write_plink
 from snpdiff.data.split import split_rows
 from snpdiff.errors import DataError
 from tests.helpers import run_train
+from tests.reliability.campaign import check_row
 
 PLINK2 = shutil.which("plink2")
 
@@ -47,6 +48,8 @@ def _three_labels(ids: list[str]) -> list[str]:
     return [("Han Chinese", "Han Southern", "Han, Chinese")[i % 3] for i in range(len(ids))]
 
 
+@pytest.mark.reliability_row("Population files and labels", "labels with spaces or commas")
+@pytest.mark.reliability_row("Population files and labels", "CRLF line ends")
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
 def test_labels_keep_their_spaces_and_commas_with_a_header_and_comments(files, ids, tmp_path, newline):
     labels = _three_labels(ids)
@@ -56,6 +59,7 @@ def test_labels_keep_their_spaces_and_commas_with_a_header_and_comments(files, i
     assert len(set(labels)) == 3  # "Han Chinese" and "Han Southern" stay apart, "Han, Chinese" is whole
 
 
+@pytest.mark.reliability_row("Population files and labels", "CRLF line ends")
 def test_a_spreadsheet_export_with_a_byte_order_mark_and_padded_fields(files, ids, tmp_path):
     table = tmp_path / "pops.tsv"
     table.write_bytes(("\ufeffid\tpopulation\r\n" + "".join(f"{s} \t YRI \r\n" for s in ids)).encode())
@@ -67,6 +71,7 @@ def test_percent_escapes_in_a_label_are_decoded(files, ids, tmp_path):
     assert set(_labels(table, files)) == {"Han\tChinese 100% 50%"}
 
 
+@pytest.mark.reliability_row("Population files and labels", "a `FID IID POP` file")
 @pytest.mark.parametrize("separator", [" ", "\t", "  \t "])
 def test_a_plink_cluster_file_is_read_by_its_iid_and_fid(files, ids, tmp_path, separator):
     families = _families(files)
@@ -99,6 +104,7 @@ def test_a_cluster_line_whose_fid_is_not_the_samples_is_refused(files, ids, tmp_
     assert f"whose .fam gives {ids[0]} the family id" in message
 
 
+@pytest.mark.reliability_row("Population files and labels", "a `FID IID POP` file")
 def test_an_fid_iid_pop_file_is_never_read_with_the_iid_as_the_label(files, ids, tmp_path):
     """The campaign's case: ``FID IID POP`` with a header was read as id FID, label IID (40 one-person labels)."""
     families = _families(files)
@@ -106,6 +112,7 @@ def test_an_fid_iid_pop_file_is_never_read_with_the_iid_as_the_label(files, ids,
     assert _labels(_write(tmp_path / "fid_iid_pop.txt", text), files) == [f"P{i % 3}" for i in range(len(ids))]
 
 
+@pytest.mark.reliability_row("Population files and labels", "`id Han Chinese`")
 def test_space_separated_id_and_label_with_a_space_is_not_misread(files, ids, tmp_path):
     path = _write(tmp_path / "pops.txt", "".join(f"{s} Han Chinese\n" for s in ids))
     message = _refused(path, files)
@@ -113,6 +120,7 @@ def test_space_separated_id_and_label_with_a_space_is_not_misread(files, ids, tm
     assert "read as a PLINK cluster file 'FID IID CLUSTER': separate id and label by one tab" in message
 
 
+@pytest.mark.reliability_row("Population files and labels", "`NA1 YRI`")
 @pytest.mark.parametrize(
     "text, expected",
     [
@@ -129,6 +137,7 @@ def test_a_line_of_neither_layout_is_refused_naming_it(files, ids, tmp_path, tex
     assert re.search(expected.format(*ids), _refused(path, files))
 
 
+@pytest.mark.reliability_row("Population files and labels", "an id listed twice")
 def test_an_id_given_two_labels_is_refused_naming_both_lines(files, ids, tmp_path):
     text = "".join(f"{s}\tYRI\n" for s in ids) + f"{ids[0]}\tYRI\n{ids[4]}\tCEU\n"
     message = _refused(_write(tmp_path / "pops.tsv", text), files)
@@ -136,6 +145,7 @@ def test_an_id_given_two_labels_is_refused_naming_both_lines(files, ids, tmp_pat
     assert message.endswith(expected)
 
 
+@pytest.mark.reliability_row("Population files and labels", "ids that are not samples")
 def test_ids_that_are_not_samples_are_refused_naming_the_first_and_its_line(files, ids, tmp_path):
     text = "".join(f"{s}\tYRI\n" for s in ids[:10]) + "NA12878\tCEU\n" + f"{ids[10]}\tYRI\nHG00096\tGBR\n"
     path = _write(tmp_path / "pops.tsv", text)
@@ -144,6 +154,7 @@ def test_ids_that_are_not_samples_are_refused_naming_the_first_and_its_line(file
     assert "(2 of its 13 ids are not: 'NA12878' (line 11), 'HG00096' (line 13))" in message
 
 
+@pytest.mark.reliability_row("Population files and labels", "an empty label or id")
 @pytest.mark.parametrize(
     "line, expected",
     [
@@ -162,6 +173,7 @@ def test_empty_and_control_characters_are_refused_naming_the_line(files, ids, tm
     assert expected.format(ids[0]) in message
 
 
+@pytest.mark.reliability_row("Population files and labels", "an empty label or id")
 def test_a_file_that_is_not_utf8_is_named(files, tmp_path):
     path = tmp_path / "pops.tsv"
     path.write_bytes(b"YRI_0\tHan\xe9\n")
@@ -183,6 +195,7 @@ def _datamodule(files, cache_dir, table, **keys) -> GenotypeDataModule:
     return datamodule
 
 
+@pytest.mark.reliability_row("Population files and labels", "one person per label")
 def test_one_person_populations_are_refused_by_the_stratified_split_naming_label_and_line(files, ids, tmp_path):
     """The campaign's case: one person per label was accepted and the test split silently had 0 rows."""
     table = _write(tmp_path / "pops.tsv", "id\tpopulation\n" + "".join(f"{s}\tperson {s}\n" for s in ids))
@@ -248,11 +261,14 @@ def test_train_py_refuses_a_bad_population_file_with_one_error_line(files, ids, 
             f"population {min(ids)!r} (line {ids.index(min(ids)) + 1} of ",
         ),
     }
+    results = {}
     for name, (text, expected) in cases.items():
         table = _write(tmp_path / f"{name}.tsv", text)
         args = ("data=plink", f"data.path={files['plink']}", f"data.population_file={table}", "debug=fast")
-        result = run_train(*args, "logger=none", root=tmp_path / name)
+        result = results[name] = run_train(*args, "logger=none", root=tmp_path / name)
         assert result.returncode == 2, result.stderr[-3000:]
         errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
         assert len(errors) == 1 and expected in errors[0], result.stderr[-3000:]
         assert "Traceback" not in result.stderr
+    check_row(results["duplicate"], "Population files and labels", "an id listed twice")
+    check_row(results["singletons"], "Population files and labels", "one person per label")

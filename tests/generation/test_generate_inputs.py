@@ -23,6 +23,9 @@ from snpdiff.generation import partial_folder, stream, write_synthetic
 from snpdiff.run_folder import lock_path
 from snpdiff.training.run import run_training
 from tests.helpers import one_error_line, run_generate, small_tmpfs
+from tests.reliability.campaign import check_row
+
+mark = pytest.mark  # mark.reliability_row(section, case): the docs/reliability.md row a case checks
 
 
 @pytest.fixture(scope="module")
@@ -56,45 +59,64 @@ def left_beside(root: Path) -> list[str]:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["n=abc"], "error: n='abc' has the wrong type for conf/generate.yaml; allowed: int"),
-        (["n=0"], "error: n=0 must be an integer >= 1"),
-        (["batch_size=-4"], "error: batch_size=-4 must be an integer >= 1"),
-        (["guidance_scale=nan"], "error: guidance_scale=nan must be a finite number >= 0 (1: plain conditional"),
-        (["guidance_scale=inf"], "error: guidance_scale=inf must be a finite number >= 0"),
-        (["guidance_scale=-1"], "error: guidance_scale=-1 must be a finite number >= 0"),
-        (["out=dir/"], "error: out='dir/' must name a file (a path prefix such as results/synthetic), not a folder"),
-        (["out="], "error: out='' must name a file"),
-        (["sampler=euler"], "error: sampler='euler' is not a sampler; allowed: ddpm, ddim, dpmpp_2m"),
-        (["ckpt="], "error: ckpt='' must name a checkpoint file; give ckpt=<path>"),
-        (["device=gpu"], "error: device='gpu' is not a device to sample on; allowed: cpu, cuda, cuda:<index>"),
+        pytest.param(["n=abc"], "error: n='abc' has the wrong type for conf/generate.yaml; allowed: int",
+                     marks=mark.reliability_row("generate.py and", "`generate.py n=abc`")),
+        pytest.param(["n=0"], "error: n=0 must be an integer >= 1",
+                     marks=mark.reliability_row("generate.py and", "`n=0`, `batch_size=-4`")),
+        pytest.param(["batch_size=-4"], "error: batch_size=-4 must be an integer >= 1",
+                     marks=mark.reliability_row("generate.py and", "`n=0`, `batch_size=-4`")),
+        pytest.param(["guidance_scale=nan"], "error: guidance_scale=nan must be a finite number >= 0 (1: plain "
+                     "conditional", marks=mark.reliability_row("generate.py and", "`guidance_scale=nan`")),
+        pytest.param(["guidance_scale=inf"], "error: guidance_scale=inf must be a finite number >= 0",
+                     marks=mark.reliability_row("generate.py and", "`guidance_scale=nan`")),
+        pytest.param(["guidance_scale=-1"], "error: guidance_scale=-1 must be a finite number >= 0",
+                     marks=mark.reliability_row("generate.py and", "`guidance_scale=nan`")),
+        pytest.param(["out=dir/"], "error: out='dir/' must name a file (a path prefix such as results/synthetic), "
+                     "not a folder", marks=mark.reliability_row("generate.py and", "`out=dir/`, `out=`")),
+        pytest.param(["out="], "error: out='' must name a file",
+                     marks=mark.reliability_row("generate.py and", "`out=dir/`, `out=`")),
+        pytest.param(["sampler=euler"], "error: sampler='euler' is not a sampler; allowed: ddpm, ddim, dpmpp_2m",
+                     marks=mark.reliability_row("generate.py outputs", "an unknown sampler")),
+        pytest.param(["ckpt="], "error: ckpt='' must name a checkpoint file; give ckpt=<path>",
+                     marks=mark.reliability_row("generate.py and", "no `ckpt=` / `ckpt=`")),
+        pytest.param(["device=gpu"], "error: device='gpu' is not a device to sample on; allowed: cpu, cuda, "
+                     "cuda:<index>", marks=mark.reliability_row("generate.py and", "`device=gpu`")),
     ],
-)
-def test_a_bad_value_is_one_error_line_and_nothing_is_written(args, expected, tmp_path):
+)  # fmt: skip
+def test_a_bad_value_is_one_error_line_and_nothing_is_written(args, expected, request, tmp_path):
     given = {arg.split("=")[0] for arg in args}
     defaults = [arg for arg in ("ckpt=model.ckpt", "n=8") if arg.split("=")[0] not in given]
-    line = one_error_line(run_generate(*defaults, *args, root=tmp_path))
+    result = run_generate(*defaults, *args, root=tmp_path)
+    line = one_error_line(result)
     assert line.startswith(expected), line
+    check_row(result, *request.node.get_closest_marker("reliability_row").args)
     assert left_beside(tmp_path) == []
 
 
 def test_no_checkpoint_given_is_named(tmp_path):
-    line = one_error_line(run_generate("n=8", root=tmp_path))
+    result = run_generate("n=8", root=tmp_path)
+    line = one_error_line(result)
     assert line == "error: ckpt is required (???); give ckpt=<value>"
+    check_row(result, "generate.py and evaluate.py", "no `ckpt=` / `ckpt=`")
     assert left_beside(tmp_path) == []
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a torch without a CUDA device")
 def test_an_unavailable_device_is_named_before_the_checkpoint_is_read(tmp_path):
-    line = one_error_line(run_generate("ckpt=model.ckpt", "device=cuda", root=tmp_path))
+    result = run_generate("ckpt=model.ckpt", "device=cuda", root=tmp_path)
+    line = one_error_line(result)
     assert line.startswith("error: device='cuda' is not available: "), line
+    check_row(result, "generate.py and evaluate.py", "`device=cuda` on a torch without CUDA")
     assert line.endswith("; use device=cpu")
     assert left_beside(tmp_path) == []
 
 
 def test_an_output_on_a_read_only_file_system_is_refused(read_only, tmp_path):
     out = read_only / "sub" / "syn"
-    line = one_error_line(run_generate("ckpt=model.ckpt", f"out={out}", root=tmp_path))
+    result = run_generate("ckpt=model.ckpt", f"out={out}", root=tmp_path)
+    line = one_error_line(result)
     assert line == (f"error: out='{out}' is on a read-only file system ({read_only}); choose an out= on a writable one")
+    check_row(result, "generate.py and evaluate.py", "`out=` on a read-only file system")
     assert list(read_only.iterdir()) == []
 
 
@@ -112,7 +134,9 @@ def test_a_partial_folder_that_is_not_generates_is_refused_and_left_alone(plante
         (work / "notes.txt").write_text("mine")
     else:
         work.write_text("mine")
-    line = one_error_line(run_generate(f"ckpt={ckpt}", "n=8", "format=npy", "out=syn", root=tmp_path))
+    result = run_generate(f"ckpt={ckpt}", "n=8", "format=npy", "out=syn", root=tmp_path)
+    line = one_error_line(result)
+    check_row(result, "generate.py and evaluate.py", "a planted `<out>.partial`")
     problem = {"symlink": "is a symbolic link", "foreign folder": "holds notes.txt but no progress.json"}
     assert line.startswith(f"error: {work} {problem.get(planted, 'is not a folder')}, so it is not a partial run")
     assert sorted(path.name for path in target.iterdir()) == ["keep.txt"]
@@ -146,7 +170,9 @@ def test_a_partial_run_another_generate_holds_is_refused(ckpt, tmp_path, monkeyp
     args = [f"ckpt={ckpt}", "out=syn", *(f"{key}={value}" for key, value in settings.items())]
     holder = filelock.UnixFileLock(lock_path(work), timeout=0)
     with holder:
-        line = one_error_line(run_generate(*args, root=tmp_path))
+        result = run_generate(*args, root=tmp_path)
+    line = one_error_line(result)
+    check_row(result, "generate.py and evaluate.py", "a second generate.py with the same `out=`")
     assert line == (
         f"error: {work} is in use by another generate.py writing the same output; wait for it to end, or choose "
         "another out="
@@ -175,7 +201,9 @@ def test_a_resume_from_a_replaced_checkpoint_of_the_same_size_and_time_is_refuse
     assert model.stat().st_size == stat.st_size and model.stat().st_mtime_ns == stat.st_mtime_ns
 
     args = [f"ckpt={model}", "out=syn", *(f"{key}={value}" for key, value in settings.items())]
-    line = one_error_line(run_generate(*args, root=tmp_path))
+    result = run_generate(*args, root=tmp_path)
+    line = one_error_line(result)
+    check_row(result, "generate.py and evaluate.py", "a resume after the checkpoint was replaced")
     assert line.startswith(f"error: {work} holds a partial run with ckpt_hash='xxh3_128:"), line
     assert "(the checkpoint file's content changed since); run generate.py with the same arguments" in line
     assert (work / "progress.json").read_bytes() == progress
@@ -212,7 +240,9 @@ def test_a_disk_that_fills_while_sampling_keeps_a_resumable_partial_run(ckpt, di
         filelock.UnixFileLock(lock_path(work), timeout=0).acquire()
     filler = fill(disk)
     stdout, stderr = run.communicate(timeout=240)
-    line = one_error_line(subprocess.CompletedProcess(args, run.returncode, stdout, stderr))
+    result = subprocess.CompletedProcess(args, run.returncode, stdout, stderr)
+    line = one_error_line(result)
+    check_row(result, "generate.py and evaluate.py", "the disk fills while sampling")
     kept = json.loads((work / "progress.json").read_text())["batches_done"]
     assert line == (
         f"error: no space left on device writing {out}.npy; {work} keeps {kept} of 100 batches: run the same command "

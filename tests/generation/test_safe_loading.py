@@ -59,6 +59,7 @@ def test_a_planted_target_node_is_refused_naming_the_key_and_runs_nothing(checkp
     assert str(refused.value).startswith(f"ckpt={str(bad)!r}: {named} in the checkpoint is a dict; only int, float")
 
 
+@pytest.mark.reliability_row("Checkpoints given to generate.py", "a `_target_` outside the allow-list")
 @pytest.mark.parametrize("node", ["model", "diffusion"])
 def test_a_foreign_class_is_refused_before_anything_is_built(checkpoint, tmp_path, node):
     bad = _plant(checkpoint, tmp_path / "hostile.ckpt", f"config.{node}._target_", "os.system")

@@ -31,6 +31,7 @@ from snpdiff.generation import (
     write_synthetic,
 )
 from snpdiff.training.run import run_training
+from tests.reliability.campaign import check_row
 
 FINAL_NAMES = {"plink": ["{}.bim", "{}.fam", "{}.bed"], "vcf": ["{}.vcf.gz"], "npy": ["{}.json", "{}.npy"]}
 WHOLE_SET_WRITERS = {"plink": (write_plink, ""), "vcf": (write_vcf, ".vcf.gz"), "npy": (write_npy, ".npy")}
@@ -140,6 +141,8 @@ def _kill_after_first_batch(args: list[str], progress: Path, cwd: Path) -> int:
     return json.loads(progress.read_text())["batches_done"]
 
 
+@pytest.mark.reliability_row("generate.py outputs", "killed mid-run")
+@pytest.mark.reliability_row("generate.py outputs", "the same command again")
 @pytest.mark.parametrize(
     "fmt", ["plink", pytest.param("vcf", marks=pytest.mark.slow), pytest.param("npy", marks=pytest.mark.slow)]
 )
@@ -158,6 +161,9 @@ def test_killed_generate_resumes_to_the_bytes_of_an_uninterrupted_run(ckpt, fmt,
 
     with pytest.raises(ConfigError, match="partial run with seed=5, this run has seed=6; .* add overwrite=true"):
         write_synthetic(generate_cfg(ckpt, out, **{**settings, "seed": 6}))
+    other = run_generate(*args[:-1], "seed=6", cwd=tmp_path)  # the same refusal through the CLI
+    assert "partial run with seed=5, this run has seed=6; " in check_row(other, "generate.py outputs", "other arg")
+    assert json.loads((work / "progress.json").read_text())["batches_done"] == done  # the partial run kept
 
     resumed = run_generate(*args, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -167,6 +173,7 @@ def test_killed_generate_resumes_to_the_bytes_of_an_uninterrupted_run(ckpt, fmt,
     assert not work.exists()
 
 
+@pytest.mark.reliability_row("generate.py outputs", "`n=1000000000000`")  # memory bounded whatever n
 def test_memory_is_bounded_by_the_batch_not_by_n(ckpt, tmp_path, monkeypatch):
     """Peak numpy memory (tracemalloc; torch's own buffers are not traced, and are the batch's anyway) of 24 batches
     is that of 4: collecting all rows would add at least their int8 codes, 20 x 16 x 64 bytes."""
@@ -191,6 +198,8 @@ def test_finished_output_is_kept_unless_overwrite(ckpt, tmp_path):
     before = (tmp_path / "syn.npy").read_bytes()
     with pytest.raises(ConfigError, match=r"syn\.npy exists; add overwrite=true"):
         write_synthetic(generate_cfg(ckpt, out, n=4, format="npy", seed=1))
+    refused = run_generate(f"ckpt={ckpt}", f"out={out}", "n=4", "format=npy", "seed=1", cwd=tmp_path)
+    assert "syn.npy exists; add overwrite=true" in check_row(refused, "generate.py outputs", "a finished output")
     assert (tmp_path / "syn.npy").read_bytes() == before
     write_synthetic(generate_cfg(ckpt, out, n=4, format="npy", seed=1, overwrite=True))
     assert (tmp_path / "syn.npy").read_bytes() != before
@@ -201,10 +210,14 @@ def test_too_little_disk_space_is_refused_before_anything_is_written(ckpt, tmp_p
     with pytest.raises(ConfigError, match=r"n=1000000000000 x 64 SNPs as plink needs about .* TB on .* free"):
         write_synthetic(generate_cfg(ckpt, tmp_path / "huge", n=10**12))
     assert list(tmp_path.iterdir()) == []
+    result = run_generate(f"ckpt={ckpt}", "n=1000000000000", f"out={tmp_path / 'out' / 'huge'}", cwd=tmp_path)
+    check_row(result, "generate.py outputs", "`n=1000000000000`")
+    assert not (tmp_path / "out").exists()
 
 
 def test_unknown_sampler_is_a_user_error_listing_the_samplers(ckpt, tmp_path):
     result = run_generate(f"ckpt={ckpt}", "sampler=euler", f"out={tmp_path / 'syn'}", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "error: " in result.stderr and "'euler'" in result.stderr and "ddim" in result.stderr
+    check_row(result, "generate.py outputs", "an unknown sampler")
     assert not partial_folder(tmp_path / "syn").exists()

@@ -12,8 +12,10 @@ import pytest
 
 from snpdiff.data import GenotypeSet, SnpInfo, write_npy, write_plink
 from tests.helpers import REPO, one_error_line, small_tmpfs
+from tests.reliability.campaign import check_row
 
 SNPS = 200
+mark = pytest.mark  # mark.reliability_row(section, case): the docs/reliability.md row a case checks
 
 
 def genotype_set(codes: np.ndarray, prefix: str, chrom: str = "1", positions: np.ndarray | None = None) -> GenotypeSet:
@@ -53,22 +55,30 @@ def run_evaluate(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["synthetic=s.npy"], "error: real is required (???); give real=<value>"),
-        (["real=", "synthetic=s.npy"], "error: real='' must name a genotype file or run folder; give real=<path>"),
-        (["real=r", "synthetic=s", "min_snp_overlap=0"], "error: min_snp_overlap=0 must be a share in (0, 1]"),
-        (["real=r", "synthetic=s", "min_snp_overlap=1.5"], "error: min_snp_overlap=1.5 must be a share in (0, 1]"),
+        pytest.param(["synthetic=s.npy"], "error: real is required (???); give real=<value>",
+                     marks=mark.reliability_row("generate.py and", "`evaluate.py` without `real=`")),
+        pytest.param(["real=", "synthetic=s.npy"], "error: real='' must name a genotype file or run folder; give "
+                     "real=<path>", marks=mark.reliability_row("generate.py and", "`evaluate.py` without `real=`")),
+        pytest.param(["real=r", "synthetic=s", "min_snp_overlap=0"], "error: min_snp_overlap=0 must be a share in "
+                     "(0, 1]", marks=mark.reliability_row("generate.py and", "`evaluate.py min_snp_overlap=1.5`")),
+        pytest.param(["real=r", "synthetic=s", "min_snp_overlap=1.5"], "error: min_snp_overlap=1.5 must be a share "
+                     "in (0, 1]", marks=mark.reliability_row("generate.py and", "`evaluate.py min_snp_overlap=1.5`")),
     ],
-)
-def test_a_bad_key_is_one_error_line_before_out_is_created(args, expected, tmp_path):
+)  # fmt: skip
+def test_a_bad_key_is_one_error_line_before_out_is_created(args, expected, request, tmp_path):
     out = tmp_path / "out"
-    line = one_error_line(run_evaluate(*args, f"out={out}", cwd=tmp_path))
+    result = run_evaluate(*args, f"out={out}", cwd=tmp_path)
+    line = one_error_line(result)
     assert line.startswith(expected), line
+    check_row(result, *request.node.get_closest_marker("reliability_row").args)
     assert not out.exists()
 
 
 def test_an_out_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "out").write_text("mine")
-    line = one_error_line(run_evaluate("real=r", "synthetic=s", f"out={tmp_path / 'out'}", cwd=tmp_path))
+    result = run_evaluate("real=r", "synthetic=s", f"out={tmp_path / 'out'}", cwd=tmp_path)
+    line = one_error_line(result)
+    check_row(result, "generate.py and", "`evaluate.py out=` on a read-only file system, or a file")
     assert line == f"error: out='{tmp_path / 'out'}': {tmp_path / 'out'} is a file, not a folder"
     assert (tmp_path / "out").read_text() == "mine"
 
@@ -83,9 +93,9 @@ def read_only(tmp_path):
 
 def test_an_out_on_a_read_only_file_system_is_refused(files, read_only, tmp_path):
     out = read_only / "eval"
-    line = one_error_line(
-        run_evaluate(f"real={files['real']}", f"synthetic={files['same']}", f"out={out}", cwd=tmp_path)
-    )
+    result = run_evaluate(f"real={files['real']}", f"synthetic={files['same']}", f"out={out}", cwd=tmp_path)
+    line = one_error_line(result)
+    check_row(result, "generate.py and", "`evaluate.py out=` on a read-only file system, or a file")
     assert line == f"error: out='{out}' is on a read-only file system ({read_only}); choose an out= on a writable one"
     assert list(read_only.iterdir()) == []
 
@@ -93,31 +103,42 @@ def test_an_out_on_a_read_only_file_system_is_refused(files, read_only, tmp_path
 @pytest.mark.parametrize(
     ("synthetic", "expected"),
     [
-        (
+        pytest.param(
             "chrom2",
             [
                 "have 200 SNPs each, and 200 of real's SNPs (chrom:position) are not in synthetic, first 1:100: 0 "
                 "match (0.0%), min_snp_overlap is 0.9; real is on chromosome 1, synthetic on 2. Give sets with the same"
             ],
+            marks=mark.reliability_row("generate.py and", "synthetic SNPs on another chromosome"),
         ),
-        ("shifted", ["have 200 SNPs each, and 200 of real's SNPs (chrom:position) are not in synthetic, first 1:100"]),
-        (
+        pytest.param(
+            "shifted",
+            ["have 200 SNPs each, and 200 of real's SNPs (chrom:position) are not in synthetic, first 1:100"],
+            marks=mark.reliability_row("generate.py and", "synthetic SNPs on another chromosome"),
+        ),
+        pytest.param(
             "part",
             [
                 "has 170 SNPs but real (",
                 "has 200, and 30 of real's SNPs (chrom:position) are not in synthetic, first 1:100: 170 match (85.0%), "
                 "min_snp_overlap is 0.9; ",
             ],
+            marks=mark.reliability_row("generate.py and", "synthetic with 85% of real's SNPs"),
         ),
-        ("bare_narrow", ["has 150 SNPs but real (", "has 200, and without SNP metadata (chromosome, positions) they"]),
+        pytest.param(
+            "bare_narrow",
+            ["has 150 SNPs but real (", "has 200, and without SNP metadata (chromosome, positions) they"],
+            marks=mark.reliability_row("generate.py and", "a bare `.npy`"),
+        ),
     ],
 )
 def test_snps_that_do_not_match_by_chromosome_and_position_are_refused_with_the_counts(
-    files, synthetic, expected, tmp_path
+    files, synthetic, expected, request, tmp_path
 ):
     out = tmp_path / "out"
     result = run_evaluate(f"real={files['real']}", f"synthetic={files[synthetic]}", f"out={out}", cwd=tmp_path)
     line = one_error_line(result)
+    check_row(result, *request.node.get_closest_marker("reliability_row").args)
     assert line.startswith(f"error: synthetic ({files[synthetic]}) "), line
     assert all(fragment in line for fragment in expected), line
     assert not (out / "metrics.json").exists()
@@ -127,8 +148,10 @@ def test_snps_that_do_not_match_by_chromosome_and_position_are_refused_with_the_
     ("synthetic", "args", "logged"),
     [
         ("same", [], "comparing 200 SNPs matched by chromosome:position (of 200 real, 200 synthetic)"),
-        ("part", ["min_snp_overlap=0.8"], "comparing 170 SNPs matched by chromosome:position (of 200 real, 170"),
-        ("bare", [], "synthetic has no SNP metadata (chromosome:position): comparing synthetic's 200 SNPs with real's"),
+        pytest.param("part", ["min_snp_overlap=0.8"], "comparing 170 SNPs matched by chromosome:position (of 200 "
+                     "real, 170", marks=mark.reliability_row("generate.py and", "synthetic with 85% of real's SNPs")),
+        pytest.param("bare", [], "synthetic has no SNP metadata (chromosome:position): comparing synthetic's 200 SNPs "
+                     "with real's", marks=mark.reliability_row("generate.py and", "a bare `.npy`")),
     ],
 )
 def test_what_is_compared_is_logged(files, synthetic, args, logged, tmp_path):

@@ -3,6 +3,7 @@ exit status 2, never a traceback: not a checkpoint, truncated, not snpdiff's, we
 config, NaN/Inf weights, a run marked diverged, a directory. Each case is a real file written from a real
 checkpoint that a tiny training run produced."""
 
+import pickle
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from snpdiff.generation import load_trained_model
 from snpdiff.training.run import run_training
 from tests.conftest import FAST
 from tests.helpers import run_generate
+from tests.reliability.campaign import check_row
 
 
 @pytest.fixture(scope="module")
@@ -73,49 +75,112 @@ def _mark_diverged(checkpoint: dict) -> None:
     checkpoint["snpdiff"]["diverged"] = {"step": 1234, "epoch": 7, "loss": float("nan"), "lr": 0.01}
 
 
-# case -> (how the bad file is made, what the error line says after "error: ckpt='<path>'")
+def _missing(real: Path, bad: Path) -> Path:
+    return bad  # never written
+
+
+def _empty(real: Path, bad: Path) -> Path:
+    bad.write_bytes(b"")
+    return bad
+
+
+def _binary(real: Path, bad: Path) -> Path:
+    bad.write_bytes(bytes(range(256)))
+    return bad
+
+
+def _plain_pickle(real: Path, bad: Path) -> Path:
+    bad.write_bytes(pickle.dumps({"state_dict": {}}, protocol=4))
+    return bad
+
+
+# case -> (how the bad file is made, what the error line says after "error: ckpt='<path>'", its docs row)
 CASES = {
+    "missing": (
+        _missing,
+        r" is not a file; give a training run's checkpoints/last.ckpt$",
+        pytest.mark.reliability_row("Checkpoints given to generate.py", "path does not exist"),
+    ),
+    "empty": (
+        _empty,
+        r" is empty \(0 bytes\), truncated or corrupt; give a checkpoint that snpdiff's train.py wrote",
+        pytest.mark.reliability_row("Checkpoints given to generate.py", "empty file"),
+    ),
     "text file": (
         _text,
         r" is not a PyTorch checkpoint \(a text file starting 'version https://git-lfs.*'\); give a "
         r"checkpoint that snpdiff's train.py wrote",
+        pytest.mark.reliability_row("Checkpoints given to generate.py", "text file"),
+    ),
+    "binary": (
+        _binary,
+        r" is not a PyTorch checkpoint \(unknown binary data starting b'\\x00\\x01.*'\); give a checkpoint",
+        pytest.mark.reliability_row("Checkpoints given to generate.py", "other binary data"),
+    ),
+    "plain pickle": (
+        _plain_pickle,
+        r" is not a PyTorch checkpoint \(a Python pickle that torch.save did not write\); give a checkpoint",
+        pytest.mark.reliability_row("Checkpoints given to generate.py", "other binary data"),
+    ),
+    "pickled object": (
+        _edited(lambda c: {**c, "planted": Path("/tmp")}),
+        r" holds a pathlib.PosixPath object, not only tensors and plain containers; refusing to unpickle it",
+        pytest.mark.reliability_row("Checkpoints given to generate.py", "pickled objects beyond tensors"),
     ),
     "bare tensor": (
         _edited(lambda _: torch.zeros(3)),
         r" holds a Tensor, not a training checkpoint; give a checkpoint",
+        pytest.mark.reliability_row("Checkpoints given to generate.py", "a bare tensor"),
     ),
-    "truncated": (_truncated, r" is truncated or corrupt \(.*central directory\); copy it again, or give a checkpoint"),
+    "truncated": (
+        _truncated,
+        r" is truncated or corrupt \(.*central directory\); copy it again, or give a checkpoint",
+        pytest.mark.reliability_row("Checkpoints given to generate.py", "truncated"),
+    ),
     "foreign dict": (
         _edited(lambda c: c["state_dict"]),
         r" was not written by snpdiff's train.py \(no 'snpdiff' entry; keys: model.pos_emb, .*\); give",
+        pytest.mark.reliability_row("Checkpoints given to generate.py", "a dict snpdiff did not write"),
     ),
     "no state_dict": (
         _edited(_drop_state_dict),
         r" has no 'state_dict' entry; expected the model weights that train.py saves",
+        pytest.mark.reliability_row("Checkpoints given to generate.py", "no weights"),
     ),
     "config does not fit weights": (
         _edited(_set_stored_channels),
         r": the weights do not fit the model its stored config builds: pos_emb is \[1, 16, 64\] in the checkpoint "
         r"but \[1, 32, 64\] in the model; expected the config the weights were trained with",
+        pytest.mark.reliability_row("Checkpoints given to generate.py", "its stored config edited"),
     ),
-    "missing weight": (_edited(_drop_weight), r": the weights do not fit .*: they lack parameters final_conv.bias; "),
+    "missing weight": (
+        _edited(_drop_weight),
+        r": the weights do not fit .*: they lack parameters final_conv.bias; ",
+        pytest.mark.reliability_row("Checkpoints given to generate.py", "missing or extra weights"),
+    ),
     "non-finite weights": (
         _edited(_poison_weights),
         r" holds non-finite weights \(2 of 112 values in init_conv.weight\); the run diverged — use an earlier "
         r"checkpoint",
+        pytest.mark.reliability_row("Checkpoints given to generate.py", "NaN/Inf weights"),
     ),
     "marked diverged": (
         _edited(_mark_diverged),
         r" was saved after its run diverged at step 1234 \(epoch 7, loss "
         r"nan, lr 0.01\); use a checkpoint saved before step 1234",
+        pytest.mark.reliability_row("Checkpoints given to generate.py", "a checkpoint marked diverged"),
     ),
-    "directory": (_directory, r" is a directory, not a checkpoint file; give a checkpoint file such as '.*last.ckpt'"),
+    "directory": (
+        _directory,
+        r" is a directory, not a checkpoint file; give a checkpoint file such as '.*last.ckpt'",
+        pytest.mark.reliability_row("Checkpoints given to generate.py", "a directory"),
+    ),
 }
 
 
-@pytest.fixture(params=list(CASES))
+@pytest.fixture(params=[pytest.param(name, marks=row) for name, (_, _, row) in CASES.items()])
 def bad_checkpoint(request, real_checkpoint, tmp_path) -> tuple[Path, str]:
-    make, expected = CASES[request.param]
+    make, expected, _ = CASES[request.param]
     return make(real_checkpoint, tmp_path / "bad.ckpt"), expected
 
 
@@ -126,7 +191,8 @@ def test_the_loader_raises_a_config_error_naming_the_file_and_the_fault(bad_chec
 
 
 @pytest.mark.slow  # a generate.py process per case
-def test_generate_cli_ends_with_one_error_line_and_exit_2(bad_checkpoint, tmp_path):
+def test_generate_cli_ends_with_one_error_line_and_exit_2(bad_checkpoint, request, tmp_path):
+    """Each case as its docs row says (``check_row``: the row's exit status and its quoted fragment)."""
     path, expected = bad_checkpoint
     out = tmp_path / "out" / "synthetic"
     result = run_generate(f"ckpt={path}", "n=2", f"out={out}", "format=npy", root=tmp_path)
@@ -136,6 +202,7 @@ def test_generate_cli_ends_with_one_error_line_and_exit_2(bad_checkpoint, tmp_pa
     assert len(errors) == 1
     assert re.match(rf"error: ckpt={str(path)!r}{expected}", errors[0]), errors[0]
     assert not out.parent.exists()  # refused before any output was written
+    check_row(result, *request.node.get_closest_marker("reliability_row").args)
 
 
 def test_the_real_checkpoint_still_loads_and_a_finite_copy_is_not_refused(real_checkpoint, tmp_path):

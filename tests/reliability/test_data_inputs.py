@@ -7,6 +7,7 @@ byte by byte, and read through the real readers; the CLI cases run ``train.py`` 
 
 import gzip
 import json
+import os
 import re
 
 import numpy as np
@@ -15,12 +16,13 @@ import pytest
 from bed_reader import to_bed
 
 from snpdiff.data import GenotypeSet, read_genotypes, simulate_genotypes, write_plink
-from snpdiff.data.cache import list_entries
+from snpdiff.data.cache import TEMP_PREFIX, list_entries
 from snpdiff.data.selection import Selection, load_genotypes
 from snpdiff.data.sources import open_source
 from snpdiff.data.types import SnpInfo
 from snpdiff.errors import DataError
 from tests.helpers import run_dirs, run_train
+from tests.reliability.campaign import check_row
 
 CACHE_LOGGER = "snpdiff.data.cache"
 
@@ -93,6 +95,9 @@ def _drop_hash(entry):
     path.write_text(json.dumps(meta))
 
 
+@pytest.mark.reliability_row("Data files and the cache", "cache entry changed after writing")
+@pytest.mark.reliability_row("Data files and the cache", "cache codes empty")
+@pytest.mark.reliability_row("Data files and the cache", "sidecar not JSON")
 @pytest.mark.parametrize(
     "damage, file, reason",
     [
@@ -115,6 +120,24 @@ def test_damaged_cache_entry_is_rebuilt_with_a_warning_naming_it(cohort, cache_d
     assert not _load(cohort, cache_dir).built
 
 
+@pytest.mark.reliability_row("Data files and the cache", "cache build killed mid-write")
+def test_a_cache_build_killed_mid_write_leaves_a_temporary_folder_that_is_never_read(cohort, cache_dir):
+    """A killed writer leaves only its ``.tmp-`` folder (the entry is renamed into place whole): never read, the next
+    load builds the entry."""
+    reference = _load(cohort, cache_dir)
+    expected = np.array(reference.genotypes.codes)
+    entry = reference.path
+    del reference
+    os.rename(entry, entry.parent / "moved-away")  # as if the build had been killed before its rename
+    leftover = entry.parent / f"{TEMP_PREFIX}{entry.name}-killed"
+    leftover.mkdir()
+    (leftover / "codes.npy").write_bytes(b"\x93NUMPY half")
+    (leftover / "meta.json").write_text('{"format": 1')
+    rebuilt = _load(cohort, cache_dir)
+    assert rebuilt.built and rebuilt.path == entry
+    assert np.array_equal(rebuilt.genotypes.codes, expected)
+
+
 def test_reordered_cache_rows_give_the_source_codes_again(cohort, cache_dir, caplog):
     """The issue's case: rows permuted in the cache file used to train on other data with exit 0."""
     source_codes = read_genotypes(cohort).codes
@@ -134,6 +157,7 @@ def test_zero_filled_simulation_cache_is_rebuilt_not_blamed_on_the_simulation(tm
     assert f"{entry / 'codes.npy'} does not match the content hash" in caplog.text
 
 
+@pytest.mark.reliability_row("Data files and the cache", "cache entry changed after writing")
 @pytest.mark.slow
 def test_train_cli_rebuilds_a_zeroed_cache_and_trains(tmp_path):
     """train.py on a zeroed simulation cache entry: exit 0, a warning naming the entry, the simulation rebuilt."""
@@ -188,6 +212,7 @@ def test_phased_unphased_and_missing_calls_are_read_as_dosages(tmp_path, name):
     assert codes.T.tolist() == [[1, 2, -1, 0], [1, 1, -1, 2]]
 
 
+@pytest.mark.reliability_row("Data files and the cache", "VCF haploid call")
 @pytest.mark.parametrize("name", ["male_x.vcf", "male_x.vcf.gz"])
 def test_haploid_call_is_an_error_naming_file_site_sample_and_option(tmp_path, name):
     path = _vcf(tmp_path / name, DIPLOID, HAPLOID)
@@ -198,6 +223,7 @@ def test_haploid_call_is_an_error_naming_file_site_sample_and_option(tmp_path, n
     assert "data.haploid_calls=homozygous" in message and "data.haploid_calls=missing" in message
 
 
+@pytest.mark.reliability_row("Data files and the cache", "`data.haploid_calls=homozygous`")
 @pytest.mark.parametrize(
     "policy, dosages, haplotype_rows",
     [
@@ -221,6 +247,7 @@ def test_all_haploid_record_is_not_misread(tmp_path):
     assert read_genotypes(path, haploid_calls="homozygous").codes[:, 0].tolist() == [2, 0, 2, -1]
 
 
+@pytest.mark.reliability_row("Data files and the cache", "VCF call of ploidy 3")
 def test_polyploid_call_is_an_error(tmp_path):
     path = _vcf(tmp_path / "triploid.vcf", _record("chr1", 100, "0/0", "0/1/1", "1/1", "0/0"))
     with pytest.raises(DataError, match=re.escape(f"{path}: chr1:100 has a call of ploidy 3 (sample b)")):
@@ -230,10 +257,15 @@ def test_polyploid_call_is_an_error(tmp_path):
 @pytest.mark.parametrize(
     "records, expected",
     [
-        ([_record("chr1", 300, *HOM_REF), _record("chr1", 100, *HOM_REF)], "chr1:100 comes after chr1:300"),
-        (
+        pytest.param(
+            [_record("chr1", 300, *HOM_REF), _record("chr1", 100, *HOM_REF)],
+            "chr1:100 comes after chr1:300",
+            marks=pytest.mark.reliability_row("Data files and the cache", "VCF positions out of order"),
+        ),
+        pytest.param(
             [_record("chr1", 100, *HOM_REF), _record("chrX", 50, *HOM_REF), _record("chr1", 200, *HOM_REF)],
             "chromosome chr1 starts again at chr1:200 after records of chrX",
+            marks=pytest.mark.reliability_row("Data files and the cache", "VCF chromosome in two blocks"),
         ),
     ],
 )
@@ -256,12 +288,16 @@ def test_train_cli_refuses_bad_vcf_with_exit_2(tmp_path, case):
         path = _vcf(tmp_path / "male_x.vcf.gz", DIPLOID, HAPLOID)
         expected = f"error: {path}: chrX:2000 has a haploid call (GT 1) for sample a"
     else:
-        path = _vcf(tmp_path / "unsorted.vcf.gz", _record("chr1", 2_000, *HOM_REF), DIPLOID)
-        expected = f"error: {path} is not sorted: chr1:100 comes after chr1:2000"
+        path = _vcf(tmp_path / "unsorted.vcf.gz", _record("chr1", 300, *HOM_REF), DIPLOID)
+        expected = f"error: {path} is not sorted: chr1:100 comes after chr1:300"
     result = run_train("data=vcf", f"data.path={path}", "data.min_maf=0", "debug=fast", "logger=none", root=tmp_path)
     assert result.returncode == 2, result.stderr[-3000:]
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
+    if case == "haploid":
+        check_row(result, "Data files and the cache", "VCF haploid call")
+    else:
+        check_row(result, "Data files and the cache", "VCF positions out of order")
 
 
 # --- PLINK ------------------------------------------------------------------------------------------------------
@@ -281,6 +317,7 @@ def _keep_lines(path, count):
     path.write_text("\n".join(lines[:count]) + "\n")
 
 
+@pytest.mark.reliability_row("Data files and the cache", "37-row `.fam`")
 def test_fam_shorter_than_the_bed_was_written_for(tmp_path):
     """37 .fam rows for a 40-sample .bed: same 10 bytes per SNP, so only the padding bits can tell."""
     prefix = _bed_reader_fileset(tmp_path)
@@ -311,6 +348,7 @@ def test_hand_made_bed_with_set_padding_bits_names_the_snp(tmp_path):
     assert read_genotypes(prefix).codes.shape == (5, 2)
 
 
+@pytest.mark.reliability_row("Data files and the cache", "short `.bim`")
 def test_short_bim_is_blamed_not_the_bed(tmp_path):
     prefix = _bed_reader_fileset(tmp_path)
     _keep_lines(tmp_path / "panel.bim", 45)
@@ -321,6 +359,7 @@ def test_short_bim_is_blamed_not_the_bed(tmp_path):
     assert "truncated" not in message
 
 
+@pytest.mark.reliability_row("Data files and the cache", "a `.fam` that changes the bytes per SNP")
 def test_fam_with_fewer_bytes_per_snp_is_blamed(tmp_path):
     prefix = _bed_reader_fileset(tmp_path)
     _keep_lines(tmp_path / "panel.fam", 35)  # 9 bytes per SNP instead of 10
@@ -330,9 +369,35 @@ def test_fam_with_fewer_bytes_per_snp_is_blamed(tmp_path):
     assert f"the .bed has 10 bytes per SNP (37-40 samples), so {prefix}.fam does not list" in message
 
 
+@pytest.mark.reliability_row("Data files and the cache", "`.bed` cut mid-row")
+def test_bed_cut_mid_row_is_truncated_or_corrupt(tmp_path):
+    prefix = _bed_reader_fileset(tmp_path)
+    bed = tmp_path / "panel.bed"
+    bed.write_bytes(bed.read_bytes()[:-7])  # 50 rows of 10 bytes: ends inside the last row
+    with pytest.raises(DataError) as raised:
+        read_genotypes(prefix)
+    message = str(raised.value)
+    assert message.endswith(": 493 bytes is not a whole number of SNP rows for either, so the .bed is truncated or "
+                            "corrupt")  # fmt: skip
+    assert str(bed) in message
+
+
+@pytest.mark.reliability_row("Data files and the cache", "known gap")
+def test_known_gap_a_fam_longer_than_the_beds_samples_in_the_same_bytes_reads_phantom_samples(tmp_path):
+    """40 .fam rows for a 37-sample .bed (10 bytes per SNP either way): the zero padding reads as three samples
+    homozygous for allele 1 at every SNP. The format cannot tell; this documents what is read."""
+    prefix = _bed_reader_fileset(tmp_path, n_samples=37)
+    fam = tmp_path / "panel.fam"
+    fam.write_text(fam.read_text() + "".join(f"p{i} p{i} 0 0 0 -9\n" for i in range(3)))
+    codes = read_genotypes(prefix).codes
+    assert codes.shape == (40, 50)
+    assert len({tuple(row) for row in codes[37:].tolist()}) == 1 and len(set(codes[37].tolist())) == 1
+
+
 # --- Parquet and npy --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.reliability_row("Data files and the cache", "Parquet value 0.5")
 @pytest.mark.parametrize(
     "values, shown",
     [([0.0, 0.5, 2.0], "0.5"), ([0.0, 0.25, 1.0], "0.25"), ([0, 1, 3], "3"), ([0, 300, 1], "300")],
@@ -354,6 +419,7 @@ def test_parquet_missing_values_still_read(tmp_path):
     assert read_genotypes(path).codes.tolist() == [[0, -1, 2], [1, -1, 2]]
 
 
+@pytest.mark.reliability_row("Data files and the cache", "a text file given as `.npy`")
 def test_text_file_given_as_npy(tmp_path):
     path = tmp_path / "matrix.npy"
     path.write_text("0 1 2\n2 1 0\n")

@@ -19,6 +19,7 @@ import pytest
 
 from snpdiff.cluster import LAUNCHERS_DIR
 from tests.cluster.slurm_helpers import local_slurm
+from tests.reliability.campaign import check_row
 
 FRONTEND = Path("/var/lib/dpkg/lock-frontend")
 POLICY = Path("/usr/sbin/policy-rc.d")
@@ -74,6 +75,7 @@ def _script(*args: str, wait_s: str | None = None) -> subprocess.CompletedProces
     )
 
 
+@pytest.mark.reliability_row("Fresh machines", "another apt-get holds the dpkg/apt lock")
 @pytest.mark.parametrize("lock", [FRONTEND, LISTS], ids=["dpkg-frontend", "apt-lists"])
 def test_waits_for_a_held_lock_says_so_once_then_proceeds(hold_lock, lock):
     holder = hold_lock(lock, 3)
@@ -100,6 +102,7 @@ def test_after_the_bound_a_clear_error_names_the_lock_and_its_holder(hold_lock):
         f"error: {FRONTEND} is still held by {_name(holder)} after 1 s; let that apt-get or dpkg finish "
         f"(or set {local_slurm.APT_LOCK_WAIT_ENV} to wait longer), then run `bash launchers/local_slurm.sh install`"
     )
+    check_row(result, "Fresh machines", "still held after the bound")
 
 
 def test_install_goes_through_the_wait_before_any_apt_get(hold_lock, monkeypatch):
@@ -125,6 +128,7 @@ def test_an_installed_cluster_does_not_wait_for_apt(hold_lock):
     assert "waiting" not in result.stderr
 
 
+@pytest.mark.reliability_row("Fresh machines", "another apt-get takes the lock after the wait")
 def test_apt_gets_own_lock_timeout_covers_a_lock_taken_after_the_wait(hold_lock, monkeypatch):
     """Another apt-get may take the dpkg lock between the wait and ours: apt-get then waits itself
     (DPkg::Lock::Timeout, the seconds left) and, past them, fails with apt's own lock line in the error. The wait is

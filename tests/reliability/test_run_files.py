@@ -39,6 +39,7 @@ from snpdiff.run_folder import (
     metrics_path,
 )
 from tests.helpers import REPO, run_train, small_tmpfs
+from tests.reliability.campaign import check_row
 
 # debug=fast with a small UNet: a checkpoint of about 0.84 MB, two epochs of three batches
 TINY = [
@@ -82,6 +83,7 @@ def test_a_full_disk_ends_the_run_with_a_user_error_and_keeps_last_ckpt_whole_fo
     assert full.returncode == USER_ERROR_EXIT_CODE, full.stderr
     last_line = full.stderr.strip().splitlines()[-1]
     assert re.fullmatch(rf"error: no space left on device writing {run}/checkpoints/(best|last)\.ckpt", last_line)
+    check_row(full, "Training runs", "full disk or quota")
     assert "Traceback" not in full.stderr
     assert temporary_files(run) == []
     assert not holder_path(run).exists()
@@ -112,6 +114,7 @@ def test_a_full_disk_leaves_the_previous_file_and_no_temporary_file(small_disk):
     assert temporary_files(small_disk) == []
 
 
+@pytest.mark.reliability_row("Training runs", "`metrics.json`")
 def test_metrics_json_is_strict_json_with_non_finite_numbers_as_null(tmp_path):
     path = tmp_path / "metrics.json"
     atomic_write_json(
@@ -151,6 +154,7 @@ def wait_for(path: Path, process: subprocess.Popen, timeout: float = 180) -> Non
         time.sleep(0.2)
 
 
+@pytest.mark.reliability_row("Training runs", "a run folder whose run was killed")
 @pytest.mark.slow
 def test_a_second_run_into_a_busy_run_folder_is_refused_and_a_dead_runs_lock_is_taken_over(tmp_path):
     # before: both runs exited 0, writing over each other's checkpoints and metrics.json
@@ -170,6 +174,7 @@ def test_a_second_run_into_a_busy_run_folder_is_refused_and_a_dead_runs_lock_is_
         .splitlines()[-1]
         .startswith(f"error: run folder {run} is in use by another training run ({holder}")
     )
+    check_row(second, "Training runs", "a second `train.py` into a folder a live run holds")
 
     assert holder_path(run).exists()  # left by the killed run
     # the killed run may have left checkpoints: replacing them is asked for (test_training_inputs.py)
@@ -188,6 +193,7 @@ def write_holder(run: Path, holder: LockHolder) -> None:
     atomic_write_json(holder_path(run), dataclasses.asdict(holder))
 
 
+@pytest.mark.reliability_row("Training runs", "a run folder whose run was killed")
 def test_a_requeued_slurm_jobs_holder_file_is_taken_over(tmp_path, monkeypatch, caplog):
     run = tmp_path / "run"
     # the job before the requeue, on another node, same job id: SLURM ended it, so its lock went with it
@@ -229,6 +235,7 @@ def contend(run: Path, count: int, hold_s: float) -> list[subprocess.Popen]:
     ]  # fmt: skip
 
 
+@pytest.mark.reliability_row("Training runs", "several runs starting into one folder")
 def test_processes_racing_to_take_over_a_stale_lock_exactly_one_wins(tmp_path):
     """Before: each contender read the stale holder, judged it dead, and replaced the lock file: both won."""
     run = tmp_path / "run"
@@ -275,6 +282,7 @@ def test_a_diverging_run_exits_3_naming_step_loss_and_lr_and_writes_no_checkpoin
         last_line,
     )
     assert found, last_line
+    check_row(result, "Training runs", "the loss becomes NaN or inf")
     metrics = strict_json(metrics_path(run))
     assert metrics["diverged"] == {"step": int(found[1]), "epoch": 0, "loss": found[2], "lr": 10000.0}
     assert not any(checkpoint_dir(run).glob("*.ckpt"))  # none with non-finite weights
@@ -282,6 +290,7 @@ def test_a_diverging_run_exits_3_naming_step_loss_and_lr_and_writes_no_checkpoin
     assert f"training stopped: non-finite loss at step {found[1]} (epoch 0)" in result.stdout + result.stderr
 
 
+@pytest.mark.reliability_row("Training runs", "`trainer.limit_train_batches=3`")
 @pytest.mark.slow
 def test_a_constructor_argument_the_config_does_not_list_is_set_without_plus(tmp_path):
     # before: "unknown key 'trainer.max_steps' ...; did you mean 'trainer.max_steps'?"
@@ -317,6 +326,7 @@ def test_a_key_no_constructor_takes_still_gets_its_did_you_mean(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: unknown key 'trainer.limit_train_batchs' for lightning")
     assert lines[0].endswith("did you mean 'trainer.limit_train_batches'?")
+    check_row(result, "Training runs", "`trainer.limit_train_batchs=3`")
 
 
 def test_hydras_own_compose_api_sets_a_constructor_argument_without_plus():

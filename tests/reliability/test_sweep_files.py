@@ -29,6 +29,7 @@ from snpdiff.sweep.monitor import monitor_json
 from snpdiff.sweep.spec import MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES, parse_sweep, read_sweep_file, yaml_io
 from snpdiff.sweep.store import sweeps_root
 from tests.helpers import REPO, TINY_TRIAL, checked, small_tmpfs, start_agent, sweep_cli, write_sweep
+from tests.reliability.campaign import check_row
 
 MB = 1e6
 # what a refused sweep file may cost ``init`` at most (its whole process: Python, imports and the refusal)
@@ -61,6 +62,11 @@ def init_cost(sweep_file: Path, *args: str) -> dict:
     return json.loads(done.stdout)
 
 
+def as_run(result: dict) -> subprocess.CompletedProcess:
+    """``init_cost``'s result as the ``init`` process it describes."""
+    return subprocess.CompletedProcess([], result["rc"], result["stdout"], result["stderr"])
+
+
 def assert_refused_cheaply(result: dict, message: str) -> None:
     """``init`` ended with exactly ``error: <message...>`` (a regex) and exit 2, within the memory and CPU bounds,
     and created no sweep."""
@@ -78,8 +84,10 @@ def test_an_alias_bomb_is_refused_naming_file_line_and_anchor_within_200_mb_and_
     lines += [f"lol{i}: &lol{i} [{', '.join([f'*lol{i - 1}'] * 9)}]" for i in range(1, 10)]
     bomb = tmp_path / "bomb.yaml"
     bomb.write_text("\n".join(lines) + "\n" + HEAD + "parameters:\n  optimizer.lr: {values: *lol9}\n")
-    assert_refused_cheaply(init_cost(bomb), rf"error: sweep file {bomb}: line 2: the YAML alias \*lol0 repeats the "
-                                            r"value of anchor &lol0 \(marked at line 1\); aliases are refused .*")
+    result = init_cost(bomb)
+    assert_refused_cheaply(result, rf"error: sweep file {bomb}: line 2: the YAML alias \*lol0 repeats the "
+                                   r"value of anchor &lol0 \(marked at line 1\); aliases are refused .*")
+    check_row(as_run(result), "Sweep files and storage", "YAML aliases")
 
 
 def test_a_50_mb_values_list_is_refused_by_its_size_within_200_mb_and_5_s(tmp_path):
@@ -89,8 +97,10 @@ def test_a_50_mb_values_list_is_refused_by_its_size_within_200_mb_and_5_s(tmp_pa
         file.write("0.001, " * 7_200_000 + "0.001]\n")
     assert huge.stat().st_size > 50 * MB
     size = huge.stat().st_size
-    assert_refused_cheaply(init_cost(huge), rf"error: sweep file {huge}: {size} bytes is too large for a sweep YAML "
-                                            rf"\(limit {MAX_YAML_BYTES} bytes\); sweep a long range with a .*")
+    result = init_cost(huge)
+    assert_refused_cheaply(result, rf"error: sweep file {huge}: {size} bytes is too large for a sweep YAML "
+                                   rf"\(limit {MAX_YAML_BYTES} bytes\); sweep a long range with a .*")
+    check_row(as_run(result), "Sweep files and storage", "a file over 1 MB")
 
 
 class NestingLimitLoader(yaml.SafeLoader):
@@ -108,10 +118,13 @@ class NestingLimitLoader(yaml.SafeLoader):
 def test_too_many_values_and_too_deep_nesting_are_refused_naming_the_limit(tmp_path, monkeypatch):
     many = write_sweep(tmp_path, {"method": "grid", "parameters": {"optimizer.lr": {"values": [1e-3] * 20_000}}})
     assert many.stat().st_size < MAX_YAML_BYTES  # the node count, not the size, refuses it
-    assert_refused_cheaply(init_cost(many), rf"error: sweep file {many}: more than {MAX_YAML_NODES} YAML values, the "
-                                            rf"last at line \d+ \(limit {MAX_YAML_NODES}\); .*")
+    result = init_cost(many)
+    assert_refused_cheaply(result, rf"error: sweep file {many}: more than {MAX_YAML_NODES} YAML values, the "
+                                   rf"last at line \d+ \(limit {MAX_YAML_NODES}\); .*")
+    check_row(as_run(result), "Sweep files and storage", "more than 5000 values")
     deep = tmp_path / "deep.yaml"
     deep.write_text(HEAD + "parameters:\n  x: {value: " + "[" * 100_000 + "]" * 100_000 + "}\n")
+    check_row(as_run(init_cost(deep)), "Sweep files and storage", "nested more than 50 deep")
     # whichever layer trips first, the installed parser's or one with a nesting limit of its own, the message is ours
     for loader in (yaml_io._LOADER, NestingLimitLoader):
         monkeypatch.setattr(yaml_io, "_LOADER", loader)
@@ -140,6 +153,7 @@ def test_every_sweep_yaml_is_read_with_the_limits(tmp_path):
         read_wandb_params(params)
 
 
+@pytest.mark.reliability_row("Sweep files and storage", "a grid of 10^6 points")
 def test_a_grid_of_a_million_points_is_never_listed_by_agent_or_monitor():
     # before: every agent and monitor call listed the 10^6 points (640 MB, 4.7 s)
     spec, problems = parse_sweep({"method": "grid", "parameters": {
@@ -160,6 +174,7 @@ def test_a_grid_of_a_million_points_is_never_listed_by_agent_or_monitor():
     assert peak < 50 * MB and seconds < 5, (peak, seconds)
 
 
+@pytest.mark.reliability_row("Sweep files and storage", "`_target_` in a parameter value")
 def test_a_target_in_a_parameter_value_is_refused_at_init_and_nothing_runs(tmp_path):
     pwned = tmp_path / "pwned"
     evil = {"_target_": "os.system", "command": f"touch {pwned}"}
@@ -184,6 +199,7 @@ def test_a_target_in_a_parameter_value_is_refused_at_init_and_nothing_runs(tmp_p
         read_wandb_params(params)
 
 
+@pytest.mark.reliability_row("Sweep files and storage", "`command` beyond")
 def test_a_command_beyond_the_program_gets_one_warning_naming_what_runs():
     script = 'echo hi; exec python "$0" "$@"'
     sweep = {"method": "grid", "parameters": {"optimizer.lr": {"value": 1e-3}},
@@ -258,6 +274,8 @@ def test_a_full_storage_disk_ends_the_agent_in_one_line_and_the_next_stale_check
                                   "trial this agent ran is then failed by the next agent or `sweep.py monitor` that "
                                   "looks (its heartbeats stopped)")
     assert "trial 0 stopped; the storage cannot record it, so the next stale check fails it" in output
+    check_row(subprocess.CompletedProcess([], agent.returncode, "", output), "Sweep files and storage",
+              "the storage's disk full during a trial")
 
     filler.unlink()  # space again: the agent could not fail its trial, the next stale check does
     time.sleep(3.5)  # the grace period: 3 heartbeat intervals of 1 s
@@ -281,6 +299,7 @@ def test_a_full_sweeps_folder_fails_the_trial_by_the_agent_and_ends_it_in_one_li
     assert agent.returncode == 2, agent.stdout + agent.stderr
     assert error_line(agent.stderr) == (f"error: sweep folder {run_dir}: cannot write trial.log: No space left on "
                                         "device")
+    check_row(agent, "Sweep files and storage", "the sweeps folder's disk full")
     [trial] = open_sweep(sweep_id).trials()  # the agent stopped after it: trial 1 never started
     assert trial.state == "failed" and trial.error.startswith(f"sweep folder {run_dir}: cannot write trial.log")
 
@@ -303,6 +322,7 @@ def test_a_trial_out_of_space_in_the_sweeps_folder_stops_the_agent_before_the_ne
     assert re.fullmatch(rf"error: sweep folder {run_dir}: trial 0 ran out of disk space \(no space left on device "
                         rf"writing {run_dir}/\S+\); no trial can run until there is space: free some, then start the "
                         "agent again", error_line(agent.stderr))
+    check_row(agent, "Sweep files and storage", "a trial runs out of disk space in the sweeps folder")
     [trial] = open_sweep(sweep_id).trials()
     assert trial.state == "failed" and trial.error.startswith(f"sweep folder {small_disk / sweep_id / 'trials' / '0'}")
 
@@ -310,6 +330,7 @@ def test_a_trial_out_of_space_in_the_sweeps_folder_stops_the_agent_before_the_ne
 # --- a diverging trial -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.reliability_row("Sweep files and storage", "a trial diverges")
 @pytest.mark.slow
 def test_a_diverging_trial_is_failed_with_where_it_diverged_in_agent_monitor_and_analyze(tmp_path):
     sweep = {"method": "grid", "metric": {"name": "val_loss_epoch", "goal": "minimize"},
@@ -343,6 +364,7 @@ OLD_WARMUP_SWEEP = {
 }
 
 
+@pytest.mark.reliability_row("Sweep files and storage", "the old tool's warm-up sweeps")
 def test_an_old_warm_up_sweep_migrates_with_one_warning_and_inits(tmp_path):
     # before: migrate kept warmup_epochs and init refused "unknown key scheduler.warmup_epochs"
     old = write_sweep(tmp_path, OLD_WARMUP_SWEEP, "old.yaml")
@@ -358,6 +380,7 @@ def test_an_old_warm_up_sweep_migrates_with_one_warning_and_inits(tmp_path):
     assert problems == [] and [m for m in messages if m.startswith("warning:")] == []
 
 
+@pytest.mark.reliability_row("Sweep files and storage", "the old tool's warm-up sweeps")
 def test_an_old_warm_up_sweep_with_warmup_cosine_keeps_it_for_warmup_cosine_trials_only():
     old = {**OLD_WARMUP_SWEEP, "parameters": {**OLD_WARMUP_SWEEP["parameters"],
                                               "scheduler_type": {"values": ["cosine", "warmup_cosine"]}}}

@@ -23,6 +23,7 @@ import pytest
 from snpdiff.cli.exit import USER_ERROR_EXIT_CODE
 from snpdiff.run_folder import best_checkpoint, config_path, holder_path, last_checkpoint, metrics_path
 from tests.helpers import REPO, one_error_line, run_train
+from tests.reliability.campaign import check_row
 
 # debug=fast's slice, two epochs of three batches, with a small MLP: seconds
 BASE = ["debug=fast", "logger=none", "callbacks.progress_bar=null"]
@@ -62,7 +63,7 @@ def test_a_finished_run_is_refused_and_left_exactly_as_it_was(finished, tmp_path
     record = [*sorted((finished / ".hydra").iterdir()), finished / "debug.log"]  # Hydra's, and the log file
     record_before = [path.read_bytes() for path in record]
     result = run_train(*FAST, f"hydra.run.dir={finished}", root=tmp_path)
-    assert one_error_line(result) == (
+    assert check_row(result, "Training inputs", "`train.py` again into a finished") == one_error_line(result) == (
         f"error: run folder {finished} holds an earlier run (checkpoints/last.ckpt, checkpoints/best.ckpt, "
         "metrics.json (2 epochs)), which this run would overwrite; nothing was changed. To continue that run add "
         "ckpt_path=last; to start a new one choose another hydra.run.dir (or leave it out for a new folder); to "
@@ -73,6 +74,7 @@ def test_a_finished_run_is_refused_and_left_exactly_as_it_was(finished, tmp_path
     assert not holder_path(finished).exists()
 
 
+@pytest.mark.reliability_row("Training inputs", "the same with `ckpt_path=last`")
 @pytest.mark.slow
 def test_the_ways_on_continue_replace_and_requeue_still_work(finished, tmp_path):
     run = copy_of(finished, tmp_path)
@@ -107,6 +109,7 @@ def test_a_trainer_value_lightning_refuses_is_a_config_error_before_the_data_loa
     (line,) = error_lines(result)
     assert line.startswith(f"error: {message}"), line
     assert "Traceback" not in result.stderr
+    check_row(result, "Training inputs", "`trainer.max_time=garbage`")
     assert not metrics_path(run).exists() and not last_checkpoint(run).exists()
 
 
@@ -130,6 +133,10 @@ def test_resuming_with_another_model_config_names_the_keys_that_differ(finished,
     line = one_error_line(result)
     assert line.startswith(f"error: ckpt_path=last ({last_checkpoint(finished)}) was saved {difference}"), line
     assert line.endswith("or start a new run in another hydra.run.dir without ckpt_path"), line
+    if "data.seq_length=32" in overrides:
+        check_row(result, "Training inputs", "`ckpt_path=last` after changing `data.seq_length`")
+    else:
+        check_row(result, "Training inputs", "`ckpt_path=last` after changing `model.hidden_dim`")
     assert run_files(finished) == before  # config.yaml too: the data are checked before it is written
 
 
@@ -146,23 +153,25 @@ def test_a_truncated_checkpoint_to_resume_from_gets_generate_pys_message(finishe
         r"checkpoint that snpdiff's train.py wrote, such as <run>/checkpoints/last.ckpt",
         line,
     ), line
+    check_row(result, "Training inputs", "`ckpt_path=<truncated file>`")
     assert not metrics_path(run).exists() and not last_checkpoint(run).exists()
 
 
 def test_an_unset_environment_variable_is_named(tmp_path):
     # before: OmegaConf's InterpolationResolutionError traceback
-    result = run_train(*FAST, "optimizer.lr=${oc.env:SNPDIFF_UNSET_VARIABLE}", root=tmp_path, timeout=120,
-                       env={"SNPDIFF_UNSET_VARIABLE": None})  # fmt: skip
+    result = run_train(*FAST, "optimizer.lr=${oc.env:UNSET}", root=tmp_path, timeout=120,
+                       env={"UNSET": None})  # fmt: skip
     assert result.returncode == USER_ERROR_EXIT_CODE, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
-    assert "environment variable SNPDIFF_UNSET_VARIABLE is not set" in error_lines(result)[0] + result.stderr
+    assert "environment variable UNSET is not set" in error_lines(result)[0] + result.stderr
+    check_row(result, "Training inputs", "`optimizer.lr=${oc.env:UNSET}`")
 
 
 def test_a_run_folder_name_longer_than_the_file_system_allows_is_a_user_error(tmp_path):
     # before: OSError [Errno 36] File name too long, with a traceback (exit 1)
     run = tmp_path / ("r" * 300)
     result = run_train(*FAST, f"hydra.run.dir={run}", root=tmp_path, timeout=120)
-    assert one_error_line(result) == (
+    assert check_row(result, "Training inputs", "a 300-character run folder name") == one_error_line(result) == (
         f"error: {run}: a file or folder name in this path is longer than the file system allows (File name too "
         "long; at most 255 bytes a name); choose a shorter hydra.run.dir or path"
     )
@@ -172,9 +181,10 @@ def test_a_target_hydra_refuses_exits_2_with_one_line(tmp_path):
     # before: Hydra's text and exit 1 (nothing ran)
     victim = tmp_path / "keep.txt"
     victim.write_text("kept")
-    result = run_train(*FAST, f"+callbacks.evil={{_target_: os.remove, path: {victim}}}", root=tmp_path, timeout=120)
+    result = run_train(*FAST, f"+callbacks.x={{_target_: os.remove, path: {victim}}}", root=tmp_path, timeout=120)
     line = one_error_line(result)
-    refused = "error: cannot build callbacks.evil from the config: Target 'os.remove' is blocklisted"
+    check_row(result, "Training inputs", "a `_target_` Hydra refuses")
+    refused = "error: cannot build callbacks.x from the config: Target 'os.remove' is blocklisted"
     assert line.startswith(refused), line
     assert victim.read_text() == "kept"
 
@@ -209,6 +219,7 @@ def test_a_signal_stops_training_with_its_own_exit_status_and_how_to_resume(sign
         rf"resumed: {re.escape(resume)}",
         one_error_line(result, exit_code),
     )
+    check_row(result, "Training inputs", "SIGTERM / Ctrl-C")
     assert f"to resume: {resume}" in stdout + stderr  # the closing summary of the log
     assert not holder_path(run).exists()
     epochs = json.loads(metrics_path(run).read_text())["epochs_completed"]

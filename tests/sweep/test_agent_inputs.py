@@ -20,6 +20,7 @@ import yaml
 from snpdiff.sweep.backends import open_sweep
 from snpdiff.sweep.store import CURRENT_SWEEP_FILE, sweeps_root
 from tests.helpers import one_error_line, small_tmpfs, sweep_cli, write_sweep
+from tests.reliability.campaign import check_row
 
 # a stand-in trial: writes the metric into its run folder (hydra.run.dir), as train.py's metrics.json holds it
 FINISHING_TRIAL = """\
@@ -75,6 +76,7 @@ def test_agent_arguments_out_of_range_are_refused_at_parse_before_the_sweep_is_r
     # stopped after the first trial ("0 trials failed in a row") with exit 1
     result = sweep_cli("agent", "nosweep", *args, check=False)
     assert one_error_line(result) == f"error: {message}; see: python sweep.py agent --help"
+    check_row(result, "Sweep files and storage", "`agent --count -1`")
     assert result.stdout == ""
     assert not sweeps_root().exists()
 
@@ -82,6 +84,7 @@ def test_agent_arguments_out_of_range_are_refused_at_parse_before_the_sweep_is_r
 # --- the trial's command -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.reliability_row("Sweep files and storage", "a sweep file whose `command` is not the default")
 def test_the_agent_names_a_non_default_trial_command_once_at_start(tmp_path, local_sweep):
     command = ["${env}", "${interpreter}", "-u", "${program}", "${args_no_hyphens}"]
     sweep_id = local_sweep(stand_in_sweep(tmp_path, FINISHING_TRIAL, command=command))
@@ -117,6 +120,7 @@ def test_a_trial_out_of_disk_space_in_the_sweeps_folder_stops_the_agent_with_exi
                f"{run_dir / 'last.ckpt'}); no trial can run until there is space: free some, then start the agent "
                "again")
     assert one_error_line(agent) == f"error: {message}"
+    check_row(agent, "Sweep files and storage", "a trial runs out of disk space in the sweeps folder")
     assert f"trial 0 failed: {message}" in agent.stdout
     [trial] = open_sweep(sweep_id).trials()  # the agent started no trial after it
     assert trial.state == "failed" and trial.error == message
@@ -140,15 +144,18 @@ def journal_sweep(tmp_path, local_sweep) -> tuple[str, Path]:
 COMMANDS = {"agent": ["--count", "1"], "monitor": [], "analyze": ["--no-experiment"]}
 
 
-def refused_everywhere(sweep_id: str, storage: Path, message: str) -> None:
+def refused_everywhere(sweep_id: str, storage: Path, message: str) -> list[subprocess.CompletedProcess]:
     """``agent``, ``monitor`` and ``analyze`` each end with ``error: <message>``, leaving ``storage`` as it was, no
-    trial folder and no journal lock behind."""
+    trial folder and no journal lock behind; the three runs."""
     before = storage.read_bytes()
+    results = []
     for command, args in COMMANDS.items():
-        assert one_error_line(sweep_cli(command, sweep_id, *args, check=False)) == f"error: {message}", command
+        results.append(sweep_cli(command, sweep_id, *args, check=False))
+        assert one_error_line(results[-1]) == f"error: {message}", command
     assert storage.read_bytes() == before
     assert not (sweeps_root() / sweep_id / "trials").exists()
     assert not Path(f"{storage}.lock").exists()
+    return results
 
 
 def test_a_journal_cut_short_in_a_record_names_the_byte_to_cut_it_back_to(journal_sweep):
@@ -159,10 +166,11 @@ def test_a_journal_cut_short_in_a_record_names_the_byte_to_cut_it_back_to(journa
     size = whole + len(records[-1]) // 2
     with open(journal, "r+b") as file:
         file.truncate(size)
-    refused_everywhere(sweep_id, journal, (
+    for result in refused_everywhere(sweep_id, journal, (
         f"sweep storage {journal} ends in a partial or garbled record (bytes {whole}-{size}: the file was cut short or "
         f"overwritten there); Optuna reads it up to its last whole record, which ends at byte {whole}: keep a copy "
-        f"and cut it there (cp {journal} {journal}.bak && truncate -s {whole} {journal}), then run this again"))
+        f"and cut it there (cp {journal} {journal}.bak && truncate -s {whole} {journal}), then run this again")):
+        check_row(result, "Sweep files and storage", "a journal storage cut short inside a record")
 
     subprocess.run(["truncate", "-s", str(whole), str(journal)], check=True)  # as the message says
     state = json.loads(sweep_cli("monitor", sweep_id, "--json").stdout)
@@ -177,10 +185,11 @@ def test_a_journal_garbled_in_the_middle_names_the_line_and_the_records_to_keep(
     with open(journal, "r+b") as file:
         file.seek(offset + 2)
         file.write(b"\0" * 4)
-    refused_everywhere(sweep_id, journal, (
+    for result in refused_everywhere(sweep_id, journal, (
         f"sweep storage {journal} is damaged at line {line} (byte {offset}): Optuna reads no record from there on; "
         f"restore it from a backup, or keep the {line - 1} record(s) before it (cp {journal} {journal}.bak && head "
-        f"-c {offset} {journal}.bak > {journal}; what was recorded after them is lost)"))
+        f"-c {offset} {journal}.bak > {journal}; what was recorded after them is lost)")):
+        check_row(result, "Sweep files and storage", "a journal storage garbled before its end")
 
     journal.write_bytes(journal.read_bytes()[:offset])  # as the message says
     assert json.loads(sweep_cli("monitor", sweep_id, "--json").stdout)["trials"]["total"] == 1
@@ -190,15 +199,17 @@ def test_a_journal_without_a_readable_record_or_without_the_sweeps_definition_sa
     sweep_id, journal = journal_sweep
     first = journal.read_bytes().splitlines(keepends=True)[0]
     journal.write_bytes(first)  # cut after the study's creation: the record of its definition is gone
-    refused_everywhere(sweep_id, journal, (
+    for result in refused_everywhere(sweep_id, journal, (
         f"sweep storage {journal} holds sweep {sweep_id!r} without its definition (snpdiff_spec): the storage was cut "
-        "short or damaged; restore it from a backup, or create the sweep again with `sweep.py init`"))
+        "short or damaged; restore it from a backup, or create the sweep again with `sweep.py init`")):
+        check_row(result, "Sweep files and storage", "a journal storage garbled before its end")
 
     journal.write_bytes(b"\0not a journal" * 100)
-    refused_everywhere(sweep_id, journal, (
+    for result in refused_everywhere(sweep_id, journal, (
         f"sweep storage {journal} holds no record Optuna can read (1400 bytes): it is not an Optuna journal, or was "
         "damaged from its start; restore it from a backup, or move it away and create the sweep again with "
-        "`sweep.py init`"))
+        "`sweep.py init`")):
+        check_row(result, "Sweep files and storage", "a journal storage garbled before its end")
 
 
 @pytest.mark.parametrize(("damage", "reason"), [
@@ -213,10 +224,11 @@ def test_a_damaged_sqlite_storage_names_sqlites_way_to_salvage_it(local_sweep, d
             file.truncate(database.stat().st_size // 2)
         else:
             file.write(b"\0" * 100)
-    refused_everywhere(sweep_id, database, (
+    for result in refused_everywhere(sweep_id, database, (
         f"sweep storage {database}: {reason}; restore it from a backup, or salvage what it holds with `sqlite3 "
         f"{database} .recover | sqlite3 {database}.recovered` and move that file in its place (keep the damaged one "
-        "aside)"))
+        "aside)")):
+        check_row(result, "Sweep files and storage", "an SQLite storage truncated or overwritten")
 
 
 def test_init_into_a_damaged_journal_creates_no_sweep(tmp_path):
@@ -228,6 +240,7 @@ def test_init_into_a_damaged_journal_creates_no_sweep(tmp_path):
     assert one_error_line(result).startswith(
         f"error: sweep storage {journal} holds no record Optuna can read (31 bytes)"
     )
+    check_row(result, "Sweep files and storage", "a journal storage garbled before its end")
     assert journal.read_bytes() == b'{"op_code": 0, "worker_id": "w"'
     assert not sweeps_root().exists() or [p.name for p in sweeps_root().iterdir()] == []
     assert not (sweeps_root() / CURRENT_SWEEP_FILE).exists()
@@ -256,6 +269,7 @@ def test_migrate_onto_a_read_only_mount_is_refused_with_nothing_written(read_onl
                                  "parameters": {"learning_rate": {"values": [1e-3]}}}, name="old.yaml")
     result = sweep_cli("migrate", str(old), "-o", str(read_only_disk / target), check=False)
     assert one_error_line(result) == "error: " + message.format(ro=read_only_disk)
+    check_row(result, "Sweep files and storage", "`migrate OLD.yaml -o <read-only mount>`")
     assert [p.name for p in read_only_disk.iterdir()] == ["kept.yaml"]
     assert (read_only_disk / "kept.yaml").read_text() == "# kept\n"
     assert yaml.safe_load(old.read_text())["program"] == "train_sweep.py"

@@ -12,6 +12,7 @@ from snpdiff.data import read_genotypes, simulate_genotypes, write_plink
 from snpdiff.generation import load_trained_model
 from snpdiff.metrics.utility import ancestry_accuracy
 from tests.helpers import REPO, run_dirs, run_train
+from tests.reliability.campaign import check_row
 
 pytestmark = pytest.mark.slow
 # a short window and a small, quickly trained model: enough for three populations to come apart
@@ -82,6 +83,7 @@ def test_an_unknown_label_is_an_error_naming_the_known_ones(trained):
     result = generate(trained, "n=8", f"out={trained['root'] / 'nobody'}", "population=MXL")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "population='MXL' is not a label this checkpoint knows; allowed: CEU, CHB, YRI" in result.stderr
+    check_row(result, "generate.py outputs", "an unknown population label")
     assert not list(trained["root"].glob("nobody*"))
 
 

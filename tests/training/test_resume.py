@@ -68,6 +68,7 @@ def straight(tmp_path, fast_cfg):
     return run_training(fast_cfg(f"trainer.max_epochs={EPOCHS}", output_dir=run_dir)), run_dir
 
 
+@pytest.mark.reliability_row("Training runs", "kill -9 during training")
 @pytest.mark.parametrize("completed", [1, 2])
 def test_resume_after_epoch_k_equals_the_uninterrupted_run_bitwise(completed, straight, tmp_path, fast_cfg):
     # before the fix: [.7159, .5735, .5264, .5106] straight vs [.7159, .5735, .5200, .5085] resumed after 1 epoch

@@ -630,9 +630,9 @@ def main(argv: list[str] | None = None) -> int:
             if daemons and all(daemons.values()):
                 print(f"node {node_name()}: {node_state(workdir)}\nexport {exports}")
             return 0 if daemons and all(daemons.values()) else 1
-    except ClusterError as error:
+    except ClusterError as error:  # not a bug: the machine is not ready (exit 2, as snpdiff's user errors)
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return 2
     return 0
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.campaign import Row, check_row, row, rows, template
+from tests.reliability.campaign import Row, _codes, check_row, row, rows, template
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -67,3 +67,17 @@ def test_a_row_check_fails_on_another_exit_status_or_message():
                 run(2, "Traceback (most recent call last):\n" + line)):  # fmt: skip
         with pytest.raises(AssertionError):
             check_row(bad, real.section, real.case)
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        ("exit 143 / 130 (was 0 / 1): `error: ...`", {143, 130}),
+        ("the agent records the trial failed and exits 2 with that line", {2}),
+        ("`error: guidance_scale=...`, exit 2 (nan was exit 0 with every genotype 0)", {2}),
+        ("exit status 2, before the data loads (was: Hydra's error, exit 1)", {2}),
+        ("runs, as `+trainer.limit_train_batches=3` would", set()),
+    ],
+)
+def test_a_rows_exit_statuses_leave_out_what_happened_before_the_fix(text, codes):
+    assert _codes(text) == codes

@@ -96,7 +96,7 @@ def test_after_the_bound_a_clear_error_names_the_lock_and_its_holder(hold_lock):
     began = time.monotonic()
     result = _script("wait-for-dpkg", wait_s="1")
     assert time.monotonic() - began < 20 and holder.poll() is None  # gave up at the bound, not when the lock was freed
-    assert result.returncode == 1
+    assert result.returncode == 2  # the machine is not ready: not a bug
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1].startswith(
         f"error: {FRONTEND} is still held by {_name(holder)} after 1 s; let that apt-get or dpkg finish "

@@ -28,7 +28,7 @@ FLOORS = (
     ("components", ("snpdiff.generation", "snpdiff.cli", "snpdiff.api")),
     ("config", ("snpdiff.config",)),
     ("blocks", ("snpdiff.data", "snpdiff.models", "snpdiff.diffusion", "snpdiff.metrics", "snpdiff.cluster")),
-    ("base", ("snpdiff.run_folder", "snpdiff.files", "snpdiff.compat")),
+    ("base", ("snpdiff.run_folder", "snpdiff.files", "snpdiff.compat", "snpdiff.secrets")),
     ("errors", ("snpdiff.errors", "snpdiff")),
 )
 

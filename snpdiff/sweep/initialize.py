@@ -7,11 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from snpdiff.errors import SweepError
+from snpdiff.secrets import redact_url
 from snpdiff.sweep.backends import backend_class
 from snpdiff.sweep.legacy.aliases import parse_with_old_names
 from snpdiff.sweep.rules import check_sweep
 from snpdiff.sweep.spec import read_sweep_file
-from snpdiff.sweep.store import STORAGE_ENV, SweepInfo, redact_url, sweeps_root
+from snpdiff.sweep.store import STORAGE_ENV, SweepInfo, sweeps_root
 from snpdiff.training.loggers import wandb_credentials_source
 
 

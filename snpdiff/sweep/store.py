@@ -24,6 +24,7 @@ from pathlib import Path
 
 from snpdiff.errors import SweepError
 from snpdiff.files import atomic_write
+from snpdiff.secrets import REDACTED, redact_url, url_password
 from snpdiff.sweep.spec import SweepSpec, dump_yaml, load_sweep, read_yaml
 
 CURRENT_SWEEP_FILE = "current_sweep.yaml"
@@ -32,42 +33,12 @@ SPEC_FILE = "sweep.yaml"
 TRIALS_DIR = "trials"
 SWEEPS_DIR_ENV = "SNPDIFF_SWEEPS_DIR"
 STORAGE_ENV = "SNPDIFF_OPTUNA_STORAGE"
-REDACTED = "***"
-
-
-def _password_span(url: str) -> tuple[int, int] | None:
-    """Where the password of ``scheme://user:password@host/...`` is in ``url`` (None: it has none)."""
-    scheme_end = url.find("://")
-    if scheme_end < 0:
-        return None
-    start = scheme_end + 3
-    authority_end = url.find("/", start)
-    authority = url[start:] if authority_end < 0 else url[start:authority_end]
-    at = authority.rfind("@")
-    colon = authority.find(":", 0, at)
-    if at < 0 or colon < 0:
-        return None
-    return start + colon + 1, start + at
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (``postgresql://user:***@host/db``); unchanged without one."""
-    span = _password_span(url)
-    return url if span is None else url[: span[0]] + REDACTED + url[span[1] :]
-
-
-def redact_text(text: str, url: str) -> str:
-    """``text`` (e.g. a database driver's error) with ``url``'s password replaced by ``***`` wherever it occurs."""
-    span = _password_span(url)
-    password = None if span is None else url[span[0] : span[1]]
-    return text.replace(password, REDACTED) if password and password != REDACTED else text
 
 
 def storage_url(recorded: str, environ: Mapping[str, str] = os.environ) -> str:
     """The full storage URL of a sweep whose record says ``recorded`` (redacted when it had a password): taken from
     ``$SNPDIFF_OPTUNA_STORAGE`` when that is the same storage; a SweepError saying what to export otherwise."""
-    span = _password_span(recorded)
-    if span is None or recorded[span[0] : span[1]] != REDACTED:
+    if url_password(recorded) != REDACTED:
         return recorded  # no password (or a record written before passwords were redacted): the URL itself
     given = environ.get(STORAGE_ENV)
     if not given:

@@ -28,8 +28,9 @@ from snpdiff.config import to_plain
 from snpdiff.errors import ConfigError, RunFolderError, TrainingStopped
 from snpdiff.files import atomic_write
 from snpdiff.run_folder import best_checkpoint, config_path, earlier_run, last_checkpoint, metrics_path
+from snpdiff.secrets import redact_secrets
 from snpdiff.training.callbacks import AtomicCheckpointIO, DivergenceGuard, EpochSeed, MetricsJson, StopSignal
-from snpdiff.training.loggers import finish_wandb_run, redact_secrets
+from snpdiff.training.loggers import finish_wandb_run
 from snpdiff.training.lr_schedulers import LRSchedulerFactory
 from snpdiff.training.module import SNPDiffusionModule
 from snpdiff.training.oom import Backoff

@@ -19,29 +19,21 @@ from __future__ import annotations
 import logging
 import netrc
 import os
-import re
 import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from snpdiff.errors import ConfigError
+from snpdiff.secrets import redact_secrets
 
 if TYPE_CHECKING:
     from lightning.pytorch.loggers import Logger, MLFlowLogger, WandbLogger
 
 log = logging.getLogger(__name__)
 RUN_ID_FILE = "wandb_run_id.txt"
-# environment variables whose values are secrets by their names (a whole word of the name, so that MONKEY_PATH is
-# not): WANDB_API_KEY, MLFLOW_TRACKING_TOKEN, MLFLOW_TRACKING_PASSWORD, AWS_SECRET_ACCESS_KEY, HF_TOKEN, ...
-SECRET_NAME = re.compile(
-    r"(?:^|_)(?:(?:API|ACCESS|PRIVATE)?KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|CREDENTIALS?)(?:_|$)", flags=re.IGNORECASE
-)
-SECRET_MIN_LENGTH = 6  # shorter values ("1", "true") would mask ordinary words of the config
-URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@", flags=re.IGNORECASE)
-MASK = "***"
 
 
 def wandb_credentials_source() -> str | None:
@@ -129,35 +121,6 @@ def finish_wandb_run() -> None:
 
     if wandb.run is not None:
         wandb.finish()
-
-
-def environment_secrets(environ: Mapping[str, str] = os.environ) -> list[str]:
-    """The values of ``environ``'s variables whose names say they are secrets, longest first (so that a secret that
-    holds a shorter one is masked whole)."""
-    values = {value for name, value in environ.items() if SECRET_NAME.search(name) and len(value) >= SECRET_MIN_LENGTH}
-    return sorted(values, key=len, reverse=True)
-
-
-def redact_secrets(params: Any, environ: Mapping[str, str] = os.environ) -> Any:
-    """``params`` (the plain config) with every environment secret and every URL's password replaced by ``***``.
-
-    The config holds no secret unless someone wrote one in (``${oc.env:WANDB_API_KEY}``, a database URL with its
-    password): trackers store and show hyperparameters to everyone who can see the run, so they are masked here
-    whatever the config says."""
-    secrets = environment_secrets(environ)
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {key: clean(item) for key, item in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [clean(item) for item in value]
-        if not isinstance(value, str):
-            return value
-        for secret in secrets:
-            value = value.replace(secret, MASK)
-        return URL_PASSWORD.sub(rf"\g<head>{MASK}@", value)
-
-    return clean(params)
 
 
 def local_mlflow_store(save_dir: str | os.PathLike) -> str:

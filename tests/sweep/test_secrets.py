@@ -9,8 +9,9 @@ import pytest
 
 from snpdiff.errors import SweepError
 from snpdiff.run_folder import read_metrics
+from snpdiff.secrets import redact_url
 from snpdiff.sweep.agent.trial import trial_env
-from snpdiff.sweep.store import STORAGE_ENV, redact_url, storage_url
+from snpdiff.sweep.store import STORAGE_ENV, storage_url
 from tests.helpers import REPO, TINY_TRIAL, sweep_cli, write_sweep
 
 PASSWORD = "planted-pass-123"
@@ -44,6 +45,8 @@ def files_containing(root: Path, secret: str) -> list[Path]:
 @pytest.mark.parametrize(("url", "redacted"), [
     (URL, REDACTED),
     ("postgresql+psycopg2://u:p%40ss@h/db", "postgresql+psycopg2://u:***@h/db"),
+    ("postgresql://u:p@ss@h/db", "postgresql://u:***@h/db"),  # an unescaped "@" in the password: all of it masked
+    ("error talking to postgresql://u:pw1@h/db and https://a:pw2@b/c", "error talking to postgresql://u:***@h/db and https://a:***@b/c"),
     ("mysql://user@host/db", "mysql://user@host/db"),
     ("sqlite:////tmp/sweep/optuna.db", "sqlite:////tmp/sweep/optuna.db"),
     ("journal:/shared/sweep.log", "journal:/shared/sweep.log"),

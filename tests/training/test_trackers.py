@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from snpdiff.training.loggers import mlflow_tracking_uri, redact_secrets
+from snpdiff.secrets import redact_secrets
+from snpdiff.training.loggers import mlflow_tracking_uri
 from tests.helpers import one_error_line, run_dirs, run_train
 
 SECRET = "planted-wandb-key-0123456789"

@@ -69,13 +69,14 @@ from optuna.trial import FrozenTrial, TrialState
 
 from snpdiff.compat import optuna_heartbeat_base
 from snpdiff.errors import StorageFault, SweepError
+from snpdiff.secrets import redact_text, redact_url
 from snpdiff.sweep.agent.interface import DEFAULT_HEARTBEAT_INTERVAL_S, AgentOptions, AgentReport, ClaimedTrial
 from snpdiff.sweep.agent.loop import run_trial_loop
 from snpdiff.sweep.agent.trial import agent_say
 from snpdiff.sweep.backends.base import SweepBackend, TrialRecord
 from snpdiff.sweep.backends.damaged import check_journal_end, damaged_journal, is_sqlite_damage, sqlite_recovery
 from snpdiff.sweep.spec import NORMAL_FAMILY, NORMAL_QUANTILE_BOUNDS, ParamSpec, SweepSpec, load_sweep, quantize
-from snpdiff.sweep.store import SweepInfo, redact_text, redact_url, storage_url
+from snpdiff.sweep.store import SweepInfo, storage_url
 
 SPEC_ATTR = "snpdiff_spec"
 # trial user attributes
